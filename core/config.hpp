@@ -1,0 +1,110 @@
+#pragma once
+// guestkit.yml, validated into plain structs with defaults.
+//
+// Sources, later wins key by key:
+//   1. built-in defaults (the values below)
+//   2. the legacy gandi flags file (/etc/default/gandi, else /etc/sysconfig/gandi)
+//   3. /etc/guestkit/guestkit.yml (or --config FILE)
+//   4. /etc/guestkit/guestkit.yml.d/*.yml (or FILE.d/*.yml), in bytewise name order
+// Maps merge key by key; a list or scalar given later replaces the earlier one.
+// A feature section accepts a bare boolean as shorthand: `motd: false` is
+// `motd: {enabled: false}`.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/root.hpp"
+
+namespace guestkit::core {
+
+struct FeatureConfig {
+  bool enabled = true;
+};
+
+struct PluginsConfig {
+  // Longest an external plugin may run before it is killed.
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+  // Per-plugin switch by name ("13-set-motd": false); absent means enabled.
+  std::map<std::string, bool> enabled;
+};
+
+struct DiskConfig {
+  bool enabled = true;                                             // CONFIG_ALLOW_MOUNT
+  std::vector<std::string> match{"vd*", "xvd*", "sd*", "nvme*n*"};  // kernel names, globs
+  std::vector<std::string> ignore;                                  // kernel names, globs
+  std::string root = "/srv";                                        // CONFIG_DISK_ROOT
+  std::string mount_options = "rw,nosuid,nodev,noatime";            // CONFIG_MOUNT_PARAMS
+};
+
+struct IfaceConfig {
+  bool enabled = true;
+  std::vector<std::string> match{"eth*", "ens*", "enp*", "eno*"};
+  std::vector<std::string> no_dhcp;  // CONFIG_NODHCP: brought up, left unconfigured
+  bool multiqueue = true;            // CONFIG_MULTIQUEUE
+};
+
+struct MotdConfig {
+  bool enabled = true;  // CONFIG_MOTD
+  // Text of the message of the day; empty means guestkit's built-in banner.
+  std::string text;
+};
+
+struct Config {
+  PluginsConfig plugins;
+  std::string hooks_dir = "/etc/guestkit/hooks";
+  DiskConfig disk;
+  IfaceConfig iface;
+  MotdConfig motd;
+  // Boot features that only have a switch so far (each grows options with its plugin).
+  FeatureConfig timezone;    // CONFIG_TIMEZONE
+  FeatureConfig sysctl;      // CONFIG_SYSCTL
+  FeatureConfig sshd;        // CONFIG_SSHD
+  FeatureConfig console;     // CONFIG_CONSOLE
+  FeatureConfig cron;        // CONFIG_CRON
+  FeatureConfig hostname;    // CONFIG_HOSTNAME
+  FeatureConfig nameserver;  // CONFIG_NAMESERVER
+  FeatureConfig network;     // CONFIG_NETWORK
+
+  // Host paths of the files that were read, in the order applied (for --debug).
+  std::vector<std::string> sources;
+  // Non-fatal findings while loading (legacy file oddities): "FILE:LINE: ...".
+  std::vector<std::string> warnings;
+
+  // Whether a feature switch by name ("motd", "disk", ...) is on; unknown names are on.
+  bool feature_enabled(std::string_view feature) const;
+  // Whether plugin `name` is switched on in plugins.enabled (absent: on).
+  bool plugin_enabled(std::string_view name) const;
+};
+
+struct ConfigLoadOptions {
+  // When set, read this host file instead of <root>/etc/guestkit/guestkit.yml, and
+  // its drop-ins from FILE.d/ instead of <root>/etc/guestkit/guestkit.yml.d/.
+  std::optional<std::filesystem::path> file;
+  // Read the legacy gandi flags file (under the root) first.
+  bool legacy = true;
+};
+
+// Loads and validates. On failure the Error's context holds every problem found,
+// one per line, each "FILE:LINE:COL: message" (e.g. "unknown key 'disk.rooot'");
+// the code is Errc::config. A missing main file is not an error (defaults apply);
+// a missing --config FILE is.
+Result<Config> load_config(const Root& root, const ConfigLoadOptions& options = {});
+
+// Parses one YAML document onto `config` (the drop-in merge step). `name` is used in
+// messages. Appends "NAME:LINE:COL: ..." lines to `errors`; returns false if any.
+bool apply_yaml(Config& config, const std::string& text, const std::string& name,
+                std::vector<std::string>& errors);
+
+// Parses legacy `CONFIG_*=value` shell-variable text (no shell is run) onto `config`.
+// Unknown variables are ignored; bad values become warnings.
+void apply_legacy(Config& config, const std::string& text, const std::string& name);
+
+// "120", "120s", "500ms", "2m", "1h" -> milliseconds. Bare numbers are seconds.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+}  // namespace guestkit::core

@@ -1,0 +1,65 @@
+#pragma once
+// A plugin is a named unit "NN-verb-noun" serving one or more triggers (a boot stage,
+// a hotplug event, an agent order). Built-in plugins are rows of the table in
+// registry.cpp; external executables in plugins.d/<trigger>/ join the same list.
+
+#include <chrono>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/context.hpp"
+#include "core/result.hpp"
+
+namespace guestkit::plugins {
+
+// Every trigger there is. Boot stages first, in boot order.
+inline constexpr std::string_view kBootStages[] = {"bootstrap", "mount", "config", "postboot"};
+inline constexpr std::string_view kTriggers[] = {
+    "bootstrap",   "mount",        "config",  "postboot",   // guestkit-boot STAGE
+    "disk-add",    "disk-change",  "disk-remove",            // guestkit-disk
+    "iface-add",   "iface-remove",                           // guestkit-iface
+    "cpu-add",     "memory-add",                             // guestkit-cpu, guestkit-memory
+    "provision",                                             // guestkit-agent
+};
+bool is_trigger(std::string_view name);
+bool is_boot_stage(std::string_view name);
+
+// What a successful run did.
+enum class Outcome {
+  unchanged,  // checked, nothing to do
+  changed,    // made a change (or would have, in dry-run)
+  skipped,    // not applicable here (no such device, feature absent on this OS)
+};
+
+struct PluginContext {
+  core::Context& ctx;
+  std::string_view trigger;
+  std::vector<std::string> args;              // trigger arguments (device, interface...)
+  std::map<std::string, std::string> env;     // extra environment for external plugins
+};
+
+using PluginFn = core::Result<Outcome> (*)(PluginContext&);
+
+struct BuiltinPlugin {
+  std::string_view name;      // "13-set-motd": the number sets the order
+  std::string_view triggers;  // space-separated: "config"
+  std::string_view feature;   // config switch that turns it off ("motd"), or ""
+  bool critical;              // its failure fails the whole run (exit 2)
+  std::string_view summary;   // one line for --list
+  PluginFn run;
+
+  bool serves(std::string_view trigger) const;
+};
+
+// The explicit table (registry.cpp). No static-initialiser self registration: the
+// list of what exists is one place to read.
+std::span<const BuiltinPlugin> builtin_plugins();
+
+// Plugin names: like run-parts, so editor backups and package leftovers
+// ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run.
+bool valid_plugin_name(std::string_view name);
+
+}  // namespace guestkit::plugins

@@ -1,0 +1,353 @@
+#include "plugins/runner.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iomanip>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "core/build_info.hpp"
+#include "core/cli.hpp"
+#include "core/exec.hpp"
+#include "core/files.hpp"
+#include "core/lock.hpp"
+#include "core/log.hpp"
+#include "core/paths.hpp"
+
+namespace guestkit::plugins {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ms(std::chrono::nanoseconds d) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(1) << std::chrono::duration<double, std::milli>(d).count()
+     << " ms";
+  return os.str();
+}
+
+std::string describe(const PlanEntry& e) {
+  return e.source == Source::builtin ? std::string("built-in") : e.path;
+}
+
+// An external plugin file: checked the way run-parts and systemd would, plus the
+// ownership rules that keep a writable file from becoming root's code.
+void check_external(const core::Root& root, PlanEntry& e) {
+  auto lst = root.lstat(e.path);
+  if (!lst || !*lst) {
+    e.enabled = false;
+    e.why_disabled = lst ? "vanished" : lst.error().message();
+    return;
+  }
+  if (S_ISLNK((*lst)->st_mode)) {
+    auto target = root.read_link(e.path);
+    if (target && *target == core::paths::kDevNull) {
+      e.enabled = false;
+      e.why_disabled = "masked (symlink to /dev/null)";
+      return;
+    }
+  }
+  auto st = root.stat(e.path, core::Follow::in_root);
+  if (!st || !*st) {
+    e.enabled = false;
+    e.why_disabled = st ? "dangling symlink" : st.error().message();
+    return;
+  }
+  const auto& s = **st;
+  if (!S_ISREG(s.st_mode)) {
+    e.enabled = false;
+    e.why_disabled = "not a regular file";
+  } else if (!(s.st_mode & S_IXUSR)) {
+    e.enabled = false;
+    e.why_disabled = "not executable";
+  } else if (s.st_mode & (S_IWGRP | S_IWOTH)) {
+    e.enabled = false;
+    e.why_disabled = "unsafe: writable by group or others";
+  } else if (s.st_uid != 0 && s.st_uid != ::geteuid()) {
+    e.enabled = false;
+    e.why_disabled = "unsafe: owned by uid " + std::to_string(s.st_uid);
+  }
+}
+
+void write_record(const core::Context& ctx, const RunSummary& summary) {
+  nlohmann::json j;
+  j["trigger"] = summary.trigger;
+  j["finished"] = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  j["duration_ms"] = std::chrono::duration<double, std::milli>(summary.duration).count();
+  j["exit_code"] = summary.exit_code();
+  j["aborted"] = summary.aborted;
+  auto& plugins = j["plugins"] = nlohmann::json::array();
+  for (const auto& r : summary.records) {
+    plugins.push_back({{"name", r.name},
+                       {"source", source_name(r.source)},
+                       {"status", status_name(r.status)},
+                       {"critical", r.critical},
+                       {"message", r.message},
+                       {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
+  }
+  core::WriteOptions wo;
+  wo.create_parents = true;
+  wo.follow = core::Follow::never;
+  std::string path = std::string(core::paths::kRunsDir) + "/" + summary.trigger + ".json";
+  if (auto w = core::write_file_atomic(ctx.root, path, j.dump(2) + "\n", wo); !w)
+    core::log_warning("cannot record the run: ", w.error().message(), ", ignoring");
+}
+
+RunRecord run_external(core::Context& ctx, std::string_view trigger, const PlanEntry& e,
+                       const RunOptions& options) {
+  RunRecord r{e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
+  auto resolved = ctx.root.resolve(e.path, core::Follow::in_root, true);
+  auto host = resolved ? ctx.root.host_path(*resolved) : core::Result<std::filesystem::path>(resolved.error());
+  if (!host) {
+    r.status = RunStatus::failed;
+    r.message = host.error().message();
+    return r;
+  }
+  std::vector<std::string> argv{host->string()};
+  argv.insert(argv.end(), options.args.begin(), options.args.end());
+  if (ctx.dry_run) {
+    std::string line = "run " + host->string();
+    for (std::size_t i = 1; i < argv.size(); ++i) line += " " + argv[i];
+    ctx.would(line);
+    r.status = RunStatus::skipped;
+    r.message = "dry run";
+    return r;
+  }
+  core::ExecOptions eo;
+  eo.timeout = ctx.config.plugins.timeout;
+  eo.env = options.env;
+  eo.env["GUESTKIT_ROOT"] = ctx.root.prefix().string();
+  eo.env["GUESTKIT_TRIGGER"] = std::string(trigger);
+  eo.env["GUESTKIT_PLUGIN"] = e.name;
+  eo.env["GUESTKIT_VERSION"] = kVersion;
+  auto res = core::run(argv, eo);
+  if (!res) {
+    r.status = RunStatus::failed;
+    r.message = res.error().message();
+    return r;
+  }
+  for (const auto& line : core::split_lines(res->out)) core::log_info(e.name, ": ", line);
+  for (const auto& line : core::split_lines(res->err)) core::log_warning(e.name, ": ", line);
+  if (!res->success()) {
+    r.status = RunStatus::failed;
+    r.message = res->describe();
+  } else {
+    // An external plugin cannot tell us whether it changed anything.
+    r.status = RunStatus::changed;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string_view source_name(Source source) {
+  switch (source) {
+    case Source::builtin:
+      return "built-in";
+    case Source::vendor:
+      return "vendor";
+    case Source::admin:
+      return "admin";
+  }
+  return "?";
+}
+
+std::string_view status_name(RunStatus status) {
+  switch (status) {
+    case RunStatus::unchanged:
+      return "unchanged";
+    case RunStatus::changed:
+      return "changed";
+    case RunStatus::skipped:
+      return "skipped";
+    case RunStatus::disabled:
+      return "disabled";
+    case RunStatus::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx, std::string_view trigger,
+                                                  std::span<const BuiltinPlugin> builtins) {
+  if (!is_trigger(trigger))
+    return core::make_error(core::Errc::bad_input, "unknown trigger '" + std::string(trigger) + "'");
+  std::map<std::string, PlanEntry> by_name;  // std::string order is bytewise
+  for (const auto& b : builtins) {
+    if (!b.serves(trigger)) continue;
+    PlanEntry e;
+    e.name = std::string(b.name);
+    e.builtin = &b;
+    e.summary = std::string(b.summary);
+    e.critical = b.critical;
+    by_name[e.name] = std::move(e);
+  }
+  const std::pair<Source, std::string> dirs[] = {
+      {Source::vendor, std::string(core::paths::kLibPluginsDir) + "/" + std::string(trigger)},
+      {Source::admin, std::string(core::paths::kEtcPluginsDir) + "/" + std::string(trigger)},
+  };
+  for (const auto& [source, dir] : dirs) {
+    auto names = ctx.root.list_dir(dir);
+    if (!names) return std::move(names).error();
+    for (const auto& name : *names) {
+      if (!valid_plugin_name(name)) {
+        core::log_debug("plugin ", dir, "/", name, ": not a plugin name, ignoring");
+        continue;
+      }
+      PlanEntry e;
+      e.name = name;
+      e.source = source;
+      e.path = dir + "/" + name;
+      e.summary = e.path;
+      check_external(ctx.root, e);
+      if (e.why_disabled == "not a regular file") {
+        auto st = ctx.root.stat(e.path);
+        if (st && *st && S_ISDIR((*st)->st_mode)) continue;  // subdirectories are not plugins
+      }
+      if (auto it = by_name.find(name); it != by_name.end()) {
+        e.overrides = it->second.overrides;
+        e.overrides.insert(e.overrides.begin(), describe(it->second));
+      }
+      by_name[name] = std::move(e);
+    }
+  }
+  std::vector<PlanEntry> plan;
+  plan.reserve(by_name.size());
+  for (auto& [name, e] : by_name) {
+    if (e.enabled && !ctx.config.plugin_enabled(name)) {
+      e.enabled = false;
+      e.why_disabled = "switched off in config (plugins.enabled: " + name + ": false)";
+    }
+    if (e.enabled && e.builtin && !e.builtin->feature.empty() &&
+        !ctx.config.feature_enabled(e.builtin->feature)) {
+      e.enabled = false;
+      e.why_disabled = "switched off in config (" + std::string(e.builtin->feature) + ": false)";
+    }
+    plan.push_back(std::move(e));
+  }
+  return plan;
+}
+
+void print_plan(std::ostream& os, std::string_view trigger, const std::vector<PlanEntry>& plan) {
+  std::size_t width = 4;
+  for (const auto& e : plan) width = std::max(width, e.name.size());
+  os << trigger << ": " << plan.size() << (plan.size() == 1 ? " plugin" : " plugins")
+     << ", in run order\n";
+  for (const auto& e : plan) {
+    os << "  " << std::left << std::setw(static_cast<int>(width)) << e.name << "  " << std::setw(8)
+       << source_name(e.source) << "  " << std::setw(8) << (e.enabled ? "enabled" : "disabled")
+       << "  " << e.summary;
+    if (e.critical) os << " [critical]";
+    if (!e.enabled) os << " (" << e.why_disabled << ")";
+    if (!e.overrides.empty()) {
+      os << " (overrides";
+      for (const auto& o : e.overrides) os << " " << o;
+      os << ")";
+    }
+    os << "\n";
+  }
+}
+
+std::size_t RunSummary::count(RunStatus status) const {
+  std::size_t n = 0;
+  for (const auto& r : records) n += r.status == status;
+  return n;
+}
+
+int RunSummary::exit_code() const {
+  bool critical_failed = aborted;
+  bool any_failed = false;
+  for (const auto& r : records) {
+    if (r.status != RunStatus::failed) continue;
+    any_failed = true;
+    critical_failed = critical_failed || r.critical;
+  }
+  if (critical_failed) return core::kExitFailed;
+  return any_failed ? core::kExitPartial : core::kExitOk;
+}
+
+RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOptions& options) {
+  const auto start = Clock::now();
+  RunSummary summary;
+  summary.trigger = std::string(trigger);
+  auto fail_whole = [&](std::string message) {
+    core::log_error(trigger, ": ", message);
+    summary.records.push_back({std::string(trigger), Source::builtin, RunStatus::failed, true,
+                               std::move(message), Clock::now() - start});
+    summary.aborted = true;
+    summary.duration = Clock::now() - start;
+    return summary;
+  };
+
+  auto plan = plan_plugins(ctx, trigger, options.builtins);
+  if (!plan) return fail_whole(plan.error().message());
+
+  // Dry-run changes nothing, not even a lock file.
+  std::optional<core::Lock> lock;
+  if (!options.lock.empty() && !ctx.dry_run) {
+    auto l = core::Lock::acquire(ctx.root, options.lock, options.lock_timeout);
+    if (!l) return fail_whole(l.error().message());
+    lock = std::move(l).value();
+  }
+
+  for (const auto& e : *plan) {
+    if (!e.enabled) {
+      core::log_debug(e.name, ": disabled: ", e.why_disabled);
+      summary.records.push_back({e.name, e.source, RunStatus::disabled, e.critical, e.why_disabled, {}});
+      continue;
+    }
+    const auto t0 = Clock::now();
+    RunRecord r;
+    if (e.builtin) {
+      r = {e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
+      PluginContext pc{ctx, trigger, options.args, options.env};
+      try {
+        auto out = e.builtin->run(pc);
+        if (!out) {
+          r.status = RunStatus::failed;
+          r.message = out.error().message();
+        } else {
+          r.status = *out == Outcome::changed   ? RunStatus::changed
+                     : *out == Outcome::skipped ? RunStatus::skipped
+                                                : RunStatus::unchanged;
+        }
+      } catch (const std::exception& ex) {  // a bug, not an expected failure: keep going
+        r.status = RunStatus::failed;
+        r.message = std::string("internal error: ") + ex.what();
+      }
+    } else {
+      r = run_external(ctx, trigger, e, options);
+    }
+    r.duration = Clock::now() - t0;
+    if (r.status == RunStatus::failed) {
+      core::log(e.critical ? core::Level::error : core::Level::warning, e.name, ": failed: ",
+                r.message, " (", ms(r.duration), ")");
+    } else {
+      core::log_info(e.name, ": ", status_name(r.status), r.message.empty() ? "" : ": ", r.message,
+                     " (", ms(r.duration), ")");
+    }
+    summary.records.push_back(std::move(r));
+    if (summary.records.back().status == RunStatus::failed && e.critical) {
+      summary.aborted = true;
+      core::log_error(trigger, ": critical plugin ", e.name, " failed, not running the rest");
+      break;
+    }
+  }
+  summary.duration = Clock::now() - start;
+  core::log_info(trigger, ": ", summary.records.size(),
+                 summary.records.size() == 1 ? " plugin: " : " plugins: ",
+                 summary.count(RunStatus::changed), " changed, ",
+                 summary.count(RunStatus::unchanged), " unchanged, ",
+                 summary.count(RunStatus::failed), " failed, ",
+                 summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");
+  if (options.record && !ctx.dry_run) write_record(ctx, summary);
+  return summary;
+}
+
+}  // namespace guestkit::plugins

@@ -1,0 +1,70 @@
+#include "tests/support.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+namespace guestkit::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base && *base ? base : "/tmp") + "/guestkit-test.XXXXXX";
+  if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  // Tests may leave read-only dirs behind; make them writable before removing.
+  for (auto it = std::filesystem::recursive_directory_iterator(
+           path_, std::filesystem::directory_options::skip_permission_denied, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec))
+      std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::add, ec);
+  }
+  std::filesystem::remove_all(path_, ec);
+}
+
+core::Root TempDir::root() const {
+  auto root = core::Root::open(path_);
+  if (!root) throw std::runtime_error(root.error().message());
+  return std::move(root).value();
+}
+
+std::filesystem::path TempDir::write(std::string_view relative, std::string_view content,
+                                     mode_t mode) const {
+  auto file = path_ / std::filesystem::path(relative);
+  std::filesystem::create_directories(file.parent_path());
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  std::filesystem::permissions(file, static_cast<std::filesystem::perms>(mode));
+  return file;
+}
+
+std::string TempDir::read(std::string_view relative) const {
+  std::ifstream in(path_ / std::filesystem::path(relative), std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + std::string(relative));
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+void skip(std::string_view reason) {
+  std::cout << "SKIPPED: " << reason << std::endl;
+  std::cerr << "SKIPPED: " << reason << std::endl;
+  std::_Exit(77);
+}
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+std::filesystem::path built_binary(std::string_view subdir, std::string_view name) {
+  return std::filesystem::path(GUESTKIT_BINARY_DIR) / subdir / name;
+}
+
+}  // namespace guestkit::test

@@ -1,0 +1,45 @@
+#pragma once
+// Shared test helpers: temp trees that clean up after themselves, and an honest skip.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/root.hpp"
+
+namespace guestkit::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed recursively on destruction,
+// also when the test fails.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // The temp dir as a guestkit Root.
+  core::Root root() const;
+  // Writes a host file below the temp dir, creating parents: write("etc/x", "...").
+  std::filesystem::path write(std::string_view relative, std::string_view content,
+                              mode_t mode = 0644) const;
+  std::string read(std::string_view relative) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Prints why the test cannot run, then exits 77: ctest reports it as skipped, by name.
+[[noreturn]] void skip(std::string_view reason);
+
+bool running_as_root();
+
+// Path of a built binary: GUESTKIT_BINARY_DIR/<subdir>/<name>.
+std::filesystem::path built_binary(std::string_view subdir, std::string_view name);
+
+}  // namespace guestkit::test
+
+#define GUESTKIT_SKIP(reason) ::guestkit::test::skip(reason)

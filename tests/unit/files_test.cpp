@@ -1,0 +1,227 @@
+// files: atomic writes, capped reads, line edits.
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "core/files.hpp"
+#include "tests/support.hpp"
+
+namespace core = guestkit::core;
+namespace fs = std::filesystem;
+using guestkit::test::TempDir;
+
+namespace {
+
+struct stat stat_of(const fs::path& p) {
+  struct stat st {};
+  REQUIRE(::lstat(p.c_str(), &st) == 0);
+  return st;
+}
+
+std::size_t entries(const fs::path& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("write_file_atomic writes content with the exact mode", "[files]") {
+  TempDir t;
+  fs::create_directories(t.path() / "etc");
+  auto r = t.root();
+  core::WriteOptions o;
+  o.mode = 0640;
+  REQUIRE(core::write_file_atomic(r, "/etc/shadow-like", "secret\n", o));
+  CHECK(t.read("etc/shadow-like") == "secret\n");
+  CHECK((stat_of(t.path() / "etc/shadow-like").st_mode & 07777) == 0640);
+  o.mode = 0600;
+  REQUIRE(core::write_file_atomic(r, "/etc/shadow-like", "other\n", o));
+  CHECK(t.read("etc/shadow-like") == "other\n");
+  CHECK((stat_of(t.path() / "etc/shadow-like").st_mode & 07777) == 0600);
+  CHECK(entries(t.path() / "etc") == 1);  // no temp file left behind
+}
+
+TEST_CASE("write_file_atomic sets owner and group", "[files]") {
+  if (!guestkit::test::running_as_root()) GUESTKIT_SKIP("chown needs root");
+  TempDir t;
+  auto r = t.root();
+  core::WriteOptions o;
+  o.owner = 1234;
+  o.group = 4321;
+  o.mode = 0600;
+  o.create_parents = true;
+  REQUIRE(core::write_file_atomic(r, "/home/a/.ssh/authorized_keys", "k\n", o));
+  auto st = stat_of(t.path() / "home/a/.ssh/authorized_keys");
+  CHECK(st.st_uid == 1234);
+  CHECK(st.st_gid == 4321);
+  CHECK((st.st_mode & 07777) == 0600);
+}
+
+TEST_CASE("a crash in the middle of a write leaves the old file intact", "[files]") {
+  TempDir t;
+  t.write("etc/motd", "old content\n");
+  auto r = t.root();
+  const std::string big(1 << 20, 'x');
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    // The kernel kills us (SIGXFSZ) once the file passes 4 KiB: a real crash mid-write.
+    struct rlimit lim {4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    ::signal(SIGXFSZ, SIG_DFL);
+    (void)core::write_file_atomic(r, "/etc/motd", big);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGXFSZ);
+  CHECK(t.read("etc/motd") == "old content\n");
+}
+
+TEST_CASE("a failed write reports the error, keeps the old file, leaves no temp", "[files]") {
+  TempDir t;
+  t.write("etc/motd", "old content\n");
+  auto r = t.root();
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    struct rlimit lim {4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    ::signal(SIGXFSZ, SIG_IGN);  // now write(2) fails with EFBIG instead
+    auto w = core::write_file_atomic(r, "/etc/motd", std::string(1 << 20, 'x'));
+    ::_exit(!w && w.error().code == std::errc::file_too_large ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(t.read("etc/motd") == "old content\n");
+  CHECK(entries(t.path() / "etc") == 1);
+}
+
+TEST_CASE("a symlink planted at the target is replaced, never written through", "[files]") {
+  TempDir t;
+  TempDir victim;
+  victim.write("passwd", "precious\n");
+  fs::create_directories(t.path() / "etc");
+  fs::create_symlink(victim.path() / "passwd", t.path() / "etc/motd");
+  auto r = t.root();
+  REQUIRE(core::write_file_atomic(r, "/etc/motd", "hello\n"));
+  CHECK(victim.read("passwd") == "precious\n");
+  CHECK_FALSE(fs::is_symlink(t.path() / "etc/motd"));
+  CHECK(t.read("etc/motd") == "hello\n");
+}
+
+TEST_CASE("write_file_atomic with Follow::never refuses a symlinked parent", "[files]") {
+  TempDir t;
+  TempDir victim;
+  fs::create_directories(t.path() / "home/admin");
+  fs::create_symlink(victim.path(), t.path() / "home/admin/.ssh");
+  auto r = t.root();
+  core::WriteOptions o;
+  o.follow = core::Follow::never;
+  auto w = core::write_file_atomic(r, "/home/admin/.ssh/authorized_keys", "k\n", o);
+  REQUIRE_FALSE(w);
+  CHECK(w.error().code == core::Errc::symlink_refused);
+  CHECK(fs::is_empty(victim.path()));
+}
+
+TEST_CASE("write_file_if_changed only writes on a real change", "[files]") {
+  TempDir t;
+  auto r = t.root();
+  core::WriteOptions o;
+  o.create_parents = true;
+  CHECK(*core::write_file_if_changed(r, "/etc/x/y", "a\n", o) == true);
+  auto ino = stat_of(t.path() / "etc/x/y").st_ino;
+  CHECK(*core::write_file_if_changed(r, "/etc/x/y", "a\n", o) == false);
+  CHECK(stat_of(t.path() / "etc/x/y").st_ino == ino);  // untouched
+  o.mode = 0600;
+  CHECK(*core::write_file_if_changed(r, "/etc/x/y", "a\n", o) == true);  // mode differs
+  CHECK(*core::write_file_if_changed(r, "/etc/x/y", "b\n", o) == true);
+  CHECK(t.read("etc/x/y") == "b\n");
+}
+
+TEST_CASE("read_file caps the size and refuses non-regular files", "[files]") {
+  TempDir t;
+  t.write("f", std::string(100, 'a'));
+  auto r = t.root();
+  CHECK(core::read_file(r, "/f")->size() == 100);
+  CHECK(core::read_file(r, "/f", 100)->size() == 100);
+  auto big = core::read_file(r, "/f", 99);
+  REQUIRE_FALSE(big);
+  CHECK(big.error().code == std::errc::file_too_large);
+  REQUIRE(::mkfifo((t.path() / "fifo").c_str(), 0600) == 0);
+  CHECK(core::read_file(r, "/fifo").error().code == std::errc::invalid_argument);
+  CHECK_FALSE(core::read_file_if_exists(r, "/missing")->has_value());
+  CHECK(core::read_file(r, "/missing").error().code == std::errc::no_such_file_or_directory);
+}
+
+TEST_CASE("split_lines and join_lines", "[files]") {
+  CHECK(core::split_lines("").empty());
+  CHECK(core::split_lines("a\nb\n") == std::vector<std::string>{"a", "b"});
+  CHECK(core::split_lines("a\n\nb") == std::vector<std::string>{"a", "", "b"});
+  CHECK(core::join_lines({"a", "b"}) == "a\nb\n");
+}
+
+TEST_CASE("set_assignment replaces, dedupes, appends, keeps comments", "[files]") {
+  std::vector<std::string> l{"# PermitRootLogin yes", "PermitRootLogin yes", "Port 22",
+                             "PermitRootLogin no", "PermitRootLoginX 1"};
+  core::set_assignment(l, "PermitRootLogin", "prohibit-password", " ");
+  CHECK(l == std::vector<std::string>{"# PermitRootLogin yes", "PermitRootLogin prohibit-password",
+                                      "Port 22", "PermitRootLoginX 1"});
+  std::vector<std::string> s{"net.ipv4.ip_forward = 0", "vm.swappiness=60"};
+  core::set_assignment(s, "vm.swappiness", "10", "=");
+  core::set_assignment(s, "net.ipv4.ip_forward", "1", " = ");
+  core::set_assignment(s, "kernel.panic", "10", "=");
+  CHECK(s == std::vector<std::string>{"net.ipv4.ip_forward = 1", "vm.swappiness=10",
+                                      "kernel.panic=10"});
+}
+
+TEST_CASE("ensure_line, remove_lines, replace_block", "[files]") {
+  std::vector<std::string> l{"a"};
+  core::ensure_line(l, "b");
+  core::ensure_line(l, "a");
+  CHECK(l == std::vector<std::string>{"a", "b"});
+  CHECK(core::remove_lines(l, [](std::string_view x) { return x == "a"; }) == 1);
+  CHECK(l == std::vector<std::string>{"b"});
+
+  std::vector<std::string> h{"127.0.0.1 localhost", "# BEGIN guestkit", "old", "# END guestkit", "tail"};
+  core::replace_block(h, "# BEGIN guestkit", "# END guestkit", {"new1", "new2"});
+  CHECK(h == std::vector<std::string>{"127.0.0.1 localhost", "# BEGIN guestkit", "new1", "new2",
+                                      "# END guestkit", "tail"});
+  core::replace_block(h, "# BEGIN guestkit", "# END guestkit", {}, true);
+  CHECK(h == std::vector<std::string>{"127.0.0.1 localhost", "tail"});
+  core::replace_block(h, "# BEGIN guestkit", "# END guestkit", {"x"});
+  CHECK(h.back() == "# END guestkit");
+  CHECK(h.size() == 5);
+}
+
+TEST_CASE("edit_lines keeps mode, edits through in-root links, skips no-op edits", "[files]") {
+  TempDir t;
+  t.write("etc/real.conf", "a=1\n", 0600);
+  fs::create_symlink("real.conf", t.path() / "etc/link.conf");
+  auto r = t.root();
+  auto changed = core::edit_lines(r, "/etc/link.conf", [](auto& lines) { core::set_assignment(lines, "a", "2"); });
+  REQUIRE(changed);
+  CHECK(*changed);
+  CHECK(fs::is_symlink(t.path() / "etc/link.conf"));  // the link survives
+  CHECK(t.read("etc/real.conf") == "a=2\n");
+  CHECK((stat_of(t.path() / "etc/real.conf").st_mode & 07777) == 0600);
+  auto again = core::edit_lines(r, "/etc/link.conf", [](auto& lines) { core::set_assignment(lines, "a", "2"); });
+  CHECK(*again == false);
+  auto fresh = core::edit_lines(r, "/etc/new.conf", [](auto& lines) { lines.push_back("x"); });
+  CHECK(*fresh);
+  CHECK(t.read("etc/new.conf") == "x\n");
+  core::WriteOptions never;
+  never.follow = core::Follow::never;
+  auto refused = core::edit_lines(r, "/etc/link.conf", [](auto& lines) { lines.push_back("y"); }, never);
+  CHECK(refused.error().code == core::Errc::symlink_refused);
+}
