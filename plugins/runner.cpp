@@ -138,8 +138,7 @@ RunRecord run_external(core::Context& ctx, std::string_view trigger, const PlanE
     r.status = RunStatus::failed;
     r.message = res->describe();
   } else {
-    // An external plugin cannot tell us whether it changed anything.
-    r.status = RunStatus::changed;
+    r.status = RunStatus::ran;
   }
   return r;
 }
@@ -164,6 +163,8 @@ std::string_view status_name(RunStatus status) {
       return "unchanged";
     case RunStatus::changed:
       return "changed";
+    case RunStatus::ran:
+      return "ran";
     case RunStatus::skipped:
       return "skipped";
     case RunStatus::disabled:
@@ -342,7 +343,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
   summary.duration = Clock::now() - start;
   core::log_info(trigger, ": ", summary.records.size(),
                  summary.records.size() == 1 ? " plugin: " : " plugins: ",
-                 summary.count(RunStatus::changed), " changed, ",
+                 summary.count(RunStatus::changed), " changed, ", summary.count(RunStatus::ran), " ran, ",
                  summary.count(RunStatus::unchanged), " unchanged, ",
                  summary.count(RunStatus::failed), " failed, ",
                  summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");

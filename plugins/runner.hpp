@@ -44,7 +44,8 @@ core::Result<std::vector<PlanEntry>> plan_plugins(
 // `--list` output: one line per plugin, in run order.
 void print_plan(std::ostream& os, std::string_view trigger, const std::vector<PlanEntry>& plan);
 
-enum class RunStatus { unchanged, changed, skipped, disabled, failed };
+// `ran`: an external plugin that succeeded; it cannot tell us whether it changed anything.
+enum class RunStatus { unchanged, changed, ran, skipped, disabled, failed };
 std::string_view status_name(RunStatus status);
 
 struct RunRecord {

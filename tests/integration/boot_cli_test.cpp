@@ -87,7 +87,7 @@ TEST_CASE("an executable dropped into plugins.d/config runs before 13-set-motd",
   CHECK(again.err.find("13-set-motd: unchanged") != std::string::npos);
 }
 
-TEST_CASE("--list without a stage lists every stage", "[boot-cli]") {
+TEST_CASE("list without a stage lists every stage", "[boot-cli]") {
   TempDir t;
   auto list = boot({"--root", t.path().string(), "--list"});
   CHECK(list.exit_code == 0);
@@ -106,7 +106,7 @@ TEST_CASE("a config typo or wrong type fails with FILE:LINE:COL and exit 2", "[b
   CHECK(boot({"--root", t.path().string(), "--list", "config"}).exit_code == 2);
 }
 
-TEST_CASE("--config FILE replaces the root's guestkit.yml", "[boot-cli]") {
+TEST_CASE("config FILE replaces the root's guestkit.yml", "[boot-cli]") {
   TempDir t;
   TempDir cfgdir;
   fs::create_directories(t.path() / "etc");
@@ -128,7 +128,7 @@ TEST_CASE("motd: false switches the plugin off", "[boot-cli]") {
   CHECK_FALSE(fs::exists(t.path() / "etc/motd"));
 }
 
-TEST_CASE("--dry-run prints what it would do and changes nothing", "[boot-cli]") {
+TEST_CASE("dry-run prints what it would do and changes nothing", "[boot-cli]") {
   TempDir t;
   t.write("etc/motd", "the image's motd\n");
   t.write("etc/guestkit/plugins.d/config/05-hello", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n", 0755);
