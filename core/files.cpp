@@ -134,12 +134,12 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
     return fail(errno_error("chown " + what));
   if (::fchmod(fd.get(), options.mode) < 0) return fail(errno_error("chmod " + what));
   if (auto w = write_all(fd.get(), data, what); !w) return fail(std::move(w).error());
-  if (::fsync(fd.get()) < 0) return fail(errno_error("fsync " + what));
+  if (options.durable && ::fsync(fd.get()) < 0) return fail(errno_error("fsync " + what));
   if (::close(fd.release()) < 0) return fail(errno_error("close " + what));
   if (::renameat(dir.get(), tmp.c_str(), dir.get(), parent->leaf.c_str()) < 0)
     return fail(errno_error("rename into " + what));
   // The rename is only durable once the directory entry is.
-  if (::fsync(dir.get()) < 0) return errno_error("fsync directory of " + what);
+  if (options.durable && ::fsync(dir.get()) < 0) return errno_error("fsync directory of " + what);
   return {};
 }
 

@@ -36,6 +36,9 @@ struct WriteOptions {
   Follow follow = Follow::in_root;
   bool create_parents = false;
   mode_t parent_mode = 0755;
+  // fsync the file and its directory. Off only for volatile state under /run, which
+  // a crash erases anyway; the write stays atomic either way.
+  bool durable = true;
 };
 
 // Atomically replaces `guest` with `data`: readers see the old or the new content,

@@ -1,0 +1,352 @@
+// guestkit.yml: schema, strict validation with positions, and the load order.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/paths.hpp"
+#include "tests/support.hpp"
+
+namespace gc = guestkit::core;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& line : lines) out += line + "\n";
+  return out;
+}
+
+// Every setting, one per line: compares whole configs with a readable diff.
+std::string describe(const gc::Config& c) {
+  std::string out;
+  const auto list = [](const std::vector<std::string>& items) {
+    std::string s = "[";
+    for (const auto& item : items) s += item + ";";
+    return s + "]";
+  };
+  out += "plugins.timeout=" + std::to_string(c.plugins.timeout.count()) + "\n";
+  for (const auto& [name, on] : c.plugins.enabled)
+    out += "plugins.enabled." + name + "=" + (on ? "true" : "false") + "\n";
+  out += "hooks_dir=" + c.hooks_dir + "\n";
+  out += "disk.match=" + list(c.disk.match) + " ignore=" + list(c.disk.ignore) +
+         " root=" + c.disk.root + " mount_options=" + c.disk.mount_options + "\n";
+  out += "iface.match=" + list(c.iface.match) + " no_dhcp=" + list(c.iface.no_dhcp) +
+         " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + "\n";
+  out += "motd.text=" + c.motd.text + "\n";
+  for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
+                        "hostname", "nameserver", "network"})
+    out += std::string(f) + ".enabled=" + (c.feature_enabled(f) ? "true" : "false") + "\n";
+  return out;
+}
+
+gc::Config yaml_ok(const std::string& text, gc::Config config = {}) {
+  std::vector<std::string> errors;
+  const bool ok = gc::apply_yaml(config, text, "guestkit.yml", errors);
+  INFO(join(errors));
+  REQUIRE(ok);
+  REQUIRE(errors.empty());
+  return config;
+}
+
+std::vector<std::string> yaml_errors(const std::string& text) {
+  gc::Config config;
+  std::vector<std::string> errors;
+  CHECK_FALSE(gc::apply_yaml(config, text, "guestkit.yml", errors));
+  CHECK(describe(config) == describe(gc::Config{}));  // a bad file changes nothing
+  return errors;
+}
+
+using Lines = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("config defaults", "[config]") {
+  const gc::Config c;
+  CHECK(c.plugins.timeout == 120s);
+  CHECK(c.plugins.enabled.empty());
+  CHECK(c.hooks_dir == "/etc/guestkit/hooks");
+  CHECK(c.disk.match == Lines{"vd*", "xvd*", "sd*", "nvme*n*"});
+  CHECK(c.disk.ignore.empty());
+  CHECK(c.disk.root == "/srv");
+  CHECK(c.disk.mount_options == "rw,nosuid,nodev,noatime");
+  CHECK(c.iface.match == Lines{"eth*", "ens*", "enp*", "eno*"});
+  CHECK(c.iface.no_dhcp.empty());
+  CHECK(c.iface.multiqueue);
+  CHECK(c.motd.text.empty());
+  for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
+                        "hostname", "nameserver", "network", "no-such-feature"})
+    CHECK(c.feature_enabled(f));
+  CHECK(c.plugin_enabled("13-set-motd"));
+
+  auto tmp = guestkit::test::TempDir();
+  auto loaded = gc::load_config(tmp.root());
+  REQUIRE(loaded.ok());
+  CHECK(describe(*loaded) == describe(c));
+  CHECK(loaded->sources.empty());
+  CHECK(loaded->warnings.empty());
+}
+
+TEST_CASE("config every key round-trips", "[config]") {
+  const auto c = yaml_ok(R"(plugins:
+  timeout: 1.5m
+  enabled: {13-set-motd: false, 20-Swap_x: true}
+hooks_dir: /opt/hooks
+disk:
+  enabled: false
+  match: [xvd*]
+  ignore: ["sda", 'vdz']
+  root: /data
+  mount_options: ro,noexec
+iface:
+  enabled: false
+  match:
+    - eth0
+  no_dhcp: [eth1, eth2]
+  multiqueue: false
+motd:
+  enabled: false
+  text: |
+    Welcome
+timezone: {enabled: false}
+sysctl: {enabled: false}
+sshd: {enabled: false}
+console: {enabled: false}
+cron: {enabled: false}
+hostname: {enabled: false}
+nameserver: {enabled: false}
+network: {enabled: false}
+)");
+  CHECK(c.plugins.timeout == 90s);
+  CHECK(c.plugins.enabled == std::map<std::string, bool>{{"13-set-motd", false}, {"20-Swap_x", true}});
+  CHECK_FALSE(c.plugin_enabled("13-set-motd"));
+  CHECK(c.plugin_enabled("20-Swap_x"));
+  CHECK(c.hooks_dir == "/opt/hooks");
+  CHECK(c.disk.match == Lines{"xvd*"});
+  CHECK(c.disk.ignore == Lines{"sda", "vdz"});
+  CHECK(c.disk.root == "/data");
+  CHECK(c.disk.mount_options == "ro,noexec");
+  CHECK(c.iface.match == Lines{"eth0"});
+  CHECK(c.iface.no_dhcp == Lines{"eth1", "eth2"});
+  CHECK_FALSE(c.iface.multiqueue);
+  CHECK(c.motd.text == "Welcome\n");
+  for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
+                        "hostname", "nameserver", "network"}) {
+    INFO(f);
+    CHECK_FALSE(c.feature_enabled(f));
+  }
+}
+
+TEST_CASE("config feature sections accept a bare boolean", "[config]") {
+  for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
+                        "hostname", "nameserver", "network"}) {
+    INFO(f);
+    const auto off = yaml_ok(std::string(f) + ": false\n");
+    CHECK_FALSE(off.feature_enabled(f));
+    CHECK(yaml_ok(std::string(f) + ": true\n", off).feature_enabled(f));
+    CHECK(yaml_ok(std::string(f) + ": False\n").feature_enabled(f) == false);
+  }
+  // A map without `enabled` leaves the switch as it was.
+  auto c = yaml_ok("motd: false\n");
+  c = yaml_ok("motd: {text: hi}\n", c);
+  CHECK_FALSE(c.motd.enabled);
+  CHECK(c.motd.text == "hi");
+}
+
+TEST_CASE("config only keys present change; maps merge, lists replace", "[config]") {
+  auto c = yaml_ok("plugins: {enabled: {a: false, b: false}}\ndisk: {match: [a, b], root: /x}\n");
+  c = yaml_ok("plugins: {enabled: {b: true}}\ndisk: {match: [c]}\n", c);
+  CHECK(c.plugins.enabled == std::map<std::string, bool>{{"a", false}, {"b", true}});
+  CHECK(c.disk.match == Lines{"c"});
+  CHECK(c.disk.root == "/x");
+  CHECK(c.disk.mount_options == "rw,nosuid,nodev,noatime");
+  // Empty sections, empty documents and comments change nothing.
+  for (const char* text : {"", "# nothing\n", "---\n", "disk:\n  # root: /y\n", "~\n"}) {
+    INFO(text);
+    CHECK(describe(yaml_ok(text, c)) == describe(c));
+  }
+}
+
+TEST_CASE("config unknown key names the full path and position", "[config]") {
+  CHECK(yaml_errors("disk:\n  enabled: true\n  rooot: /srv\n") ==
+        Lines{"guestkit.yml:3:3: unknown key 'disk.rooot'"});
+  CHECK(yaml_errors("motd: true\ndsik: false\n") == Lines{"guestkit.yml:2:1: unknown key 'dsik'"});
+  CHECK(yaml_errors("timezone: {enabled: true, zone: UTC}\n") ==
+        Lines{"guestkit.yml:1:27: unknown key 'timezone.zone'"});
+}
+
+TEST_CASE("config wrong types are reported with their position", "[config]") {
+  struct Case {
+    const char* yaml;
+    const char* error;
+  };
+  const Case cases[] = {
+      // booleans: YAML 1.2 only
+      {"motd:\n  enabled: yes\n", "guestkit.yml:2:12: 'motd.enabled' must be true or false, not 'yes'"},
+      {"iface:\n  multiqueue: 1\n", "guestkit.yml:2:15: 'iface.multiqueue' must be true or false, not '1'"},
+      {"iface:\n  multiqueue: \"true\"\n",
+       "guestkit.yml:2:15: 'iface.multiqueue' must be true or false, not a quoted string"},
+      {"motd: no\n", "guestkit.yml:1:7: 'motd' must be true, false or a map, not 'no'"},
+      {"sshd: [true]\n", "guestkit.yml:1:7: 'sshd' must be true, false or a map"},
+      {"plugins:\n  enabled:\n    13-set-motd: off\n",
+       "guestkit.yml:3:18: 'plugins.enabled.13-set-motd' must be true or false, not 'off'"},
+      // strings
+      {"disk:\n  mount_options: [rw]\n", "guestkit.yml:2:18: 'disk.mount_options' must be a string"},
+      {"motd:\n  text: true\n", "guestkit.yml:2:9: 'motd.text' must be a string"},
+      {"motd:\n  text:\n", "guestkit.yml:2:3: 'motd.text' must be a string"},
+      // lists
+      {"disk:\n  match: vd*\n", "guestkit.yml:2:10: 'disk.match' must be a list of strings"},
+      {"iface:\n  no_dhcp: [eth0, [eth1]]\n", "guestkit.yml:2:19: 'iface.no_dhcp' must be a list of strings"},
+      {"disk:\n  ignore: {a: b}\n", "guestkit.yml:2:11: 'disk.ignore' must be a list of strings"},
+      // durations
+      {"plugins:\n  timeout: soon\n",
+       "guestkit.yml:2:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m"},
+      {"plugins:\n  timeout: -5s\n",
+       "guestkit.yml:2:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m"},
+      {"plugins:\n  timeout: 0\n", "guestkit.yml:2:12: 'plugins.timeout' must be longer than 0"},
+      // maps
+      {"plugins: 5\n", "guestkit.yml:1:10: 'plugins' must be a map"},
+      {"plugins:\n  enabled: [a]\n",
+       "guestkit.yml:2:12: 'plugins.enabled' must be a map of plugin names to true or false"},
+      {"plugins:\n  enabled:\n    bad name: false\n",
+       "guestkit.yml:3:5: invalid plugin name 'bad name' in 'plugins.enabled'"},
+      {"plugins:\n  enabled:\n    -x: false\n",
+       "guestkit.yml:3:5: invalid plugin name '-x' in 'plugins.enabled'"},
+      {"disk:\n  [a]: 1\n", "guestkit.yml:2:3: keys of 'disk' must be strings"},
+      // absolute paths
+      {"disk:\n  root: srv\n", "guestkit.yml:2:9: 'disk.root' must be an absolute path (starting with '/')"},
+      {"hooks_dir: /etc/../tmp\n", "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
+      {"hooks_dir: /etc/guestkit/..\n", "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
+      {"disk:\n  root: \"/srv\\0x\"\n", "guestkit.yml:2:9: 'disk.root' must not contain a NUL byte"},
+      {"disk:\n  root: [/srv]\n", "guestkit.yml:2:9: 'disk.root' must be an absolute path"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    CHECK(yaml_errors(c.yaml) == Lines{c.error});
+  }
+  // ".." inside a name is not a component.
+  CHECK(yaml_ok("disk: {root: /srv/..data}\n").disk.root == "/srv/..data");
+}
+
+TEST_CASE("config duplicate keys are errors", "[config]") {
+  CHECK(yaml_errors("disk:\n  root: /a\n  match: []\n  root: /b\n") ==
+        Lines{"guestkit.yml:4:3: duplicate key 'disk.root'"});
+  CHECK(yaml_errors("motd: true\nmotd: false\n") == Lines{"guestkit.yml:2:1: duplicate key 'motd'"});
+}
+
+TEST_CASE("config syntax errors and document shape", "[config]") {
+  CHECK(yaml_errors("disk:\n  match: [vd*\n") ==
+        Lines{"guestkit.yml:3:1: end of sequence flow not found"});
+  CHECK(yaml_errors("disk: root: /x\n") == Lines{"guestkit.yml:1:11: illegal map value"});
+  CHECK(yaml_errors("- disk\n") == Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
+  CHECK(yaml_errors("hello\n") == Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
+  CHECK(yaml_errors("motd: true\n---\nmotd: false\n") ==
+        Lines{"guestkit.yml:3:1: only one YAML document is allowed per file"});
+}
+
+TEST_CASE("config reports every error of a document, in order", "[config]") {
+  CHECK(yaml_errors(R"(disk:
+  rooot: /srv
+  match: vd*
+motd: maybe
+plugins:
+  timeout: 3 weeks
+)") == Lines{
+             "guestkit.yml:2:3: unknown key 'disk.rooot'",
+             "guestkit.yml:3:10: 'disk.match' must be a list of strings",
+             "guestkit.yml:4:7: 'motd' must be true, false or a map, not 'maybe'",
+             "guestkit.yml:6:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m",
+         });
+}
+
+TEST_CASE("config shipped guestkit.yml is exactly the defaults", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  auto loaded = gc::load_config(tmp.root(), {std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml"});
+  INFO((loaded.ok() ? "" : loaded.error().context));
+  REQUIRE(loaded.ok());
+  CHECK(describe(*loaded) == describe(gc::Config{}));
+  CHECK(loaded->plugins.enabled.empty());
+}
+
+TEST_CASE("config drop-ins apply in bytewise name order", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  tmp.write("etc/guestkit/guestkit.yml", "disk: {root: /main, mount_options: ro}\nmotd: false\n");
+  tmp.write("etc/guestkit/guestkit.yml.d/20-b.yml", "disk: {root: /b}\n");
+  tmp.write("etc/guestkit/guestkit.yml.d/10-a.yml", "disk: {root: /a, match: [a]}\n");
+  tmp.write("etc/guestkit/guestkit.yml.d/9-c.yml", "disk: {root: /c}\n");
+  // Not drop-ins: a broken file under these names must not matter.
+  for (const char* ignored : {"x.yml.dpkg-old", ".hidden.yml", "README", "x.yaml", "x.yml~"})
+    tmp.write(std::string("etc/guestkit/guestkit.yml.d/") + ignored, "{{{ not yaml");
+  const auto root = tmp.root();
+  auto loaded = gc::load_config(root);
+  INFO((loaded.ok() ? "" : loaded.error().context));
+  REQUIRE(loaded.ok());
+  CHECK(loaded->disk.root == "/c");
+  CHECK(loaded->disk.match == Lines{"a"});
+  CHECK(loaded->disk.mount_options == "ro");
+  CHECK_FALSE(loaded->motd.enabled);
+  CHECK(loaded->sources == Lines{root.display(gc::paths::kConfigFile),
+                                 root.display("/etc/guestkit/guestkit.yml.d/10-a.yml"),
+                                 root.display("/etc/guestkit/guestkit.yml.d/20-b.yml"),
+                                 root.display("/etc/guestkit/guestkit.yml.d/9-c.yml")});
+}
+
+TEST_CASE("config errors from every file come back together", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  tmp.write("etc/guestkit/guestkit.yml", "motd: yes\n");
+  tmp.write("etc/guestkit/guestkit.yml.d/50-x.yml", "disk:\n  rooot: /x\n");
+  const auto root = tmp.root();
+  auto loaded = gc::load_config(root);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().code == gc::Errc::config);
+  CHECK(loaded.error().context ==
+        root.display(gc::paths::kConfigFile) + ":1:7: 'motd' must be true, false or a map, not 'yes'\n" +
+            root.display("/etc/guestkit/guestkit.yml.d/50-x.yml") + ":2:3: unknown key 'disk.rooot'");
+}
+
+TEST_CASE("config --config FILE and FILE.d", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  tmp.write("guest/etc/guestkit/guestkit.yml", "motd: false\n");  // not read with --config
+  tmp.write("guest/etc/guestkit/guestkit.yml.d/1.yml", "cron: false\n");
+  const auto file = tmp.write("host/my.yml", "disk: {root: /host}\n").string();
+  tmp.write("host/my.yml.d/b.yml", "sshd: false\n");
+  tmp.write("host/my.yml.d/a.yml", "disk: {root: /dropin}\nsshd: true\n");
+  tmp.write("host/my.yml.d/c.yml.bak", "nonsense: [\n");
+  tmp.write("guest/.keep", "");
+  auto root = gc::Root::open(tmp.path() / "guest");
+  REQUIRE(root.ok());
+
+  auto loaded = gc::load_config(*root, {file});
+  INFO((loaded.ok() ? "" : loaded.error().context));
+  REQUIRE(loaded.ok());
+  CHECK(loaded->motd.enabled);
+  CHECK(loaded->cron.enabled);
+  CHECK(loaded->disk.root == "/dropin");
+  CHECK_FALSE(loaded->sshd.enabled);
+  CHECK(loaded->sources == Lines{file, file + ".d/a.yml", file + ".d/b.yml"});
+
+  tmp.write("host/bad.yml", "disk:\n  root: relative\n");
+  auto bad = gc::load_config(*root, {(tmp.path() / "host/bad.yml").string()});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().context == (tmp.path() / "host/bad.yml").string() +
+                                   ":2:9: 'disk.root' must be an absolute path (starting with '/')");
+
+  const std::string missing = (tmp.path() / "host/missing.yml").string();
+  auto none = gc::load_config(*root, {missing});
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().code == gc::Errc::config);
+  CHECK(none.error().context == missing + ": No such file or directory");
+}
+
+TEST_CASE("config files over 1 MiB are refused", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  tmp.write("etc/guestkit/guestkit.yml", "# " + std::string(1u << 20, 'x') + "\n");
+  const auto root = tmp.root();
+  auto loaded = gc::load_config(root);
+  REQUIRE_FALSE(loaded.ok());
+  CHECK(loaded.error().context == root.display(gc::paths::kConfigFile) + ": File too large");
+}
