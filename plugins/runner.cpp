@@ -94,6 +94,7 @@ void write_record(const core::Context& ctx, const RunSummary& summary) {
   core::WriteOptions wo;
   wo.create_parents = true;
   wo.follow = core::Follow::never;
+  wo.durable = false;  // /run is volatile: fsync would only slow every boot and event
   std::string path = std::string(core::paths::kRunsDir) + "/" + summary.trigger + ".json";
   if (auto w = core::write_file_atomic(ctx.root, path, j.dump(2) + "\n", wo); !w)
     core::log_warning("cannot record the run: ", w.error().message(), ", ignoring");
