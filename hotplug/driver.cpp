@@ -1,0 +1,102 @@
+#include "hotplug/driver.hpp"
+
+#include <cctype>
+#include <csignal>
+#include <iostream>
+#include <variant>
+
+#include "core/log.hpp"
+
+namespace guestkit::hotplug {
+namespace {
+
+int usage(const core::ToolSpec& tool, const std::string& message) {
+  std::cerr << tool.name << ": " << message << "\nTry '" << tool.name
+            << " --help' for more information.\n";
+  return core::kExitUsage;
+}
+
+}  // namespace
+
+core::Result<std::string> check_kernel_name(const std::string& raw) {
+  std::string name = raw.rfind("/dev/", 0) == 0 ? raw.substr(5) : raw;
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (unsigned char c : name)
+    ok = ok && (std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-');
+  if (!ok) return core::make_error(core::Errc::bad_input, "invalid device name '" + core::sanitize_for_log(raw) + "'");
+  return name;
+}
+
+int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event) {
+  auto trigger = spec.triggers.find(event.action);
+  if (trigger == spec.triggers.end()) {
+    core::log_debug(event.name, ": action '", event.action, "' needs nothing, ignoring");
+    return core::kExitOk;
+  }
+  plugins::RunOptions options;
+  options.args = {event.name};
+  options.env = event.env;
+  options.lock = spec.lock_prefix + "-" + event.name;
+  auto summary = plugins::run_plugins(ctx, trigger->second, options);
+  return summary.exit_code();
+}
+
+int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp) {
+  std::signal(SIGPIPE, SIG_IGN);
+  HotplugSpec spec = spec_in;
+  if (spec.coldplug)
+    spec.tool.options.push_back({"coldplug", 0, false, "", "handle everything present now (boot)"});
+  if (spec.status)
+    spec.tool.options.push_back({"status", 0, false, "", "show what guestkit manages and exit"});
+  spec.tool.max_args = 2;
+
+  auto parsed = core::parse_cli(spec.tool, argc, argv);
+  if (auto* code = std::get_if<int>(&parsed)) return *code;
+  auto& args = std::get<core::CliArgs>(parsed);
+
+  const bool coldplug = args.has("coldplug"), status = args.has("status");
+  if (coldplug + status + !args.args.empty() > 1)
+    return usage(spec.tool, "give one of ACTION NAME, --coldplug or --status");
+  Event event;
+  if (args.args.size() == 1) return usage(spec.tool, "missing NAME after " + args.args[0]);
+  if (args.args.size() == 2) {
+    event.action = args.args[0];
+    if (!spec.triggers.count(event.action)) {
+      std::string known;
+      for (const auto& [action, trigger] : spec.triggers) known += (known.empty() ? "" : ", ") + action;
+      return usage(spec.tool, "unknown action '" + event.action + "' (" + known + ")");
+    }
+    auto name = spec.check_name ? spec.check_name(args.args[1]) : check_kernel_name(args.args[1]);
+    if (!name) return usage(spec.tool, name.error().message());
+    event.name = *name;
+  }
+
+  auto ctx = core::make_context(spec.tool, args);
+  if (!ctx) return core::kExitFailed;
+  if (coldplug) return spec.coldplug(**ctx);
+  if (status) return spec.status(**ctx);
+
+  if (event.action.empty()) {  // run by udev: the event is in the environment
+    auto ev = core::parse_udev_event(envp);
+    if (!ev) {
+      core::report_fatal(spec.tool, ev.error().message() +
+                                        " (no ACTION NAME given and no valid udev event in the environment)");
+      return core::kExitUsage;
+    }
+    if (ev->subsystem != spec.subsystem) {
+      core::log_debug("subsystem '", ev->subsystem, "' is not ", spec.subsystem, ", ignoring");
+      return core::kExitOk;
+    }
+    event.action = ev->action;
+    event.name = spec.name_of ? spec.name_of(*ev) : ev->kernel_name();
+    event.env = ev->env;
+    if (event.name.empty()) return core::kExitOk;
+    if (auto checked = spec.check_name ? spec.check_name(event.name) : check_kernel_name(event.name); !checked) {
+      core::report_fatal(spec.tool, checked.error().message());
+      return core::kExitFailed;
+    }
+  }
+  return handle_event(**ctx, spec, event);
+}
+
+}  // namespace guestkit::hotplug

@@ -1,0 +1,57 @@
+#pragma once
+// The one shape of every udev helper (guestkit-disk, -iface, -cpu, -memory):
+//
+//   guestkit-X [OPTION]... ACTION NAME    explicit (systemd units, admins, tests)
+//   guestkit-X [OPTION]...                from the udev environment (RUN+=)
+//   guestkit-X --coldplug                 everything present now (boot "mount" stage)
+//   guestkit-X --status                   what guestkit manages
+//
+// An event becomes a trigger ("disk-add") and a name ("vdb1"); the plugins of that
+// trigger run under a lock named after the object, so two events for one object never
+// interleave while events for different objects run in parallel.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/cli.hpp"
+#include "core/udev_event.hpp"
+#include "plugins/runner.hpp"
+
+namespace guestkit::hotplug {
+
+struct Event {
+  std::string action;  // add, change, remove...
+  std::string name;    // the object: kernel name, interface name
+  std::map<std::string, std::string> env;  // the udev environment (empty when explicit)
+};
+
+struct HotplugSpec {
+  core::ToolSpec tool;      // name, synopsis, summary, description (options are added)
+  std::string subsystem;    // the udev SUBSYSTEM this helper serves
+  std::string lock_prefix;  // lock "<prefix>-<name>": "disk" -> disk-vdb1
+  // udev ACTION -> trigger; actions not listed are ignored (exit 0).
+  std::map<std::string, std::string> triggers;
+  // The object's name from a udev event ("" = not ours, ignored). Default: kernel name.
+  std::function<std::string(const core::UdevEvent&)> name_of;
+  // Checks an explicit NAME ("vdb1", "/dev/vdb1", "cpu3"); returns the canonical name
+  // or an Error (bad_input) for nonsense such as "../x". Default: a kernel name.
+  std::function<core::Result<std::string>(const std::string&)> check_name;
+  // --coldplug and --status; unset means the option is not offered.
+  std::function<int(core::Context&)> coldplug;
+  std::function<int(core::Context&)> status;
+};
+
+// Runs the plugins of one event. Exit code as documented in core/cli.hpp.
+int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event);
+
+// A whole helper's main: parse, build the context, dispatch. `envp` is the process
+// environment, read only when no ACTION NAME is given.
+int hotplug_main(const HotplugSpec& spec, int argc, char** argv, char** envp);
+
+// A kernel device name: [A-Za-z0-9][A-Za-z0-9._:-]*, at most 64 bytes ("/dev/" is
+// stripped); "..", "/" and control characters can never get through.
+core::Result<std::string> check_kernel_name(const std::string& name);
+
+}  // namespace guestkit::hotplug
