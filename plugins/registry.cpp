@@ -11,8 +11,22 @@ namespace {
 // Every built-in plugin, one row each. Numbers are stable: users order their own
 // plugins relative to them. Keep the rows sorted by name.
 constexpr BuiltinPlugin kBuiltins[] = {
+    {"10-hook-iface", "iface-remove", "iface", false,
+     "run the pre-iface-detach hook of an interface guestkit handled", &builtin::hook_detach_iface},
+    {"10-up-iface", "iface-add", "iface", false, "bring up the link of a handled interface",
+     &builtin::up_iface},
     {"13-set-motd", "config", "motd", false,
      "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &builtin::set_motd},
+    {"20-dhcp-iface", "iface-add iface-remove", "iface", false,
+     "DHCP through networkd, NetworkManager or a client; undone on remove", &builtin::dhcp_iface},
+    {"30-coldplug-ifaces", "mount", "iface", false,
+     "the iface-add plugins for every handled interface present at boot", &builtin::coldplug_ifaces},
+    {"30-route-iface", "iface-add", "iface", false,
+     "one IPv4 default route, via the first interface with a public address", &builtin::route_iface},
+    {"40-tune-iface", "iface-add", "iface", false,
+     "ARP/rp_filter sysctls on secondary interfaces, virtio-net queues", &builtin::tune_iface},
+    {"90-hook-iface", "iface-add", "iface", false, "run the post-iface-attach hook",
+     &builtin::hook_attach_iface},
 };
 
 }  // namespace
