@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "core/exec.hpp"
 #include "core/files.hpp"
@@ -18,6 +19,10 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+
+// Longest wait for a lease's routes once its address is there, and how often to look.
+constexpr milliseconds kSettle{2000};
+constexpr milliseconds kSettlePoll{10};
 
 core::Error failure(std::string what) { return core::Error{std::error_code(), std::move(what)}; }
 
@@ -147,18 +152,51 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
   return true;
 }
 
+// Whether the client has finished applying the lease (its routes are in place), for
+// the clients that tell: dhclient writes its lease file after dhclient-script ran, a
+// detaching udhcpc returns only after its script, networkd marks the link configured.
+bool settled(const core::Context& ctx, const IfaceInfo& info, const State& s) {
+  if (s.dhcp == "client" && s.client == "dhclient") {
+    auto text = core::read_file_if_exists(ctx.root, lease_path(info.name), 1 << 20, core::Follow::never);
+    return text && *text && (*text)->find("lease {") != std::string::npos;
+  }
+  if (s.dhcp == "client" && s.client == "udhcpc") return s.unit.empty();
+  if (s.dhcp == "networkd") {
+    auto text = core::read_file_if_exists(
+        ctx.root, std::string(core::paths::kNetworkdLinksDir) + "/" + std::to_string(info.ifindex), 1 << 16);
+    return text && *text && (*text)->find("ADMIN_STATE=configured") != std::string::npos;
+  }
+  return false;
+}
+
+bool has_default_route(int ifindex) {
+  auto routes = core::netlink::list_ipv4_routes();
+  if (!routes) return false;
+  return std::any_of(routes->begin(), routes->end(),
+                     [&](const auto& r) { return r.is_default() && r.ifindex == ifindex; });
+}
+
+// The address comes first, the routes a moment later (dhclient-script, networkd):
+// the route policy that runs next must see both.
 void wait_for_lease(const core::Context& ctx, const IfaceInfo& info) {
   const auto start = Clock::now();
   auto got = core::netlink::wait_for_ipv4_address(info.ifindex, ctx.config.iface.dhcp_timeout);
-  const auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  const auto ms = [&] { return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(); };
   if (!got) {
     core::log_warning(info.name, ": cannot watch for the lease: ", got.error().message(), ", ignoring");
-  } else if (!*got) {
-    core::log_warning(info.name, ": no lease within ", ms, " ms; the DHCP client keeps trying");
-  } else {
-    core::log_info(info.name, ": address ", (*got)->address.str(), "/", (*got)->prefix_len,
-                   " after ", ms, " ms");
+    return;
   }
+  if (!*got) {
+    core::log_warning(info.name, ": no lease within ", ms(), " ms; the DHCP client keeps trying");
+    return;
+  }
+  auto state = read_state(ctx.root, info.name);
+  const State s = state && *state ? **state : State{};
+  const auto settle_deadline = Clock::now() + kSettle;
+  while (Clock::now() < settle_deadline && !settled(ctx, info, s) && !has_default_route(info.ifindex))
+    std::this_thread::sleep_for(kSettlePoll);
+  core::log_info(info.name, ": address ", (*got)->address.str(), "/", (*got)->prefix_len, " after ",
+                 ms(), " ms");
 }
 
 }  // namespace

@@ -185,11 +185,14 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
     else if (key == "NETWORKD_FILE") s.networkd_file = value;
     else if (key == "NM_CONNECTION") s.nm_connection = value;
     else if (key == "METRIC") s.metric = number<std::uint32_t>(value).value_or(0);
+    else if (key == "ATTACHED") s.attached = value == "yes";
   }
   return std::optional<State>(std::move(s));
 }
 
-core::Status write_state(const core::Root& root, std::string_view name, const State& s) {
+core::Status write_state(const core::Root& root, std::string_view name, const State& s_in) {
+  State s = s_in;
+  if (auto before = read_state(root, name); before && *before) s.attached = s.attached || (*before)->attached;
   std::string text = "# guestkit-iface: what was set up for " + std::string(name) +
                      "; undone on remove\n";
   const auto put = [&](const char* key, const std::string& value) {
@@ -202,6 +205,7 @@ core::Status write_state(const core::Root& root, std::string_view name, const St
   put("NETWORKD_FILE", s.networkd_file);
   put("NM_CONNECTION", s.nm_connection);
   if (s.metric) put("METRIC", std::to_string(s.metric));
+  if (s.attached) put("ATTACHED", "yes");
   core::WriteOptions wo;
   wo.create_parents = true;
   wo.parent_mode = 0755;

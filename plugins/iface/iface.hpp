@@ -62,11 +62,13 @@ struct State {
   std::string networkd_file;  // our .network file (dhcp=networkd)
   std::string nm_connection;  // our NetworkManager connection (dhcp=nm)
   std::uint32_t metric = 0;   // route metric given to the DHCP routes
+  bool attached = false;      // post-iface-attach ran: once per attachment
 };
 std::string state_path(std::string_view name);
 std::string pid_path(std::string_view name);
 std::string lease_path(std::string_view name);
 core::Result<std::optional<State>> read_state(const core::Root& root, std::string_view name);
+// Writes the state; `attached` is kept from the file already there, if any.
 core::Status write_state(const core::Root& root, std::string_view name, const State& state);
 // Removes the state, pid and lease files; true when there was something to remove.
 core::Result<bool> remove_state(const core::Root& root, std::string_view name);
