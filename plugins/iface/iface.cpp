@@ -131,6 +131,11 @@ core::Result<std::vector<IfaceInfo>> handled_ifaces(const core::Root& root,
   std::vector<IfaceInfo> out;
   for (const auto& name : *names) {
     if (!check_iface_name(name)) continue;
+    // Only names some pattern takes are worth reading sysfs for (hosts with many
+    // container veths would otherwise pay for each of them on every event).
+    if (std::none_of(config.match.begin(), config.match.end(),
+                     [&](const std::string& p) { return is_glob(p) ? glob_match(p, name) : p == name; }))
+      continue;
     auto info = read_iface(root, name);
     if (!info || !info->present) continue;  // gone meanwhile
     if (why_not_handled(config, *info).empty()) out.push_back(std::move(info).value());

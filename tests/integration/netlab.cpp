@@ -95,6 +95,13 @@ Namespace::Namespace(bool isolated, const std::filesystem::path& resolv_conf) : 
     GUESTKIT_SKIP(std::string("cannot set up a namespace here (step ") + std::to_string(msg[0]) +
                   "): " + std::strerror(msg[1]));
   }
+  // Never act on the host's own network: the holder must really be elsewhere.
+  const struct stat host = ns_stat(::getpid()), ours = ns_stat(pid_);
+  if (host.st_ino == ours.st_ino && host.st_dev == ours.st_dev) {
+    kill_and_reap(pid_, SIGKILL);
+    pid_ = -1;
+    throw std::runtime_error("the namespace holder shares the host's network namespace");
+  }
 }
 
 Namespace::~Namespace() {
