@@ -141,7 +141,7 @@ bool alive(pid_t pid) { return ::kill(pid, 0) == 0 && slurp("/proc/" + std::to_s
 
 }  // namespace
 
-TEST_CASE("iface: a public NIC gets its lease, the default route and the hooks; remove stops the client",
+TEST_CASE("iface: a public NIC gets its lease, the default route and the hooks and remove stops the client",
           "[iface-net]") {
   guestkit::test::need_program("dhclient", "isc-dhcp-client");
   Lab lab;
@@ -241,7 +241,7 @@ TEST_CASE("iface: a second NIC with a private address does not steal the default
   CHECK(eventually([&] { return count_lines(lab.default_routes()) == 2; }, std::chrono::seconds(5)));
 }
 
-TEST_CASE("iface: coldplug brings every NIC up; no_dhcp ones stay unconfigured", "[iface-net]") {
+TEST_CASE("iface: coldplug brings every NIC up and no_dhcp ones stay unconfigured", "[iface-net]") {
   guestkit::test::need_program("dhclient", "isc-dhcp-client");
   Lab lab;
   lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");

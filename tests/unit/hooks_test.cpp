@@ -65,7 +65,7 @@ TEST_CASE("hooks: a failing or slow hook is an error naming it", "[hooks]") {
   CHECK(r.error().message().find("timed out") != std::string::npos);
 }
 
-TEST_CASE("hooks: writable by others or not a file is refused; dry-run only says", "[hooks]") {
+TEST_CASE("hooks: writable by others or not a file is refused and dry-run only says", "[hooks]") {
   TempDir t;
   auto ctx = context(t);
   t.write("etc/guestkit/hooks/post-iface-attach", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n", 0757);

@@ -68,7 +68,7 @@ TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") 
   CHECK(std::find(mount.begin(), mount.end(), "30-coldplug-ifaces") != mount.end());
 }
 
-TEST_CASE("iface plugins: networkd gets a .network file under the root; remove takes it back",
+TEST_CASE("iface plugins: networkd gets a .network file under the root and remove takes it back",
           "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
@@ -154,7 +154,7 @@ TEST_CASE("iface plugins: ifupdown's own interfaces and no_dhcp ones get no clie
   CHECK(has(state(t, "eth2"), "DHCP=off\n"));
 }
 
-TEST_CASE("iface plugins: sysctls on every interface but the first; virtio queues", "[iface-plugins]") {
+TEST_CASE("iface plugins: sysctls on every interface but the first and virtio queues", "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "e1000"});

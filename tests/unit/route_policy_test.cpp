@@ -45,7 +45,7 @@ TEST_CASE("route policy: public means not RFC 1918, loopback, link-local or 0/8"
   }
 }
 
-TEST_CASE("route policy: the first public interface with a route keeps it; others lose theirs",
+TEST_CASE("route policy: the first public interface with a route keeps it and the others lose theirs",
           "[route-policy]") {
   // 2: public (first), 3: private, 4: public too but later.
   const std::set<int> handled{2, 3, 4};
