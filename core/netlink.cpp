@@ -42,8 +42,9 @@ class Socket {
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     ssize_t n;
-    do n = ::sendto(fd_.get(), msg, msg->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
-                    sizeof kernel);
+    do
+      n = ::sendto(fd_.get(), msg, msg->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
+                   sizeof kernel);
     while (n < 0 && errno == EINTR);
     if (n < 0) return errno_error("netlink send");
     return {};
@@ -185,7 +186,9 @@ std::string Ipv4::str() const {
   return ::inet_ntop(AF_INET, &a, buf, sizeof buf) ? buf : "?";
 }
 
-std::uint32_t Ipv4::host() const { return ntohl(be); }
+std::uint32_t Ipv4::host() const {
+  return ntohl(be);
+}
 
 std::string Ipv4Route::describe() const {
   std::string s = dst_len == 0 ? "default" : dst.str() + "/" + std::to_string(dst_len);
@@ -275,7 +278,8 @@ Status delete_route(const Ipv4Route& route) {
   Request<rtmsg> req(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK);
   req.body().rtm_family = AF_INET;
   req.body().rtm_dst_len = static_cast<unsigned char>(route.dst_len);
-  req.body().rtm_table = static_cast<unsigned char>(route.table < 256 ? route.table : RT_TABLE_UNSPEC);
+  req.body().rtm_table =
+      static_cast<unsigned char>(route.table < 256 ? route.table : RT_TABLE_UNSPEC);
   req.body().rtm_scope = RT_SCOPE_NOWHERE;  // "any scope" for a delete
   req.body().rtm_type = RTN_UNICAST;
   req.add(RTA_TABLE, route.table);
@@ -316,8 +320,10 @@ Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
     if (ready <= 0) continue;
     ssize_t n = ::recv(events->fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == ENOBUFS) need_dump = true;  // notifications were dropped: look again
-      else if (errno != EINTR && errno != EAGAIN) return errno_error("netlink receive");
+      if (errno == ENOBUFS)
+        need_dump = true;  // notifications were dropped: look again
+      else if (errno != EINTR && errno != EAGAIN)
+        return errno_error("netlink receive");
       continue;
     }
     auto len = static_cast<unsigned>(n);

@@ -15,12 +15,15 @@ namespace iface = guestkit::plugins::iface;
 
 int main(int argc, char** argv) {
   const gk::core::ToolSpec spec{
-      "guestkit-dhcp", "[OPTION]... IFACE",
+      "guestkit-dhcp",
+      "[OPTION]... IFACE",
       "Run the DHCP client for IFACE in the foreground (guestkit-dhcp@.service).",
       "The client is iface.dhcp_client (auto: dhclient, dhcpcd, udhcpc, the first\n"
       "installed), with its pid and lease files in /run/guestkit/iface/ and the route\n"
       "metric guestkit-iface chose. Started by guestkit-iface, not by hand.",
-      {}, 1, 1};
+      {},
+      1,
+      1};
   auto parsed = gk::core::parse_cli(spec, argc, argv);
   if (auto* code = std::get_if<int>(&parsed)) return *code;
   auto& args = std::get<gk::core::CliArgs>(parsed);
@@ -40,7 +43,8 @@ int main(int argc, char** argv) {
     gk::core::report_fatal(spec, "no DHCP client installed (dhclient, dhcpcd or udhcpc)");
     return gk::core::kExitFailed;
   }
-  const std::uint32_t metric = state && *state ? (*state)->metric : (*ctx)->config.iface.route_metric;
+  const std::uint32_t metric =
+      state && *state ? (*state)->metric : (*ctx)->config.iface.route_metric;
   auto cmd = iface::client_command(*client, *name, pid->string(), lease->string(), metric, true,
                                    (*ctx)->config.iface.dhcp_timeout);
   if ((*ctx)->dry_run || !root.is_host()) {

@@ -13,7 +13,8 @@ int main(int argc, char** argv, char** envp) {
   gk::hotplug::HotplugSpec spec;
   spec.tool.name = "guestkit-iface";
   spec.tool.synopsis = "[OPTION]... [add|remove IFACE]";
-  spec.tool.summary = "Bring an attached network interface up with DHCP and one sane default route.";
+  spec.tool.summary =
+      "Bring an attached network interface up with DHCP and one sane default route.";
   spec.tool.description =
       "Without ACTION IFACE the event is read from the udev environment (ACTION,\n"
       "INTERFACE, SUBSYSTEM=net). Interfaces are chosen by iface.match in guestkit.yml;\n"
@@ -30,8 +31,14 @@ int main(int argc, char** argv, char** envp) {
   spec.lock_prefix = "iface";
   spec.triggers = {{"add", "iface-add"}, {"remove", "iface-remove"}};
   spec.name_of = [](const gk::core::UdevEvent& ev) { return ev.interface; };
-  spec.check_name = [](const std::string& name) { return gk::plugins::iface::check_iface_name(name); };
-  spec.coldplug = [](gk::core::Context& ctx) { return gk::plugins::iface::coldplug_ifaces(ctx).exit_code; };
-  spec.status = [](gk::core::Context& ctx) { return gk::plugins::iface::print_status(ctx, ctx.output()); };
+  spec.check_name = [](const std::string& name) {
+    return gk::plugins::iface::check_iface_name(name);
+  };
+  spec.coldplug = [](gk::core::Context& ctx) {
+    return gk::plugins::iface::coldplug_ifaces(ctx).exit_code;
+  };
+  spec.status = [](gk::core::Context& ctx) {
+    return gk::plugins::iface::print_status(ctx, ctx.output());
+  };
   return gk::hotplug::hotplug_main(spec, argc, argv, envp);
 }

@@ -14,7 +14,9 @@ namespace guestkit::plugins {
 namespace {
 
 // A failure that errno has no word for: the context is the whole message.
-core::Error failure(std::string what) { return core::Error{std::error_code(), std::move(what)}; }
+core::Error failure(std::string what) {
+  return core::Error{std::error_code(), std::move(what)};
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ core::Result<Outcome> run_hook(const core::Context& ctx, std::string_view name,
     return Outcome::skipped;
   }
   const auto& s = **st;
-  if (!S_ISREG(s.st_mode)) return failure("hook " + ctx.root.display(guest) + " is not a regular file");
+  if (!S_ISREG(s.st_mode))
+    return failure("hook " + ctx.root.display(guest) + " is not a regular file");
   if (!(s.st_mode & S_IXUSR)) {
     core::log_debug("hook ", guest, ": not executable, ignoring");
     return Outcome::skipped;

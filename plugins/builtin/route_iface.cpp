@@ -31,7 +31,8 @@ void tell_manager(const core::Context& ctx, const std::string& name) {
                                          iface::networkd_file(name, s.metric, false), wo);
     done = w ? iface::command(ctx, {"networkctl", "reconfigure", name}) : core::Status(w.error());
   } else if (s.dhcp == "nm" && !s.nm_connection.empty()) {
-    done = iface::command(ctx, {"nmcli", "connection", "modify", s.nm_connection, "ipv4.never-default", "yes"});
+    done = iface::command(
+        ctx, {"nmcli", "connection", "modify", s.nm_connection, "ipv4.never-default", "yes"});
   }
   if (!done) core::log_warning(name, ": ", done.error().message(), ", ignoring");
 }

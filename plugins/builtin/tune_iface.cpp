@@ -28,7 +28,8 @@ constexpr std::uint32_t kMaxQueues = 8;
 
 // /proc/sys files are written in place (they cannot be renamed over); one that does
 // not exist (an image tree, an interface gone) is skipped.
-core::Result<bool> set_sysctl(const core::Context& ctx, const std::string& guest, const char* value) {
+core::Result<bool> set_sysctl(const core::Context& ctx, const std::string& guest,
+                              const char* value) {
   auto current = core::read_file_if_exists(ctx.root, guest, 4096, core::Follow::never);
   if (!current) return std::move(current).error();
   if (!*current) {
@@ -62,9 +63,11 @@ core::Result<bool> tune_queues(const core::Context& ctx, const iface::IfaceInfo&
     if (ch.error().code == std::errc::operation_not_supported) return false;
     return std::move(ch).error();
   }
-  const std::uint32_t target = std::min({static_cast<std::uint32_t>(cpus), kMaxQueues, ch->max_combined});
+  const std::uint32_t target =
+      std::min({static_cast<std::uint32_t>(cpus), kMaxQueues, ch->max_combined});
   if (target == 0 || target == ch->combined) return false;
-  if (auto s = core::netdev::set_combined_channels(info.name, target); !s) return std::move(s).error();
+  if (auto s = core::netdev::set_combined_channels(info.name, target); !s)
+    return std::move(s).error();
   core::log_info(info.name, ": ", target, " combined queues (was ", ch->combined, ")");
   return true;
 }
@@ -83,7 +86,8 @@ core::Result<Outcome> tune_iface(PluginContext& p) {
     const bool first = !handled->empty() && handled->front().name == info->name;
     for (const auto& [key, value] : kSecondarySysctls) {
       if (first) break;
-      auto set = set_sysctl(p.ctx, std::string(core::paths::kProcIpv4Conf) + "/" + info->name + "/" + key, value);
+      auto set = set_sysctl(
+          p.ctx, std::string(core::paths::kProcIpv4Conf) + "/" + info->name + "/" + key, value);
       if (!set) return std::move(set).error();
       changed = changed || *set;
     }

@@ -50,7 +50,9 @@ std::string_view backend_name(Backend backend) {
   return "?";
 }
 
-bool systemd_running(const core::Root& root) { return exists(root, core::paths::kSystemdRunDir, true); }
+bool systemd_running(const core::Root& root) {
+  return exists(root, core::paths::kSystemdRunDir, true);
+}
 
 core::Result<Detected> detect_backend(const core::Root& root, const core::IfaceConfig& config) {
   const std::pair<std::string_view, Backend> named[] = {{"networkd", Backend::networkd},
@@ -65,7 +67,8 @@ core::Result<Detected> detect_backend(const core::Root& root, const core::IfaceC
   if (exists(root, core::paths::kNetworkdState, false))
     return Detected{Backend::networkd, std::string(core::paths::kNetworkdState) + " exists"};
   if (exists(root, core::paths::kNetworkManagerRunDir, true))
-    return Detected{Backend::networkmanager, std::string(core::paths::kNetworkManagerRunDir) + " exists"};
+    return Detected{Backend::networkmanager,
+                    std::string(core::paths::kNetworkManagerRunDir) + " exists"};
   if (exists(root, core::paths::kIfupdownInterfaces, false) &&
       core::find_program("ifup", root.prefix().string()))
     return Detected{Backend::ifupdown, "ifup and " + std::string(core::paths::kIfupdownInterfaces)};
@@ -103,7 +106,8 @@ core::Result<std::string> networkd_network_file(const core::Root& root, int ifin
 }
 
 std::string networkd_file_path(std::string_view name) {
-  return std::string(core::paths::kNetworkdRunDir) + "/50-guestkit-" + std::string(name) + ".network";
+  return std::string(core::paths::kNetworkdRunDir) + "/50-guestkit-" + std::string(name) +
+         ".network";
 }
 
 std::string networkd_file(std::string_view name, std::uint32_t metric, bool use_gateway) {
@@ -112,19 +116,25 @@ std::string networkd_file(std::string_view name, std::uint32_t metric, bool use_
       " was attached; removed when it goes away.\n"
       "# A .network file of your own that matches it and sorts before this name wins.\n"
       "[Match]\n"
-      "Name=" + std::string(name) + "\n"
+      "Name=" +
+      std::string(name) +
+      "\n"
       "\n"
       "[Network]\n"
       "DHCP=yes\n"
       "\n"
       "[DHCPv4]\n"
-      "RouteMetric=" + std::to_string(metric) + "\n";
+      "RouteMetric=" +
+      std::to_string(metric) + "\n";
   if (!use_gateway)
-    text += "# guestkit's default-route policy keeps the default route on another interface.\n"
-            "UseGateway=no\n";
+    text +=
+        "# guestkit's default-route policy keeps the default route on another interface.\n"
+        "UseGateway=no\n";
   return text;
 }
 
-std::string nm_connection_name(std::string_view name) { return "guestkit-" + std::string(name); }
+std::string nm_connection_name(std::string_view name) {
+  return "guestkit-" + std::string(name);
+}
 
 }  // namespace guestkit::plugins::iface

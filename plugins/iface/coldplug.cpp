@@ -60,7 +60,8 @@ int print_status(core::Context& ctx, std::ostream& out) {
     if (auto r = core::netlink::list_ipv4_routes()) routes = std::move(r).value();
   }
   out << std::left << std::setw(16) << "IFACE" << std::setw(7) << "INDEX" << std::setw(26) << "DHCP"
-      << std::setw(20) << "IPV4" << "DEFAULT ROUTE\n";
+      << std::setw(20) << "IPV4"
+      << "DEFAULT ROUTE\n";
   for (const auto& name : names) {
     auto it = infos.find(name);
     const int index = it == infos.end() ? 0 : it->second.ifindex;
@@ -69,12 +70,15 @@ int print_status(core::Context& ctx, std::ostream& out) {
       const auto& s = **st;
       dhcp = s.dhcp == "client" ? s.client : s.dhcp;
       if (!s.unit.empty()) dhcp += " (unit)";
-      if (auto pid = our_client(ctx.root, name); pid && *pid) dhcp += " pid " + std::to_string(**pid);
-      else if (s.dhcp == "client" && s.unit.empty()) dhcp += " (not running)";
+      if (auto pid = our_client(ctx.root, name); pid && *pid)
+        dhcp += " pid " + std::to_string(**pid);
+      else if (s.dhcp == "client" && s.unit.empty())
+        dhcp += " (not running)";
     }
     std::string ipv4, route;
     for (const auto& a : addresses)
-      if (a.ifindex == index && index) ipv4 += (ipv4.empty() ? "" : ",") + a.address.str() + "/" + std::to_string(a.prefix_len);
+      if (a.ifindex == index && index)
+        ipv4 += (ipv4.empty() ? "" : ",") + a.address.str() + "/" + std::to_string(a.prefix_len);
     for (const auto& r : routes)
       if (r.is_default() && r.ifindex == index && index)
         route += (route.empty() ? "" : ", ") + (r.gateway ? "via " + r.gateway->str() + " " : "") +

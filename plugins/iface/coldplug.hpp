@@ -9,9 +9,9 @@
 namespace guestkit::plugins::iface {
 
 struct ColdplugResult {
-  int exit_code = 0;          // the worst of the runs (core::ExitCode)
-  std::size_t handled = 0;    // interfaces the iface-add plugins ran for
-  std::size_t changed = 0;    // ... of which some plugin changed something
+  int exit_code = 0;        // the worst of the runs (core::ExitCode)
+  std::size_t handled = 0;  // interfaces the iface-add plugins ran for
+  std::size_t changed = 0;  // ... of which some plugin changed something
   std::vector<std::string> failed;
 };
 ColdplugResult coldplug_ifaces(core::Context& ctx);

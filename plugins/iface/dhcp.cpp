@@ -24,7 +24,9 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kSettle{2000};
 constexpr milliseconds kSettlePoll{10};
 
-core::Error failure(std::string what) { return core::Error{std::error_code(), std::move(what)}; }
+core::Error failure(std::string what) {
+  return core::Error{std::error_code(), std::move(what)};
+}
 
 std::string joined(const std::vector<std::string>& argv) {
   std::string s;
@@ -75,12 +77,14 @@ core::Result<bool> start_networkd(const core::Context& ctx, const IfaceInfo& inf
     ctx.would("write " + ctx.root.display(path));
   } else {
     core::WriteOptions wo = run_file_options();
-    if (auto w = core::write_file_if_changed(ctx.root, path, content, wo); !w) return std::move(w).error();
+    if (auto w = core::write_file_if_changed(ctx.root, path, content, wo); !w)
+      return std::move(w).error();
     if (auto w = write_state(ctx.root, info.name, s); !w) return std::move(w).error();
   }
   // reload reads the new file; reconfigure applies it to this link now.
   if (auto c = command(ctx, {"networkctl", "reload"}); !c) return std::move(c).error();
-  if (auto c = command(ctx, {"networkctl", "reconfigure", info.name}); !c) return std::move(c).error();
+  if (auto c = command(ctx, {"networkctl", "reconfigure", info.name}); !c)
+    return std::move(c).error();
   return true;
 }
 
@@ -120,13 +124,20 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
     return failure(ctx.config.iface.dhcp_client == "auto"
                        ? "no DHCP client installed (dhclient, dhcpcd or udhcpc)"
                        : "iface.dhcp_client " + ctx.config.iface.dhcp_client + " is not installed");
-  State s{std::string(backend_name(backend)), "client", std::string(client_name(*client)), "", "", "", metric};
+  State s{std::string(backend_name(backend)),
+          "client",
+          std::string(client_name(*client)),
+          "",
+          "",
+          "",
+          metric};
   if (systemd_running(ctx.root)) {
     // udev kills what its RUN programs leave behind: under systemd the client lives
     // in guestkit-dhcp@.service. --no-block: we may be a unit's start job ourselves.
     s.unit = unit_name(info.name);
     if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
-    if (auto c = command(ctx, {"systemctl", "--no-block", "start", s.unit}); !c) return std::move(c).error();
+    if (auto c = command(ctx, {"systemctl", "--no-block", "start", s.unit}); !c)
+      return std::move(c).error();
     return true;
   }
   auto pid = ctx.root.host_path(pid_path(info.name));
@@ -157,13 +168,15 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
 // detaching udhcpc returns only after its script, networkd marks the link configured.
 bool settled(const core::Context& ctx, const IfaceInfo& info, const State& s) {
   if (s.dhcp == "client" && s.client == "dhclient") {
-    auto text = core::read_file_if_exists(ctx.root, lease_path(info.name), 1 << 20, core::Follow::never);
+    auto text =
+        core::read_file_if_exists(ctx.root, lease_path(info.name), 1 << 20, core::Follow::never);
     return text && *text && (*text)->find("lease {") != std::string::npos;
   }
   if (s.dhcp == "client" && s.client == "udhcpc") return s.unit.empty();
   if (s.dhcp == "networkd") {
     auto text = core::read_file_if_exists(
-        ctx.root, std::string(core::paths::kNetworkdLinksDir) + "/" + std::to_string(info.ifindex), 1 << 16);
+        ctx.root, std::string(core::paths::kNetworkdLinksDir) + "/" + std::to_string(info.ifindex),
+        1 << 16);
     return text && *text && (*text)->find("ADMIN_STATE=configured") != std::string::npos;
   }
   return false;
@@ -181,9 +194,12 @@ bool has_default_route(int ifindex) {
 void wait_for_lease(const core::Context& ctx, const IfaceInfo& info) {
   const auto start = Clock::now();
   auto got = core::netlink::wait_for_ipv4_address(info.ifindex, ctx.config.iface.dhcp_timeout);
-  const auto ms = [&] { return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(); };
+  const auto ms = [&] {
+    return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  };
   if (!got) {
-    core::log_warning(info.name, ": cannot watch for the lease: ", got.error().message(), ", ignoring");
+    core::log_warning(info.name, ": cannot watch for the lease: ", got.error().message(),
+                      ", ignoring");
     return;
   }
   if (!*got) {
@@ -193,7 +209,8 @@ void wait_for_lease(const core::Context& ctx, const IfaceInfo& info) {
   auto state = read_state(ctx.root, info.name);
   const State s = state && *state ? **state : State{};
   const auto settle_deadline = Clock::now() + kSettle;
-  while (Clock::now() < settle_deadline && !settled(ctx, info, s) && !has_default_route(info.ifindex))
+  while (Clock::now() < settle_deadline && !settled(ctx, info, s) &&
+         !has_default_route(info.ifindex))
     std::this_thread::sleep_for(kSettlePoll);
   core::log_info(info.name, ": address ", (*got)->address.str(), "/", (*got)->prefix_len, " after ",
                  ms(), " ms");
@@ -232,12 +249,14 @@ core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info
   if (!detected) return std::move(detected).error();
   const Backend backend = detected->backend;
   core::log_debug(info.name, ": backend ", backend_name(backend), " (", detected->why, ")");
-  const std::uint32_t metric = cfg.route_metric + static_cast<std::uint32_t>(std::max(info.ifindex, 0));
+  const std::uint32_t metric =
+      cfg.route_metric + static_cast<std::uint32_t>(std::max(info.ifindex, 0));
 
   auto previous = read_state(ctx.root, info.name);
   if (!previous) return std::move(previous).error();
-  const bool ours_before = *previous && ((*previous)->dhcp == "client" || (*previous)->dhcp == "networkd" ||
-                                         (*previous)->dhcp == "nm");
+  const bool ours_before =
+      *previous && ((*previous)->dhcp == "client" || (*previous)->dhcp == "networkd" ||
+                    (*previous)->dhcp == "nm");
   if (live(ctx) && !ours_before) {
     // Never touch an interface somebody configured already (statically or not).
     auto addresses = core::netlink::list_ipv4_addresses();
@@ -279,7 +298,8 @@ core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info
       auto foreign = std::find_if(others->begin(), others->end(),
                                   [&](pid_t p) { return !*ours || p != **ours; });
       if (foreign != others->end())
-        return leave(ctx, info, backend, "a DHCP client runs on it already (pid " + std::to_string(*foreign) + ")");
+        return leave(ctx, info, backend,
+                     "a DHCP client runs on it already (pid " + std::to_string(*foreign) + ")");
       started = start_client(ctx, info, backend, metric);
       break;
     }
@@ -295,7 +315,8 @@ core::Result<Outcome> stop_dhcp(const core::Context& ctx, std::string_view name)
   if (!state) return std::move(state).error();
   bool changed = false;
   if (*state && !(*state)->unit.empty()) {
-    if (auto c = command(ctx, {"systemctl", "stop", (*state)->unit}); !c) return std::move(c).error();
+    if (auto c = command(ctx, {"systemctl", "stop", (*state)->unit}); !c)
+      return std::move(c).error();
     changed = true;
   }
   auto ours = our_client(ctx.root, name);

@@ -113,8 +113,10 @@ ClientCommand client_command(Client client, std::string_view name_in, const std:
   switch (client) {
     case Client::dhclient:
       // IF_METRIC is read by Debian's and Fedora's dhclient-script for the routes.
-      cmd.argv = {"dhclient", "-4", foreground ? "-d" : "-nw", "-pf", pid_file, "-lf", lease_file,
-                  "-e", "IF_METRIC=" + std::to_string(metric), name};
+      cmd.argv = {"dhclient", "-4",     foreground ? "-d" : "-nw",
+                  "-pf",      pid_file, "-lf",
+                  lease_file, "-e",     "IF_METRIC=" + std::to_string(metric),
+                  name};
       break;
     case Client::dhcpcd:
       // dhcpcd keeps its own pid file; -m sets the route metric itself.
@@ -128,8 +130,8 @@ ClientCommand client_command(Client client, std::string_view name_in, const std:
       if (foreground) {
         cmd.argv.push_back("-f");
       } else {
-        cmd.argv.insert(cmd.argv.end(), {"-b", "-t", std::to_string(tries), "-T",
-                                         std::to_string(kUdhcpcPause)});
+        cmd.argv.insert(cmd.argv.end(),
+                        {"-b", "-t", std::to_string(tries), "-T", std::to_string(kUdhcpcPause)});
         cmd.timeout = std::chrono::seconds(tries * kUdhcpcPause + 10);
       }
       break;

@@ -155,8 +155,9 @@ core::Result<std::vector<IfaceInfo>> handled_ifaces(const core::Root& root,
     if (!check_iface_name(name)) continue;
     // Only names some pattern takes are worth reading sysfs for (hosts with many
     // container veths would otherwise pay for each of them on every event).
-    if (std::none_of(config.match.begin(), config.match.end(),
-                     [&](const std::string& p) { return is_glob(p) ? glob_match(p, name) : p == name; }))
+    if (std::none_of(config.match.begin(), config.match.end(), [&](const std::string& p) {
+          return is_glob(p) ? glob_match(p, name) : p == name;
+        }))
       continue;
     auto info = read_iface(root, name);
     if (!info || !info->present) continue;  // gone meanwhile
@@ -205,23 +206,32 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
     auto eq = line.find('=');
     if (eq == std::string::npos || line.front() == '#') continue;
     auto key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "BACKEND") s.backend = value;
-    else if (key == "DHCP") s.dhcp = value;
-    else if (key == "CLIENT") s.client = value;
-    else if (key == "UNIT") s.unit = value;
-    else if (key == "NETWORKD_FILE") s.networkd_file = value;
-    else if (key == "NM_CONNECTION") s.nm_connection = value;
-    else if (key == "METRIC") s.metric = number<std::uint32_t>(value).value_or(0);
-    else if (key == "ATTACHED") s.attached = value == "yes";
+    if (key == "BACKEND")
+      s.backend = value;
+    else if (key == "DHCP")
+      s.dhcp = value;
+    else if (key == "CLIENT")
+      s.client = value;
+    else if (key == "UNIT")
+      s.unit = value;
+    else if (key == "NETWORKD_FILE")
+      s.networkd_file = value;
+    else if (key == "NM_CONNECTION")
+      s.nm_connection = value;
+    else if (key == "METRIC")
+      s.metric = number<std::uint32_t>(value).value_or(0);
+    else if (key == "ATTACHED")
+      s.attached = value == "yes";
   }
   return std::optional<State>(std::move(s));
 }
 
 core::Status write_state(const core::Root& root, std::string_view name, const State& s_in) {
   State s = s_in;
-  if (auto before = read_state(root, name); before && *before) s.attached = s.attached || (*before)->attached;
-  std::string text = "# guestkit-iface: what was set up for " + std::string(name) +
-                     "; undone on remove\n";
+  if (auto before = read_state(root, name); before && *before)
+    s.attached = s.attached || (*before)->attached;
+  std::string text =
+      "# guestkit-iface: what was set up for " + std::string(name) + "; undone on remove\n";
   const auto put = [&](const char* key, const std::string& value) {
     if (!value.empty()) text += std::string(key) + "=" + value + "\n";
   };

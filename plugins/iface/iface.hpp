@@ -77,6 +77,8 @@ core::Result<std::vector<std::string>> state_names(const core::Root& root);
 
 // Live changes (links, routes, processes, services) only on the real system and
 // never in dry-run; otherwise plugins report what they would do.
-inline bool live(const core::Context& ctx) { return ctx.root.is_host() && !ctx.dry_run; }
+inline bool live(const core::Context& ctx) {
+  return ctx.root.is_host() && !ctx.dry_run;
+}
 
 }  // namespace guestkit::plugins::iface

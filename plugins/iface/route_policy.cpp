@@ -34,7 +34,8 @@ RouteDecision decide_default_routes(const std::set<int>& handled,
   for (const auto& r : defaults) with_route.insert(r.ifindex);
   std::set<int> public_ifaces;
   for (const auto& a : addresses)
-    if (a.scope == 0 && is_public(a.address) && handled.count(a.ifindex)) public_ifaces.insert(a.ifindex);
+    if (a.scope == 0 && is_public(a.address) && handled.count(a.ifindex))
+      public_ifaces.insert(a.ifindex);
 
   // std::set is ordered: the first match is the lowest index.
   for (int index : public_ifaces) {

@@ -46,8 +46,10 @@ TEST_CASE("guestkit-iface from a udev environment on an image tree", "[iface-cli
   TempDir t;
   guestkit::test::add_fake_nic(t, {"ens5", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  const std::map<std::string, std::string> add{{"ACTION", "add"}, {"SUBSYSTEM", "net"},
-                                               {"INTERFACE", "ens5"}, {"DEVPATH", "/devices/pci0000:00/x/net/ens5"}};
+  const std::map<std::string, std::string> add{{"ACTION", "add"},
+                                               {"SUBSYSTEM", "net"},
+                                               {"INTERFACE", "ens5"},
+                                               {"DEVPATH", "/devices/pci0000:00/x/net/ens5"}};
   auto r = tool("guestkit-iface", {"--root", t.path().string(), "--log-stderr"}, add);
   INFO(r.err);
   CHECK(r.exit_code == 0);
@@ -83,7 +85,8 @@ TEST_CASE("guestkit-dhcp names the foreground client it would become", "[iface-c
   t.write("etc/guestkit/guestkit.yml", "iface: {route_metric: 100}\n");
   auto r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
   CHECK(r.exit_code == 0);
-  CHECK(r.out == "would exec udhcpc -i ens5 -p " + (t.path() / "run/guestkit/iface/ens5.pid").string() + " -f\n");
+  CHECK(r.out == "would exec udhcpc -i ens5 -p " +
+                     (t.path() / "run/guestkit/iface/ens5.pid").string() + " -f\n");
   t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
   r = tool("guestkit-dhcp", {"--root", t.path().string(), "--dry-run", "ens5"});
   CHECK(r.out.find("would exec dhclient -4 -d -pf ") == 0);

@@ -85,33 +85,37 @@ struct Lab : Files {
   }
 
   void serve() {
-    std::vector<std::string> argv = far.enter(
-        {"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", "--no-ping",
-         "--user=root", "--pid-file=", "--bind-interfaces",
-         "--dhcp-leasefile=" + (dir.path() / "dnsmasq.leases").string(),
-         // No DNS server option: a client script then has no reason to touch resolv.conf.
-         "--dhcp-option=option:dns-server", "--log-facility=" + (dir.path() / "dnsmasq.log").string(),
-         "--log-dhcp"});
+    std::vector<std::string> argv =
+        far.enter({"dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0",
+                   "--no-ping", "--user=root", "--pid-file=", "--bind-interfaces",
+                   "--dhcp-leasefile=" + (dir.path() / "dnsmasq.leases").string(),
+                   // No DNS server option: a client script then has no reason to touch resolv.conf.
+                   "--dhcp-option=option:dns-server",
+                   "--log-facility=" + (dir.path() / "dnsmasq.log").string(), "--log-dhcp"});
     for (const auto& f : far_ends) argv.push_back("--interface=" + f);
     for (const auto& r : ranges) argv.push_back("--dhcp-range=" + r + ",1h");
     dnsmasq = std::make_unique<Daemon>(argv);
   }
 
   fs::path config(const std::string& extra = "") const {
-    return dir.write("guestkit.yml",
-                     "hooks_dir: " + (dir.path() / "hooks").string() +
-                         "\n"
-                         "plugins: {timeout: 20s}\n"
-                         "iface:\n"
-                         "  match: [gkpub0, gkpriv0, gkoff0]\n"
-                         "  no_dhcp: [gkoff0]\n"
-                         "  dhcp_client: " + client + "\n"
-                         "  dhcp_timeout: 20s\n" + extra);
+    return dir.write("guestkit.yml", "hooks_dir: " + (dir.path() / "hooks").string() +
+                                         "\n"
+                                         "plugins: {timeout: 20s}\n"
+                                         "iface:\n"
+                                         "  match: [gkpub0, gkpriv0, gkoff0]\n"
+                                         "  no_dhcp: [gkoff0]\n"
+                                         "  dhcp_client: " +
+                                         client +
+                                         "\n"
+                                         "  dhcp_timeout: 20s\n" +
+                                         extra);
   }
 
-  core::ExecResult iface(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> argv{guestkit::test::built_binary("hotplug", "guestkit-iface").string(),
-                                  "--config", config().string(), "--log-stderr"};
+  core::ExecResult iface(std::vector<std::string> args,
+                         const std::map<std::string, std::string>& env = {}) {
+    std::vector<std::string> argv{
+        guestkit::test::built_binary("hotplug", "guestkit-iface").string(), "--config",
+        config().string(), "--log-stderr"};
     argv.insert(argv.end(), args.begin(), args.end());
     return near.run(argv, env);
   }
@@ -131,18 +135,23 @@ struct Lab : Files {
     std::size_t n = 0;
     for (pid_t p : near.processes()) {
       std::string cmd = slurp("/proc/" + std::to_string(p) + "/cmdline");
-      if (cmd.rfind(client, 0) == 0 && cmd.find(std::string(1, '\0') + dev) != std::string::npos) ++n;
+      if (cmd.rfind(client, 0) == 0 && cmd.find(std::string(1, '\0') + dev) != std::string::npos)
+        ++n;
     }
     return n;
   }
 };
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 && slurp("/proc/" + std::to_string(pid) + "/cmdline") != ""; }
+bool alive(pid_t pid) {
+  return ::kill(pid, 0) == 0 && slurp("/proc/" + std::to_string(pid) + "/cmdline") != "";
+}
 
 }  // namespace
 
-TEST_CASE("iface: a public NIC gets its lease, the default route and the hooks and remove stops the client",
-          "[iface-net]") {
+TEST_CASE(
+    "iface: a public NIC gets its lease, the default route and the hooks and remove stops the "
+    "client",
+    "[iface-net]") {
   guestkit::test::need_program("dhclient", "isc-dhcp-client");
   Lab lab;
   lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
@@ -150,8 +159,11 @@ TEST_CASE("iface: a public NIC gets its lease, the default route and the hooks a
   const std::string host_resolv = slurp("/etc/resolv.conf");
 
   // As udev runs it: the event in the environment, no arguments.
-  auto add = lab.iface({}, {{"ACTION", "add"}, {"SUBSYSTEM", "net"}, {"INTERFACE", "gkpub0"},
-                            {"DEVPATH", "/devices/virtual/net/gkpub0"}, {"SEQNUM", "7"}});
+  auto add = lab.iface({}, {{"ACTION", "add"},
+                            {"SUBSYSTEM", "net"},
+                            {"INTERFACE", "gkpub0"},
+                            {"DEVPATH", "/devices/virtual/net/gkpub0"},
+                            {"SEQNUM", "7"}});
   INFO(add.err);
   REQUIRE(add.exit_code == 0);
   CHECK(add.err.find("20-dhcp-iface: changed") != std::string::npos);
@@ -202,7 +214,8 @@ TEST_CASE("iface: a second NIC with a private address does not steal the default
   lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
   lab.link("gkpriv0", "gkd1", "10.77.0.1/24", "10.77.0.50,10.77.0.99");
   lab.serve();
-  lab.near.must({"sysctl", "-q", "-w", "net.ipv4.conf.gkpriv0.rp_filter=1", "net.ipv4.conf.gkpriv0.arp_filter=1"});
+  lab.near.must({"sysctl", "-q", "-w", "net.ipv4.conf.gkpriv0.rp_filter=1",
+                 "net.ipv4.conf.gkpriv0.arp_filter=1"});
 
   // The private one comes up first: with no public address anywhere, its route stays.
   auto priv = lab.iface({"add", "gkpriv0"});
@@ -238,7 +251,8 @@ TEST_CASE("iface: a second NIC with a private address does not steal the default
   auto keep = lab.iface({"add", "gkpriv0"});
   INFO(keep.err);
   CHECK(keep.err.find("30-route-iface: skipped") != std::string::npos);
-  CHECK(eventually([&] { return count_lines(lab.default_routes()) == 2; }, std::chrono::seconds(5)));
+  CHECK(
+      eventually([&] { return count_lines(lab.default_routes()) == 2; }, std::chrono::seconds(5)));
 }
 
 TEST_CASE("iface: coldplug brings every NIC up and no_dhcp ones stay unconfigured", "[iface-net]") {
@@ -254,7 +268,8 @@ TEST_CASE("iface: coldplug brings every NIC up and no_dhcp ones stay unconfigure
   REQUIRE(cold.exit_code == 0);
   CHECK(cold.err.find("gkoff0: left without DHCP (iface.no_dhcp)") != std::string::npos);
   CHECK(lab.ipv4("gkpub0").find("inet 192.0.2.") != std::string::npos);
-  CHECK(lab.near.must({"ip", "-o", "link", "show", "dev", "gkoff0"}).find(",UP") != std::string::npos);
+  CHECK(lab.near.must({"ip", "-o", "link", "show", "dev", "gkoff0"}).find(",UP") !=
+        std::string::npos);
   // Given time, still no address and no client on it.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   CHECK(lab.ipv4("gkoff0").empty());

@@ -59,7 +59,8 @@ struct stat ns_stat(pid_t pid) {
 
 }  // namespace
 
-Namespace::Namespace(bool isolated, const std::filesystem::path& resolv_conf) : isolated_(isolated) {
+Namespace::Namespace(bool isolated, const std::filesystem::path& resolv_conf)
+    : isolated_(isolated) {
   if (!running_as_root()) GUESTKIT_SKIP("network namespaces need root");
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) < 0) throw std::runtime_error("pipe2");
@@ -74,11 +75,13 @@ Namespace::Namespace(bool isolated, const std::filesystem::path& resolv_conf) : 
     if (isolated) {
       // Private propagation first: nothing mounted here may show on the host.
       if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) child_fail(ready[1], 2);
-      if (::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755") < 0) child_fail(ready[1], 3);
+      if (::mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755") < 0)
+        child_fail(ready[1], 3);
       if (::umount2("/sys", MNT_DETACH) < 0) child_fail(ready[1], 4);
       if (::mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
         child_fail(ready[1], 5);
-      if (!resolv.empty() && ::mount(resolv.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) < 0)
+      if (!resolv.empty() &&
+          ::mount(resolv.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) < 0)
         child_fail(ready[1], 6);
     }
     loopback_up();
@@ -185,7 +188,9 @@ Daemon::Daemon(const std::vector<std::string>& argv) {
   }
 }
 
-Daemon::~Daemon() { kill_and_reap(pid_); }
+Daemon::~Daemon() {
+  kill_and_reap(pid_);
+}
 
 bool Daemon::running() const {
   if (pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
@@ -194,7 +199,8 @@ bool Daemon::running() const {
 
 std::string need_program(const std::string& name, const std::string& package) {
   auto path = core::find_program(name);
-  if (!path) GUESTKIT_SKIP(name + " is not installed (Debian package " + package + ", see scripts/setup)");
+  if (!path)
+    GUESTKIT_SKIP(name + " is not installed (Debian package " + package + ", see scripts/setup)");
   return *path;
 }
 

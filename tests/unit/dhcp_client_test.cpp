@@ -1,8 +1,9 @@
 // DHCP clients guestkit runs: which, with what arguments, and which process is ours.
 
+#include "plugins/iface/dhcp_client.hpp"
+
 #include <catch2/catch.hpp>
 
-#include "plugins/iface/dhcp_client.hpp"
 #include "plugins/iface/iface.hpp"
 #include "tests/support.hpp"
 
@@ -42,9 +43,11 @@ TEST_CASE("dhcp client: dhclient, dhcpcd, udhcpc, the first installed, or the co
 TEST_CASE("dhcp client: command lines, detached and in the foreground", "[dhcp-client]") {
   const std::string pid = "/run/guestkit/iface/eth1.pid", lease = "/run/guestkit/iface/eth1.leases";
   auto c = iface::client_command(iface::Client::dhclient, "eth1", pid, lease, 1027, false, 30s);
-  CHECK(c.argv == Argv{"dhclient", "-4", "-nw", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
+  CHECK(c.argv ==
+        Argv{"dhclient", "-4", "-nw", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
   c = iface::client_command(iface::Client::dhclient, "eth1", pid, lease, 1027, true, 30s);
-  CHECK(c.argv == Argv{"dhclient", "-4", "-d", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
+  CHECK(c.argv ==
+        Argv{"dhclient", "-4", "-d", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
   c = iface::client_command(iface::Client::dhcpcd, "eth1", pid, lease, 1027, false, 30s);
   CHECK(c.argv == Argv{"dhcpcd", "-4", "-b", "-m", "1027", "eth1"});
   c = iface::client_command(iface::Client::dhcpcd, "eth1", pid, lease, 1027, true, 30s);

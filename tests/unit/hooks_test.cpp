@@ -1,10 +1,11 @@
 // User hooks: found by name in hooks_dir, run without a shell, refused when unsafe.
 
+#include "plugins/hooks.hpp"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <sstream>
 
-#include "plugins/hooks.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -25,7 +26,8 @@ core::Context context(const TempDir& t) {
 TEST_CASE("hooks: names are plain words", "[hooks]") {
   for (const char* good : {"post-iface-attach", "pre-disk-detach", "post-vm-config"})
     CHECK(plugins::valid_hook_name(good));
-  for (const char* bad : {"", "../x", "a/b", "-x", "Post", "x y", "x.sh"}) CHECK_FALSE(plugins::valid_hook_name(bad));
+  for (const char* bad : {"", "../x", "a/b", "-x", "Post", "x y", "x.sh"})
+    CHECK_FALSE(plugins::valid_hook_name(bad));
   TempDir t;
   auto ctx = context(t);
   CHECK(plugins::run_hook(ctx, "../../bin/sh", {}).error().code == core::Errc::bad_input);
@@ -35,7 +37,8 @@ TEST_CASE("hooks: absent or not executable is skipped", "[hooks]") {
   TempDir t;
   auto ctx = context(t);
   CHECK(*plugins::run_hook(ctx, "post-iface-attach", {"eth1"}) == plugins::Outcome::skipped);
-  t.write("etc/guestkit/hooks/post-iface-attach", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n", 0644);
+  t.write("etc/guestkit/hooks/post-iface-attach", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n",
+          0644);
   CHECK(*plugins::run_hook(ctx, "post-iface-attach", {"eth1"}) == plugins::Outcome::skipped);
   CHECK_FALSE(fs::exists(t.path() / "ran"));
 }
@@ -68,7 +71,8 @@ TEST_CASE("hooks: a failing or slow hook is an error naming it", "[hooks]") {
 TEST_CASE("hooks: writable by others or not a file is refused and dry-run only says", "[hooks]") {
   TempDir t;
   auto ctx = context(t);
-  t.write("etc/guestkit/hooks/post-iface-attach", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n", 0757);
+  t.write("etc/guestkit/hooks/post-iface-attach", "#!/bin/sh\ntouch \"$GUESTKIT_ROOT/ran\"\n",
+          0757);
   auto r = plugins::run_hook(ctx, "post-iface-attach", {"eth1"});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == core::Errc::unsafe);
@@ -81,6 +85,7 @@ TEST_CASE("hooks: writable by others or not a file is refused and dry-run only s
   ctx.out = &out;
   ctx.dry_run = true;
   CHECK(*plugins::run_hook(ctx, "post-iface-attach", {"eth1"}) == plugins::Outcome::changed);
-  CHECK(out.str() == "would run hook " + (t.path() / "etc/guestkit/hooks/post-iface-attach").string() + " eth1\n");
+  CHECK(out.str() == "would run hook " +
+                         (t.path() / "etc/guestkit/hooks/post-iface-attach").string() + " eth1\n");
   CHECK_FALSE(fs::exists(t.path() / "ran"));
 }

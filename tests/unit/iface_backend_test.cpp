@@ -23,7 +23,8 @@ iface::Backend detect(const TempDir& t, const std::string& setting = "auto") {
 
 }  // namespace
 
-TEST_CASE("iface backend: networkd, then NetworkManager, then ifupdown, then none", "[iface-backend]") {
+TEST_CASE("iface backend: networkd, then NetworkManager, then ifupdown, then none",
+          "[iface-backend]") {
   TempDir t;
   CHECK(detect(t) == iface::Backend::none);
   // ifupdown needs both its config and its program.
@@ -52,7 +53,8 @@ TEST_CASE("iface backend: iface.backend overrides detection", "[iface-backend]")
   CHECK(iface::detect_backend(t.root(), cfg).error().code == core::Errc::config);
 }
 
-TEST_CASE("iface backend: systemd runs when /run/systemd/system is a directory", "[iface-backend]") {
+TEST_CASE("iface backend: systemd runs when /run/systemd/system is a directory",
+          "[iface-backend]") {
   TempDir t;
   CHECK_FALSE(iface::systemd_running(t.root()));
   t.write("run/systemd/system", "not a dir");
@@ -84,10 +86,12 @@ TEST_CASE("iface backend: interfaces ifupdown is told about are its own", "[ifac
   }
 }
 
-TEST_CASE("iface backend: networkd's link state names the file configuring a link", "[iface-backend]") {
+TEST_CASE("iface backend: networkd's link state names the file configuring a link",
+          "[iface-backend]") {
   TempDir t;
   CHECK(iface::networkd_network_file(t.root(), 3)->empty());
-  t.write("run/systemd/netif/links/3", "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth.network\n");
+  t.write("run/systemd/netif/links/3",
+          "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth.network\n");
   t.write("run/systemd/netif/links/4", "ADMIN_STATE=unmanaged\n");
   t.write("run/systemd/netif/links/5", "ADMIN_STATE=linger\nNETWORK_FILE=/etc/x.network\n");
   CHECK(*iface::networkd_network_file(t.root(), 3) == "/etc/systemd/network/10-eth.network");

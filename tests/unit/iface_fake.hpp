@@ -12,11 +12,11 @@ namespace guestkit::test {
 struct FakeNic {
   std::string name;
   int ifindex = 2;
-  unsigned type = 1;        // ARPHRD_ETHER
-  std::string devtype;      // uevent DEVTYPE
-  std::string driver;       // "" = virtual (no device link)
+  unsigned type = 1;    // ARPHRD_ETHER
+  std::string devtype;  // uevent DEVTYPE
+  std::string driver;   // "" = virtual (no device link)
   bool tun = false;
-  bool proc = true;         // /proc/sys/net/ipv4/conf/<name>/ files
+  bool proc = true;  // /proc/sys/net/ipv4/conf/<name>/ files
 };
 
 inline void add_fake_nic(const TempDir& t, const FakeNic& n) {
@@ -36,7 +36,8 @@ inline void add_fake_nic(const TempDir& t, const FakeNic& n) {
   }
   if (n.proc) {
     for (const char* key : {"arp_announce", "arp_filter", "rp_filter"})
-      t.write("proc/sys/net/ipv4/conf/" + n.name + "/" + key, std::string(key) == "rp_filter" ? "1\n" : "0\n");
+      t.write("proc/sys/net/ipv4/conf/" + n.name + "/" + key,
+              std::string(key) == "rp_filter" ? "1\n" : "0\n");
   }
 }
 

@@ -41,7 +41,9 @@ Run run(const TempDir& t, const std::string& trigger, const std::string& name,
   return r;
 }
 
-bool has(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+bool has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
 
 std::string state(const TempDir& t, const std::string& name) {
   return t.read("run/guestkit/iface/" + name + ".state");
@@ -61,8 +63,9 @@ TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") 
     for (const auto& e : entries.value()) out.push_back(e.name);
     return out;
   };
-  CHECK(plan("iface-add") ==
-        std::vector<std::string>{"10-up-iface", "20-dhcp-iface", "30-route-iface", "40-tune-iface", "90-hook-iface"});
+  CHECK(plan("iface-add") == std::vector<std::string>{"10-up-iface", "20-dhcp-iface",
+                                                      "30-route-iface", "40-tune-iface",
+                                                      "90-hook-iface"});
   CHECK(plan("iface-remove") == std::vector<std::string>{"10-hook-iface", "20-dhcp-iface"});
   auto mount = plan("mount");
   CHECK(std::find(mount.begin(), mount.end(), "30-coldplug-ifaces") != mount.end());
@@ -76,7 +79,8 @@ TEST_CASE("iface plugins: networkd gets a .network file under the root and remov
   auto add = run(t, "iface-add", "eth1");
   INFO(add.out);
   CHECK(add.exit_code == 0);
-  CHECK(t.read("run/systemd/network/50-guestkit-eth1.network") == iface::networkd_file("eth1", 1024 + 3));
+  CHECK(t.read("run/systemd/network/50-guestkit-eth1.network") ==
+        iface::networkd_file("eth1", 1024 + 3));
   CHECK(has(state(t, "eth1"), "DHCP=networkd\n"));
   CHECK(has(add.out, "would bring up the link of eth1\n"));
   CHECK(has(add.out, "would run networkctl reload\nwould run networkctl reconfigure eth1\n"));
@@ -98,7 +102,8 @@ TEST_CASE("iface plugins: a link networkd already configures is left to it", "[i
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  t.write("run/systemd/netif/links/3", "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth1.network\n");
+  t.write("run/systemd/netif/links/3",
+          "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth1.network\n");
   auto add = run(t, "iface-add", "eth1");
   CHECK(add.exit_code == 0);
   CHECK(add.status["20-dhcp-iface"] == plugins::RunStatus::skipped);
@@ -106,7 +111,8 @@ TEST_CASE("iface plugins: a link networkd already configures is left to it", "[i
   CHECK(has(state(t, "eth1"), "DHCP=external\n"));
 }
 
-TEST_CASE("iface plugins: without a manager a client runs, in a unit under systemd", "[iface-plugins]") {
+TEST_CASE("iface plugins: without a manager a client runs, in a unit under systemd",
+          "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
@@ -134,7 +140,8 @@ TEST_CASE("iface plugins: without a manager a client runs, in a unit under syste
   CHECK(run(none, "iface-add", "eth1").exit_code == core::kExitPartial);
 }
 
-TEST_CASE("iface plugins: ifupdown's own interfaces and no_dhcp ones get no client", "[iface-plugins]") {
+TEST_CASE("iface plugins: ifupdown's own interfaces and no_dhcp ones get no client",
+          "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth2", 4, 1, "", "virtio_net"});
@@ -154,7 +161,8 @@ TEST_CASE("iface plugins: ifupdown's own interfaces and no_dhcp ones get no clie
   CHECK(has(state(t, "eth2"), "DHCP=off\n"));
 }
 
-TEST_CASE("iface plugins: sysctls on every interface but the first and virtio queues", "[iface-plugins]") {
+TEST_CASE("iface plugins: sysctls on every interface but the first and virtio queues",
+          "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "e1000"});
@@ -162,7 +170,8 @@ TEST_CASE("iface plugins: sysctls on every interface but the first and virtio qu
   auto first = run(t, "iface-add", "eth0");
   CHECK(t.read("proc/sys/net/ipv4/conf/eth0/arp_announce") == "0\n");
   CHECK(t.read("proc/sys/net/ipv4/conf/eth0/rp_filter") == "1\n");
-  CHECK(has(first.out, "would set the combined channels of eth0 to min(1 vCPUs, 8, device maximum)"));
+  CHECK(
+      has(first.out, "would set the combined channels of eth0 to min(1 vCPUs, 8, device maximum)"));
 
   auto second = run(t, "iface-add", "eth1");
   CHECK(second.status["40-tune-iface"] == plugins::RunStatus::changed);
@@ -206,14 +215,17 @@ TEST_CASE("iface plugins: dry-run changes nothing", "[iface-plugins]") {
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
   auto r = run(t, "iface-add", "eth1", {}, true);
   CHECK(r.exit_code == 0);
-  CHECK(has(r.out, "would write " + (t.path() / "run/systemd/network/50-guestkit-eth1.network").string()));
-  CHECK(has(r.out, "would set " + (t.path() / "proc/sys/net/ipv4/conf/eth1/arp_announce").string() + " to 2"));
+  CHECK(has(r.out,
+            "would write " + (t.path() / "run/systemd/network/50-guestkit-eth1.network").string()));
+  CHECK(has(r.out, "would set " + (t.path() / "proc/sys/net/ipv4/conf/eth1/arp_announce").string() +
+                       " to 2"));
   CHECK_FALSE(fs::exists(t.path() / "run/systemd/network"));
   CHECK_FALSE(fs::exists(t.path() / "run/guestkit"));
   CHECK(t.read("proc/sys/net/ipv4/conf/eth1/arp_announce") == "0\n");
 }
 
-TEST_CASE("iface plugins: the boot's coldplug adds every handled interface present", "[iface-plugins]") {
+TEST_CASE("iface plugins: the boot's coldplug adds every handled interface present",
+          "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
@@ -225,7 +237,8 @@ TEST_CASE("iface plugins: the boot's coldplug adds every handled interface prese
   plugins::RunOptions o;
   o.record = false;
   o.builtins = {};
-  for (const auto& b : plugins::builtin_plugins()) if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
   auto summary = plugins::run_plugins(ctx, "mount", o);
   INFO(out.str());
   CHECK(summary.exit_code() == 0);

@@ -1,9 +1,10 @@
 // guestkit-iface's shared part: names, which interfaces are handled, the state file.
 
+#include "plugins/iface/iface.hpp"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "plugins/iface/iface.hpp"
 #include "tests/support.hpp"
 #include "tests/unit/iface_fake.hpp"
 
@@ -30,10 +31,10 @@ TEST_CASE("iface matching: globs take device-backed Ethernet NICs, exact names a
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"ens5", 4, 1, "", "e1000"});
-  add_fake_nic(t, {"eth9", 9, 1, "", ""});             // veth-like: no device
+  add_fake_nic(t, {"eth9", 9, 1, "", ""});  // veth-like: no device
   add_fake_nic(t, {"eth0.100", 5, 1, "vlan", ""});
   add_fake_nic(t, {"ethbr0", 6, 1, "bridge", ""});
-  add_fake_nic(t, {"eth2", 7, 1, "", "", true});       // tap
+  add_fake_nic(t, {"eth2", 7, 1, "", "", true});  // tap
   add_fake_nic(t, {"wlan0", 8, 1, "wlan", "iwlwifi"});
   add_fake_nic(t, {"lo", 1, 772, "", ""});
   const auto root = t.root();

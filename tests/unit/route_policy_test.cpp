@@ -1,21 +1,24 @@
 // The default-route policy: one IPv4 default route, via the first public interface.
 
-#include <catch2/catch.hpp>
-
 #include "plugins/iface/route_policy.hpp"
+
+#include <catch2/catch.hpp>
 
 namespace nl = guestkit::core::netlink;
 namespace iface = guestkit::plugins::iface;
 
 namespace {
 
-nl::Ipv4 ip(const char* s) { return *nl::Ipv4::parse(s); }
+nl::Ipv4 ip(const char* s) {
+  return *nl::Ipv4::parse(s);
+}
 
 nl::Ipv4Address addr(int ifindex, const char* a, unsigned scope = 0) {
   return {ifindex, ip(a), 24, scope};
 }
 
-nl::Ipv4Route def(int ifindex, const char* gw, std::uint32_t metric, std::uint32_t table = nl::kMainTable) {
+nl::Ipv4Route def(int ifindex, const char* gw, std::uint32_t metric,
+                  std::uint32_t table = nl::kMainTable) {
   nl::Ipv4Route r;
   r.ifindex = ifindex;
   r.gateway = ip(gw);
@@ -32,27 +35,30 @@ std::vector<int> removed_on(const iface::RouteDecision& d) {
 
 }  // namespace
 
-TEST_CASE("route policy: public means not RFC 1918, loopback, link-local or 0/8", "[route-policy]") {
+TEST_CASE("route policy: public means not RFC 1918, loopback, link-local or 0/8",
+          "[route-policy]") {
   for (const char* pub : {"192.0.2.10", "198.51.100.7", "203.0.113.1", "8.8.8.8", "172.15.255.255",
                           "172.32.0.1", "192.169.0.1", "100.64.0.1", "11.0.0.1"}) {
     INFO(pub);
     CHECK(iface::is_public(ip(pub)));
   }
-  for (const char* priv : {"10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.254", "192.168.1.1",
-                           "127.0.0.1", "169.254.3.4", "0.1.2.3"}) {
+  for (const char* priv : {"10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.254",
+                           "192.168.1.1", "127.0.0.1", "169.254.3.4", "0.1.2.3"}) {
     INFO(priv);
     CHECK_FALSE(iface::is_public(ip(priv)));
   }
 }
 
-TEST_CASE("route policy: the first public interface with a route keeps it and the others lose theirs",
-          "[route-policy]") {
+TEST_CASE(
+    "route policy: the first public interface with a route keeps it and the others lose theirs",
+    "[route-policy]") {
   // 2: public (first), 3: private, 4: public too but later.
   const std::set<int> handled{2, 3, 4};
   const std::vector<nl::Ipv4Address> addrs{addr(2, "192.0.2.10"), addr(3, "10.77.0.5"),
                                            addr(4, "198.51.100.9")};
   auto d = iface::decide_default_routes(
-      handled, addrs, {def(3, "10.77.0.1", 1027), def(2, "192.0.2.1", 1026), def(4, "198.51.100.1", 1028)});
+      handled, addrs,
+      {def(3, "10.77.0.1", 1027), def(2, "192.0.2.1", 1026), def(4, "198.51.100.1", 1028)});
   CHECK(d.keep_ifindex == 2);
   CHECK(removed_on(d) == std::vector<int>{3, 4});
 
@@ -64,7 +70,8 @@ TEST_CASE("route policy: the first public interface with a route keeps it and th
   CHECK(d.why.find("no interface with a public address has a default route") == 0);
 
   // The first public one has no route (static, no gateway): the next public one keeps its.
-  d = iface::decide_default_routes(handled, addrs, {def(3, "10.77.0.1", 1027), def(4, "198.51.100.1", 1028)});
+  d = iface::decide_default_routes(handled, addrs,
+                                   {def(3, "10.77.0.1", 1027), def(4, "198.51.100.1", 1028)});
   CHECK(d.keep_ifindex == 4);
   CHECK(removed_on(d) == std::vector<int>{3});
 }
@@ -85,9 +92,10 @@ TEST_CASE("route policy: unhandled interfaces, other tables and link-scope addre
   // 9 is a VPN with a public address and a default route: neither chosen nor touched.
   const std::vector<nl::Ipv4Address> addrs{addr(9, "203.0.113.9"), addr(2, "192.0.2.10", 253),
                                            addr(3, "198.51.100.3")};
-  auto d = iface::decide_default_routes(
-      handled, addrs, {def(9, "203.0.113.1", 0), def(2, "192.0.2.1", 1026), def(3, "198.51.100.1", 1027),
-                       def(2, "192.0.2.1", 5, 100)});
+  auto d =
+      iface::decide_default_routes(handled, addrs,
+                                   {def(9, "203.0.113.1", 0), def(2, "192.0.2.1", 1026),
+                                    def(3, "198.51.100.1", 1027), def(2, "192.0.2.1", 5, 100)});
   CHECK(d.keep_ifindex == 3);  // 2's public address is link-scope only
   CHECK(removed_on(d) == std::vector<int>{2});
   CHECK(d.remove.front().table == nl::kMainTable);
