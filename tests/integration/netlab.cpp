@@ -124,13 +124,15 @@ Namespace::~Namespace() {
 std::vector<pid_t> Namespace::processes() const {
   std::vector<pid_t> out;
   const struct stat mine = ns_stat(pid_);
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+  // error_code overloads: this runs in a destructor, and processes come and go.
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
     const pid_t p = static_cast<pid_t>(std::stol(name));
     if (p == pid_ || p == ::getpid()) continue;
     struct stat st {};
-    if (::stat((e.path() / "ns/net").c_str(), &st) == 0 && st.st_ino == mine.st_ino &&
+    if (::stat((it->path() / "ns/net").c_str(), &st) == 0 && st.st_ino == mine.st_ino &&
         st.st_dev == mine.st_dev)
       out.push_back(p);
   }
