@@ -291,6 +291,26 @@ Status delete_route(const Ipv4Route& route) {
   return sock->receive([](const nlmsghdr*) {}, ("delete route " + route.describe()).c_str());
 }
 
+Status add_route(const Ipv4Route& route) {
+  auto sock = Socket::open();
+  if (!sock) return std::move(sock).error();
+  Request<rtmsg> req(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+  req.body().rtm_family = AF_INET;
+  req.body().rtm_dst_len = static_cast<unsigned char>(route.dst_len);
+  req.body().rtm_table =
+      static_cast<unsigned char>(route.table < 256 ? route.table : RT_TABLE_UNSPEC);
+  req.body().rtm_protocol = RTPROT_DHCP;
+  req.body().rtm_scope = RT_SCOPE_UNIVERSE;
+  req.body().rtm_type = RTN_UNICAST;
+  req.add(RTA_TABLE, route.table);
+  if (route.dst_len > 0) req.add(RTA_DST, route.dst.be);
+  if (route.ifindex > 0) req.add(RTA_OIF, static_cast<std::uint32_t>(route.ifindex));
+  if (route.gateway) req.add(RTA_GATEWAY, route.gateway->be);
+  req.add(RTA_PRIORITY, route.priority);
+  if (auto s = sock->send(req.header()); !s) return std::move(s).error();
+  return sock->receive([](const nlmsghdr*) {}, ("add route " + route.describe()).c_str());
+}
+
 Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
                                                          std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;

@@ -60,6 +60,9 @@ Result<std::vector<Link>> list_links();
 Result<std::vector<Ipv4Address>> list_ipv4_addresses();
 // Unicast routes of the main table.
 Result<std::vector<Ipv4Route>> list_ipv4_routes();
+// Adds a unicast route (destination, table, interface, gateway, metric), marked as
+// DHCP's (RTPROT_DHCP); EEXIST when it is there already.
+Status add_route(const Ipv4Route& route);
 // Deletes exactly this route (destination, table, interface, gateway, metric).
 Status delete_route(const Ipv4Route& route);
 

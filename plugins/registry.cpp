@@ -21,7 +21,7 @@ constexpr BuiltinPlugin kBuiltins[] = {
      "DHCP through networkd, NetworkManager or a client; undone on remove", &builtin::dhcp_iface},
     {"30-coldplug-ifaces", "mount", "iface", false,
      "the iface-add plugins for every handled interface present at boot", &builtin::coldplug_ifaces},
-    {"30-route-iface", "iface-add", "iface", false,
+    {"30-route-iface", "iface-add iface-remove", "iface", false,
      "one IPv4 default route, via the first interface with a public address", &builtin::route_iface},
     {"40-tune-iface", "iface-add", "iface", false,
      "ARP/rp_filter sysctls on secondary interfaces, virtio-net queues", &builtin::tune_iface},

@@ -71,7 +71,11 @@ core::Result<Outcome> leave(const core::Context& ctx, const IfaceInfo& info, Bac
 core::Result<bool> start_networkd(const core::Context& ctx, const IfaceInfo& info,
                                   std::uint32_t metric) {
   const std::string path = networkd_file_path(info.name);
-  State s{"networkd", "networkd", "", "", path, "", metric};
+  State s;
+  s.backend = "networkd";
+  s.dhcp = "networkd";
+  s.networkd_file = path;
+  s.metric = metric;
   const std::string content = networkd_file(info.name, metric);
   if (ctx.dry_run) {
     ctx.would("write " + ctx.root.display(path));
@@ -96,7 +100,11 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
     // "10 (unmanaged)": NetworkManager was told to keep off; anything else is its own.
     if (st->success() && st->out.rfind("10 ", 0) != 0) return false;
   }
-  State s{"networkmanager", "nm", "", "", "", conn, metric};
+  State s;
+  s.backend = "networkmanager";
+  s.dhcp = "nm";
+  s.nm_connection = conn;
+  s.metric = metric;
   if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
   if (auto c = command(ctx, {"nmcli", "device", "set", info.name, "managed", "yes"}); !c)
     return std::move(c).error();
@@ -124,13 +132,11 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
     return failure(ctx.config.iface.dhcp_client == "auto"
                        ? "no DHCP client installed (dhclient, dhcpcd or udhcpc)"
                        : "iface.dhcp_client " + ctx.config.iface.dhcp_client + " is not installed");
-  State s{std::string(backend_name(backend)),
-          "client",
-          std::string(client_name(*client)),
-          "",
-          "",
-          "",
-          metric};
+  State s;
+  s.backend = std::string(backend_name(backend));
+  s.dhcp = "client";
+  s.client = std::string(client_name(*client));
+  s.metric = metric;
   if (systemd_running(ctx.root)) {
     // udev kills what its RUN programs leave behind: under systemd the client lives
     // in guestkit-dhcp@.service. --no-block: we may be a unit's start job ourselves.

@@ -202,27 +202,28 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
   if (!text) return std::move(text).error();
   if (!*text) return std::optional<State>();
   State s;
+  std::string metric, attached, removed_metric;
+  const std::pair<std::string_view, std::string*> keys[] = {
+      {"BACKEND", &s.backend},
+      {"DHCP", &s.dhcp},
+      {"CLIENT", &s.client},
+      {"UNIT", &s.unit},
+      {"NETWORKD_FILE", &s.networkd_file},
+      {"NM_CONNECTION", &s.nm_connection},
+      {"METRIC", &metric},
+      {"ATTACHED", &attached},
+      {"REMOVED_GATEWAY", &s.removed_gateway},
+      {"REMOVED_METRIC", &removed_metric},
+  };
   for (const auto& line : core::split_lines(**text)) {
     auto eq = line.find('=');
     if (eq == std::string::npos || line.front() == '#') continue;
-    auto key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key == "BACKEND")
-      s.backend = value;
-    else if (key == "DHCP")
-      s.dhcp = value;
-    else if (key == "CLIENT")
-      s.client = value;
-    else if (key == "UNIT")
-      s.unit = value;
-    else if (key == "NETWORKD_FILE")
-      s.networkd_file = value;
-    else if (key == "NM_CONNECTION")
-      s.nm_connection = value;
-    else if (key == "METRIC")
-      s.metric = number<std::uint32_t>(value).value_or(0);
-    else if (key == "ATTACHED")
-      s.attached = value == "yes";
+    for (const auto& [key, target] : keys)
+      if (line.compare(0, eq, key) == 0 && eq == key.size()) *target = line.substr(eq + 1);
   }
+  s.metric = number<std::uint32_t>(metric).value_or(0);
+  s.attached = attached == "yes";
+  s.removed_metric = number<std::uint32_t>(removed_metric).value_or(0);
   return std::optional<State>(std::move(s));
 }
 
@@ -243,6 +244,8 @@ core::Status write_state(const core::Root& root, std::string_view name, const St
   put("NM_CONNECTION", s.nm_connection);
   if (s.metric) put("METRIC", std::to_string(s.metric));
   if (s.attached) put("ATTACHED", "yes");
+  put("REMOVED_GATEWAY", s.removed_gateway);
+  if (!s.removed_gateway.empty()) put("REMOVED_METRIC", std::to_string(s.removed_metric));
   core::WriteOptions wo;
   wo.create_parents = true;
   wo.parent_mode = 0755;

@@ -61,4 +61,25 @@ RouteDecision decide_default_routes(const std::set<int>& handled,
   return d;
 }
 
+int choose_restore(const std::set<int>& handled, const std::set<int>& removed,
+                   const std::vector<core::netlink::Ipv4Address>& addresses,
+                   const std::vector<core::netlink::Ipv4Route>& routes) {
+  for (const auto& r : routes)
+    if (r.is_default() && r.table == core::netlink::kMainTable && handled.count(r.ifindex))
+      return 0;
+  int best = 0;
+  bool best_public = false;
+  for (int index : removed) {  // ascending
+    if (!handled.count(index)) continue;
+    const bool pub = std::any_of(addresses.begin(), addresses.end(), [&](const auto& a) {
+      return a.ifindex == index && a.scope == 0 && is_public(a.address);
+    });
+    if (best == 0 || (pub && !best_public)) {
+      best = index;
+      best_public = pub;
+    }
+  }
+  return best;
+}
+
 }  // namespace guestkit::plugins::iface

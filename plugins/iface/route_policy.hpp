@@ -29,4 +29,11 @@ RouteDecision decide_default_routes(const std::set<int>& handled,
                                     const std::vector<core::netlink::Ipv4Address>& addresses,
                                     const std::vector<core::netlink::Ipv4Route>& routes);
 
+// After an interface went away: when no handled interface has a default route any
+// more, the one whose default route the policy removed earlier (`removed`) that gets
+// it back: public ones first, then the lowest index. 0 when none is needed or known.
+int choose_restore(const std::set<int>& handled, const std::set<int>& removed,
+                   const std::vector<core::netlink::Ipv4Address>& addresses,
+                   const std::vector<core::netlink::Ipv4Route>& routes);
+
 }  // namespace guestkit::plugins::iface

@@ -244,15 +244,34 @@ TEST_CASE("iface: a second NIC with a private address does not steal the default
   CHECK(lab.sysctl("gkpriv0", "rp_filter") == "0");
   CHECK(lab.sysctl("gkpub0", "arp_announce") == "0");
 
-  // keep-all leaves every default route alone.
-  lab.iface({"remove", "gkpriv0"});
-  lab.near.must({"ip", "-4", "address", "flush", "dev", "gkpriv0"});
+  // The public NIC is unplugged: the private one gets its default route back.
+  lab.far.must({"ip", "link", "delete", "gkd0"});  // takes its peer gkpub0 along
+  auto gone = lab.iface({"remove", "gkpub0"});
+  INFO(gone.err);
+  CHECK(gone.exit_code == 0);
+  CHECK(gone.err.find("gkpriv0: default route via 10.77.0.1 restored") != std::string::npos);
+  routes = lab.default_routes();
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 10.77.0.1 dev gkpriv0 proto dhcp metric 102", 0) == 0);
+  CHECK(slurp(lab.state_dir() / "gkpriv0.state").find("REMOVED_GATEWAY") == std::string::npos);
+}
+
+TEST_CASE("iface: keep-all leaves every default route alone", "[iface-net]") {
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  Lab lab;
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
+  lab.link("gkpriv0", "gkd1", "10.77.0.1/24", "10.77.0.50,10.77.0.99");
+  lab.serve();
   lab.dir.write("guestkit.yml.d/keep.yml", "iface: {default_route: keep-all}\n");
-  auto keep = lab.iface({"add", "gkpriv0"});
-  INFO(keep.err);
-  CHECK(keep.err.find("30-route-iface: skipped") != std::string::npos);
-  CHECK(
-      eventually([&] { return count_lines(lab.default_routes()) == 2; }, std::chrono::seconds(5)));
+  REQUIRE(lab.iface({"add", "gkpub0"}).exit_code == 0);
+  auto priv = lab.iface({"add", "gkpriv0"});
+  INFO(priv.err);
+  REQUIRE(priv.exit_code == 0);
+  CHECK(priv.err.find("30-route-iface: skipped") != std::string::npos);
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 2);
+  // The first NIC's route still wins: its metric is the lower one.
+  CHECK(routes.rfind("default via 192.0.2.1 dev gkpub0 ", 0) == 0);
 }
 
 TEST_CASE("iface: coldplug brings every NIC up and no_dhcp ones stay unconfigured", "[iface-net]") {

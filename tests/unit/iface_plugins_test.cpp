@@ -66,7 +66,8 @@ TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") 
   CHECK(plan("iface-add") == std::vector<std::string>{"10-up-iface", "20-dhcp-iface",
                                                       "30-route-iface", "40-tune-iface",
                                                       "90-hook-iface"});
-  CHECK(plan("iface-remove") == std::vector<std::string>{"10-hook-iface", "20-dhcp-iface"});
+  CHECK(plan("iface-remove") ==
+        std::vector<std::string>{"10-hook-iface", "20-dhcp-iface", "30-route-iface"});
   auto mount = plan("mount");
   CHECK(std::find(mount.begin(), mount.end(), "30-coldplug-ifaces") != mount.end());
 }

@@ -102,6 +102,8 @@ TEST_CASE("iface state file round-trips and is removed with the pid and lease fi
   s.dhcp = "client";
   s.client = "dhclient";
   s.metric = 1027;
+  s.removed_gateway = "10.0.0.1";
+  s.removed_metric = 1027;
   REQUIRE(iface::write_state(root, "eth1", s).ok());
   t.write("run/guestkit/iface/eth1.pid", "123\n");
   t.write("run/guestkit/iface/eth1.leases", "lease {}\n");
@@ -111,6 +113,8 @@ TEST_CASE("iface state file round-trips and is removed with the pid and lease fi
   CHECK((*back)->backend == "none");
   CHECK((*back)->client == "dhclient");
   CHECK((*back)->metric == 1027);
+  CHECK((*back)->removed_gateway == "10.0.0.1");
+  CHECK((*back)->removed_metric == 1027);
   CHECK_FALSE((*back)->attached);
 
   // `attached` survives a rewrite that does not set it.

@@ -109,3 +109,20 @@ TEST_CASE("route policy: two default routes on the kept interface: the lower met
   REQUIRE(d.remove.size() == 1);
   CHECK(d.remove.front().priority == 1026);
 }
+
+TEST_CASE("route policy: when the kept route is gone a removed one comes back", "[route-policy]") {
+  const std::set<int> handled{3, 4, 5};
+  const std::vector<nl::Ipv4Address> addrs{addr(3, "10.77.0.5"), addr(4, "198.51.100.9"),
+                                           addr(5, "10.78.0.5")};
+  // Somebody still has a default route: nothing to restore.
+  CHECK(iface::choose_restore(handled, {3, 4}, addrs, {def(5, "10.78.0.1", 1029)}) == 0);
+  // None left: a public one first, whatever its index...
+  CHECK(iface::choose_restore(handled, {3, 4, 5}, addrs, {}) == 4);
+  // ... else the lowest index.
+  CHECK(iface::choose_restore(handled, {3, 5}, addrs, {}) == 3);
+  // Only what the policy removed, and only handled interfaces still present.
+  CHECK(iface::choose_restore(handled, {}, addrs, {}) == 0);
+  CHECK(iface::choose_restore(handled, {7}, addrs, {}) == 0);
+  // A default route via an unhandled interface (a VPN) does not count as one left.
+  CHECK(iface::choose_restore(handled, {5}, addrs, {def(9, "203.0.113.1", 0)}) == 5);
+}
