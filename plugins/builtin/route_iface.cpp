@@ -134,6 +134,8 @@ core::Result<Outcome> route_iface(PluginContext& p) {
   const auto& cfg = p.ctx.config.iface;
   if (cfg.default_route == "keep-all") return Outcome::skipped;
   const bool remove = p.trigger == "iface-remove";
+  // A container's veth going away is no reason to look at default routes.
+  if (remove && !iface::name_matches(cfg, p.args.at(0))) return Outcome::skipped;
   if (!remove) {
     auto info = iface::read_iface(p.ctx.root, p.args.at(0));
     if (!info) return std::move(info).error();

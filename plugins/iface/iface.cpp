@@ -125,6 +125,13 @@ bool glob_match(std::string_view pattern, std::string_view name) {
   return ::fnmatch(std::string(pattern).c_str(), std::string(name).c_str(), 0) == 0;
 }
 
+bool name_matches(const core::IfaceConfig& config, std::string_view name) {
+  return name != "lo" &&
+         std::any_of(config.match.begin(), config.match.end(), [&](const std::string& p) {
+           return is_glob(p) ? glob_match(p, name) : p == name;
+         });
+}
+
 std::string why_not_handled(const core::IfaceConfig& config, const IfaceInfo& info) {
   if (info.name == "lo" || info.type == kArphrdLoopback) return "loopback is never handled";
   bool exact = false, glob = false;

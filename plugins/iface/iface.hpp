@@ -40,6 +40,10 @@ core::Result<IfaceInfo> read_iface(const core::Root& root, std::string_view name
 bool is_glob(std::string_view pattern);
 bool glob_match(std::string_view pattern, std::string_view name);
 
+// Whether some pattern of iface.match takes the name (globs or exact); lo never.
+// The whole answer for an interface already gone, as on remove.
+bool name_matches(const core::IfaceConfig& config, std::string_view name);
+
 // Why the interface is not handled ("" when it is): lo never; a name listed exactly
 // in iface.match always; a glob only for an Ethernet NIC backed by a device.
 std::string why_not_handled(const core::IfaceConfig& config, const IfaceInfo& info);

@@ -75,6 +75,17 @@ TEST_CASE("iface matching: globs take device-backed Ethernet NICs, exact names a
   CHECK(names == std::vector<std::string>{"eth1", "ethbr0", "eth9"});
 }
 
+TEST_CASE("iface names alone: what a remove can still tell", "[iface]") {
+  core::IfaceConfig cfg;
+  cfg.match = {"eth*", "gk0"};
+  CHECK(iface::name_matches(cfg, "eth1"));
+  CHECK(iface::name_matches(cfg, "gk0"));
+  CHECK_FALSE(iface::name_matches(cfg, "gk01"));
+  CHECK_FALSE(iface::name_matches(cfg, "veth3f2a"));
+  cfg.match = {"*"};
+  CHECK_FALSE(iface::name_matches(cfg, "lo"));
+}
+
 TEST_CASE("iface no_dhcp takes names and globs", "[iface]") {
   core::IfaceConfig cfg;
   cfg.no_dhcp = {"eth1", "ens1*"};
