@@ -115,6 +115,9 @@ struct Duration {  // strictly positive
 struct PluginSwitches {
   std::map<std::string, bool>& value;
 };
+struct FileMode {
+  unsigned& value;
+};
 
 // Decoders: set the target and return true, or report and leave it alone.
 bool decode(Diagnostics& diag, const Entry& entry, bool& out) {
@@ -192,6 +195,27 @@ bool decode(Diagnostics& diag, const Entry& entry, Duration target) {
     return false;
   }
   target.value = *value;
+  return true;
+}
+
+// A file mode in octal: "0755", 0775, "750". Quoted or not, the text is read as octal
+// (YAML 1.1 readers would take a plain 0755 as octal, 1.2 ones as decimal; we accept
+// only the octal reading, which is what everyone means).
+bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
+  const bool scalar = entry.value.IsScalar() && !entry.value.Scalar().empty();
+  const std::string text = scalar ? entry.value.Scalar() : "";
+  bool ok = scalar && text.size() <= 5 &&
+            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (!ok) {
+    diag.add(entry.mark(), quote(entry.path) + " must be an octal file mode like \"0755\"");
+    return false;
+  }
+  unsigned value = static_cast<unsigned>(std::stoul(text, nullptr, 8));
+  if (value > 07777) {
+    diag.add(entry.mark(), quote(entry.path) + " must be at most 07777");
+    return false;
+  }
+  target.value = value;
   return true;
 }
 
@@ -347,6 +371,12 @@ void decode_config(MapReader& top, Config& c) {
     m.field("ignore", c.disk.ignore);
     m.field("root", AbsolutePath{c.disk.root});
     m.field("mount_options", c.disk.mount_options);
+    m.field("owner", c.disk.owner);
+    m.field("group", c.disk.group);
+    m.field("mode", FileMode{c.disk.mode});
+    m.field("fsck", c.disk.fsck);
+    m.field("grow", c.disk.grow);
+    m.field("tool_timeout", Duration{c.disk.tool_timeout});
   });
   top.feature("iface", c.iface.enabled, [&](MapReader& m) {
     m.field("match", c.iface.match);

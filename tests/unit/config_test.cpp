@@ -34,7 +34,10 @@ std::string describe(const gc::Config& c) {
     out += "plugins.enabled." + name + "=" + (on ? "true" : "false") + "\n";
   out += "hooks_dir=" + c.hooks_dir + "\n";
   out += "disk.match=" + list(c.disk.match) + " ignore=" + list(c.disk.ignore) +
-         " root=" + c.disk.root + " mount_options=" + c.disk.mount_options + "\n";
+         " root=" + c.disk.root + " mount_options=" + c.disk.mount_options + " owner=" +
+         c.disk.owner + " group=" + c.disk.group + " mode=" + std::to_string(c.disk.mode) +
+         " fsck=" + (c.disk.fsck ? "true" : "false") + " grow=" + (c.disk.grow ? "true" : "false") +
+         " tool_timeout=" + std::to_string(c.disk.tool_timeout.count()) + "\n";
   out += "iface.match=" + list(c.iface.match) + " no_dhcp=" + list(c.iface.no_dhcp) +
          " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + "\n";
   out += "motd.text=" + c.motd.text + "\n";
@@ -74,6 +77,12 @@ TEST_CASE("config defaults", "[config]") {
   CHECK(c.disk.ignore.empty());
   CHECK(c.disk.root == "/srv");
   CHECK(c.disk.mount_options == "rw,nosuid,nodev,noatime");
+  CHECK(c.disk.owner == "root");
+  CHECK(c.disk.group == "root");
+  CHECK(c.disk.mode == 0755);
+  CHECK(c.disk.fsck);
+  CHECK(c.disk.grow);
+  CHECK(c.disk.tool_timeout == 10min);
   CHECK(c.iface.match == Lines{"eth*", "ens*", "enp*", "eno*"});
   CHECK(c.iface.no_dhcp.empty());
   CHECK(c.iface.multiqueue);
@@ -102,6 +111,12 @@ disk:
   ignore: ["sda", 'vdz']
   root: /data
   mount_options: ro,noexec
+  owner: "0"
+  group: "1001"
+  mode: 0775
+  fsck: false
+  grow: false
+  tool_timeout: 30s
 iface:
   enabled: false
   match:
@@ -130,6 +145,12 @@ network: {enabled: false}
   CHECK(c.disk.ignore == Lines{"sda", "vdz"});
   CHECK(c.disk.root == "/data");
   CHECK(c.disk.mount_options == "ro,noexec");
+  CHECK(c.disk.owner == "0");
+  CHECK(c.disk.group == "1001");
+  CHECK(c.disk.mode == 0775);
+  CHECK_FALSE(c.disk.fsck);
+  CHECK_FALSE(c.disk.grow);
+  CHECK(c.disk.tool_timeout == 30s);
   CHECK(c.iface.match == Lines{"eth0"});
   CHECK(c.iface.no_dhcp == Lines{"eth1", "eth2"});
   CHECK_FALSE(c.iface.multiqueue);
@@ -198,6 +219,10 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
       {"disk:\n  mount_options: [rw]\n", "guestkit.yml:2:18: 'disk.mount_options' must be a string"},
       {"motd:\n  text: true\n", "guestkit.yml:2:9: 'motd.text' must be a string"},
       {"motd:\n  text:\n", "guestkit.yml:2:3: 'motd.text' must be a string"},
+      // file modes
+      {"disk:\n  mode: rwx\n", "guestkit.yml:2:9: 'disk.mode' must be an octal file mode like \"0755\""},
+      {"disk:\n  mode: 0789\n", "guestkit.yml:2:9: 'disk.mode' must be an octal file mode like \"0755\""},
+      {"disk:\n  mode: 17777\n", "guestkit.yml:2:9: 'disk.mode' must be at most 07777"},
       // lists
       {"disk:\n  match: vd*\n", "guestkit.yml:2:10: 'disk.match' must be a list of strings"},
       {"iface:\n  no_dhcp: [eth0, [eth1]]\n", "guestkit.yml:2:19: 'iface.no_dhcp' must be a list of strings"},
