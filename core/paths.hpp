@@ -18,6 +18,11 @@ inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 inline constexpr const char* kRunDir = "/run/guestkit";
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
+inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk
+inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists iff systemd is PID 1
+inline constexpr const char* kInitdDir = "/etc/init.d";
+inline constexpr const char* kPasswd = "/etc/passwd";
+inline constexpr const char* kGroup = "/etc/group";
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
@@ -29,5 +34,9 @@ inline constexpr const char* kUpdateMotdScript = "/etc/update-motd.d/50-guestkit
 inline constexpr const char* kDevNull = "/dev/null";
 inline constexpr const char* kSysClass = "/sys/class";
 inline constexpr const char* kSysBus = "/sys/bus";
+inline constexpr const char* kSysClassBlock = "/sys/class/block";
+inline constexpr const char* kSysDevBlock = "/sys/dev/block";
+inline constexpr const char* kMountinfo = "/proc/self/mountinfo";
+inline constexpr const char* kSwaps = "/proc/swaps";
 
 }  // namespace guestkit::core::paths

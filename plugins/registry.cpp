@@ -11,8 +11,17 @@ namespace {
 // Every built-in plugin, one row each. Numbers are stable: users order their own
 // plugins relative to them. Keep the rows sorted by name.
 constexpr BuiltinPlugin kBuiltins[] = {
+    {"10-coldplug-disks", "mount", "disk", false,
+     "mount the data disks present at boot, drop records of vanished ones", &builtin::coldplug_disks},
+    {"10-grow-disk", "disk-change", "disk", false, "grow the filesystem of a resized data disk",
+     &builtin::grow_disk},
+    {"10-mount-disk", "disk-add", "disk", false,
+     "mount a data disk at <disk.root>/<label>, then run post-disk-attach", &builtin::mount_disk},
     {"13-set-motd", "config", "motd", false,
      "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &builtin::set_motd},
+    // 90: external disk-remove plugins numbered below run first, while the data is there.
+    {"90-unmount-disk", "disk-remove", "disk", false,
+     "pre-disk-detach, stop the disk's services, unmount, remove the mountpoint", &builtin::unmount_disk},
 };
 
 }  // namespace
