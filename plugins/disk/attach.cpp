@@ -302,8 +302,8 @@ core::Result<Examined> examine(const core::Context& ctx, const MountTable& mount
 
   // Never the disk holding "/" (nor any partition of it).
   if (auto root_name = block_name_of(ctx.root, mounts.root_devno())) {
-    auto root_dev = read_block_device(ctx.root, *root_name);
-    if (ex.dev.devno == mounts.root_devno() || (root_dev && root_dev->disk == ex.dev.disk))
+    auto root_disk = disk_of(ctx.root, *root_name);
+    if (ex.dev.devno == mounts.root_devno() || (root_disk && *root_disk == ex.dev.disk))
       return skip("on the root disk");
   }
   if (ex.dev.size_bytes == 0) return skip("no medium (size 0)");

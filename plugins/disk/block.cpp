@@ -2,6 +2,7 @@
 
 #include <blkid.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -23,10 +24,20 @@ std::string trim(std::string s) {
   return s;
 }
 
-std::optional<std::string> read_attr(const core::Root& root, const std::string& path) {
-  auto text = core::read_file_if_exists(root, path, 4096);
-  if (!text || !*text) return std::nullopt;
-  return trim(std::move(**text));
+// A sysfs attribute of a directory already resolved through the Root: a plain name
+// read relative to its fd, never following a link, so no walk from "/" per attribute.
+std::optional<std::string> read_attr(int dirfd, const char* name) {
+  core::UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n < 0) return std::nullopt;
+  return trim(std::string(buf, static_cast<std::size_t>(n)));
+}
+
+bool has_entry(int dirfd, const std::string& name) {
+  struct stat st {};
+  return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 std::optional<dev_t> parse_devno(const std::string& text) {
@@ -53,41 +64,48 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
     return core::make_error(core::Errc::bad_input, "device name '" + name + "'");
   auto syspath = root.resolve(sys_block(name), core::Follow::in_root, true);
   if (!syspath) return std::move(syspath).error();
+  auto dir = root.open(*syspath, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
+  if (!dir) return std::move(dir).error();
+  const int dfd = dir->get();
   BlockDevice d;
   d.name = name;
-  auto dev = read_attr(root, *syspath + "/dev");
+  auto dev = read_attr(dfd, "dev");
   auto devno = dev ? parse_devno(*dev) : std::nullopt;
   if (!devno) return core::make_error(core::Errc::bad_input, root.display(*syspath) + "/dev unreadable");
   d.devno = *devno;
-  auto uevent = core::read_file_if_exists(root, *syspath + "/uevent", 64 * 1024);
   std::string node = name;
-  if (uevent && *uevent) {
-    auto props = core::parse_uevent(**uevent);
+  if (auto uevent = read_attr(dfd, "uevent")) {
+    auto props = core::parse_uevent(*uevent);
     if (auto it = props.find("DEVNAME"); it != props.end() && !it->second.empty()) node = it->second;
   }
   d.devname = node.front() == '/' ? node : "/dev/" + node;
-  auto part = root.stat(*syspath + "/partition");
-  d.partition = part && *part;
+  d.partition = has_entry(dfd, "partition");
   // A partition's sysfs directory sits inside its disk's: .../block/vdb/vdb1.
   d.disk = name;
   if (d.partition) {
     const std::string parent = syspath->substr(0, syspath->rfind('/'));
     d.disk = parent.substr(parent.rfind('/') + 1);
+  } else if (auto entries = root.list_dir(*syspath, core::Follow::never)) {
+    // Partitions are named after their disk (vdb1, nvme0n1p1, loop0p1): only those
+    // entries can be one, so the many attribute files are never stat()ed.
+    for (const auto& e : *entries)
+      if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && has_entry(dfd, e + "/partition"))
+        d.partitions.push_back(e);
+    std::sort(d.partitions.begin(), d.partitions.end(), core::natural_less);
   }
-  if (!d.partition) {
-    auto entries = root.list_dir(*syspath);
-    if (entries) {
-      for (const auto& e : *entries) {
-        auto p = root.stat(*syspath + "/" + e + "/partition");
-        if (p && *p) d.partitions.push_back(e);
-      }
-      std::sort(d.partitions.begin(), d.partitions.end(), core::natural_less);
-    }
-  }
-  if (auto holders = root.list_dir(*syspath + "/holders")) d.holders = *holders;
-  if (auto size = read_attr(root, *syspath + "/size")) d.size_bytes = std::strtoull(size->c_str(), nullptr, 10) * 512;
-  if (auto ro = read_attr(root, *syspath + "/ro")) d.read_only = *ro == "1";
+  if (auto holders = root.list_dir(*syspath + "/holders", core::Follow::never)) d.holders = *holders;
+  if (auto size = read_attr(dfd, "size")) d.size_bytes = std::strtoull(size->c_str(), nullptr, 10) * 512;
+  if (auto ro = read_attr(dfd, "ro")) d.read_only = *ro == "1";
   return d;
+}
+
+std::optional<std::string> disk_of(const core::Root& root, const std::string& name) {
+  auto syspath = root.resolve(sys_block(name), core::Follow::in_root, true);
+  if (!syspath) return std::nullopt;
+  auto part = root.lstat(*syspath + "/partition");
+  if (!part || !*part) return name;
+  const std::string parent = syspath->substr(0, syspath->rfind('/'));
+  return parent.substr(parent.rfind('/') + 1);
 }
 
 std::optional<std::string> block_name_of(const core::Root& root, dev_t devno) {

@@ -28,6 +28,8 @@ struct BlockDevice {
 
 // From /sys/class/block/<name>. ENOENT when there is no such device.
 core::Result<BlockDevice> read_block_device(const core::Root& root, const std::string& name);
+// The whole disk a device belongs to (itself for a disk); nullopt if unknown.
+std::optional<std::string> disk_of(const core::Root& root, const std::string& name);
 // Kernel name of a device number via /sys/dev/block/MAJ:MIN; nullopt if unknown.
 std::optional<std::string> block_name_of(const core::Root& root, dev_t devno);
 // Every block device the kernel has (names only), natural order.
