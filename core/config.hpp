@@ -40,6 +40,15 @@ struct DiskConfig {
   std::vector<std::string> ignore;                                  // kernel names, globs
   std::string root = "/srv";                                        // CONFIG_DISK_ROOT
   std::string mount_options = "rw,nosuid,nodev,noatime";            // CONFIG_MOUNT_PARAMS
+  // Owner, group (names from the guest's /etc/passwd and /etc/group, or numbers) and
+  // mode of the mountpoint directory; the old gandi scripts used 0, 1001, 0775.
+  std::string owner = "root";
+  std::string group = "root";
+  unsigned mode = 0755;
+  bool fsck = true;  // e2fsck -p an unpartitioned ext2/3/4 disk that is not clean
+  bool grow = true;  // grow the filesystem to fill the device (resize2fs, xfs_growfs)
+  // Longest e2fsck/resize2fs/xfs_growfs may run.
+  std::chrono::milliseconds tool_timeout{std::chrono::minutes(10)};
 };
 
 struct IfaceConfig {

@@ -20,17 +20,21 @@ namespace {
 
 using detail::printable;
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 struct Word {
-  std::string text;        // after quote removal; the value for an assignment
-  std::string name;        // for `NAME=value`
+  std::string text;  // after quote removal; the value for an assignment
+  std::string name;  // for `NAME=value`
   bool assignment = false;
-  std::string refused;     // an expansion we would have needed a shell for: "$(...)"
+  std::string refused;  // an expansion we would have needed a shell for: "$(...)"
 };
 
 // One simple command: the words up to a newline or ';'.
@@ -207,14 +211,19 @@ class ShellLexer {
 
 // CONFIG_* on/off flags and the feature switch (config_features.hpp) each one drives.
 constexpr std::pair<std::string_view, std::string_view> kFeatureFlags[] = {
-    {"CONFIG_ALLOW_MOUNT", "disk"},   {"CONFIG_MOTD", "motd"},
-    {"CONFIG_TIMEZONE", "timezone"},  {"CONFIG_SYSCTL", "sysctl"},
-    {"CONFIG_SSHD", "sshd"},          {"CONFIG_CONSOLE", "console"},
-    {"CONFIG_CRON", "cron"},          {"CONFIG_HOSTNAME", "hostname"},
-    {"CONFIG_NAMESERVER", "nameserver"}, {"CONFIG_NETWORK", "network"},
+    {"CONFIG_ALLOW_MOUNT", "disk"},
+    {"CONFIG_MOTD", "motd"},
+    {"CONFIG_TIMEZONE", "timezone"},
+    {"CONFIG_SYSCTL", "sysctl"},
+    {"CONFIG_SSHD", "sshd"},
+    {"CONFIG_CONSOLE", "console"},
+    {"CONFIG_CRON", "cron"},
+    {"CONFIG_HOSTNAME", "hostname"},
+    {"CONFIG_NAMESERVER", "nameserver"},
+    {"CONFIG_NETWORK", "network"},
 };
-constexpr std::string_view kOtherVariables[] = {
-    "CONFIG_MULTIQUEUE", "CONFIG_MOUNT_PARAMS", "CONFIG_DISK_ROOT", "CONFIG_NODHCP"};
+constexpr std::string_view kOtherVariables[] = {"CONFIG_MULTIQUEUE", "CONFIG_MOUNT_PARAMS",
+                                                "CONFIG_DISK_ROOT", "CONFIG_NODHCP"};
 
 bool is_known(std::string_view name) {
   return std::any_of(std::begin(kFeatureFlags), std::end(kFeatureFlags),
@@ -230,15 +239,15 @@ std::string trim(std::string_view text) {
 }
 
 bool has_control_chars(const std::string& text) {
-  return std::any_of(text.begin(), text.end(), [](char c) {
-    return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
-  });
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
 }
 
 std::optional<bool> parse_flag(std::string_view text) {
   std::string lower = trim(text);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   if (lower == "1" || lower == "yes" || lower == "true" || lower == "on") return true;
   if (lower == "0" || lower == "no" || lower == "false" || lower == "off") return false;
   return std::nullopt;
@@ -269,8 +278,8 @@ std::string apply_variable(Config& config, const std::string& name, const std::s
   }
   if (name == "CONFIG_DISK_ROOT") {
     const std::string path = trim(value);
-    const bool climbs = path == ".." || path.find("/../") != std::string::npos ||
-                        path.ends_with("/..");
+    const bool climbs =
+        path == ".." || path.find("/../") != std::string::npos || path.ends_with("/..");
     if (path.empty() || path.front() != '/' || climbs || has_control_chars(path))
       return shown + " is not an absolute path without '..'";
     config.disk.root = path;
@@ -317,10 +326,9 @@ void apply_legacy(Config& config, const std::string& text, const std::string& na
       // `export A=1 B`, or `A=1 B=2`; anything else would run a command.
       const auto& words = statement.words;
       const bool exported = words.front().text == "export" && !words.front().assignment;
-      const bool plain = std::all_of(words.begin() + (exported ? 1 : 0), words.end(),
-                                     [&](const Word& w) {
-                                       return w.assignment || (exported && is_plain_name(w));
-                                     });
+      const bool plain = std::all_of(
+          words.begin() + (exported ? 1 : 0), words.end(),
+          [&](const Word& w) { return w.assignment || (exported && is_plain_name(w)); });
       if (!plain) {
         warn("not a plain variable assignment (no shell is run), ignoring");
         continue;

@@ -1,10 +1,8 @@
-// guestkit.yml decoding. yaml-cpp gives us a node tree; a MapReader walks one map,
-// hands each key the schema knows to a typed decoder and reports the keys nobody
-// asked for. The schema itself is decode_config() at the bottom: adding a setting is
-// one `field(...)` line there.
-//
-// Types follow YAML 1.2 (core schema), not yaml-cpp's YAML 1.1 leniency: only
-// true/false are booleans, so `motd: no` is an error instead of a silent guess.
+// guestkit.yml decoding: the typed decoders and the schema. A MapReader
+// (yaml_reader.hpp) walks one map, hands each key the schema knows to the decode()
+// overload for its target's type and reports the keys nobody asked for. The schema
+// is decode_config() at the bottom: adding a setting is one `field(...)` line there,
+// adding a kind of value one decode() overload here.
 
 #include <yaml-cpp/yaml.h>
 
@@ -16,94 +14,24 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/config.hpp"
 #include "core/config_features.hpp"
+#include "core/yaml_reader.hpp"
 
 namespace guestkit::core {
 namespace {
 
-using detail::printable;
-
-constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
-constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
-
-// Problems of one document, kept with their position so they can be reported in
-// document order whatever order the decoders ran in.
-class Diagnostics {
- public:
-  void add(const YAML::Mark& mark, std::string message) {
-    // yaml-cpp marks are 0-based, and -1 when it has no position at all.
-    problems_.push_back({std::max(mark.line, 0) + 1, std::max(mark.column, 0) + 1,
-                         std::move(message)});
-  }
-  bool empty() const { return problems_.empty(); }
-  void flush(const std::string& name, std::vector<std::string>& out) {
-    std::stable_sort(problems_.begin(), problems_.end(), [](const auto& a, const auto& b) {
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
-    for (const auto& p : problems_)
-      out.push_back(name + ":" + std::to_string(p.line) + ":" + std::to_string(p.column) + ": " +
-                    p.message);
-  }
-
- private:
-  struct Problem {
-    int line;
-    int column;
-    std::string message;
-  };
-  std::vector<Problem> problems_;
-};
-
-std::string quote(std::string_view path) {
-  // Appending (not "'" + std::string&&) dodges a GCC 12 -Wrestrict false positive.
-  std::string out(1, '\'');
-  out += printable(path, 100);
-  out += '\'';
-  return out;
-}
-
-// One key/value pair of a map, with the dotted path of the key for messages.
-struct Entry {
-  std::string key;
-  std::string path;  // "disk.root"
-  YAML::Node key_node;
-  YAML::Node value;
-
-  // A missing value (`root:`) has no position of its own (yaml-cpp marks it at the
-  // next token, often on another line), so point at its key instead.
-  YAML::Mark mark() const { return value.IsNull() ? key_node.Mark() : value.Mark(); }
-};
-
-bool is_quoted(const YAML::Node& node) {
-  return node.Tag() == "!" || node.Tag() == kStrTag;
-}
-
-std::optional<bool> yaml12_bool(const YAML::Node& node) {
-  if (!node.IsScalar() || (node.Tag() != "?" && node.Tag() != kBoolTag)) return std::nullopt;
-  const std::string& s = node.Scalar();
-  if (s == "true" || s == "True" || s == "TRUE") return true;
-  if (s == "false" || s == "False" || s == "FALSE") return false;
-  return std::nullopt;
-}
-
-// A string in YAML 1.2 terms: quoted and block scalars, !!str, and plain scalars that
-// are not booleans (yaml-cpp already turned plain nulls into null nodes). Numbers are
-// kept as their text: `text: 42` is "42".
-bool is_string(const YAML::Node& node) {
-  if (!node.IsScalar()) return false;
-  if (is_quoted(node)) return true;
-  return node.Tag() == "?" && !yaml12_bool(node);
-}
-
-// Why a value is not a boolean, for the people who type `motd: no`.
-std::string bool_hint(const YAML::Node& node) {
-  if (!node.IsScalar()) return "";
-  if (is_quoted(node)) return ", not a quoted string";
-  return ", not '" + printable(node.Scalar()) + "'";
-}
+using detail::bool_hint;
+using detail::Diagnostics;
+using detail::Entry;
+using detail::is_quoted;
+using detail::is_string;
+using detail::MapReader;
+using detail::quote;
+using detail::yaml12_bool;
 
 // Targets that need more than their C++ type says.
 struct AbsolutePath {
@@ -123,6 +51,9 @@ struct Integer {  // a decimal integer in [min, max]
   std::uint32_t& value;
   std::uint32_t min;
   std::uint32_t max;
+};
+struct FileMode {
+  unsigned& value;
 };
 
 // Decoders: set the target and return true, or report and leave it alone.
@@ -195,7 +126,7 @@ bool decode(Diagnostics& diag, const Entry& entry, Duration target) {
     diag.add(entry.mark(), quote(entry.path) + " must be a duration like 30s, 500ms or 2m");
     return false;
   }
-  // A zero timeout would kill every plugin at once; nobody means that.
+  // A zero timeout would kill the plugin or tool at once; nobody means that.
   if (value->count() <= 0) {
     diag.add(entry.mark(), quote(entry.path) + " must be longer than 0");
     return false;
@@ -218,9 +149,11 @@ bool decode(Diagnostics& diag, const Entry& entry, Choice target) {
 
 bool decode(Diagnostics& diag, const Entry& entry, Integer target) {
   const std::string range = std::to_string(target.min) + ".." + std::to_string(target.max);
-  const std::string text = entry.value.IsScalar() && !is_quoted(entry.value) ? entry.value.Scalar() : "";
-  const bool digits = !text.empty() && text.size() <= 10 &&
-                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const std::string text =
+      entry.value.IsScalar() && !is_quoted(entry.value) ? entry.value.Scalar() : "";
+  const bool digits =
+      !text.empty() && text.size() <= 10 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
   const unsigned long long v = digits ? std::stoull(text) : 0;
   if (!digits || v < target.min || v > target.max) {
     diag.add(entry.mark(), quote(entry.path) + " must be an integer in " + range);
@@ -230,111 +163,38 @@ bool decode(Diagnostics& diag, const Entry& entry, Integer target) {
   return true;
 }
 
+// A file mode in octal: "0755", 0775, "750". Quoted or not, the text is read as octal
+// (YAML 1.1 readers would take a plain 0755 as octal, 1.2 ones as decimal; we accept
+// only the octal reading, which is what everyone means).
+bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
+  const bool scalar = entry.value.IsScalar() && !entry.value.Scalar().empty();
+  const std::string text = scalar ? entry.value.Scalar() : "";
+  bool ok = scalar && text.size() <= 5 &&
+            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '7'; });
+  if (!ok) {
+    diag.add(entry.mark(), quote(entry.path) + " must be an octal file mode like \"0755\"");
+    return false;
+  }
+  unsigned value = static_cast<unsigned>(std::stoul(text, nullptr, 8));
+  if (value > 07777) {
+    diag.add(entry.mark(), quote(entry.path) + " must be at most 07777");
+    return false;
+  }
+  target.value = value;
+  return true;
+}
+
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
-// Reads one YAML map against a schema given as calls: field/section/feature take the
-// keys they know, finish() reports the rest as unknown.
-class MapReader {
- public:
-  // `node` is a map, or null for an empty section (`disk:` with everything commented).
-  MapReader(Diagnostics& diag, const YAML::Node& node, std::string path)
-      : diag_(diag), path_(std::move(path)) {
-    if (!node.IsMap()) return;
-    // By value: yaml-cpp's it->first is a reference into a temporary proxy.
-    for (const auto& pair : node) {
-      const YAML::Node key = pair.first;
-      if (!key.IsScalar()) {
-        diag_.add(key.Mark(), path_.empty() ? std::string("keys must be strings")
-                                            : "keys of " + quote(path_) + " must be strings");
-        continue;
-      }
-      const std::string path_of_key = path_.empty() ? key.Scalar() : path_ + "." + key.Scalar();
-      const bool seen = std::any_of(entries_.begin(), entries_.end(),
-                                    [&](const Entry& e) { return e.key == key.Scalar(); });
-      if (seen) {
-        // yaml-cpp keeps both pairs and would let one win silently; which one is luck.
-        diag_.add(key.Mark(), "duplicate key " + quote(path_of_key));
-        continue;
-      }
-      entries_.push_back({key.Scalar(), path_of_key, key, pair.second});
-    }
-    taken_.assign(entries_.size(), false);
-  }
+}  // namespace
 
-  template <class Target>
-  void field(std::string_view key, Target&& target) {
-    if (const Entry* entry = take(key)) decode(diag_, *entry, std::forward<Target>(target));
-  }
+// Here rather than in yaml_reader.hpp: it needs every decode() overload in sight.
+template <class Target>
+void detail::MapReader::field(std::string_view key, Target&& target) {
+  if (const Entry* entry = take(key)) decode(diag_, *entry, std::forward<Target>(target));
+}
 
-  // A nested map of settings; `body` declares its keys on a reader for it.
-  template <class Body>
-  void section(std::string_view key, Body&& body) {
-    const Entry* entry = take(key);
-    if (!entry) return;
-    if (!entry->value.IsMap() && !entry->value.IsNull()) {
-      diag_.add(entry->mark(), quote(entry->path) + " must be a map");
-      return;
-    }
-    MapReader reader(diag_, entry->value, entry->path);
-    body(reader);
-    reader.finish();
-  }
-
-  // A feature: `key: true|false`, shorthand for `key: {enabled: ...}`, or a map with
-  // `enabled` and the keys `body` declares.
-  template <class Body>
-  void feature(std::string_view key, bool& enabled, Body&& body) {
-    const Entry* entry = take(key);
-    if (!entry) return;
-    if (auto value = yaml12_bool(entry->value)) {
-      enabled = *value;
-      return;
-    }
-    if (!entry->value.IsMap() && !entry->value.IsNull()) {
-      diag_.add(entry->mark(), quote(entry->path) + " must be true, false or a map" +
-                                   bool_hint(entry->value));
-      return;
-    }
-    MapReader reader(diag_, entry->value, entry->path);
-    reader.field("enabled", enabled);
-    body(reader);
-    reader.finish();
-  }
-  void feature(std::string_view key, bool& enabled) {
-    feature(key, enabled, [](MapReader&) {});
-  }
-
-  // Hands every entry not taken yet to `visit`: for maps whose keys are data.
-  template <class Visit>
-  void rest(Visit&& visit) {
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      if (taken_[i]) continue;
-      taken_[i] = true;
-      visit(entries_[i]);
-    }
-  }
-
-  void finish() {
-    for (std::size_t i = 0; i < entries_.size(); ++i)
-      if (!taken_[i]) diag_.add(entries_[i].key_node.Mark(), "unknown key " + quote(entries_[i].path));
-  }
-
- private:
-  const Entry* take(std::string_view key) {
-    for (std::size_t i = 0; i < entries_.size(); ++i) {
-      if (!taken_[i] && entries_[i].key == key) {
-        taken_[i] = true;
-        return &entries_[i];
-      }
-    }
-    return nullptr;
-  }
-
-  Diagnostics& diag_;
-  std::string path_;
-  std::vector<Entry> entries_;
-  std::vector<bool> taken_;
-};
+namespace {
 
 // Same rule as plugin file names: they end up as names of executables and units.
 bool valid_plugin_name(std::string_view name) {
@@ -348,8 +208,7 @@ bool valid_plugin_name(std::string_view name) {
 
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target) {
   if (!entry.value.IsMap() && !entry.value.IsNull()) {
-    diag.add(entry.mark(),
-             quote(entry.path) + " must be a map of plugin names to true or false");
+    diag.add(entry.mark(), quote(entry.path) + " must be a map of plugin names to true or false");
     return false;
   }
   bool ok = true;
@@ -358,8 +217,8 @@ bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target) {
   names.rest([&](const Entry& plugin) {
     bool on = true;
     if (!valid_plugin_name(plugin.key)) {
-      diag.add(plugin.key_node.Mark(), "invalid plugin name " + quote(plugin.key) + " in " +
-                                           quote(entry.path));
+      diag.add(plugin.key_node.Mark(),
+               "invalid plugin name " + quote(plugin.key) + " in " + quote(entry.path));
       ok = false;
     } else if (decode(diag, plugin, on)) {
       target.value[plugin.key] = on;
@@ -382,12 +241,19 @@ void decode_config(MapReader& top, Config& c) {
     m.field("ignore", c.disk.ignore);
     m.field("root", AbsolutePath{c.disk.root});
     m.field("mount_options", c.disk.mount_options);
+    m.field("owner", c.disk.owner);
+    m.field("group", c.disk.group);
+    m.field("mode", FileMode{c.disk.mode});
+    m.field("fsck", c.disk.fsck);
+    m.field("grow", c.disk.grow);
+    m.field("tool_timeout", Duration{c.disk.tool_timeout});
   });
   top.feature("iface", c.iface.enabled, [&](MapReader& m) {
     m.field("match", c.iface.match);
     m.field("no_dhcp", c.iface.no_dhcp);
     m.field("multiqueue", c.iface.multiqueue);
-    m.field("backend", Choice{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
+    m.field("backend",
+            Choice{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
     m.field("dhcp_client", Choice{c.iface.dhcp_client, {"auto", "dhclient", "dhcpcd", "udhcpc"}});
     m.field("dhcp_timeout", Duration{c.iface.dhcp_timeout});
     m.field("default_route", Choice{c.iface.default_route, {"first-public", "keep-all"}});
@@ -415,21 +281,16 @@ bool apply_yaml(Config& config, const std::string& text, const std::string& name
   // Decode onto a copy: a file with errors changes nothing, not half of itself.
   Config work = config;
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    for (std::size_t i = 1; i < docs.size(); ++i) {
-      if (!docs[i].IsNull()) {
-        diag.add(docs[i].Mark(), "only one YAML document is allowed per file");
-        break;
-      }
-    }
-    // No document at all (empty file, only comments) or an empty one: nothing to change.
-    if (!docs.empty() && !docs.front().IsNull()) {
-      const YAML::Node& root = docs.front();
-      if (!root.IsMap()) {
-        diag.add(root.Mark(), "the top level must be a map of settings");
-      } else {
+    auto document = detail::load_one_document(text);
+    if (const auto* problem = std::get_if<detail::YamlProblem>(&document)) {
+      diag.add(problem->mark, problem->message);
+    } else if (const YAML::Node& root = std::get<YAML::Node>(document); !root.IsNull()) {
+      // (A null root is an empty file, only comments or an empty document: no change.)
+      if (root.IsMap()) {
         MapReader top(diag, root, "");
         decode_config(top, work);
+      } else {
+        diag.add(root.Mark(), "the top level must be a map of settings");
       }
     }
   } catch (const YAML::Exception& e) {

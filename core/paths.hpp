@@ -20,6 +20,11 @@ inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
 // guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
 inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
+inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk
+inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists iff systemd is PID 1
+inline constexpr const char* kInitdDir = "/etc/init.d";
+inline constexpr const char* kPasswd = "/etc/passwd";
+inline constexpr const char* kGroup = "/etc/group";
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
@@ -28,7 +33,6 @@ inline constexpr const char* kUpdateMotdDir = "/etc/update-motd.d";
 inline constexpr const char* kUpdateMotdScript = "/etc/update-motd.d/50-guestkit";
 
 // network managers and init (guestkit-iface backend detection and hand-off)
-inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // systemd is PID 1
 inline constexpr const char* kNetworkdRunDir = "/run/systemd/network";  // runtime .network files
 inline constexpr const char* kNetworkdState = "/run/systemd/netif/state";  // networkd running
 inline constexpr const char* kNetworkdLinksDir = "/run/systemd/netif/links";  // per ifindex
@@ -44,5 +48,9 @@ inline constexpr const char* kSysClassNet = "/sys/class/net";
 inline constexpr const char* kSysCpuOnline = "/sys/devices/system/cpu/online";
 inline constexpr const char* kProcDir = "/proc";
 inline constexpr const char* kProcIpv4Conf = "/proc/sys/net/ipv4/conf";
+inline constexpr const char* kSysClassBlock = "/sys/class/block";
+inline constexpr const char* kSysDevBlock = "/sys/dev/block";
+inline constexpr const char* kMountinfo = "/proc/self/mountinfo";
+inline constexpr const char* kSwaps = "/proc/swaps";
 
 }  // namespace guestkit::core::paths

@@ -20,6 +20,8 @@ class Category final : public std::error_category {
         return "invalid configuration";
       case Errc::unsafe:
         return "unsafe ownership or permissions";
+      case Errc::failed:
+        return "failed";
     }
     return "unknown guestkit error";
   }
@@ -37,7 +39,7 @@ std::string Error::message() const {
   if (context.empty()) return code.message();
   // For these the context is the whole story ("unknown key 'x'"); a trailing
   // ": invalid input" would only be noise.
-  if (code == Errc::bad_input || code == Errc::config) return context;
+  if (code == Errc::bad_input || code == Errc::config || code == Errc::failed) return context;
   return context + ": " + code.message();
 }
 

@@ -19,6 +19,7 @@ enum class Errc {
   timed_out,         // a deadline passed
   config,            // configuration is invalid
   unsafe,            // ownership/permissions make a file untrustworthy
+  failed,            // a step failed; the context says which and why
 };
 const std::error_category& guestkit_category() noexcept;
 inline std::error_code make_error_code(Errc e) noexcept {

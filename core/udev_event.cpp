@@ -65,6 +65,19 @@ std::string udev_decode(std::string_view s) {
   return out;
 }
 
+Result<std::string> check_kernel_name(const std::string& raw) {
+  std::string name = raw.rfind("/dev/", 0) == 0 ? raw.substr(5) : raw;
+  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
+  for (unsigned char c : name)
+    ok = ok && (std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-');
+  if (!ok) {
+    std::string shown;
+    for (unsigned char c : raw.substr(0, 80)) shown += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
+    return make_error(Errc::bad_input, "invalid device name '" + shown + "'");
+  }
+  return name;
+}
+
 bool valid_ifname(std::string_view name) {
   if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
   for (unsigned char c : name)

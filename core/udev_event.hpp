@@ -42,6 +42,10 @@ Result<UdevEvent> parse_udev_event(char** envp);
 // Decodes udev's \xNN escapes (ID_FS_LABEL_ENC). Invalid escapes stay as they are.
 std::string udev_decode(std::string_view encoded);
 
+// A kernel device name: [A-Za-z0-9][A-Za-z0-9._:-]*, at most 64 bytes ("/dev/" is
+// stripped); "..", "/" and control characters can never get through.
+Result<std::string> check_kernel_name(const std::string& name);
+
 // Valid Linux interface name: 1..15 bytes, no '/', ':', whitespace or control
 // characters, not "." or "..".
 bool valid_ifname(std::string_view name);

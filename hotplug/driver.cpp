@@ -1,6 +1,5 @@
 #include "hotplug/driver.hpp"
 
-#include <cctype>
 #include <csignal>
 #include <iostream>
 #include <variant>
@@ -17,15 +16,6 @@ int usage(const core::ToolSpec& tool, const std::string& message) {
 }
 
 }  // namespace
-
-core::Result<std::string> check_kernel_name(const std::string& raw) {
-  std::string name = raw.rfind("/dev/", 0) == 0 ? raw.substr(5) : raw;
-  bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
-  for (unsigned char c : name)
-    ok = ok && (std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-');
-  if (!ok) return core::make_error(core::Errc::bad_input, "invalid device name '" + core::sanitize_for_log(raw) + "'");
-  return name;
-}
 
 int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event) {
   auto trigger = spec.triggers.find(event.action);

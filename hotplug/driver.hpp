@@ -50,8 +50,6 @@ int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event
 // environment, read only when no ACTION NAME is given.
 int hotplug_main(const HotplugSpec& spec, int argc, char** argv, char** envp);
 
-// A kernel device name: [A-Za-z0-9][A-Za-z0-9._:-]*, at most 64 bytes ("/dev/" is
-// stripped); "..", "/" and control characters can never get through.
-core::Result<std::string> check_kernel_name(const std::string& name);
+using core::check_kernel_name;
 
 }  // namespace guestkit::hotplug

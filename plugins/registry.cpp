@@ -11,8 +11,14 @@ namespace {
 // Every built-in plugin, one row each. Numbers are stable: users order their own
 // plugins relative to them. Keep the rows sorted by name.
 constexpr BuiltinPlugin kBuiltins[] = {
+    {"10-coldplug-disks", "mount", "disk", false,
+     "mount the data disks present at boot, drop records of vanished ones", &builtin::coldplug_disks},
+    {"10-grow-disk", "disk-change", "disk", false, "grow the filesystem of a resized data disk",
+     &builtin::grow_disk},
     {"10-hook-iface", "iface-remove", "iface", false,
      "run the pre-iface-detach hook of an interface guestkit handled", &builtin::hook_detach_iface},
+    {"10-mount-disk", "disk-add", "disk", false,
+     "mount a data disk at <disk.root>/<label>, then run post-disk-attach", &builtin::mount_disk},
     {"10-up-iface", "iface-add", "iface", false, "bring up the link of a handled interface",
      &builtin::up_iface},
     {"13-set-motd", "config", "motd", false,
@@ -27,6 +33,9 @@ constexpr BuiltinPlugin kBuiltins[] = {
      "ARP/rp_filter sysctls on secondary interfaces, virtio-net queues", &builtin::tune_iface},
     {"90-hook-iface", "iface-add", "iface", false, "run the post-iface-attach hook",
      &builtin::hook_attach_iface},
+    // 90: external disk-remove plugins numbered below run first, while the data is there.
+    {"90-unmount-disk", "disk-remove", "disk", false,
+     "pre-disk-detach, stop the disk's services, unmount, remove the mountpoint", &builtin::unmount_disk},
 };
 
 }  // namespace

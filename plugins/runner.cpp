@@ -1,7 +1,6 @@
 #include "plugins/runner.hpp"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <iomanip>
 #include <map>
@@ -10,13 +9,12 @@
 #include <ostream>
 #include <sstream>
 
-#include "core/build_info.hpp"
 #include "core/cli.hpp"
-#include "core/exec.hpp"
 #include "core/files.hpp"
 #include "core/lock.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
+#include "plugins/external.hpp"
 
 namespace guestkit::plugins {
 namespace {
@@ -32,45 +30,6 @@ std::string ms(std::chrono::nanoseconds d) {
 
 std::string describe(const PlanEntry& e) {
   return e.source == Source::builtin ? std::string("built-in") : e.path;
-}
-
-// An external plugin file: checked the way run-parts and systemd would, plus the
-// ownership rules that keep a writable file from becoming root's code.
-void check_external(const core::Root& root, PlanEntry& e) {
-  auto lst = root.lstat(e.path);
-  if (!lst || !*lst) {
-    e.enabled = false;
-    e.why_disabled = lst ? "vanished" : lst.error().message();
-    return;
-  }
-  if (S_ISLNK((*lst)->st_mode)) {
-    auto target = root.read_link(e.path);
-    if (target && *target == core::paths::kDevNull) {
-      e.enabled = false;
-      e.why_disabled = "masked (symlink to /dev/null)";
-      return;
-    }
-  }
-  auto st = root.stat(e.path, core::Follow::in_root);
-  if (!st || !*st) {
-    e.enabled = false;
-    e.why_disabled = st ? "dangling symlink" : st.error().message();
-    return;
-  }
-  const auto& s = **st;
-  if (!S_ISREG(s.st_mode)) {
-    e.enabled = false;
-    e.why_disabled = "not a regular file";
-  } else if (!(s.st_mode & S_IXUSR)) {
-    e.enabled = false;
-    e.why_disabled = "not executable";
-  } else if (s.st_mode & (S_IWGRP | S_IWOTH)) {
-    e.enabled = false;
-    e.why_disabled = "unsafe: writable by group or others";
-  } else if (s.st_uid != 0 && s.st_uid != ::geteuid()) {
-    e.enabled = false;
-    e.why_disabled = "unsafe: owned by uid " + std::to_string(s.st_uid);
-  }
 }
 
 void write_record(const core::Context& ctx, const RunSummary& summary) {
@@ -100,47 +59,19 @@ void write_record(const core::Context& ctx, const RunSummary& summary) {
     core::log_warning("cannot record the run: ", w.error().message(), ", ignoring");
 }
 
-RunRecord run_external(core::Context& ctx, std::string_view trigger, const PlanEntry& e,
-                       const RunOptions& options) {
-  RunRecord r{e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
-  auto resolved = ctx.root.resolve(e.path, core::Follow::in_root, true);
-  auto host = resolved ? ctx.root.host_path(*resolved) : core::Result<std::filesystem::path>(resolved.error());
-  if (!host) {
+RunRecord run_plugin_program(core::Context& ctx, std::string_view trigger, const PlanEntry& e,
+                             const RunOptions& options) {
+  RunRecord r{e.name, e.source, RunStatus::ran, e.critical, {}, {}};
+  auto env = options.env;
+  env["GUESTKIT_TRIGGER"] = std::string(trigger);
+  env["GUESTKIT_PLUGIN"] = e.name;
+  auto res = run_external(ctx, e.name, e.path, options.args, env);
+  if (!res.ok) {
     r.status = RunStatus::failed;
-    r.message = host.error().message();
-    return r;
+  } else if (!res.ran) {
+    r.status = RunStatus::skipped;  // dry run
   }
-  std::vector<std::string> argv{host->string()};
-  argv.insert(argv.end(), options.args.begin(), options.args.end());
-  if (ctx.dry_run) {
-    std::string line = "run " + host->string();
-    for (std::size_t i = 1; i < argv.size(); ++i) line += " " + argv[i];
-    ctx.would(line);
-    r.status = RunStatus::skipped;
-    r.message = "dry run";
-    return r;
-  }
-  core::ExecOptions eo;
-  eo.timeout = ctx.config.plugins.timeout;
-  eo.env = options.env;
-  eo.env["GUESTKIT_ROOT"] = ctx.root.prefix().string();
-  eo.env["GUESTKIT_TRIGGER"] = std::string(trigger);
-  eo.env["GUESTKIT_PLUGIN"] = e.name;
-  eo.env["GUESTKIT_VERSION"] = kVersion;
-  auto res = core::run(argv, eo);
-  if (!res) {
-    r.status = RunStatus::failed;
-    r.message = res.error().message();
-    return r;
-  }
-  for (const auto& line : core::split_lines(res->out)) core::log_info(e.name, ": ", line);
-  for (const auto& line : core::split_lines(res->err)) core::log_warning(e.name, ": ", line);
-  if (!res->success()) {
-    r.status = RunStatus::failed;
-    r.message = res->describe();
-  } else {
-    r.status = RunStatus::ran;
-  }
+  r.message = res.message;
   return r;
 }
 
@@ -207,7 +138,8 @@ core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx, std:
       e.source = source;
       e.path = dir + "/" + name;
       e.summary = e.path;
-      check_external(ctx.root, e);
+      e.why_disabled = executable_problem(ctx.root, e.path);
+      e.enabled = e.why_disabled.empty();
       if (e.why_disabled == "not a regular file") {
         auto st = ctx.root.stat(e.path);
         if (st && *st && S_ISDIR((*st)->st_mode)) continue;  // subdirectories are not plugins
@@ -324,7 +256,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
         r.message = std::string("internal error: ") + ex.what();
       }
     } else {
-      r = run_external(ctx, trigger, e, options);
+      r = run_plugin_program(ctx, trigger, e, options);
     }
     r.duration = Clock::now() - t0;
     if (r.status == RunStatus::failed) {

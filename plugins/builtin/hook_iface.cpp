@@ -5,7 +5,7 @@
 // handled. Both get the interface name as their argument.
 
 #include "plugins/builtin/builtin.hpp"
-#include "plugins/hooks.hpp"
+#include "plugins/external.hpp"
 #include "plugins/iface/iface.hpp"
 
 namespace guestkit::plugins::builtin {
@@ -17,7 +17,9 @@ core::Result<Outcome> hook(PluginContext& p, std::string_view hook_name) {
     p.ctx.would("run hook " + std::string(hook_name) + " " + p.args.at(0) + " (if present)");
     return Outcome::skipped;
   }
-  return run_hook(p.ctx, hook_name, {p.args.at(0)}, {{"GUESTKIT_IFACE", p.args.at(0)}});
+  auto ran = run_hook(p.ctx, std::string(hook_name), {p.args.at(0)});
+  if (!ran) return std::move(ran).error();
+  return *ran ? Outcome::changed : Outcome::skipped;
 }
 
 }  // namespace

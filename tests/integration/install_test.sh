@@ -17,7 +17,10 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
          "$prefix/lib/systemd/system/guestkit-bootstrap.service" \
          "$prefix/lib/systemd/system/guestkit-mount.service" \
          "$prefix/lib/systemd/system/guestkit-config.service" \
-         "$prefix/lib/systemd/system/guestkit-postboot.service"; do
+         "$prefix/lib/systemd/system/guestkit-postboot.service" \
+         "$prefix/lib/systemd/system/guestkit-disk@.service" \
+         "$prefix/lib/udev/rules.d/86-guestkit-disk.rules" \
+         "$prefix/sbin/guestkit-disk"; do
   [[ -f $dest$f ]] || { echo "missing after install: $f"; fail=1; }
 done
 for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/lib/guestkit/plugins.d/config"; do
@@ -38,6 +41,10 @@ grep -qF 'RUN+="/bin/systemctl --no-block start guestkit-iface@$name.service"' "
   { echo "87-guestkit-iface.rules does not start the unit by \$name or run $prefix/sbin/guestkit-iface"; fail=1; }
 "$dest$prefix/sbin/guestkit-iface" --version | grep -q '^guestkit-iface (guestkit) ' ||
   { echo "installed guestkit-iface does not run"; fail=1; }
+grep -q "^RUN+=\"$prefix/sbin/guestkit-disk\"$" "$dest$prefix/lib/udev/rules.d/86-guestkit-disk.rules" ||
+  { echo "86-guestkit-disk.rules does not run $prefix/sbin/guestkit-disk"; fail=1; }
+grep -qx "ExecStop=$prefix/sbin/guestkit-disk remove %i" "$dest$prefix/lib/systemd/system/guestkit-disk@.service" ||
+  { echo "guestkit-disk@.service does not stop with guestkit-disk remove"; fail=1; }
 "$dest$prefix/sbin/guestkit-boot" --version | grep -q '^guestkit-boot (guestkit) ' ||
   { echo "installed guestkit-boot does not run"; fail=1; }
 # The shipped config must be valid: list the config stage against it.

@@ -1,7 +1,6 @@
 // The legacy /etc/default/gandi flags (parsed, never run) and parse_duration.
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -24,11 +23,16 @@ gc::Config legacy(const std::string& text, gc::Config config = {}) {
 }
 
 const char* const kFeatureVariables[][2] = {
-    {"CONFIG_ALLOW_MOUNT", "disk"},   {"CONFIG_MOTD", "motd"},
-    {"CONFIG_TIMEZONE", "timezone"},  {"CONFIG_SYSCTL", "sysctl"},
-    {"CONFIG_SSHD", "sshd"},          {"CONFIG_CONSOLE", "console"},
-    {"CONFIG_CRON", "cron"},          {"CONFIG_HOSTNAME", "hostname"},
-    {"CONFIG_NAMESERVER", "nameserver"}, {"CONFIG_NETWORK", "network"},
+    {"CONFIG_ALLOW_MOUNT", "disk"},
+    {"CONFIG_MOTD", "motd"},
+    {"CONFIG_TIMEZONE", "timezone"},
+    {"CONFIG_SYSCTL", "sysctl"},
+    {"CONFIG_SSHD", "sshd"},
+    {"CONFIG_CONSOLE", "console"},
+    {"CONFIG_CRON", "cron"},
+    {"CONFIG_HOSTNAME", "hostname"},
+    {"CONFIG_NAMESERVER", "nameserver"},
+    {"CONFIG_NETWORK", "network"},
 };
 
 }  // namespace
@@ -100,7 +104,9 @@ TEST_CASE("config legacy shell subset: export, quotes, comments", "[config]") {
   CHECK(c.disk.mount_options == "rw,noexec");
   CHECK(c.iface.no_dhcp == Lines{"eth1", "eth2"});
   CHECK_FALSE(c.timezone.enabled);
-  CHECK(c.warnings == Lines{"gandi:13: CONFIG_NAMESERVER='$' is not 1/0, yes/no, true/false or on/off, ignoring"});
+  CHECK(
+      c.warnings ==
+      Lines{"gandi:13: CONFIG_NAMESERVER='$' is not 1/0, yes/no, true/false or on/off, ignoring"});
 }
 
 TEST_CASE("config legacy bad values are warnings and change nothing", "[config]") {
@@ -116,17 +122,19 @@ TEST_CASE("config legacy bad values are warnings and change nothing", "[config]"
       "CONFIG_HOSTNAME=0\n"
       "CONFIG_NETWORK=\"0\n"
       "CONFIG_NAMESERVER=0\n");
-  CHECK(c.warnings == Lines{
-                          "gandi:1: CONFIG_MOTD='maybe' is not 1/0, yes/no, true/false or on/off, ignoring",
-                          "gandi:2: CONFIG_SSHD='' is not 1/0, yes/no, true/false or on/off, ignoring",
-                          "gandi:3: CONFIG_DISK_ROOT='srv' is not an absolute path without '..', ignoring",
-                          "gandi:4: CONFIG_DISK_ROOT='/srv/../etc' is not an absolute path without '..', ignoring",
-                          "gandi:5: CONFIG_MULTIQUEUE='2' is not 1/0, yes/no, true/false or on/off, ignoring",
-                          "gandi:6: not a plain variable assignment (no shell is run), ignoring",
-                          "gandi:7: unsupported shell syntax '|', ignoring",
-                          "gandi:8: not a plain variable assignment (no shell is run), ignoring",
-                          "gandi:10: unterminated quote, ignoring the rest of the file",
-                      });
+  CHECK(
+      c.warnings ==
+      Lines{
+          "gandi:1: CONFIG_MOTD='maybe' is not 1/0, yes/no, true/false or on/off, ignoring",
+          "gandi:2: CONFIG_SSHD='' is not 1/0, yes/no, true/false or on/off, ignoring",
+          "gandi:3: CONFIG_DISK_ROOT='srv' is not an absolute path without '..', ignoring",
+          "gandi:4: CONFIG_DISK_ROOT='/srv/../etc' is not an absolute path without '..', ignoring",
+          "gandi:5: CONFIG_MULTIQUEUE='2' is not 1/0, yes/no, true/false or on/off, ignoring",
+          "gandi:6: not a plain variable assignment (no shell is run), ignoring",
+          "gandi:7: unsupported shell syntax '|', ignoring",
+          "gandi:8: not a plain variable assignment (no shell is run), ignoring",
+          "gandi:10: unterminated quote, ignoring the rest of the file",
+      });
   // Good lines still count; nothing after the unterminated quote does.
   CHECK_FALSE(c.hostname.enabled);
   CHECK(c.nameserver.enabled);
@@ -152,14 +160,15 @@ TEST_CASE("config legacy never runs a shell", "[config]") {
                         "FOO=$(reboot)\n" +                    //
                         "UNKNOWN=1\n");
   CHECK_FALSE(std::filesystem::exists(marker));
-  CHECK(c.warnings == Lines{
-                          "gandi:1: CONFIG_MOTD: refusing to expand $(...) (no shell is run), ignoring",
-                          "gandi:2: CONFIG_SSHD: refusing to expand `...` (no shell is run), ignoring",
-                          "gandi:3: CONFIG_CRON: refusing to expand $HOME (no shell is run), ignoring",
-                          "gandi:4: CONFIG_CONSOLE: refusing to expand ${...} (no shell is run), ignoring",
-                          "gandi:5: CONFIG_HOSTNAME='$(reboot)' is not 1/0, yes/no, true/false or on/off, "
-                          "ignoring",
-                      });
+  CHECK(c.warnings ==
+        Lines{
+            "gandi:1: CONFIG_MOTD: refusing to expand $(...) (no shell is run), ignoring",
+            "gandi:2: CONFIG_SSHD: refusing to expand `...` (no shell is run), ignoring",
+            "gandi:3: CONFIG_CRON: refusing to expand $HOME (no shell is run), ignoring",
+            "gandi:4: CONFIG_CONSOLE: refusing to expand ${...} (no shell is run), ignoring",
+            "gandi:5: CONFIG_HOSTNAME='$(reboot)' is not 1/0, yes/no, true/false or on/off, "
+            "ignoring",
+        });
   CHECK(c.motd.enabled);
   CHECK(c.sshd.enabled);
   CHECK(c.cron.enabled);
@@ -217,13 +226,32 @@ TEST_CASE("config legacy file under the root and its precedence", "[config]") {
 TEST_CASE("config parse_duration", "[config]") {
   using ms = std::chrono::milliseconds;
   const std::pair<const char*, std::optional<ms>> cases[] = {
-      {"120", 120s},     {"120s", 120s},   {"500ms", 500ms}, {"2m", 2min},     {"1h", 1h},
-      {"30 s", 30s},     {" 45s ", 45s},   {"1.5s", 1500ms}, {"0.25m", 15s},   {"1.5", 1500ms},
-      {"0", 0ms},        {"0.0001s", 0ms}, {"007s", 7s},     {"2.0000000001h", 2h},
-      {"", std::nullopt},          {" ", std::nullopt},      {"-5s", std::nullopt},
-      {"+5s", std::nullopt},       {"s", std::nullopt},      {"5x", std::nullopt},
-      {"5 sec", std::nullopt},     {"5S", std::nullopt},     {"1.s", std::nullopt},
-      {".5s", std::nullopt},       {"1m30s", std::nullopt},  {"1e3", std::nullopt},
+      {"120", 120s},
+      {"120s", 120s},
+      {"500ms", 500ms},
+      {"2m", 2min},
+      {"1h", 1h},
+      {"30 s", 30s},
+      {" 45s ", 45s},
+      {"1.5s", 1500ms},
+      {"0.25m", 15s},
+      {"1.5", 1500ms},
+      {"0", 0ms},
+      {"0.0001s", 0ms},
+      {"007s", 7s},
+      {"2.0000000001h", 2h},
+      {"", std::nullopt},
+      {" ", std::nullopt},
+      {"-5s", std::nullopt},
+      {"+5s", std::nullopt},
+      {"s", std::nullopt},
+      {"5x", std::nullopt},
+      {"5 sec", std::nullopt},
+      {"5S", std::nullopt},
+      {"1.s", std::nullopt},
+      {".5s", std::nullopt},
+      {"1m30s", std::nullopt},
+      {"1e3", std::nullopt},
       {"99999999999999999999", std::nullopt},  // overflows int64 while reading
       {"9223372036854775807ms", ms(9223372036854775807)},
       {"9223372036854775807s", std::nullopt},  // overflows when scaled

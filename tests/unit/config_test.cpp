@@ -1,12 +1,12 @@
 // guestkit.yml: schema, strict validation with positions, and the load order.
 
-#include <catch2/catch.hpp>
+#include "core/config.hpp"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
 #include "core/paths.hpp"
 #include "tests/support.hpp"
 
@@ -34,7 +34,11 @@ std::string describe(const gc::Config& c) {
     out += "plugins.enabled." + name + "=" + (on ? "true" : "false") + "\n";
   out += "hooks_dir=" + c.hooks_dir + "\n";
   out += "disk.match=" + list(c.disk.match) + " ignore=" + list(c.disk.ignore) +
-         " root=" + c.disk.root + " mount_options=" + c.disk.mount_options + "\n";
+         " root=" + c.disk.root + " mount_options=" + c.disk.mount_options +
+         " owner=" + c.disk.owner + " group=" + c.disk.group +
+         " mode=" + std::to_string(c.disk.mode) + " fsck=" + (c.disk.fsck ? "true" : "false") +
+         " grow=" + (c.disk.grow ? "true" : "false") +
+         " tool_timeout=" + std::to_string(c.disk.tool_timeout.count()) + "\n";
   out += "iface.match=" + list(c.iface.match) + " no_dhcp=" + list(c.iface.no_dhcp) +
          " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + " backend=" + c.iface.backend +
          " dhcp_client=" + c.iface.dhcp_client +
@@ -78,6 +82,12 @@ TEST_CASE("config defaults", "[config]") {
   CHECK(c.disk.ignore.empty());
   CHECK(c.disk.root == "/srv");
   CHECK(c.disk.mount_options == "rw,nosuid,nodev,noatime");
+  CHECK(c.disk.owner == "root");
+  CHECK(c.disk.group == "root");
+  CHECK(c.disk.mode == 0755);
+  CHECK(c.disk.fsck);
+  CHECK(c.disk.grow);
+  CHECK(c.disk.tool_timeout == 10min);
   CHECK(c.iface.match == Lines{"eth*", "ens*", "enp*", "eno*"});
   CHECK(c.iface.no_dhcp.empty());
   CHECK(c.iface.multiqueue);
@@ -112,6 +122,12 @@ disk:
   ignore: ["sda", 'vdz']
   root: /data
   mount_options: ro,noexec
+  owner: "0"
+  group: "1001"
+  mode: 0775
+  fsck: false
+  grow: false
+  tool_timeout: 30s
 iface:
   enabled: false
   match:
@@ -138,7 +154,8 @@ nameserver: {enabled: false}
 network: {enabled: false}
 )");
   CHECK(c.plugins.timeout == 90s);
-  CHECK(c.plugins.enabled == std::map<std::string, bool>{{"13-set-motd", false}, {"20-Swap_x", true}});
+  CHECK(c.plugins.enabled ==
+        std::map<std::string, bool>{{"13-set-motd", false}, {"20-Swap_x", true}});
   CHECK_FALSE(c.plugin_enabled("13-set-motd"));
   CHECK(c.plugin_enabled("20-Swap_x"));
   CHECK(c.hooks_dir == "/opt/hooks");
@@ -146,6 +163,12 @@ network: {enabled: false}
   CHECK(c.disk.ignore == Lines{"sda", "vdz"});
   CHECK(c.disk.root == "/data");
   CHECK(c.disk.mount_options == "ro,noexec");
+  CHECK(c.disk.owner == "0");
+  CHECK(c.disk.group == "1001");
+  CHECK(c.disk.mode == 0775);
+  CHECK_FALSE(c.disk.fsck);
+  CHECK_FALSE(c.disk.grow);
+  CHECK(c.disk.tool_timeout == 30s);
   CHECK(c.iface.match == Lines{"eth0"});
   CHECK(c.iface.no_dhcp == Lines{"eth1", "eth2"});
   CHECK_FALSE(c.iface.multiqueue);
@@ -208,8 +231,10 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
   };
   const Case cases[] = {
       // booleans: YAML 1.2 only
-      {"motd:\n  enabled: yes\n", "guestkit.yml:2:12: 'motd.enabled' must be true or false, not 'yes'"},
-      {"iface:\n  multiqueue: 1\n", "guestkit.yml:2:15: 'iface.multiqueue' must be true or false, not '1'"},
+      {"motd:\n  enabled: yes\n",
+       "guestkit.yml:2:12: 'motd.enabled' must be true or false, not 'yes'"},
+      {"iface:\n  multiqueue: 1\n",
+       "guestkit.yml:2:15: 'iface.multiqueue' must be true or false, not '1'"},
       {"iface:\n  multiqueue: \"true\"\n",
        "guestkit.yml:2:15: 'iface.multiqueue' must be true or false, not a quoted string"},
       {"motd: no\n", "guestkit.yml:1:7: 'motd' must be true, false or a map, not 'no'"},
@@ -217,12 +242,20 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
       {"plugins:\n  enabled:\n    13-set-motd: off\n",
        "guestkit.yml:3:18: 'plugins.enabled.13-set-motd' must be true or false, not 'off'"},
       // strings
-      {"disk:\n  mount_options: [rw]\n", "guestkit.yml:2:18: 'disk.mount_options' must be a string"},
+      {"disk:\n  mount_options: [rw]\n",
+       "guestkit.yml:2:18: 'disk.mount_options' must be a string"},
       {"motd:\n  text: true\n", "guestkit.yml:2:9: 'motd.text' must be a string"},
       {"motd:\n  text:\n", "guestkit.yml:2:3: 'motd.text' must be a string"},
+      // file modes
+      {"disk:\n  mode: rwx\n",
+       "guestkit.yml:2:9: 'disk.mode' must be an octal file mode like \"0755\""},
+      {"disk:\n  mode: 0789\n",
+       "guestkit.yml:2:9: 'disk.mode' must be an octal file mode like \"0755\""},
+      {"disk:\n  mode: 17777\n", "guestkit.yml:2:9: 'disk.mode' must be at most 07777"},
       // lists
       {"disk:\n  match: vd*\n", "guestkit.yml:2:10: 'disk.match' must be a list of strings"},
-      {"iface:\n  no_dhcp: [eth0, [eth1]]\n", "guestkit.yml:2:19: 'iface.no_dhcp' must be a list of strings"},
+      {"iface:\n  no_dhcp: [eth0, [eth1]]\n",
+       "guestkit.yml:2:19: 'iface.no_dhcp' must be a list of strings"},
       {"disk:\n  ignore: {a: b}\n", "guestkit.yml:2:11: 'disk.ignore' must be a list of strings"},
       // choices and integers
       {"iface:\n  backend: wicked\n",
@@ -252,10 +285,14 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
        "guestkit.yml:3:5: invalid plugin name '-x' in 'plugins.enabled'"},
       {"disk:\n  [a]: 1\n", "guestkit.yml:2:3: keys of 'disk' must be strings"},
       // absolute paths
-      {"disk:\n  root: srv\n", "guestkit.yml:2:9: 'disk.root' must be an absolute path (starting with '/')"},
-      {"hooks_dir: /etc/../tmp\n", "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
-      {"hooks_dir: /etc/guestkit/..\n", "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
-      {"disk:\n  root: \"/srv\\0x\"\n", "guestkit.yml:2:9: 'disk.root' must not contain a NUL byte"},
+      {"disk:\n  root: srv\n",
+       "guestkit.yml:2:9: 'disk.root' must be an absolute path (starting with '/')"},
+      {"hooks_dir: /etc/../tmp\n",
+       "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
+      {"hooks_dir: /etc/guestkit/..\n",
+       "guestkit.yml:1:12: 'hooks_dir' must not contain '..' components"},
+      {"disk:\n  root: \"/srv\\0x\"\n",
+       "guestkit.yml:2:9: 'disk.root' must not contain a NUL byte"},
       {"disk:\n  root: [/srv]\n", "guestkit.yml:2:9: 'disk.root' must be an absolute path"},
   };
   for (const auto& c : cases) {
@@ -269,17 +306,24 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
 TEST_CASE("config duplicate keys are errors", "[config]") {
   CHECK(yaml_errors("disk:\n  root: /a\n  match: []\n  root: /b\n") ==
         Lines{"guestkit.yml:4:3: duplicate key 'disk.root'"});
-  CHECK(yaml_errors("motd: true\nmotd: false\n") == Lines{"guestkit.yml:2:1: duplicate key 'motd'"});
+  CHECK(yaml_errors("motd: true\nmotd: false\n") ==
+        Lines{"guestkit.yml:2:1: duplicate key 'motd'"});
 }
 
 TEST_CASE("config syntax errors and document shape", "[config]") {
   CHECK(yaml_errors("disk:\n  match: [vd*\n") ==
         Lines{"guestkit.yml:3:1: end of sequence flow not found"});
   CHECK(yaml_errors("disk: root: /x\n") == Lines{"guestkit.yml:1:11: illegal map value"});
-  CHECK(yaml_errors("- disk\n") == Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
-  CHECK(yaml_errors("hello\n") == Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
+  CHECK(yaml_errors("- disk\n") ==
+        Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
+  CHECK(yaml_errors("hello\n") ==
+        Lines{"guestkit.yml:1:1: the top level must be a map of settings"});
   CHECK(yaml_errors("motd: true\n---\nmotd: false\n") ==
-        Lines{"guestkit.yml:3:1: only one YAML document is allowed per file"});
+        Lines{"guestkit.yml:2:1: only one YAML document is allowed per file"});
+  // yaml-cpp alone would ignore what follows the first node, or loop forever on it.
+  CHECK(yaml_errors(",\n") == Lines{"guestkit.yml:1:1: unexpected ','"});
+  CHECK(yaml_errors("{disk: {root: /x}}\n,\n") == Lines{"guestkit.yml:2:1: unexpected ','"});
+  CHECK(yaml_errors("[a],\n") == Lines{"guestkit.yml:1:4: unexpected ','"});
 }
 
 TEST_CASE("config reports every error of a document, in order", "[config]") {
@@ -290,16 +334,17 @@ motd: maybe
 plugins:
   timeout: 3 weeks
 )") == Lines{
-             "guestkit.yml:2:3: unknown key 'disk.rooot'",
-             "guestkit.yml:3:10: 'disk.match' must be a list of strings",
-             "guestkit.yml:4:7: 'motd' must be true, false or a map, not 'maybe'",
-             "guestkit.yml:6:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m",
-         });
+           "guestkit.yml:2:3: unknown key 'disk.rooot'",
+           "guestkit.yml:3:10: 'disk.match' must be a list of strings",
+           "guestkit.yml:4:7: 'motd' must be true, false or a map, not 'maybe'",
+           "guestkit.yml:6:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m",
+       });
 }
 
 TEST_CASE("config shipped guestkit.yml is exactly the defaults", "[config]") {
   auto tmp = guestkit::test::TempDir();
-  auto loaded = gc::load_config(tmp.root(), {std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml"});
+  auto loaded =
+      gc::load_config(tmp.root(), {std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml"});
   INFO((loaded.ok() ? "" : loaded.error().context));
   REQUIRE(loaded.ok());
   CHECK(describe(*loaded) == describe(gc::Config{}));
@@ -337,9 +382,10 @@ TEST_CASE("config errors from every file come back together", "[config]") {
   auto loaded = gc::load_config(root);
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.error().code == gc::Errc::config);
-  CHECK(loaded.error().context ==
-        root.display(gc::paths::kConfigFile) + ":1:7: 'motd' must be true, false or a map, not 'yes'\n" +
-            root.display("/etc/guestkit/guestkit.yml.d/50-x.yml") + ":2:3: unknown key 'disk.rooot'");
+  CHECK(loaded.error().context == root.display(gc::paths::kConfigFile) +
+                                      ":1:7: 'motd' must be true, false or a map, not 'yes'\n" +
+                                      root.display("/etc/guestkit/guestkit.yml.d/50-x.yml") +
+                                      ":2:3: unknown key 'disk.rooot'");
 }
 
 TEST_CASE("config --config FILE and FILE.d", "[config]") {
@@ -366,8 +412,9 @@ TEST_CASE("config --config FILE and FILE.d", "[config]") {
   tmp.write("host/bad.yml", "disk:\n  root: relative\n");
   auto bad = gc::load_config(*root, {(tmp.path() / "host/bad.yml").string()});
   REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().context == (tmp.path() / "host/bad.yml").string() +
-                                   ":2:9: 'disk.root' must be an absolute path (starting with '/')");
+  CHECK(bad.error().context ==
+        (tmp.path() / "host/bad.yml").string() +
+            ":2:9: 'disk.root' must be an absolute path (starting with '/')");
 
   const std::string missing = (tmp.path() / "host/missing.yml").string();
   auto none = gc::load_config(*root, {missing});

@@ -1,0 +1,92 @@
+// guestkit-disk --coldplug (boot "mount" stage) and --status.
+
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <ctime>
+#include <iostream>
+#include <iomanip>
+#include <ostream>
+
+#include "core/cli.hpp"
+#include "core/log.hpp"
+#include "plugins/disk/disk.hpp"
+#include "plugins/disk/records.hpp"
+#include "plugins/runner.hpp"
+
+namespace guestkit::plugins::disk {
+
+int coldplug(core::Context& ctx) {
+  int exit_code = core::kExitOk;
+  auto worst = [&](int code) { exit_code = std::max(exit_code, code); };
+
+  // Records whose device is gone (or is now another device): clean up first, so
+  // their mountpoints are free again.
+  std::vector<std::string> problems;
+  auto records = list_records(ctx.root, &problems);
+  if (!records) {
+    core::log_error("coldplug: ", records.error().message());
+    return core::kExitFailed;
+  }
+  for (const auto& p : problems) core::log_warning("coldplug: ", p, ", ignoring");
+  for (const auto& rec : *records) {
+    auto dev = read_block_device(ctx.root, rec.name);
+    std::string devno = dev ? std::to_string(major(dev->devno)) + ":" + std::to_string(minor(dev->devno)) : "";
+    if (dev && devno == rec.devno) continue;
+    core::log_notice(rec.name, ": device is gone, detaching ", rec.mountpoint);
+    RunOptions o;
+    o.args = {rec.name};
+    o.lock = "disk-" + rec.name;
+    worst(run_plugins(ctx, "disk-remove", o).exit_code());
+  }
+
+  auto names = list_block_devices(ctx.root);
+  if (!names) {
+    core::log_error("coldplug: ", names.error().message());
+    return core::kExitFailed;
+  }
+  for (const auto& name : *names) {
+    auto dev = read_block_device(ctx.root, name);
+    // Unselected devices and empty ones (a loop or cdrom without medium) need no
+    // plugin run at all: coldplug stays one cheap pass over sysfs for them.
+    if (!dev || dev->size_bytes == 0 || !selected(ctx.config, name, dev->disk)) continue;
+    // Partitions arrive as devices of their own; the disk itself adds nothing.
+    if (!dev->partitions.empty()) continue;
+    auto rec = read_record(ctx.root, name);
+    if (rec && *rec) continue;  // already ours (a second coldplug, or a hotplug won)
+    RunOptions o;
+    o.args = {name};
+    o.lock = "disk-" + name;
+    worst(run_plugins(ctx, "disk-add", o).exit_code());
+  }
+  return exit_code;
+}
+
+int status(core::Context& ctx) {
+  std::vector<std::string> problems;
+  auto records = list_records(ctx.root, &problems);
+  if (!records) {
+    core::log_error(records.error().message());
+    std::cerr << records.error().message() << "\n";
+    return core::kExitFailed;
+  }
+  auto mounts = MountTable::load(ctx.root);
+  auto& os = ctx.output();
+  os << std::left << std::setw(12) << "DEVICE" << std::setw(16) << "LABEL" << std::setw(8) << "FSTYPE"
+     << std::setw(9) << "STATE" << std::setw(21) << "SINCE" << "MOUNTPOINT\n";
+  for (const auto& r : *records) {
+    auto host = ctx.root.host_path(r.mountpoint);
+    bool mounted = mounts && host && mounts->mounted_at(host->string()).has_value();
+    char since[32] = "-";
+    std::time_t t = static_cast<std::time_t>(r.since);
+    if (std::tm tm{}; r.since > 0 && ::localtime_r(&t, &tm)) std::strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);
+    os << std::setw(12) << r.name << std::setw(16) << (r.label.empty() ? "-" : r.label) << std::setw(8)
+       << r.fstype << std::setw(9) << (mounted ? "mounted" : "stale") << std::setw(21) << since
+       << ctx.root.display(r.mountpoint) << "\n";
+  }
+  if (records->empty()) os << "(no data disk is mounted by guestkit)\n";
+  for (const auto& p : problems) os << "unreadable record: " << p << "\n";
+  return problems.empty() ? core::kExitOk : core::kExitPartial;
+}
+
+}  // namespace guestkit::plugins::disk

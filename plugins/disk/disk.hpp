@@ -1,0 +1,54 @@
+#pragma once
+// Data disks: which devices are ours, where they mount, and the attach / grow /
+// detach / coldplug / status operations the disk plugins and guestkit-disk perform.
+//
+// Under a --root other than "/" nothing live is touched: the decisions are made
+// against the tree (its sysfs, mountinfo and device files) and reported as "would
+// ..." lines, exactly like --dry-run.
+
+#include <string>
+#include <vector>
+
+#include "core/context.hpp"
+#include "plugins/disk/block.hpp"
+#include "plugins/disk/mounts.hpp"
+#include "plugins/plugin.hpp"
+
+namespace guestkit::plugins::disk {
+
+struct Examined {
+  BlockDevice dev;
+  Probe probe;
+  // Why the device is left alone ("" when it is to be mounted). Not an error: a swap
+  // disk or the root disk is simply not a data disk.
+  std::string skip;
+  // A whole disk with a partition table: its partitions, each handled on its own.
+  std::vector<std::string> partitions;
+};
+
+// The decision, with no side effect: matched by disk.match/ignore, not the root disk,
+// not in use (mounted by someone else, swap, holders), and what it holds.
+core::Result<Examined> examine(const core::Context& ctx, const MountTable& mounts,
+                               const std::string& name);
+
+// Whether a kernel name is matched by disk.match and not by disk.ignore (the disk of a
+// partition counts too: ignoring vdb ignores vdb1).
+bool selected(const core::Config& config, const std::string& name, const std::string& disk_name);
+
+// Mountpoint base name for a probed device: the safe label, else the kernel name.
+std::string mountpoint_base(const Probe& probe, const std::string& name);
+
+core::Result<Outcome> attach(core::Context& ctx, const std::string& name);
+core::Result<Outcome> grow(core::Context& ctx, const std::string& name);
+core::Result<Outcome> detach(core::Context& ctx, const std::string& name);
+
+// Every unmounted candidate present now goes through the disk-add plugins; records of
+// devices that are gone are detached. Exit code as in core/cli.hpp.
+int coldplug(core::Context& ctx);
+// Table of managed disks on the context's output.
+int status(core::Context& ctx);
+
+// Whether live actions (mount, fsck, services) may run: the host root, not a dry run.
+inline bool live(const core::Context& ctx) { return ctx.root.is_host() && !ctx.dry_run; }
+
+}  // namespace guestkit::plugins::disk

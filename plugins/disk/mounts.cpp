@@ -1,0 +1,121 @@
+#include "plugins/disk/mounts.hpp"
+
+#include <libmount.h>
+#include <sys/stat.h>
+
+#include <memory>
+
+#include "core/paths.hpp"
+
+namespace guestkit::plugins::disk {
+namespace {
+
+using Table = std::unique_ptr<libmnt_table, decltype(&mnt_unref_table)>;
+using Context = std::unique_ptr<libmnt_context, decltype(&mnt_free_context)>;
+
+std::string str(const char* s) { return s ? s : ""; }
+
+// libmount reports failures as negative errno or as a mount(8)-style exit code; its
+// own message is the most precise text there is.
+core::Error context_error(libmnt_context* cxt, int rc, const std::string& what) {
+  char buf[BUFSIZ] = {};
+  mnt_context_get_excode(cxt, rc, buf, sizeof buf);
+  int err = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : (rc < 0 ? -rc : EIO);
+  std::string detail = buf[0] ? std::string(": ") + buf : "";
+  return core::errno_error(what + detail, err ? err : EIO);
+}
+
+}  // namespace
+
+core::Result<MountTable> MountTable::load(const core::Root& root) {
+  MountTable t;
+  auto mountinfo = root.host_path(core::paths::kMountinfo);
+  if (!mountinfo) return std::move(mountinfo).error();
+  Table tb(mnt_new_table(), &mnt_unref_table);
+  if (!tb) return core::errno_error("mnt_new_table");
+  if (int rc = mnt_table_parse_file(tb.get(), mountinfo->c_str()); rc != 0)
+    return core::errno_error("parse " + mountinfo->string(), rc < 0 ? -rc : EIO);
+  libmnt_iter* it = mnt_new_iter(MNT_ITER_FORWARD);
+  libmnt_fs* fs = nullptr;
+  while (mnt_table_next_fs(tb.get(), it, &fs) == 0) {
+    MountEntry e{mnt_fs_get_devno(fs), str(mnt_fs_get_source(fs)), str(mnt_fs_get_target(fs)),
+                 str(mnt_fs_get_fstype(fs)), ""};
+    // VFS options (ro, nosuid...) and the filesystem's own, as mount(8) shows them.
+    std::unique_ptr<char, decltype(&free)> opts(mnt_fs_strdup_options(fs), &free);
+    e.options = str(opts.get());
+    // The last "/" mounted wins, as in the kernel's own view.
+    if (e.target == "/") t.root_devno_ = e.devno;
+    t.entries_.push_back(std::move(e));
+  }
+  mnt_free_iter(it);
+
+  auto swaps = root.host_path(core::paths::kSwaps);
+  Table sw(mnt_new_table(), &mnt_unref_table);
+  if (swaps && sw && ::access(swaps->c_str(), R_OK) == 0 &&
+      mnt_table_parse_swaps(sw.get(), swaps->c_str()) == 0) {
+    libmnt_iter* si = mnt_new_iter(MNT_ITER_FORWARD);
+    while (mnt_table_next_fs(sw.get(), si, &fs) == 0) {
+      // /proc/swaps names device nodes: stat them (inside the root) for the number.
+      auto st = root.stat(str(mnt_fs_get_source(fs)));
+      if (st && *st && S_ISBLK((*st)->st_mode)) t.swaps_.push_back((*st)->st_rdev);
+    }
+    mnt_free_iter(si);
+  }
+  return t;
+}
+
+std::vector<MountEntry> MountTable::mounts_of(dev_t devno) const {
+  std::vector<MountEntry> out;
+  for (const auto& e : entries_)
+    if (e.devno == devno) out.push_back(e);
+  return out;
+}
+
+std::optional<MountEntry> MountTable::mounted_at(const std::string& target) const {
+  std::optional<MountEntry> found;
+  for (const auto& e : entries_)
+    if (e.target == target) found = e;  // the last one is what the path shows
+  return found;
+}
+
+bool MountTable::is_swap(dev_t devno) const {
+  for (dev_t d : swaps_)
+    if (d == devno) return true;
+  return false;
+}
+
+core::Status mount_device(const std::string& source, int target_fd, const std::string& fstype,
+                          const std::string& options) {
+  Context cxt(mnt_new_context(), &mnt_free_context);
+  if (!cxt) return core::errno_error("mnt_new_context");
+  const std::string target = "/proc/self/fd/" + std::to_string(target_fd);
+  // The target is a magic link to the exact directory we checked: canonicalizing it
+  // would turn it back into a path someone could swap a symlink into.
+  mnt_context_disable_canonicalize(cxt.get(), 1);
+  // No /sbin/mount.TYPE helpers (foreign code run as root) and no utab bookkeeping.
+  mnt_context_disable_helpers(cxt.get(), 1);
+  mnt_context_disable_mtab(cxt.get(), 1);
+  mnt_context_set_source(cxt.get(), source.c_str());
+  mnt_context_set_target(cxt.get(), target.c_str());
+  if (!fstype.empty()) mnt_context_set_fstype(cxt.get(), fstype.c_str());
+  if (!options.empty()) mnt_context_set_options(cxt.get(), options.c_str());
+  int rc = mnt_context_mount(cxt.get());
+  if (rc != 0 || mnt_context_get_status(cxt.get()) != 1)
+    return context_error(cxt.get(), rc, "mount " + source);
+  return {};
+}
+
+core::Status unmount(const std::string& target, bool lazy) {
+  Context cxt(mnt_new_context(), &mnt_free_context);
+  if (!cxt) return core::errno_error("mnt_new_context");
+  mnt_context_disable_helpers(cxt.get(), 1);
+  mnt_context_disable_mtab(cxt.get(), 1);
+  if (lazy) mnt_context_enable_lazy(cxt.get(), 1);
+  mnt_context_set_target(cxt.get(), target.c_str());
+  int rc = mnt_context_umount(cxt.get());
+  if (rc != 0 || mnt_context_get_status(cxt.get()) != 1)
+    return context_error(cxt.get(), rc, "unmount " + target);
+  return {};
+}
+
+}  // namespace guestkit::plugins::disk

@@ -1,0 +1,213 @@
+// Disk decisions through a fake Root: sysfs, mountinfo and /proc/swaps written by the
+// test, device nodes that are small real filesystem images (probed by libblkid).
+
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/exec.hpp"
+#include "plugins/disk/disk.hpp"
+#include "plugins/disk/label.hpp"
+#include "tests/support.hpp"
+
+namespace core = guestkit::core;
+namespace dk = guestkit::plugins::disk;
+namespace fs = std::filesystem;
+using guestkit::test::TempDir;
+
+TEST_CASE("labels map to safe, reversible mountpoint names", "[disk]") {
+  struct Case {
+    std::string label, name;
+  };
+  const Case cases[] = {
+      {"data", "data"},
+      {"My Data", "My Data"},
+      {"donn\xc3\xa9" "es", "donn\xc3\xa9" "es"},
+      {"../../etc", "\\x2e.\\x2f..\\x2fetc"},
+      {"..", "\\x2e."},
+      {".hidden", "\\x2ehidden"},
+      {"a/b", "a\\x2fb"},
+      {"back\\slash", "back\\x5cslash"},
+      {"tab\there", "tab\\x09here"},
+      {std::string("nul\0x", 5), "nul\\x00x"},
+      {"bad\xff" "utf8", "bad\\xffutf8"},
+      {"\xc0\xaf", "\\xc0\\xaf"},  // overlong '/'
+      {"a.b-c_d+e", "a.b-c_d+e"},
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    INFO(c.label);
+    CHECK(dk::mountpoint_name(c.label) == c.name);
+    if (!c.name.empty()) CHECK(dk::label_of_mountpoint_name(c.name) == c.label);
+    CHECK(c.name.find('/') == std::string::npos);
+    CHECK(c.name != "." );
+    CHECK(c.name != "..");
+  }
+  // Distinct labels never share a name, even when one looks like another's escape.
+  CHECK(dk::mountpoint_name("a/b") != dk::mountpoint_name("a\\x2fb"));
+  CHECK(dk::mountpoint_name(std::string(300, 'x')).empty());  // too long: kernel name instead
+  CHECK(dk::mountpoint_base(dk::Probe{"ext4", "filesystem", "", "", ""}, "vdb1") == "vdb1");
+}
+
+namespace {
+
+// A VM as sysfs and procfs show it: vda (root, partition vda1), vdb (data, ext4
+// "data"), vdc (GPT with vdc1, vdc2), vdd (swap in use), vde (under dm-0), sr0.
+class FakeVm {
+ public:
+  FakeVm() {
+    disk("vda", "254:0", 20u << 30);
+    part("vda", "vda1", "254:1");
+    disk("vdb", "254:16", 64u << 20);
+    disk("vdc", "254:32", 64u << 20);
+    part("vdc", "vdc1", "254:33");
+    part("vdc", "vdc2", "254:34");
+    disk("vdd", "254:48", 64u << 20);
+    disk("vde", "254:64", 64u << 20);
+    fs::create_directories(t.path() / "sys/devices/virtual/block/vde/holders/dm-0");
+    t.write("proc/self/mountinfo",
+            "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+            "23 22 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw\n");
+    t.write("proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/dev/vdd\tpartition\t65532\t0\t-2\n");
+    // /dev/vdd must be a block device with 254:48 for the swap check: tests that need it
+    // are root-only (mknod).
+    image("vdb", "ext4", "data");
+    t.write("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nweb:x:33:33::/var/www:/bin/sh\n");
+    t.write("etc/group", "root:x:0:\nweb:x:33:\ndata:x:1001:\n");
+  }
+
+  core::Context context(const std::string& extra_yaml = "") {
+    core::Config cfg;
+    if (!extra_yaml.empty()) {
+      std::vector<std::string> errors;
+      REQUIRE(core::apply_yaml(cfg, extra_yaml, "test.yml", errors));
+    }
+    return core::Context(t.root(), cfg);
+  }
+
+  TempDir t;
+
+ private:
+  void disk(const std::string& name, const std::string& devno, std::uint64_t bytes) {
+    std::string dir = "sys/devices/virtual/block/" + name;
+    t.write(dir + "/dev", devno + "\n");
+    t.write(dir + "/size", std::to_string(bytes / 512) + "\n");
+    t.write(dir + "/ro", "0\n");
+    t.write(dir + "/uevent", "DEVNAME=" + name + "\nDEVTYPE=disk\n");
+    link(name, dir, devno);
+  }
+  void part(const std::string& disk_name, const std::string& name, const std::string& devno) {
+    std::string dir = "sys/devices/virtual/block/" + disk_name + "/" + name;
+    t.write(dir + "/dev", devno + "\n");
+    t.write(dir + "/size", "65536\n");
+    t.write(dir + "/partition", "1\n");
+    t.write(dir + "/uevent", "DEVNAME=" + name + "\nDEVTYPE=partition\n");
+    link(name, dir, devno);
+  }
+  void link(const std::string& name, const std::string& dir, const std::string& devno) {
+    fs::create_directories(t.path() / "sys/class/block");
+    fs::create_directories(t.path() / "sys/dev/block");
+    fs::create_symlink("../../" + dir.substr(4), t.path() / "sys/class/block" / name);
+    fs::create_symlink("../../" + dir.substr(4), t.path() / "sys/dev/block" / devno);
+  }
+  void image(const std::string& name, const std::string& type, const std::string& label) {
+    auto dev = t.path() / "dev" / name;
+    fs::create_directories(dev.parent_path());
+    { std::ofstream(dev).close(); }
+    fs::resize_file(dev, 8u << 20);
+    auto r = core::run({"mkfs." + type, "-q", "-L", label, dev.string()});
+    REQUIRE(r);
+    REQUIRE(r->success());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("examine: a labelled ext4 data disk is selected", "[disk]") {
+  if (!core::find_program("mkfs.ext4")) GUESTKIT_SKIP("mkfs.ext4 is not installed");
+  FakeVm vm;
+  auto ctx = vm.context();
+  auto mounts = dk::MountTable::load(ctx.root);
+  REQUIRE(mounts);
+  auto ex = dk::examine(ctx, *mounts, "vdb");
+  REQUIRE(ex);
+  CHECK(ex->skip.empty());
+  CHECK(ex->probe.type == "ext4");
+  CHECK(ex->probe.label == "data");
+  CHECK(ex->dev.devname == "/dev/vdb");
+  CHECK(ex->dev.size_bytes == 64u << 20);
+}
+
+TEST_CASE("examine: the root disk, its partitions, holders and partitioned disks", "[disk]") {
+  if (!core::find_program("mkfs.ext4")) GUESTKIT_SKIP("mkfs.ext4 is not installed");
+  FakeVm vm;
+  auto ctx = vm.context();
+  auto mounts = dk::MountTable::load(ctx.root);
+  REQUIRE(mounts);
+  CHECK(dk::examine(ctx, *mounts, "vda")->skip == "on the root disk");
+  CHECK(dk::examine(ctx, *mounts, "vda1")->skip == "on the root disk");
+  CHECK(dk::examine(ctx, *mounts, "vde")->skip == "in use by dm-0 (md, dm or LVM)");
+  auto vdc = dk::examine(ctx, *mounts, "vdc");
+  REQUIRE(vdc);
+  CHECK(vdc->skip.empty());
+  CHECK(vdc->partitions == std::vector<std::string>{"vdc1", "vdc2"});
+  CHECK(dk::read_block_device(ctx.root, "vdc1")->disk == "vdc");
+  CHECK(dk::read_block_device(ctx.root, "vdc1")->partition);
+  CHECK(dk::examine(ctx, *mounts, "nosuch").error().code == std::errc::no_such_file_or_directory);
+}
+
+TEST_CASE("examine: a device listed in /proc/swaps is in use", "[disk]") {
+  if (!guestkit::test::running_as_root()) GUESTKIT_SKIP("mknod of a fake /dev/vdd needs root");
+  FakeVm vm;
+  REQUIRE(::mknod((vm.t.path() / "dev/vdd").c_str(), S_IFBLK | 0600, makedev(254, 48)) == 0);
+  auto ctx = vm.context();
+  auto mounts = dk::MountTable::load(ctx.root);
+  REQUIRE(mounts);
+  CHECK(mounts->is_swap(makedev(254, 48)));
+  CHECK(dk::examine(ctx, *mounts, "vdd")->skip == "in use as swap");
+}
+
+TEST_CASE("examine: disk.match and disk.ignore, partitions follow their disk", "[disk]") {
+  if (!core::find_program("mkfs.ext4")) GUESTKIT_SKIP("mkfs.ext4 is not installed");
+  FakeVm vm;
+  auto ctx = vm.context("disk:\n  match: [\"sd*\"]\n");
+  auto mounts = dk::MountTable::load(ctx.root);
+  CHECK(dk::examine(ctx, *mounts, "vdb")->skip == "not selected by disk.match / disk.ignore");
+  auto ign = vm.context("disk:\n  ignore: [vdc]\n");
+  CHECK(dk::examine(ign, *mounts, "vdc1")->skip == "not selected by disk.match / disk.ignore");
+  CHECK(dk::selected(ign.config, "vdb", "vdb"));
+  CHECK(dk::selected(ign.config, "nvme0n1p1", "nvme0n1"));
+  CHECK_FALSE(dk::selected(ign.config, "loop0", "loop0"));
+}
+
+TEST_CASE("attach under a non-host root reports what it would do and changes nothing", "[disk]") {
+  if (!core::find_program("mkfs.ext4")) GUESTKIT_SKIP("mkfs.ext4 is not installed");
+  FakeVm vm;
+  auto ctx = vm.context("disk:\n  root: /data\n  owner: web\n  group: data\n");
+  std::ostringstream out;
+  ctx.out = &out;
+  auto r = dk::attach(ctx, "vdb");
+  REQUIRE(r);
+  CHECK(*r == guestkit::plugins::Outcome::changed);
+  CHECK(out.str() == "would mount " + (vm.t.path() / "dev/vdb").string() + " (ext4) at " +
+                         (vm.t.path() / "data/data").string() + " with rw,nosuid,nodev,noatime\n");
+  CHECK_FALSE(fs::exists(vm.t.path() / "data"));
+  CHECK_FALSE(fs::exists(vm.t.path() / "run"));
+  // An owner the guest does not have is an error naming its passwd file.
+  auto bad = vm.context("disk:\n  owner: nobody-here\n");
+  auto e = dk::attach(bad, "vdb");
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message() == "'nobody-here' is not in " + (vm.t.path() / "etc/passwd").string());
+}
+
+TEST_CASE("detach and grow without a record have nothing to do", "[disk]") {
+  FakeVm vm;
+  auto ctx = vm.context();
+  CHECK(*dk::detach(ctx, "vdb") == guestkit::plugins::Outcome::unchanged);
+  CHECK(*dk::grow(ctx, "vdb") == guestkit::plugins::Outcome::skipped);
+  CHECK_FALSE(dk::detach(ctx, "../x"));
+}
