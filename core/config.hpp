@@ -11,6 +11,7 @@
 // `motd: {enabled: false}`.
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -52,9 +53,26 @@ struct DiskConfig {
 
 struct IfaceConfig {
   bool enabled = true;
+  // Interface names: a glob matches Ethernet NICs backed by a device; a name given
+  // exactly also matches a virtual interface (veth, bridge, bond, vlan, tun/tap).
   std::vector<std::string> match{"eth*", "ens*", "enp*", "eno*"};
   std::vector<std::string> no_dhcp;  // CONFIG_NODHCP: brought up, left unconfigured
   bool multiqueue = true;            // CONFIG_MULTIQUEUE
+  // Who does DHCP: auto (detected), networkd, networkmanager, ifupdown, none.
+  std::string backend = "auto";
+  // Client for the ifupdown/none backends: auto (dhclient, dhcpcd, udhcpc), or one.
+  std::string dhcp_client = "auto";
+  // How long an add waits for the lease before the route policy and the hook run
+  // (the client keeps trying in the background after that).
+  std::chrono::milliseconds dhcp_timeout{std::chrono::seconds(30)};
+  // first-public: one IPv4 default route, via the first interface with a public
+  // address; keep-all: leave default routes alone.
+  std::string default_route = "first-public";
+  // Base metric of DHCP routes; an interface gets route_metric + its ifindex, so
+  // every interface's default route can coexist and the first NIC wins.
+  std::uint32_t route_metric = 1024;
+  // arp_announce=2, arp_filter=0, rp_filter=0 on every interface but the first.
+  bool secondary_sysctls = true;
 };
 
 struct MotdConfig {

@@ -27,6 +27,7 @@ namespace {
 using detail::bool_hint;
 using detail::Diagnostics;
 using detail::Entry;
+using detail::is_quoted;
 using detail::is_string;
 using detail::MapReader;
 using detail::quote;
@@ -41,6 +42,15 @@ struct Duration {  // strictly positive
 };
 struct PluginSwitches {
   std::map<std::string, bool>& value;
+};
+struct Choice {  // one of a fixed set of words
+  std::string& value;
+  std::vector<std::string_view> allowed;
+};
+struct Integer {  // a decimal integer in [min, max]
+  std::uint32_t& value;
+  std::uint32_t min;
+  std::uint32_t max;
 };
 struct FileMode {
   unsigned& value;
@@ -122,6 +132,34 @@ bool decode(Diagnostics& diag, const Entry& entry, Duration target) {
     return false;
   }
   target.value = *value;
+  return true;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, Choice target) {
+  std::string list;
+  for (auto word : target.allowed) list += (list.empty() ? "" : ", ") + std::string(word);
+  if (is_string(entry.value) && std::find(target.allowed.begin(), target.allowed.end(),
+                                          entry.value.Scalar()) != target.allowed.end()) {
+    target.value = entry.value.Scalar();
+    return true;
+  }
+  diag.add(entry.mark(), quote(entry.path) + " must be one of " + list);
+  return false;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, Integer target) {
+  const std::string range = std::to_string(target.min) + ".." + std::to_string(target.max);
+  const std::string text =
+      entry.value.IsScalar() && !is_quoted(entry.value) ? entry.value.Scalar() : "";
+  const bool digits =
+      !text.empty() && text.size() <= 10 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const unsigned long long v = digits ? std::stoull(text) : 0;
+  if (!digits || v < target.min || v > target.max) {
+    diag.add(entry.mark(), quote(entry.path) + " must be an integer in " + range);
+    return false;
+  }
+  target.value = static_cast<std::uint32_t>(v);
   return true;
 }
 
@@ -214,6 +252,14 @@ void decode_config(MapReader& top, Config& c) {
     m.field("match", c.iface.match);
     m.field("no_dhcp", c.iface.no_dhcp);
     m.field("multiqueue", c.iface.multiqueue);
+    m.field("backend",
+            Choice{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
+    m.field("dhcp_client", Choice{c.iface.dhcp_client, {"auto", "dhclient", "dhcpcd", "udhcpc"}});
+    m.field("dhcp_timeout", Duration{c.iface.dhcp_timeout});
+    m.field("default_route", Choice{c.iface.default_route, {"first-public", "keep-all"}});
+    // Leaves room for route_metric + ifindex below the kernel's 32-bit limit.
+    m.field("route_metric", Integer{c.iface.route_metric, 0, 1u << 30});
+    m.field("secondary_sysctls", c.iface.secondary_sysctls);
   });
   top.feature("motd", c.motd.enabled, [&](MapReader& m) { m.field("text", c.motd.text); });
   top.feature("timezone", c.timezone.enabled);

@@ -413,4 +413,25 @@ Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& 
   return result;
 }
 
+Error exec_replace(const std::vector<std::string>& argv, const ExecOptions& options) {
+  if (argv.empty() || argv[0].empty()) return make_error(Errc::bad_input, "exec: empty argv");
+  for (const auto& arg : argv)
+    if (arg.find('\0') != std::string::npos)
+      return make_error(Errc::bad_input, "exec " + argv[0] + ": NUL in argument");
+  auto path = lookup(argv[0]);
+  if (!path) return std::move(path).error();
+  auto env = build_env(options);
+  if (!env) return std::move(env).error();
+  // Our own fds are O_CLOEXEC; one inherited without it must not reach the program.
+  long max = std::min<long>(::sysconf(_SC_OPEN_MAX), 65536);
+  for (int fd = STDERR_FILENO + 1; fd < max; ++fd) {
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+  auto c_argv = c_array(argv);
+  auto c_env = c_array(*env);
+  ::execve(path->c_str(), c_argv.data(), c_env.data());
+  return errno_error("exec " + *path);
+}
+
 }  // namespace guestkit::core

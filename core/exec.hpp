@@ -51,6 +51,13 @@ struct ExecResult {
 // program that ran and failed is a successful Result with a non-zero exit.
 Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options = {});
 
+// Replaces the current process with argv[0] (found like run() does), with the same
+// clean environment (kSafePath, LC_ALL=C, plus options.env); stdio and the process id
+// stay, every other fd is closed on exec. For a wrapper that a service manager runs
+// and must see as the program itself (guestkit-dhcp under systemd). Returns only on
+// failure. Only options.env is used.
+Error exec_replace(const std::vector<std::string>& argv, const ExecOptions& options = {});
+
 // Finds a program by name in kSafePath under `prefix` ("/" normally); the host path.
 std::optional<std::string> find_program(std::string_view name, std::string_view prefix = "/");
 

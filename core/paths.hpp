@@ -18,6 +18,8 @@ inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 inline constexpr const char* kRunDir = "/run/guestkit";
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
+// guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
+inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
 inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk
 inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists iff systemd is PID 1
 inline constexpr const char* kInitdDir = "/etc/init.d";
@@ -30,10 +32,22 @@ inline constexpr const char* kMotdOrig = "/etc/motd.guestkit-orig";
 inline constexpr const char* kUpdateMotdDir = "/etc/update-motd.d";
 inline constexpr const char* kUpdateMotdScript = "/etc/update-motd.d/50-guestkit";
 
+// network managers and init (guestkit-iface backend detection and hand-off)
+inline constexpr const char* kNetworkdRunDir = "/run/systemd/network";  // runtime .network files
+inline constexpr const char* kNetworkdState = "/run/systemd/netif/state";  // networkd running
+inline constexpr const char* kNetworkdLinksDir = "/run/systemd/netif/links";  // per ifindex
+inline constexpr const char* kNetworkManagerRunDir = "/run/NetworkManager";
+inline constexpr const char* kIfupdownInterfaces = "/etc/network/interfaces";
+inline constexpr const char* kIfupdownInterfacesDir = "/etc/network/interfaces.d";
+
 // kernel interfaces
 inline constexpr const char* kDevNull = "/dev/null";
 inline constexpr const char* kSysClass = "/sys/class";
 inline constexpr const char* kSysBus = "/sys/bus";
+inline constexpr const char* kSysClassNet = "/sys/class/net";
+inline constexpr const char* kSysCpuOnline = "/sys/devices/system/cpu/online";
+inline constexpr const char* kProcDir = "/proc";
+inline constexpr const char* kProcIpv4Conf = "/proc/sys/net/ipv4/conf";
 inline constexpr const char* kSysClassBlock = "/sys/class/block";
 inline constexpr const char* kSysDevBlock = "/sys/dev/block";
 inline constexpr const char* kMountinfo = "/proc/self/mountinfo";

@@ -5,6 +5,13 @@
 
 namespace guestkit::plugins::builtin {
 
+core::Result<Outcome> coldplug_ifaces(PluginContext& p);  // 30-coldplug-ifaces
+core::Result<Outcome> up_iface(PluginContext& p);         // 10-up-iface
+core::Result<Outcome> dhcp_iface(PluginContext& p);       // 20-dhcp-iface
+core::Result<Outcome> route_iface(PluginContext& p);      // 30-route-iface
+core::Result<Outcome> tune_iface(PluginContext& p);       // 40-tune-iface
+core::Result<Outcome> hook_attach_iface(PluginContext& p);  // 90-hook-iface
+core::Result<Outcome> hook_detach_iface(PluginContext& p);  // 10-hook-iface
 core::Result<Outcome> set_motd(PluginContext& p);        // 13-set-motd
 core::Result<Outcome> mount_disk(PluginContext& p);      // 10-mount-disk
 core::Result<Outcome> grow_disk(PluginContext& p);       // 10-grow-disk

@@ -93,7 +93,7 @@ TEST_CASE("an ext4 disk mounts at its label, with options, record and hooks, and
   CHECK(lab.disk({"remove", loop}).exit_code == 0);
 }
 
-TEST_CASE("an xfs disk mounts at its label; a pristine root takes owner and mode", "[disk]") {
+TEST_CASE("an xfs disk mounts at its label and a pristine root takes owner and mode", "[disk]") {
   DiskLab lab;
   lab.set_disk_config("  owner: \"0\"\n  group: \"1001\"\n  mode: \"0775\"\n");
   auto x = lab.add_loop(320);

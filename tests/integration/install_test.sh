@@ -10,6 +10,10 @@ trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$build" >/dev/null
 fail=0
 for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
+         "$prefix/sbin/guestkit-iface" "$prefix/sbin/guestkit-dhcp" \
+         "$prefix/lib/udev/rules.d/87-guestkit-iface.rules" \
+         "$prefix/lib/systemd/system/guestkit-iface@.service" \
+         "$prefix/lib/systemd/system/guestkit-dhcp@.service" \
          "$prefix/lib/systemd/system/guestkit-bootstrap.service" \
          "$prefix/lib/systemd/system/guestkit-mount.service" \
          "$prefix/lib/systemd/system/guestkit-config.service" \
@@ -24,6 +28,19 @@ for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/li
 done
 grep -qx "ExecStart=$prefix/sbin/guestkit-boot config" "$dest$prefix/lib/systemd/system/guestkit-config.service" ||
   { echo "guestkit-config.service does not run $prefix/sbin/guestkit-boot config"; fail=1; }
+# The iface units and rule name the installed helpers; the rule starts the unit by
+# the interface's final name ($name), the unit runs add and remove.
+grep -qx "ExecStart=$prefix/sbin/guestkit-iface add %i" "$dest$prefix/lib/systemd/system/guestkit-iface@.service" &&
+  grep -qx "ExecStop=$prefix/sbin/guestkit-iface remove %i" "$dest$prefix/lib/systemd/system/guestkit-iface@.service" ||
+  { echo "guestkit-iface@.service does not run $prefix/sbin/guestkit-iface add/remove %i"; fail=1; }
+grep -qx "ExecStart=$prefix/sbin/guestkit-dhcp %i" "$dest$prefix/lib/systemd/system/guestkit-dhcp@.service" ||
+  { echo "guestkit-dhcp@.service does not run $prefix/sbin/guestkit-dhcp %i"; fail=1; }
+rules="$dest$prefix/lib/udev/rules.d/87-guestkit-iface.rules"
+grep -qF 'RUN+="/bin/systemctl --no-block start guestkit-iface@$name.service"' "$rules" &&
+  grep -qF "RUN+=\"$prefix/sbin/guestkit-iface\"" "$rules" && ! grep -q '@[A-Z_]*@' "$rules" ||
+  { echo "87-guestkit-iface.rules does not start the unit by \$name or run $prefix/sbin/guestkit-iface"; fail=1; }
+"$dest$prefix/sbin/guestkit-iface" --version | grep -q '^guestkit-iface (guestkit) ' ||
+  { echo "installed guestkit-iface does not run"; fail=1; }
 grep -q "^RUN+=\"$prefix/sbin/guestkit-disk\"$" "$dest$prefix/lib/udev/rules.d/86-guestkit-disk.rules" ||
   { echo "86-guestkit-disk.rules does not run $prefix/sbin/guestkit-disk"; fail=1; }
 grep -qx "ExecStop=$prefix/sbin/guestkit-disk remove %i" "$dest$prefix/lib/systemd/system/guestkit-disk@.service" ||

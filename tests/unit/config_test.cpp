@@ -40,7 +40,11 @@ std::string describe(const gc::Config& c) {
          " grow=" + (c.disk.grow ? "true" : "false") +
          " tool_timeout=" + std::to_string(c.disk.tool_timeout.count()) + "\n";
   out += "iface.match=" + list(c.iface.match) + " no_dhcp=" + list(c.iface.no_dhcp) +
-         " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + "\n";
+         " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + " backend=" + c.iface.backend +
+         " dhcp_client=" + c.iface.dhcp_client +
+         " dhcp_timeout=" + std::to_string(c.iface.dhcp_timeout.count()) +
+         " default_route=" + c.iface.default_route + " route_metric=" + std::to_string(c.iface.route_metric) +
+         " secondary_sysctls=" + (c.iface.secondary_sysctls ? "true" : "false") + "\n";
   out += "motd.text=" + c.motd.text + "\n";
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
                         "hostname", "nameserver", "network"})
@@ -87,6 +91,12 @@ TEST_CASE("config defaults", "[config]") {
   CHECK(c.iface.match == Lines{"eth*", "ens*", "enp*", "eno*"});
   CHECK(c.iface.no_dhcp.empty());
   CHECK(c.iface.multiqueue);
+  CHECK(c.iface.backend == "auto");
+  CHECK(c.iface.dhcp_client == "auto");
+  CHECK(c.iface.dhcp_timeout == 30s);
+  CHECK(c.iface.default_route == "first-public");
+  CHECK(c.iface.route_metric == 1024);
+  CHECK(c.iface.secondary_sysctls);
   CHECK(c.motd.text.empty());
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
                         "hostname", "nameserver", "network", "no-such-feature"})
@@ -124,6 +134,12 @@ iface:
     - eth0
   no_dhcp: [eth1, eth2]
   multiqueue: false
+  backend: networkd
+  dhcp_client: udhcpc
+  dhcp_timeout: 5s
+  default_route: keep-all
+  route_metric: 100
+  secondary_sysctls: false
 motd:
   enabled: false
   text: |
@@ -156,6 +172,12 @@ network: {enabled: false}
   CHECK(c.iface.match == Lines{"eth0"});
   CHECK(c.iface.no_dhcp == Lines{"eth1", "eth2"});
   CHECK_FALSE(c.iface.multiqueue);
+  CHECK(c.iface.backend == "networkd");
+  CHECK(c.iface.dhcp_client == "udhcpc");
+  CHECK(c.iface.dhcp_timeout == 5s);
+  CHECK(c.iface.default_route == "keep-all");
+  CHECK(c.iface.route_metric == 100);
+  CHECK_FALSE(c.iface.secondary_sysctls);
   CHECK(c.motd.text == "Welcome\n");
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
                         "hostname", "nameserver", "network"}) {
@@ -180,7 +202,7 @@ TEST_CASE("config feature sections accept a bare boolean", "[config]") {
   CHECK(c.motd.text == "hi");
 }
 
-TEST_CASE("config only keys present change; maps merge, lists replace", "[config]") {
+TEST_CASE("config only keys present change: maps merge, lists replace", "[config]") {
   auto c = yaml_ok("plugins: {enabled: {a: false, b: false}}\ndisk: {match: [a, b], root: /x}\n");
   c = yaml_ok("plugins: {enabled: {b: true}}\ndisk: {match: [c]}\n", c);
   CHECK(c.plugins.enabled == std::map<std::string, bool>{{"a", false}, {"b", true}});
@@ -235,6 +257,18 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
       {"iface:\n  no_dhcp: [eth0, [eth1]]\n",
        "guestkit.yml:2:19: 'iface.no_dhcp' must be a list of strings"},
       {"disk:\n  ignore: {a: b}\n", "guestkit.yml:2:11: 'disk.ignore' must be a list of strings"},
+      // choices and integers
+      {"iface:\n  backend: wicked\n",
+       "guestkit.yml:2:12: 'iface.backend' must be one of auto, networkd, networkmanager, ifupdown, none"},
+      {"iface:\n  default_route: [first-public]\n",
+       "guestkit.yml:2:18: 'iface.default_route' must be one of first-public, keep-all"},
+      {"iface:\n  dhcp_client: true\n",
+       "guestkit.yml:2:16: 'iface.dhcp_client' must be one of auto, dhclient, dhcpcd, udhcpc"},
+      {"iface:\n  route_metric: -1\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: 1e3\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: \"5\"\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: 99999999999\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  dhcp_timeout: 0s\n", "guestkit.yml:2:17: 'iface.dhcp_timeout' must be longer than 0"},
       // durations
       {"plugins:\n  timeout: soon\n",
        "guestkit.yml:2:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m"},

@@ -1,0 +1,93 @@
+#include "plugins/iface/coldplug.hpp"
+
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "core/cli.hpp"
+#include "core/log.hpp"
+#include "core/netlink.hpp"
+#include "core/udev_device.hpp"
+#include "plugins/iface/dhcp_client.hpp"
+#include "plugins/iface/iface.hpp"
+#include "plugins/runner.hpp"
+
+namespace guestkit::plugins::iface {
+
+ColdplugResult coldplug_ifaces(core::Context& ctx) {
+  ColdplugResult result;
+  auto devices = core::make_device_enumerator(ctx.root)->enumerate("net");
+  if (!devices) {
+    core::log_error("coldplug: ", devices.error().message());
+    result.exit_code = core::kExitFailed;
+    return result;
+  }
+  for (const auto& d : *devices) {
+    if (!check_iface_name(d.sysname)) continue;
+    auto info = read_iface(ctx.root, d.sysname);
+    if (!info || !info->present || !why_not_handled(ctx.config.iface, *info).empty()) continue;
+    RunOptions options;
+    options.args = {d.sysname};
+    options.lock = "iface-" + d.sysname;  // the same lock a udev event for it takes
+    auto summary = run_plugins(ctx, "iface-add", options);
+    ++result.handled;
+    if (summary.count(RunStatus::changed) > 0) ++result.changed;
+    if (summary.exit_code() != core::kExitOk) result.failed.push_back(d.sysname);
+    result.exit_code = std::max(result.exit_code, summary.exit_code());
+  }
+  return result;
+}
+
+int print_status(core::Context& ctx, std::ostream& out) {
+  auto handled = handled_ifaces(ctx.root, ctx.config.iface);
+  if (!handled) {
+    core::log_error(handled.error().message());
+    return core::kExitFailed;
+  }
+  std::set<std::string> names;
+  std::map<std::string, IfaceInfo> infos;
+  for (const auto& h : *handled) {
+    names.insert(h.name);
+    infos[h.name] = h;
+  }
+  if (auto with_state = state_names(ctx.root)) names.insert(with_state->begin(), with_state->end());
+
+  std::vector<core::netlink::Ipv4Address> addresses;
+  std::vector<core::netlink::Ipv4Route> routes;
+  if (ctx.root.is_host()) {
+    if (auto a = core::netlink::list_ipv4_addresses()) addresses = std::move(a).value();
+    if (auto r = core::netlink::list_ipv4_routes()) routes = std::move(r).value();
+  }
+  out << std::left << std::setw(16) << "IFACE" << std::setw(7) << "INDEX" << std::setw(26) << "DHCP"
+      << std::setw(20) << "IPV4"
+      << "DEFAULT ROUTE\n";
+  for (const auto& name : names) {
+    auto it = infos.find(name);
+    const int index = it == infos.end() ? 0 : it->second.ifindex;
+    std::string dhcp = "-";
+    if (auto st = read_state(ctx.root, name); st && *st) {
+      const auto& s = **st;
+      dhcp = s.dhcp == "client" ? s.client : s.dhcp;
+      if (!s.unit.empty()) dhcp += " (unit)";
+      if (auto pid = our_client(ctx.root, name); pid && *pid)
+        dhcp += " pid " + std::to_string(**pid);
+      else if (s.dhcp == "client" && s.unit.empty())
+        dhcp += " (not running)";
+    }
+    std::string ipv4, route;
+    for (const auto& a : addresses)
+      if (a.ifindex == index && index)
+        ipv4 += (ipv4.empty() ? "" : ",") + a.address.str() + "/" + std::to_string(a.prefix_len);
+    for (const auto& r : routes)
+      if (r.is_default() && r.ifindex == index && index)
+        route += (route.empty() ? "" : ", ") + (r.gateway ? "via " + r.gateway->str() + " " : "") +
+                 "metric " + std::to_string(r.priority);
+    out << std::setw(16) << name << std::setw(7) << (index ? std::to_string(index) : "gone")
+        << std::setw(26) << dhcp << std::setw(20) << (ipv4.empty() ? "-" : ipv4)
+        << (route.empty() ? "-" : route) << "\n";
+  }
+  return core::kExitOk;
+}
+
+}  // namespace guestkit::plugins::iface

@@ -1,0 +1,183 @@
+#include "plugins/iface/dhcp_client.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+
+#include "core/exec.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
+#include "plugins/iface/iface.hpp"
+
+namespace guestkit::plugins::iface {
+namespace {
+
+constexpr Client kOrder[] = {Client::dhclient, Client::dhcpcd, Client::udhcpc};
+// udhcpc sends DISCOVER this often (seconds) while it has no lease.
+constexpr int kUdhcpcPause = 3;
+
+std::optional<pid_t> parse_pid(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+  pid_t pid = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (ec != std::errc() || end != text.data() + text.size() || pid <= 1) return std::nullopt;
+  return pid;
+}
+
+std::vector<std::string> split_nul(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < s.size()) {
+    auto end = s.find('\0', start);
+    if (end == std::string::npos) end = s.size();
+    out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+// Whether a command line is a DHCP client working on `name`.
+bool is_client_on(const std::vector<std::string>& argv, std::string_view name) {
+  if (argv.empty()) return false;
+  auto slash = argv[0].rfind('/');
+  std::string prog = slash == std::string::npos ? argv[0] : argv[0].substr(slash + 1);
+  if (!client_from_name(prog)) return false;
+  // dhcpcd's privilege-separated helpers name the interface inside one argument
+  // ("dhcpcd: eth1 [ip4]"), so look at words too.
+  for (std::size_t i = 1; i < argv.size(); ++i) {
+    if (argv[i] == name) return true;
+    if (argv[i].rfind("-i", 0) == 0 && argv[i].substr(2) == name) return true;  // udhcpc -iNAME
+  }
+  return false;
+}
+
+core::Result<std::vector<std::string>> cmdline(const core::Root& root, pid_t pid) {
+  auto text = core::read_file_if_exists(
+      root, std::string(core::paths::kProcDir) + "/" + std::to_string(pid) + "/cmdline", 1 << 16);
+  if (!text) return std::move(text).error();
+  if (!*text) return std::vector<std::string>{};
+  return split_nul(**text);
+}
+
+// Exited: no such process, or a zombie its parent has not reaped yet.
+bool gone(pid_t pid) {
+  if (::kill(pid, 0) < 0 && errno == ESRCH) return true;
+  auto root = core::Root::host();
+  auto stat = core::read_file_if_exists(
+      root, std::string(core::paths::kProcDir) + "/" + std::to_string(pid) + "/stat", 4096);
+  if (!stat || !*stat) return true;
+  // "pid (comm) S ...": the state follows the last ')' (comm may hold one).
+  auto paren = (*stat)->rfind(')');
+  return paren != std::string::npos && paren + 2 < (*stat)->size() && (**stat)[paren + 2] == 'Z';
+}
+
+}  // namespace
+
+std::string_view client_name(Client client) {
+  switch (client) {
+    case Client::dhclient:
+      return "dhclient";
+    case Client::dhcpcd:
+      return "dhcpcd";
+    case Client::udhcpc:
+      return "udhcpc";
+  }
+  return "?";
+}
+
+std::optional<Client> client_from_name(std::string_view name) {
+  for (auto c : kOrder)
+    if (client_name(c) == name) return c;
+  return std::nullopt;
+}
+
+std::optional<Client> choose_client(const core::Root& root, const core::IfaceConfig& config) {
+  if (config.dhcp_client != "auto") {
+    auto c = client_from_name(config.dhcp_client);
+    if (c && core::find_program(client_name(*c), root.prefix().string())) return c;
+    return std::nullopt;
+  }
+  for (auto c : kOrder)
+    if (core::find_program(client_name(c), root.prefix().string())) return c;
+  return std::nullopt;
+}
+
+ClientCommand client_command(Client client, std::string_view name_in, const std::string& pid_file,
+                             const std::string& lease_file, std::uint32_t metric, bool foreground,
+                             std::chrono::milliseconds dhcp_timeout) {
+  const std::string name(name_in);
+  ClientCommand cmd;
+  cmd.timeout = std::chrono::seconds(10);
+  switch (client) {
+    case Client::dhclient:
+      // IF_METRIC is read by Debian's and Fedora's dhclient-script for the routes.
+      cmd.argv = {"dhclient", "-4",     foreground ? "-d" : "-nw",
+                  "-pf",      pid_file, "-lf",
+                  lease_file, "-e",     "IF_METRIC=" + std::to_string(metric),
+                  name};
+      break;
+    case Client::dhcpcd:
+      // dhcpcd keeps its own pid file; -m sets the route metric itself.
+      cmd.argv = {"dhcpcd", "-4", foreground ? "-B" : "-b", "-m", std::to_string(metric), name};
+      break;
+    case Client::udhcpc: {
+      // udhcpc cannot detach before it has a lease: -b detaches once its tries are spent.
+      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(dhcp_timeout).count();
+      const long tries = std::max<long>(1, (secs + kUdhcpcPause - 1) / kUdhcpcPause);
+      cmd.argv = {"udhcpc", "-i", name, "-p", pid_file};
+      if (foreground) {
+        cmd.argv.push_back("-f");
+      } else {
+        cmd.argv.insert(cmd.argv.end(),
+                        {"-b", "-t", std::to_string(tries), "-T", std::to_string(kUdhcpcPause)});
+        cmd.timeout = std::chrono::seconds(tries * kUdhcpcPause + 10);
+      }
+      break;
+    }
+  }
+  return cmd;
+}
+
+core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_view name) {
+  auto entries = root.list_dir(core::paths::kProcDir);
+  if (!entries) return std::move(entries).error();
+  std::vector<pid_t> out;
+  for (const auto& e : *entries) {
+    auto pid = parse_pid(e);
+    if (!pid) continue;
+    auto argv = cmdline(root, *pid);
+    if (argv && is_client_on(*argv, name)) out.push_back(*pid);  // a process that just ended: skip
+  }
+  return out;
+}
+
+core::Result<std::optional<pid_t>> our_client(const core::Root& root, std::string_view name) {
+  auto text = core::read_file_if_exists(root, pid_path(name), 64, core::Follow::never);
+  if (!text) return std::move(text).error();
+  if (!*text) return std::optional<pid_t>();
+  auto pid = parse_pid(**text);
+  if (!pid) return std::optional<pid_t>();
+  auto argv = cmdline(root, *pid);
+  if (!argv || !is_client_on(*argv, name)) return std::optional<pid_t>();
+  return std::optional<pid_t>(*pid);
+}
+
+core::Status stop_process(pid_t pid, std::chrono::milliseconds grace) {
+  if (::kill(pid, SIGTERM) < 0) {
+    if (errno == ESRCH) return {};
+    return core::errno_error("stop process " + std::to_string(pid));
+  }
+  // Not our child: poll for it to go (kill 0 fails with ESRCH once it is reaped).
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (gone(pid)) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (::kill(pid, SIGKILL) < 0 && errno != ESRCH)
+    return core::errno_error("kill process " + std::to_string(pid));
+  return {};
+}
+
+}  // namespace guestkit::plugins::iface

@@ -1,0 +1,55 @@
+#pragma once
+// DHCP clients guestkit runs itself (backends ifupdown and none): which one, with
+// which arguments, and how to find and stop the one running on an interface.
+//
+// Every client gets a pid file under /run/guestkit/iface/, so a remove stops exactly
+// the process guestkit started. Never two clients on one interface: a client already
+// running there, ours or not, means no new one.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/result.hpp"
+#include "core/root.hpp"
+
+namespace guestkit::plugins::iface {
+
+enum class Client { dhclient, dhcpcd, udhcpc };
+std::string_view client_name(Client client);
+std::optional<Client> client_from_name(std::string_view name);
+
+// iface.dhcp_client, or the first of dhclient, dhcpcd, udhcpc installed in the root.
+std::optional<Client> choose_client(const core::Root& root, const core::IfaceConfig& config);
+
+struct ClientCommand {
+  std::vector<std::string> argv;
+  std::map<std::string, std::string> env;
+  std::chrono::milliseconds timeout{};  // for a detaching start (core::run)
+};
+// The command line for `name`. `foreground`: stay attached (guestkit-dhcp@.service);
+// otherwise detach so the client outlives us, returning at once (dhclient, dhcpcd) or
+// when the lease is there or its tries are spent (udhcpc). `pid_file` and
+// `lease_file` are host paths.
+ClientCommand client_command(Client client, std::string_view name, const std::string& pid_file,
+                             const std::string& lease_file, std::uint32_t metric, bool foreground,
+                             std::chrono::milliseconds dhcp_timeout);
+
+// Processes in /proc (of the root) that are a DHCP client named in their argv[0] and
+// mention the interface as an argument.
+core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_view name);
+// The pid in our pid file, if that process is still a client on this interface (a
+// stale pid file or a recycled pid is not ours).
+core::Result<std::optional<pid_t>> our_client(const core::Root& root, std::string_view name);
+
+// SIGTERM, then SIGKILL after `grace`. Live system only.
+core::Status stop_process(pid_t pid, std::chrono::milliseconds grace);
+
+}  // namespace guestkit::plugins::iface

@@ -1,0 +1,96 @@
+// guestkit-iface and guestkit-dhcp as udev, systemd and admins run them, on an image
+// tree (--root): nothing live is touched, files land under the root.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "core/exec.hpp"
+#include "tests/support.hpp"
+#include "tests/unit/iface_fake.hpp"
+
+namespace core = guestkit::core;
+namespace fs = std::filesystem;
+using guestkit::test::TempDir;
+
+namespace {
+
+core::ExecResult tool(const std::string& name, std::vector<std::string> args,
+                      std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), guestkit::test::built_binary("hotplug", name).string());
+  core::ExecOptions o;
+  o.env = std::move(env);
+  auto r = core::run(args, o);
+  REQUIRE(r);
+  return std::move(r).value();
+}
+
+}  // namespace
+
+TEST_CASE("guestkit-iface usage: actions, names and the options it adds", "[iface-cli]") {
+  auto help = tool("guestkit-iface", {"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("Usage: guestkit-iface [OPTION]... [add|remove IFACE]") == 0);
+  CHECK(help.out.find("--coldplug") != std::string::npos);
+  CHECK(help.out.find("--status") != std::string::npos);
+  CHECK(tool("guestkit-iface", {"plug", "eth1"}).exit_code == 64);
+  CHECK(tool("guestkit-iface", {"add"}).exit_code == 64);
+  auto bad = tool("guestkit-iface", {"add", "../eth1"});
+  CHECK(bad.exit_code == 64);
+  CHECK(bad.err.find("invalid interface name") != std::string::npos);
+  CHECK(tool("guestkit-iface", {"--status", "add", "eth1"}).exit_code == 64);
+  CHECK(tool("guestkit-dhcp", {}).exit_code == 64);
+  CHECK(tool("guestkit-dhcp", {"eth1@x"}).exit_code == 64);
+}
+
+TEST_CASE("guestkit-iface from a udev environment on an image tree", "[iface-cli]") {
+  TempDir t;
+  guestkit::test::add_fake_nic(t, {"ens5", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  const std::map<std::string, std::string> add{{"ACTION", "add"},
+                                               {"SUBSYSTEM", "net"},
+                                               {"INTERFACE", "ens5"},
+                                               {"DEVPATH", "/devices/pci0000:00/x/net/ens5"}};
+  auto r = tool("guestkit-iface", {"--root", t.path().string(), "--log-stderr"}, add);
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("would bring up the link of ens5\n") != std::string::npos);
+  CHECK(r.out.find("would run networkctl reconfigure ens5\n") != std::string::npos);
+  CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-ens5.network"));
+  CHECK(fs::exists(t.path() / "run/guestkit/runs/iface-add.json"));
+
+  // Another subsystem, or an action without a trigger: nothing, exit 0.
+  auto other = add;
+  other["SUBSYSTEM"] = "block";
+  CHECK(tool("guestkit-iface", {"--root", t.path().string()}, other).exit_code == 0);
+  auto move = add;
+  move["ACTION"] = "move";
+  CHECK(tool("guestkit-iface", {"--root", t.path().string()}, move).exit_code == 0);
+  // No event at all: a usage error that says so.
+  CHECK(tool("guestkit-iface", {"--root", t.path().string()}).exit_code == 64);
+
+  auto status = tool("guestkit-iface", {"--root", t.path().string(), "--status"});
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("ens5") != std::string::npos);
+  CHECK(status.out.find("networkd") != std::string::npos);
+
+  auto remove = tool("guestkit-iface", {"--root", t.path().string(), "remove", "ens5"});
+  CHECK(remove.exit_code == 0);
+  CHECK_FALSE(fs::exists(t.path() / "run/systemd/network/50-guestkit-ens5.network"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/ens5.state"));
+}
+
+TEST_CASE("guestkit-dhcp names the foreground client it would become", "[iface-cli]") {
+  TempDir t;
+  t.write("usr/sbin/udhcpc", "#!/bin/sh\n", 0755);
+  t.write("etc/guestkit/guestkit.yml", "iface: {route_metric: 100}\n");
+  auto r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "would exec udhcpc -i ens5 -p " +
+                     (t.path() / "run/guestkit/iface/ens5.pid").string() + " -f\n");
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  r = tool("guestkit-dhcp", {"--root", t.path().string(), "--dry-run", "ens5"});
+  CHECK(r.out.find("would exec dhclient -4 -d -pf ") == 0);
+  CHECK(r.out.find(" -e IF_METRIC=100 ens5\n") != std::string::npos);
+  TempDir none;
+  CHECK(tool("guestkit-dhcp", {"--root", none.path().string(), "ens5"}).exit_code == 2);
+}

@@ -1,0 +1,90 @@
+// DHCP clients guestkit runs: which, with what arguments, and which process is ours.
+
+#include "plugins/iface/dhcp_client.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "plugins/iface/iface.hpp"
+#include "tests/support.hpp"
+
+namespace core = guestkit::core;
+namespace iface = guestkit::plugins::iface;
+using guestkit::test::TempDir;
+using Argv = std::vector<std::string>;
+using namespace std::chrono_literals;
+
+namespace {
+
+void fake_process(const TempDir& t, int pid, const Argv& argv) {
+  std::string cmdline;
+  for (const auto& a : argv) cmdline += a + '\0';
+  t.write("proc/" + std::to_string(pid) + "/cmdline", cmdline);
+}
+
+}  // namespace
+
+TEST_CASE("dhcp client: dhclient, dhcpcd, udhcpc, the first installed, or the configured one",
+          "[dhcp-client]") {
+  TempDir t;
+  core::IfaceConfig cfg;
+  CHECK_FALSE(iface::choose_client(t.root(), cfg));
+  t.write("usr/sbin/udhcpc", "#!/bin/sh\n", 0755);
+  CHECK(iface::choose_client(t.root(), cfg) == iface::Client::udhcpc);
+  t.write("sbin/dhcpcd", "#!/bin/sh\n", 0644);  // not executable: not installed
+  CHECK(iface::choose_client(t.root(), cfg) == iface::Client::udhcpc);
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  CHECK(iface::choose_client(t.root(), cfg) == iface::Client::dhclient);
+  cfg.dhcp_client = "udhcpc";
+  CHECK(iface::choose_client(t.root(), cfg) == iface::Client::udhcpc);
+  cfg.dhcp_client = "dhcpcd";
+  CHECK_FALSE(iface::choose_client(t.root(), cfg));
+}
+
+TEST_CASE("dhcp client: command lines, detached and in the foreground", "[dhcp-client]") {
+  const std::string pid = "/run/guestkit/iface/eth1.pid", lease = "/run/guestkit/iface/eth1.leases";
+  auto c = iface::client_command(iface::Client::dhclient, "eth1", pid, lease, 1027, false, 30s);
+  CHECK(c.argv ==
+        Argv{"dhclient", "-4", "-nw", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
+  c = iface::client_command(iface::Client::dhclient, "eth1", pid, lease, 1027, true, 30s);
+  CHECK(c.argv ==
+        Argv{"dhclient", "-4", "-d", "-pf", pid, "-lf", lease, "-e", "IF_METRIC=1027", "eth1"});
+  c = iface::client_command(iface::Client::dhcpcd, "eth1", pid, lease, 1027, false, 30s);
+  CHECK(c.argv == Argv{"dhcpcd", "-4", "-b", "-m", "1027", "eth1"});
+  c = iface::client_command(iface::Client::dhcpcd, "eth1", pid, lease, 1027, true, 30s);
+  CHECK(c.argv == Argv{"dhcpcd", "-4", "-B", "-m", "1027", "eth1"});
+  // udhcpc detaches only after its tries: they cover dhcp_timeout, and run's timeout more.
+  c = iface::client_command(iface::Client::udhcpc, "eth1", pid, lease, 1027, false, 30s);
+  CHECK(c.argv == Argv{"udhcpc", "-i", "eth1", "-p", pid, "-b", "-t", "10", "-T", "3"});
+  CHECK(c.timeout == 40s);
+  c = iface::client_command(iface::Client::udhcpc, "eth1", pid, lease, 1027, true, 30s);
+  CHECK(c.argv == Argv{"udhcpc", "-i", "eth1", "-p", pid, "-f"});
+}
+
+TEST_CASE("dhcp client: the clients on an interface, and which one is ours", "[dhcp-client]") {
+  TempDir t;
+  fake_process(t, 100, {"dhclient", "-4", "-nw", "-pf", "/run/guestkit/iface/eth1.pid", "eth1"});
+  fake_process(t, 101, {"/usr/sbin/udhcpc", "-ieth1", "-f"});
+  fake_process(t, 102, {"sshd", "eth1"});
+  fake_process(t, 103, {"dhclient", "eth10"});
+  fake_process(t, 104, {"/sbin/dhcpcd", "-4", "-b", "eth2"});
+  t.write("proc/self/cmdline", std::string("x\0", 2));
+  const auto root = t.root();
+  CHECK(*iface::clients_on(root, "eth1") == std::vector<pid_t>{100, 101});
+  CHECK(*iface::clients_on(root, "eth2") == std::vector<pid_t>{104});
+  CHECK(iface::clients_on(root, "eth3")->empty());
+
+  CHECK_FALSE(*iface::our_client(root, "eth1"));  // no pid file
+  t.write("run/guestkit/iface/eth1.pid", "100\n");
+  CHECK(*iface::our_client(root, "eth1") == 100);
+  t.write("run/guestkit/iface/eth1.pid", "102\n");  // the pid was recycled by sshd
+  CHECK_FALSE(*iface::our_client(root, "eth1"));
+  t.write("run/guestkit/iface/eth1.pid", "103\n");  // a client, but not on eth1
+  CHECK_FALSE(*iface::our_client(root, "eth1"));
+  t.write("run/guestkit/iface/eth1.pid", "999\n");  // gone
+  CHECK_FALSE(*iface::our_client(root, "eth1"));
+  for (const char* junk : {"", "1\n", "-5", "100x", "abc"}) {
+    INFO(junk);
+    t.write("run/guestkit/iface/eth1.pid", junk);
+    CHECK_FALSE(*iface::our_client(root, "eth1"));
+  }
+}

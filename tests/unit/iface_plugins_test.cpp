@@ -1,0 +1,249 @@
+// The iface plugins on an image tree (--root): files under the root are written,
+// everything live (links, processes, services, routes) is only reported.
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <sstream>
+
+#include "core/cli.hpp"
+#include "plugins/iface/backend.hpp"
+#include "plugins/runner.hpp"
+#include "tests/support.hpp"
+#include "tests/unit/iface_fake.hpp"
+
+namespace core = guestkit::core;
+namespace plugins = guestkit::plugins;
+namespace iface = guestkit::plugins::iface;
+namespace fs = std::filesystem;
+using guestkit::test::add_fake_nic;
+using guestkit::test::TempDir;
+
+namespace {
+
+struct Run {
+  int exit_code;
+  std::string out;
+  std::map<std::string, plugins::RunStatus> status;
+};
+
+Run run(const TempDir& t, const std::string& trigger, const std::string& name,
+        core::Config cfg = {}, bool dry_run = false) {
+  core::Context ctx(t.root(), std::move(cfg));
+  std::ostringstream out;
+  ctx.out = &out;
+  ctx.dry_run = dry_run;
+  plugins::RunOptions o;
+  o.args = {name};
+  o.record = false;
+  auto summary = plugins::run_plugins(ctx, trigger, o);
+  Run r{summary.exit_code(), out.str(), {}};
+  for (const auto& rec : summary.records) r.status[rec.name] = rec.status;
+  return r;
+}
+
+bool has(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
+
+std::string state(const TempDir& t, const std::string& name) {
+  return t.read("run/guestkit/iface/" + name + ".state");
+}
+
+}  // namespace
+
+TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") {
+  std::vector<std::string> names;
+  for (const auto& b : plugins::builtin_plugins()) names.emplace_back(b.name);
+  CHECK(std::is_sorted(names.begin(), names.end()));
+  core::Context ctx(TempDir().root(), core::Config{});
+  const auto plan = [&](const char* trigger) {
+    auto entries = plugins::plan_plugins(ctx, trigger);
+    REQUIRE(entries.ok());
+    std::vector<std::string> out;
+    for (const auto& e : entries.value()) out.push_back(e.name);
+    return out;
+  };
+  CHECK(plan("iface-add") == std::vector<std::string>{"10-up-iface", "20-dhcp-iface",
+                                                      "30-route-iface", "40-tune-iface",
+                                                      "90-hook-iface"});
+  CHECK(plan("iface-remove") ==
+        std::vector<std::string>{"10-hook-iface", "20-dhcp-iface", "30-route-iface"});
+  auto mount = plan("mount");
+  CHECK(std::find(mount.begin(), mount.end(), "30-coldplug-ifaces") != mount.end());
+}
+
+TEST_CASE("iface plugins: networkd gets a .network file under the root and remove takes it back",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  auto add = run(t, "iface-add", "eth1");
+  INFO(add.out);
+  CHECK(add.exit_code == 0);
+  CHECK(t.read("run/systemd/network/50-guestkit-eth1.network") ==
+        iface::networkd_file("eth1", 1024 + 3));
+  CHECK(has(state(t, "eth1"), "DHCP=networkd\n"));
+  CHECK(has(add.out, "would bring up the link of eth1\n"));
+  CHECK(has(add.out, "would run networkctl reload\nwould run networkctl reconfigure eth1\n"));
+  CHECK(has(add.out, "would keep one IPv4 default route"));
+  CHECK(has(add.out, "would run hook post-iface-attach eth1"));
+  CHECK(add.status["20-dhcp-iface"] == plugins::RunStatus::changed);
+
+  auto remove = run(t, "iface-remove", "eth1");
+  INFO(remove.out);
+  CHECK(remove.exit_code == 0);
+  CHECK(has(remove.out, "would run hook pre-iface-detach eth1"));
+  CHECK(has(remove.out, "would run networkctl reload"));
+  CHECK_FALSE(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth1.network"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/eth1.state"));
+  CHECK(run(t, "iface-remove", "eth1").status["20-dhcp-iface"] == plugins::RunStatus::unchanged);
+}
+
+TEST_CASE("iface plugins: a link networkd already configures is left to it", "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/systemd/netif/links/3",
+          "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth1.network\n");
+  auto add = run(t, "iface-add", "eth1");
+  CHECK(add.exit_code == 0);
+  CHECK(add.status["20-dhcp-iface"] == plugins::RunStatus::skipped);
+  CHECK_FALSE(fs::exists(t.path() / "run/systemd/network"));
+  CHECK(has(state(t, "eth1"), "DHCP=external\n"));
+}
+
+TEST_CASE("iface plugins: without a manager a client runs, in a unit under systemd",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  auto direct = run(t, "iface-add", "eth1");
+  INFO(direct.out);
+  CHECK(direct.exit_code == 0);
+  const std::string dir = (t.path() / "run/guestkit/iface").string();
+  CHECK(has(direct.out, "would run dhclient -4 -nw -pf " + dir + "/eth1.pid -lf " + dir +
+                            "/eth1.leases -e IF_METRIC=1027 eth1\n"));
+  CHECK(has(state(t, "eth1"), "DHCP=client\nCLIENT=dhclient\n"));
+
+  TempDir u;
+  add_fake_nic(u, {"eth1", 3, 1, "", "virtio_net"});
+  u.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  fs::create_directories(u.path() / "run/systemd/system");
+  auto unit = run(u, "iface-add", "eth1");
+  CHECK(has(unit.out, "would run systemctl --no-block start guestkit-dhcp@eth1.service\n"));
+  CHECK(has(state(u, "eth1"), "UNIT=guestkit-dhcp@eth1.service\n"));
+  auto remove = run(u, "iface-remove", "eth1");
+  CHECK(has(remove.out, "would run systemctl stop guestkit-dhcp@eth1.service\n"));
+  CHECK_FALSE(fs::exists(u.path() / "run/guestkit/iface/eth1.state"));
+
+  TempDir none;  // no client at all: the add is partial, and says why
+  add_fake_nic(none, {"eth1", 3, 1, "", "virtio_net"});
+  CHECK(run(none, "iface-add", "eth1").exit_code == core::kExitPartial);
+}
+
+TEST_CASE("iface plugins: ifupdown's own interfaces and no_dhcp ones get no client",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth2", 4, 1, "", "virtio_net"});
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  t.write("sbin/ifup", "#!/bin/sh\n", 0755);
+  t.write("etc/network/interfaces", "allow-hotplug eth1\niface eth1 inet dhcp\n");
+  auto declared = run(t, "iface-add", "eth1");
+  CHECK_FALSE(has(declared.out, "dhclient"));
+  CHECK(has(state(t, "eth1"), "BACKEND=ifupdown\nDHCP=external\n"));
+
+  core::Config cfg;
+  cfg.iface.no_dhcp = {"eth2"};
+  auto off = run(t, "iface-add", "eth2", cfg);
+  CHECK(off.exit_code == 0);
+  CHECK(has(off.out, "would bring up the link of eth2"));
+  CHECK_FALSE(has(off.out, "dhclient"));
+  CHECK(has(state(t, "eth2"), "DHCP=off\n"));
+}
+
+TEST_CASE("iface plugins: sysctls on every interface but the first and virtio queues",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth1", 3, 1, "", "e1000"});
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  auto first = run(t, "iface-add", "eth0");
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth0/arp_announce") == "0\n");
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth0/rp_filter") == "1\n");
+  CHECK(
+      has(first.out, "would set the combined channels of eth0 to min(1 vCPUs, 8, device maximum)"));
+
+  auto second = run(t, "iface-add", "eth1");
+  CHECK(second.status["40-tune-iface"] == plugins::RunStatus::changed);
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth1/arp_announce") == "2\n");
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth1/arp_filter") == "0\n");
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth1/rp_filter") == "0\n");
+  CHECK_FALSE(has(second.out, "combined channels"));  // not virtio
+  CHECK(run(t, "iface-add", "eth1").status["40-tune-iface"] == plugins::RunStatus::unchanged);
+
+  core::Config cfg;  // switched off
+  cfg.iface.secondary_sysctls = false;
+  cfg.iface.multiqueue = false;
+  t.write("proc/sys/net/ipv4/conf/eth1/rp_filter", "1\n");
+  CHECK(run(t, "iface-add", "eth1", cfg).status["40-tune-iface"] == plugins::RunStatus::unchanged);
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth1/rp_filter") == "1\n");
+}
+
+TEST_CASE("iface plugins: interfaces not handled are not touched at all", "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth9", 5, 1, "", ""});  // virtual, matched by a glob only
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  for (const char* name : {"eth9", "eth7", "lo"}) {
+    auto r = run(t, "iface-add", name);
+    INFO(name << "\n" << r.out);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.empty());
+    for (const auto& [plugin, status] : r.status) CHECK(status == plugins::RunStatus::skipped);
+  }
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface"));
+  core::Config off;
+  off.iface.enabled = false;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  for (const auto& [plugin, status] : run(t, "iface-add", "eth1", off).status)
+    CHECK(status == plugins::RunStatus::disabled);
+}
+
+TEST_CASE("iface plugins: dry-run changes nothing", "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  auto r = run(t, "iface-add", "eth1", {}, true);
+  CHECK(r.exit_code == 0);
+  CHECK(has(r.out,
+            "would write " + (t.path() / "run/systemd/network/50-guestkit-eth1.network").string()));
+  CHECK(has(r.out, "would set " + (t.path() / "proc/sys/net/ipv4/conf/eth1/arp_announce").string() +
+                       " to 2"));
+  CHECK_FALSE(fs::exists(t.path() / "run/systemd/network"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit"));
+  CHECK(t.read("proc/sys/net/ipv4/conf/eth1/arp_announce") == "0\n");
+}
+
+TEST_CASE("iface plugins: the boot's coldplug adds every handled interface present",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  add_fake_nic(t, {"veth0", 4, 1, "", ""});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  core::Context ctx(t.root(), core::Config{});
+  std::ostringstream out;
+  ctx.out = &out;
+  plugins::RunOptions o;
+  o.record = false;
+  o.builtins = {};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  auto summary = plugins::run_plugins(ctx, "mount", o);
+  INFO(out.str());
+  CHECK(summary.exit_code() == 0);
+  CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
+  CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth1.network"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/veth0.state"));
+}
