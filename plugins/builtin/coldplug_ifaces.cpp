@@ -12,7 +12,7 @@ core::Result<Outcome> coldplug_ifaces(PluginContext& p) {
   if (!r.failed.empty()) {
     std::string names;
     for (const auto& n : r.failed) names += (names.empty() ? "" : ", ") + n;
-    return core::Error{std::error_code(), "iface-add failed for " + names};
+    return core::make_error(core::Errc::failed, "iface-add failed for " + names);
   }
   if (r.handled == 0) return Outcome::skipped;
   return r.changed ? Outcome::changed : Outcome::unchanged;

@@ -25,7 +25,7 @@ constexpr milliseconds kSettle{2000};
 constexpr milliseconds kSettlePoll{10};
 
 core::Error failure(std::string what) {
-  return core::Error{std::error_code(), std::move(what)};
+  return core::make_error(core::Errc::failed, std::move(what));
 }
 
 std::string joined(const std::vector<std::string>& argv) {
