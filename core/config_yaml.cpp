@@ -9,10 +9,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -106,6 +108,14 @@ std::string bool_hint(const YAML::Node& node) {
 }
 
 // Targets that need more than their C++ type says.
+template <class E>
+struct Choice {  // one of a fixed set of names
+  E& value;
+  std::span<const std::pair<std::string_view, E>> names;
+};
+struct Ratio {  // a non-negative decimal number: 3, 2.5
+  double& value;
+};
 struct AbsolutePath {
   std::string& value;
 };
@@ -176,6 +186,45 @@ bool decode(Diagnostics& diag, const Entry& entry, AbsolutePath target) {
     start = end + 1;
   }
   target.value = std::move(text);
+  return true;
+}
+
+template <class E>
+bool decode(Diagnostics& diag, const Entry& entry, Choice<E> target) {
+  for (const auto& [name, value] : target.names) {
+    if (is_string(entry.value) && entry.value.Scalar() == name) {
+      target.value = value;
+      return true;
+    }
+  }
+  std::string names;
+  for (const auto& [name, value] : target.names) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  diag.add(entry.mark(), quote(entry.path) + " must be one of " + names);
+  return false;
+}
+
+// Digits with an optional fraction, nothing else: no sign, exponent, inf or nan, so
+// what the file says is what the number is. A quoted "3" is a string, not a number.
+bool decode(Diagnostics& diag, const Entry& entry, Ratio target) {
+  const bool plain = is_string(entry.value) && !is_quoted(entry.value);
+  const std::string text = plain ? entry.value.Scalar() : "";
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 9 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const auto dot = text.find('.');
+  const bool ok = digits(std::string_view(text).substr(0, dot)) &&
+                  (dot == std::string::npos || digits(std::string_view(text).substr(dot + 1)));
+  double value = 0;
+  // from_chars, unlike stod, ignores the locale's decimal point.
+  if (!ok || std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+    diag.add(entry.mark(), quote(entry.path) + " must be a number of 0 or more, like 3 or 2.5");
+    return false;
+  }
+  target.value = value;
   return true;
 }
 
@@ -362,6 +411,14 @@ void decode_config(MapReader& top, Config& c) {
   top.feature("hostname", c.hostname.enabled);
   top.feature("nameserver", c.nameserver.enabled);
   top.feature("network", c.network.enabled);
+  top.feature("cpu", c.cpu.enabled, [&](MapReader& m) {
+    m.field("online_timeout", Duration{c.cpu.online_timeout});
+  });
+  top.feature("memory", c.memory.enabled, [&](MapReader& m) {
+    m.field("online_policy", Choice<MemoryPolicy>{c.memory.online_policy, kMemoryPolicyNames});
+    m.field("movable_ratio", Ratio{c.memory.movable_ratio});
+    m.field("ignore_auto_online", c.memory.ignore_auto_online);
+  });
   top.finish();
 }
 

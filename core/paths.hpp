@@ -29,5 +29,8 @@ inline constexpr const char* kUpdateMotdScript = "/etc/update-motd.d/50-guestkit
 inline constexpr const char* kDevNull = "/dev/null";
 inline constexpr const char* kSysClass = "/sys/class";
 inline constexpr const char* kSysBus = "/sys/bus";
+inline constexpr const char* kSysCpuDir = "/sys/devices/system/cpu";        // cpuN/online
+inline constexpr const char* kSysMemoryDir = "/sys/devices/system/memory";  // memoryN/state
+inline constexpr const char* kProcZoneinfo = "/proc/zoneinfo";
 
 }  // namespace guestkit::core::paths
