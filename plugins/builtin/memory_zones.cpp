@@ -74,7 +74,7 @@ std::optional<ZoneTotals> parse_zoneinfo(std::string_view text, std::uint64_t pa
 }
 
 Decision decide(const core::MemoryConfig& config, const std::optional<ZoneTotals>& zones,
-                std::uint64_t block_size, std::string_view valid_zones) {
+                std::uint64_t block_size, std::string_view valid_zones, bool explain) {
   switch (config.online_policy) {
     case core::MemoryPolicy::online:
       return {"online", "policy online"};
@@ -94,20 +94,22 @@ Decision decide(const core::MemoryConfig& config, const std::optional<ZoneTotals
     if (iequals(zone, "Movable")) movable_ok = true;
     else if (!zone.empty() && !iequals(zone, "None")) kernel_ok = true;
   }
-  const std::string offered = "the kernel offers only '" + std::string(trim(valid_zones)) + "'";
-  if (kernel_ok && !movable_ok) return {"online_kernel", "auto: " + offered};
-  if (movable_ok && !kernel_ok) return {"online_movable", "auto: " + offered};
+  if (kernel_ok != movable_ok) {
+    Decision d{kernel_ok ? "online_kernel" : "online_movable", {}};
+    if (explain) d.why = "auto: the kernel offers only '" + std::string(trim(valid_zones)) + "'";
+    return d;
+  }
   if (!zones || zones->kernel == 0 || block_size == 0)
-    return {"online", "auto: zone sizes unknown, the kernel picks"};
+    return {"online", explain ? "auto: zone sizes unknown, the kernel picks" : ""};
 
   const double limit = config.movable_ratio * static_cast<double>(zones->kernel);
-  const std::uint64_t after = zones->movable + block_size;
-  const std::string sizes = "movable " + sysfs::format_bytes(zones->movable) + " + " +
-                            sysfs::format_bytes(block_size);
-  const std::string bound = ratio_text(config.movable_ratio) + " x kernel " +
-                            sysfs::format_bytes(zones->kernel);
-  if (static_cast<double>(after) <= limit) return {"online_movable", "auto: " + sizes + " <= " + bound};
-  return {"online_kernel", "auto: " + sizes + " > " + bound};
+  const bool fits = static_cast<double>(zones->movable + block_size) <= limit;
+  Decision d{fits ? "online_movable" : "online_kernel", {}};
+  if (explain)
+    d.why = "auto: movable " + sysfs::format_bytes(zones->movable) + " + " +
+            sysfs::format_bytes(block_size) + (fits ? " <= " : " > ") +
+            ratio_text(config.movable_ratio) + " x kernel " + sysfs::format_bytes(zones->kernel);
+  return d;
 }
 
 void account(ZoneTotals& zones, std::string_view state, std::uint64_t block_size) {

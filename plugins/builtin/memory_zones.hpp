@@ -46,8 +46,10 @@ struct Decision {
 // kernel offers only one kind of zone for the block: asking for the other would only
 // be refused. With no zone sizes (`zones` empty) auto writes plain "online" and lets
 // the kernel pick.
+// `explain` = false leaves `why` empty: a sweep over thousands of blocks that nobody
+// reads the reasons of saves their formatting.
 Decision decide(const core::MemoryConfig& config, const std::optional<ZoneTotals>& zones,
-                std::uint64_t block_size, std::string_view valid_zones);
+                std::uint64_t block_size, std::string_view valid_zones, bool explain = true);
 
 // Books a block onlined into `state` (as if the kernel had), so the next decision of
 // the same sweep sees it without re-reading /proc/zoneinfo.

@@ -60,6 +60,9 @@ core::Result<Onlined> online(const core::Context& ctx, unsigned id) {
   if (id == 0) return Onlined{Result::boot_cpu, "cpu0 is the boot CPU, left alone"};
   const std::string name = "cpu" + std::to_string(id);
   auto cpus = sysfs::Dir::open(ctx.root, core::paths::kSysCpuDir);
+  // A root without sysfs (an image being built): no CPU to bring up, nothing to wait for.
+  if (!cpus && cpus.error().code == std::errc::no_such_file_or_directory)
+    return Onlined{Result::no_sysfs, "no " + ctx.root.display(core::paths::kSysCpuDir)};
   if (!cpus) return std::move(cpus).error();
 
   const auto timeout = ctx.config.cpu.online_timeout;
@@ -188,6 +191,7 @@ core::Result<Outcome> online_cpu(PluginContext& p) {
       return Outcome::unchanged;
     case cpu::Result::not_hotpluggable:
     case cpu::Result::boot_cpu:
+    case cpu::Result::no_sysfs:
       break;
   }
   return Outcome::skipped;

@@ -21,7 +21,13 @@ namespace guestkit::plugins::cpu {
 // "cpu12" -> 12; Errc::bad_input for anything else ("cpu3/../..", "memory3", "cpu01").
 core::Result<unsigned> check_name(std::string_view name);
 
-enum class Result { onlined, already_online, not_hotpluggable, boot_cpu };
+enum class Result {
+  onlined,
+  already_online,
+  not_hotpluggable,  // running, without an online file
+  boot_cpu,          // cpu0
+  no_sysfs,          // the root has no /sys/devices/system/cpu (an image being built)
+};
 struct Onlined {
   Result result;
   std::string detail;  // for the debug log

@@ -73,7 +73,7 @@ std::optional<std::string> Onliner::defer_reason() const {
          "; memory.ignore_auto_online: true would override)";
 }
 
-core::Result<Onlined> Onliner::online(unsigned id) {
+core::Result<Onlined> Onliner::online(unsigned id, bool explain) {
   auto block = dir_.child("memory" + std::to_string(id));
   if (!block) return std::move(block).error();
   auto state = block->read(kState);
@@ -85,24 +85,35 @@ core::Result<Onlined> Onliner::online(unsigned id) {
   // "going-offline" and the like: someone else is at work on the block.
   if (**state != "offline") return Onlined{Result::left, "", "state is '" + **state + "'"};
 
-  std::string valid_zones;
-  if (ctx_->config.memory.online_policy == core::MemoryPolicy::automatic) {
-    auto zones = block->read(kValidZones);  // a hint: absent without MEMORY_HOTREMOVE
-    if (zones && *zones) valid_zones = **zones;
-  }
-  const Decision d = decide(ctx_->config.memory, zones_, block_size_, valid_zones);
-  const std::string state_to(d.state);
+  // valid_zones (absent without CONFIG_MEMORY_HOTREMOVE) says which zones the kernel
+  // would take this block into. Reading it for every block of a sweep would cost a
+  // third more system calls for a hint that only matters when the kernel refuses the
+  // ratio's pick, so it is read then (and up front in dry-run, to predict the same).
+  const bool automatic = ctx_->config.memory.online_policy == core::MemoryPolicy::automatic;
+  const bool why = explain || ctx_->dry_run;
+  const auto valid_zones = [&]() -> std::string {
+    auto zones = block->read(kValidZones);
+    return zones && *zones ? **zones : "";
+  };
+  Decision d = decide(ctx_->config.memory, zones_, block_size_,
+                      automatic && ctx_->dry_run ? valid_zones() : "", why);
   if (ctx_->dry_run) {
-    ctx_->would("write " + state_to + " to " + block->display(kState) + " (" + d.why + ")");
-  } else if (auto written = block->write(kState, state_to); !written) {
+    ctx_->would("write " + std::string(d.state) + " to " + block->display(kState) + " (" + d.why + ")");
+  } else if (auto written = block->write(kState, d.state); !written) {
     // Writing a state the block is already in is EINVAL: a distribution rule or the
     // kernel may have onlined it between our read and our write.
     auto now = block->read(kState);
     if (now && *now && is_online(**now)) return Onlined{Result::already_online, "", "onlined meanwhile"};
-    return std::move(written).error();
+    // The kernel does not offer the zone the ratio picked for this block: the other kind.
+    const Decision other = automatic && written.error().code == std::errc::invalid_argument
+                               ? decide(ctx_->config.memory, zones_, block_size_, valid_zones(), why)
+                               : d;
+    if (other.state == d.state) return std::move(written).error();
+    if (auto retried = block->write(kState, other.state); !retried) return std::move(retried).error();
+    d = other;
   }
-  if (zones_) account(*zones_, state_to, block_size_);
-  return Onlined{Result::onlined, state_to, d.why};
+  if (zones_) account(*zones_, d.state, block_size_);
+  return Onlined{Result::onlined, std::string(d.state), d.why};
 }
 
 core::Result<SweepReport> coldplug(const core::Context& ctx) {
@@ -126,7 +137,7 @@ core::Result<SweepReport> coldplug(const core::Context& ctx) {
   // Ascending addresses: older kernels only accept ZONE_MOVABLE above ZONE_NORMAL.
   for (unsigned id : sysfs::indexed(*names, "memory")) {
     ++report.seen;
-    auto done = onliner->online(id);
+    auto done = onliner->online(id, false);
     if (!done) {
       report.failures.emplace_back(id, std::move(done).error());
     } else if (done->result == Result::onlined) {
@@ -193,6 +204,10 @@ core::Result<Outcome> online_memory(PluginContext& p) {
   auto id = memory::check_name(p.args.front());
   if (!id) return std::move(id).error();
   auto onliner = memory::Onliner::open(p.ctx);
+  if (!onliner && onliner.error().code == std::errc::no_such_file_or_directory) {
+    core::log_debug(p.args.front(), ": ", onliner.error().message(), " (no memory hotplug)");
+    return Outcome::skipped;
+  }
   if (!onliner) return std::move(onliner).error();
   if (auto why = onliner->defer_reason()) {
     core::log_debug(p.args.front(), ": ", *why);

@@ -36,15 +36,17 @@ struct Onlined {
 // blocks reads the zone sizes once and books each block it onlines itself.
 class Onliner {
  public:
-  // Errc::... ENOENT when there is no /sys/devices/system/memory (no memory hotplug).
+  // ENOENT when there is no /sys/devices/system/memory (a kernel without memory hotplug).
   static core::Result<Onliner> open(const core::Context& ctx);
+  static core::Result<Onliner> open(core::Context&&) = delete;  // it keeps a pointer
 
   // Why nothing should be done at all (the kernel auto-onlines), or std::nullopt.
   std::optional<std::string> defer_reason() const;
 
   // Onlines memoryN if it is offline. The kernel's refusal (EBUSY, EINVAL...) is the
-  // Error; a block someone else onlined meanwhile is already_online.
-  core::Result<Onlined> online(unsigned id);
+  // Error; a block someone else onlined meanwhile is already_online. `explain` fills
+  // Onlined::detail with the policy's reasoning (always, in dry-run).
+  core::Result<Onlined> online(unsigned id, bool explain = true);
 
   std::uint64_t block_size() const noexcept { return block_size_; }
   const std::string& auto_online() const noexcept { return auto_online_; }

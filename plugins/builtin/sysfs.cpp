@@ -23,30 +23,38 @@ std::string join(const std::string& dir, std::string_view name) {
   return out;
 }
 
-// openat for one name, never following a symlink: ELOOP (or ENOTDIR with
-// O_DIRECTORY) on a link becomes Errc::symlink_refused.
-core::Result<core::UniqueFd> open_entry(int dir, std::string_view name, int flags,
-                                        const std::string& what) {
-  const std::string leaf(name);
-  if (leaf.empty() || leaf == "." || leaf == ".." || leaf.find('/') != std::string::npos)
-    return core::make_error(core::Errc::bad_input, "'" + leaf + "' is not a plain name");
-  core::UniqueFd fd(::openat(dir, leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-  if (fd) return fd;
-  const int err = errno;
+// openat for one plain name, never following a symlink. Messages are built by the
+// caller, and only on failure: a sweep over thousands of blocks must not format a path
+// per attribute it opens successfully.
+struct Opened {
+  core::UniqueFd fd;
+  int err = 0;            // errno when !fd
+  bool symlink = false;   // the name is a symlink (refused)
+};
+
+Opened open_entry(int dir, std::string_view name, int flags) {
+  Opened out;
+  const std::string leaf(name);  // short sysfs names: no allocation
+  if (leaf.empty() || leaf == "." || leaf == ".." || leaf.find('/') != std::string::npos) {
+    out.err = EINVAL;
+    return out;
+  }
+  out.fd.reset(::openat(dir, leaf.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+  if (out.fd) return out;
+  out.err = errno;
+  // O_NOFOLLOW on a link gives ELOOP, or ENOTDIR together with O_DIRECTORY.
   struct stat st {};
-  if ((err == ELOOP || err == ENOTDIR) &&
-      ::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-    return core::make_error(core::Errc::symlink_refused, what);
-  return core::errno_error(what, err);
+  out.symlink = (out.err == ELOOP || out.err == ENOTDIR) &&
+                ::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+  return out;
 }
 
-core::Status require_regular(int fd, const std::string& what) {
-  struct stat st {};
-  if (::fstat(fd, &st) < 0) return core::errno_error("stat " + what);
-  if (!S_ISREG(st.st_mode))
-    return core::make_error(std::make_error_code(std::errc::invalid_argument),
-                            what + " is not a regular file");
-  return {};
+core::Error open_error(const Opened& o, std::string_view name, std::string what) {
+  if (o.symlink) return core::make_error(core::Errc::symlink_refused, std::move(what));
+  if (o.err == EINVAL && (name.empty() || name == "." || name == ".." ||
+                          name.find('/') != std::string_view::npos))
+    return core::make_error(core::Errc::bad_input, "'" + std::string(name) + "' is not a plain name");
+  return core::errno_error(std::move(what), o.err);
 }
 
 }  // namespace
@@ -54,13 +62,13 @@ core::Status require_regular(int fd, const std::string& what) {
 core::Result<Dir> Dir::open(const core::Root& root, std::string_view guest) {
   auto fd = root.open(guest, O_PATH | O_DIRECTORY, 0, core::Follow::never);
   if (!fd) return std::move(fd).error();
-  return Dir(root, std::move(fd).value(), std::string(guest));
+  return Dir(std::make_shared<const core::Root>(root), std::move(fd).value(), std::string(guest));
 }
 
 core::Result<Dir> Dir::child(std::string_view name) const {
-  auto fd = open_entry(fd_.get(), name, O_PATH | O_DIRECTORY, display(name));
-  if (!fd) return std::move(fd).error();
-  return Dir(*root_, std::move(fd).value(), join(guest_, name));
+  auto o = open_entry(fd_.get(), name, O_PATH | O_DIRECTORY);
+  if (!o.fd) return open_error(o, name, display(name));
+  return Dir(root_, std::move(o.fd), join(guest_, name));
 }
 
 bool Dir::has(std::string_view name) const {
@@ -69,27 +77,27 @@ bool Dir::has(std::string_view name) const {
 }
 
 core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const {
-  const std::string what = display(attr);
-  auto fd = open_entry(fd_.get(), attr, O_RDONLY | O_NONBLOCK, what);
-  if (!fd) {
-    if (fd.error().code == std::errc::no_such_file_or_directory) return std::optional<std::string>{};
-    return std::move(fd).error();
+  // No fstat: O_NONBLOCK keeps a FIFO or terminal from blocking, the size cap stops an
+  // endless device, and a sweep over thousands of blocks saves a system call each.
+  auto o = open_entry(fd_.get(), attr, O_RDONLY | O_NONBLOCK);
+  if (!o.fd) {
+    if (o.err == ENOENT) return std::optional<std::string>{};
+    return open_error(o, attr, display(attr));
   }
-  if (auto regular = require_regular(fd->get(), what); !regular) return std::move(regular).error();
   // sysfs hands out an attribute whole in the first read, and a short read of a regular
   // file is its end: one read(2) is enough unless the buffer came back full.
   std::string text;
   std::array<char, 4096> buf{};
   for (;;) {
-    const ssize_t n = ::read(fd->get(), buf.data(), buf.size());
+    const ssize_t n = ::read(o.fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return core::errno_error("read " + what);
+      return core::errno_error("read " + display(attr));
     }
     text.append(buf.data(), static_cast<std::size_t>(n));
     if (static_cast<std::size_t>(n) < buf.size()) break;
     if (text.size() > kMaxAttr)
-      return core::make_error(std::make_error_code(std::errc::file_too_large), "read " + what);
+      return core::make_error(std::make_error_code(std::errc::file_too_large), "read " + display(attr));
   }
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
     text.pop_back();
@@ -97,21 +105,25 @@ core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const 
 }
 
 core::Status Dir::write(std::string_view attr, std::string_view value) const {
-  const std::string what = "write " + std::string(value) + " to " + display(attr);
-  // O_TRUNC matters only for a fake tree's regular files (sysfs ignores it); it is
-  // ignored for FIFOs and devices, which require_regular() then refuses before any
-  // byte is written. O_NONBLOCK: a FIFO without a reader fails instead of hanging.
-  auto fd = open_entry(fd_.get(), attr, O_WRONLY | O_TRUNC | O_NONBLOCK, what);
-  if (!fd) return std::move(fd).error();
-  if (auto regular = require_regular(fd->get(), display(attr)); !regular)
-    return std::move(regular).error();
+  const auto what = [&] { return "write " + std::string(value) + " to " + display(attr); };
+  // O_TRUNC matters only for a fake tree's regular files (sysfs ignores it, as it does
+  // for `echo online > state`); it is ignored for FIFOs and devices too, which the
+  // fstat below refuses before any byte is written. O_NONBLOCK: a FIFO without a
+  // reader fails instead of hanging.
+  auto o = open_entry(fd_.get(), attr, O_WRONLY | O_TRUNC | O_NONBLOCK);
+  if (!o.fd) return open_error(o, attr, what());
+  struct stat st {};
+  if (::fstat(o.fd.get(), &st) < 0) return core::errno_error(what());
+  if (!S_ISREG(st.st_mode))
+    return core::make_error(std::make_error_code(std::errc::invalid_argument),
+                            what() + ": not a regular file");
   for (;;) {
-    const ssize_t n = ::write(fd->get(), value.data(), value.size());
+    const ssize_t n = ::write(o.fd.get(), value.data(), value.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return core::errno_error(what);
+    if (n < 0) return core::errno_error(what());
     // sysfs takes a store whole or not at all; a short write is a refusal.
     if (static_cast<std::size_t>(n) != value.size())
-      return core::make_error(std::make_error_code(std::errc::io_error), what + " (short write)");
+      return core::make_error(std::make_error_code(std::errc::io_error), what() + " (short write)");
     return {};
   }
 }

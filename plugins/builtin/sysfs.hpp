@@ -6,6 +6,7 @@
 // not a walk from the root per file, and a planted symlink is never followed.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,11 +40,13 @@ class Dir {
   std::string display(std::string_view name) const;
 
  private:
-  Dir(const core::Root& root, core::UniqueFd fd, std::string guest)
-      : root_(&root), fd_(std::move(fd)), guest_(std::move(guest)) {}
+  Dir(std::shared_ptr<const core::Root> root, core::UniqueFd fd, std::string guest)
+      : root_(std::move(root)), fd_(std::move(fd)), guest_(std::move(guest)) {}
 
-  const core::Root* root_;  // must outlive the Dir
-  core::UniqueFd fd_;       // O_PATH|O_DIRECTORY
+  // Shared by a directory and its children (thousands of memory blocks), so no Root
+  // is copied per block and none has to outlive the Dir.
+  std::shared_ptr<const core::Root> root_;
+  core::UniqueFd fd_;  // O_PATH|O_DIRECTORY
   std::string guest_;
 };
 
