@@ -29,9 +29,9 @@ class FakeSysfs {
   void cpu_list(std::string_view online_list) const;  // cpu/online: "0-3,6"
   std::string cpu_online(unsigned id) const;           // content of cpuN/online
 
-  // memory0..memory<count-1> of `block_size` bytes; the ids in `offline` are offline
-  // with valid_zones "Normal Movable", the others online. Also block_size_bytes and
-  // auto_online_blocks, and /proc/zoneinfo with the online blocks in ZONE_NORMAL.
+  // memory0..memory<count-1> of `block_size` bytes; the ids in `offline` are offline,
+  // the others online (state only: valid_zones is block()'s). Also block_size_bytes,
+  // auto_online_blocks, and /proc/zoneinfo with the online blocks in kernel zones.
   void memory(unsigned count, std::uint64_t block_size, const std::vector<unsigned>& offline,
               std::string_view auto_online = "offline") const;
   void block(unsigned id, std::string_view state, std::string_view valid_zones = "") const;

@@ -175,7 +175,7 @@ core::Result<Status> status(const core::Context& ctx) {
 void print_status(std::ostream& os, const Status& st, const core::MemoryConfig& config) {
   const auto line = [&](const char* label, const std::vector<unsigned>& ids) {
     os << label << ids.size() << " " << sysfs::format_ranges("memory", ids);
-    if (st.block_size) os << " (" << sysfs::format_bytes(ids.size() * st.block_size) << ")";
+    if (st.block_size && !ids.empty()) os << " (" << sysfs::format_bytes(ids.size() * st.block_size) << ")";
     os << "\n";
   };
   line("online:  ", st.online);

@@ -9,7 +9,8 @@ dest=$(mktemp -d /tmp/guestkit-install.XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$build" >/dev/null
 fail=0
-for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
+for f in "$prefix/sbin/guestkit-boot" "$prefix/sbin/guestkit-cpu" "$prefix/sbin/guestkit-memory" \
+         /etc/guestkit/guestkit.yml "$prefix/lib/udev/rules.d/85-guestkit-cpu-memory.rules" \
          "$prefix/lib/systemd/system/guestkit-bootstrap.service" \
          "$prefix/lib/systemd/system/guestkit-mount.service" \
          "$prefix/lib/systemd/system/guestkit-config.service" \
@@ -23,6 +24,12 @@ grep -qx "ExecStart=$prefix/sbin/guestkit-boot config" "$dest$prefix/lib/systemd
   { echo "guestkit-config.service does not run $prefix/sbin/guestkit-boot config"; fail=1; }
 "$dest$prefix/sbin/guestkit-boot" --version | grep -q '^guestkit-boot (guestkit) ' ||
   { echo "installed guestkit-boot does not run"; fail=1; }
+# The udev rule runs the helpers where the packages put them (prefix /usr).
+for tool in guestkit-cpu guestkit-memory; do
+  grep -q "RUN+=\"/usr/sbin/$tool\"" "$dest$prefix/lib/udev/rules.d/85-guestkit-cpu-memory.rules" ||
+    { echo "85-guestkit-cpu-memory.rules does not run /usr/sbin/$tool"; fail=1; }
+  "$dest$prefix/sbin/$tool" --version | grep -q "^$tool (guestkit) " || { echo "installed $tool does not run"; fail=1; }
+done
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }
