@@ -21,6 +21,10 @@ constexpr std::string_view kValidZones = "valid_zones";
 constexpr std::string_view kBlockSize = "block_size_bytes";
 constexpr std::string_view kAutoOnline = "auto_online_blocks";
 constexpr std::size_t kZoneinfoLimit = 1 << 20;
+// Held while a process weighs and books zone sizes (Onliner::open). A boot sweep of
+// thousands of real blocks can take seconds; udev's own timeout is minutes.
+constexpr std::string_view kZonesLock = "memory-zones";
+constexpr auto kZonesLockTimeout = std::chrono::seconds(60);
 
 // block_size_bytes is hexadecimal without "0x" ("8000000" is 128 MiB).
 std::uint64_t parse_hex(std::string_view text) {
@@ -63,7 +67,16 @@ core::Result<Onliner> Onliner::open(const core::Context& ctx) {
   auto automatic = o.dir_.read(kAutoOnline);
   if (!automatic) return std::move(automatic).error();
   if (*automatic) o.auto_online_ = **automatic;  // absent before Linux 4.7: never auto
-  if (ctx.config.memory.online_policy == core::MemoryPolicy::automatic) o.zones_ = read_zones(ctx.root);
+  if (o.defer_reason()) return o;  // nothing will be decided
+  if (ctx.config.memory.online_policy == core::MemoryPolicy::automatic) {
+    // Dry-run changes nothing, not even a lock file, and decides nothing for real.
+    if (!ctx.dry_run) {
+      auto lock = core::Lock::acquire(ctx.root, kZonesLock, kZonesLockTimeout);
+      if (!lock) return std::move(lock).error();
+      o.zones_lock_ = std::move(lock).value();
+    }
+    o.zones_ = read_zones(ctx.root);
+  }
   return o;
 }
 

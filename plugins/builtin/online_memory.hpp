@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/lock.hpp"
 #include "core/result.hpp"
 #include "plugins/builtin/memory_zones.hpp"
 #include "plugins/builtin/sweep.hpp"
@@ -37,6 +38,9 @@ struct Onlined {
 class Onliner {
  public:
   // ENOENT when there is no /sys/devices/system/memory (a kernel without memory hotplug).
+  // With the auto policy it holds the lock "memory-zones" until destroyed: a DIMM
+  // arrives as dozens of blocks whose udev events run in parallel, and each must
+  // weigh the zone sizes the previous ones left, not the sizes from before them all.
   static core::Result<Onliner> open(const core::Context& ctx);
   static core::Result<Onliner> open(core::Context&&) = delete;  // it keeps a pointer
 
@@ -56,6 +60,7 @@ class Onliner {
   Onliner(const core::Context& ctx, sysfs::Dir dir) : ctx_(&ctx), dir_(std::move(dir)) {}
 
   const core::Context* ctx_;  // must outlive the Onliner
+  std::optional<core::Lock> zones_lock_;
   sysfs::Dir dir_;
   std::uint64_t block_size_ = 0;       // 0: unknown
   std::string auto_online_ = "offline";

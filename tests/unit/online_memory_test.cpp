@@ -4,6 +4,8 @@
 #include <chrono>
 #include <filesystem>
 #include <sstream>
+#include <thread>
+#include <atomic>
 
 #include "plugins/builtin/online_memory.hpp"
 #include "plugins/runner.hpp"
@@ -74,6 +76,32 @@ TEST_CASE("auto: movable while within the ratio, kernel beyond it", "[memory]") 
   CHECK(sys.block_state(9) == "online_kernel");
   CHECK(onliner->zones()->movable == 3 * kGiB);
   CHECK(onliner->zones()->kernel == 1 * kGiB + 128 * kMiB);
+}
+
+TEST_CASE("auto: one process at a time weighs the zones", "[memory]") {
+  TempDir t;
+  FakeSysfs sys(t);
+  sys.memory(4, 128 * kMiB, {2, 3});
+  auto ctx = context(t);
+  auto first = mem::Onliner::open(ctx);
+  REQUIRE(first);
+  CHECK(fs::exists(t.path() / "run/guestkit/lock/memory-zones.lock"));
+  std::atomic<bool> second_open{false};
+  std::thread udev([&] {
+    auto second = mem::Onliner::open(ctx);  // another block's event, in parallel
+    second_open = second.ok();
+  });
+  std::this_thread::sleep_for(200ms);
+  CHECK_FALSE(second_open);  // waits while the first one decides
+  REQUIRE(first->online(2));
+  first = core::make_error(core::Errc::bad_input, "done");  // drops the first Onliner
+  udev.join();
+  CHECK(second_open);
+  // A fixed policy weighs nothing and takes no lock.
+  auto fixed = context(t, core::MemoryPolicy::online_kernel);
+  auto a = mem::Onliner::open(fixed);
+  auto b = mem::Onliner::open(fixed);
+  CHECK((a.ok() && b.ok()));
 }
 
 TEST_CASE("auto: a block the kernel offers only kernel zones for goes there", "[memory]") {
