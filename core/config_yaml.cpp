@@ -411,9 +411,8 @@ void decode_config(MapReader& top, Config& c) {
   top.feature("hostname", c.hostname.enabled);
   top.feature("nameserver", c.nameserver.enabled);
   top.feature("network", c.network.enabled);
-  top.feature("cpu", c.cpu.enabled, [&](MapReader& m) {
-    m.field("online_timeout", Duration{c.cpu.online_timeout});
-  });
+  top.feature("cpu", c.cpu.enabled,
+              [&](MapReader& m) { m.field("online_timeout", Duration{c.cpu.online_timeout}); });
   top.feature("memory", c.memory.enabled, [&](MapReader& m) {
     m.field("online_policy", Choice<MemoryPolicy>{c.memory.online_policy, kMemoryPolicyNames});
     m.field("movable_ratio", Ratio{c.memory.movable_ratio});

@@ -11,14 +11,14 @@ namespace {
 // Every built-in plugin, one row each. Numbers are stable: users order their own
 // plugins relative to them. Keep the rows sorted by name.
 constexpr BuiltinPlugin kBuiltins[] = {
-    {"10-online-cpu", "cpu-add", "cpu", false,
-     "brings a hot-added vCPU online", &builtin::online_cpu},
+    {"10-online-cpu", "cpu-add", "cpu", false, "brings a hot-added vCPU online",
+     &builtin::online_cpu},
     {"10-online-memory", "memory-add", "memory", false,
      "brings a hot-added memory block online (memory.online_policy)", &builtin::online_memory},
     {"13-set-motd", "config", "motd", false,
      "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &builtin::set_motd},
-    {"20-coldplug-cpus", "mount", "cpu", false,
-     "brings every offline hotpluggable vCPU online", &builtin::coldplug_cpus},
+    {"20-coldplug-cpus", "mount", "cpu", false, "brings every offline hotpluggable vCPU online",
+     &builtin::coldplug_cpus},
     {"21-coldplug-memory", "mount", "memory", false,
      "brings every offline memory block online (memory.online_policy)", &builtin::coldplug_memory},
 };

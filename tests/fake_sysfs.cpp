@@ -32,7 +32,8 @@ void put(const fs::path& file, std::string_view content) {
     fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   }
   if (fd < 0) throw std::runtime_error("cannot create " + file.string());
-  const bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  const bool ok =
+      ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
   ::close(fd);
   if (!ok) throw std::runtime_error("cannot write " + file.string());
 }
@@ -96,16 +97,22 @@ void FakeSysfs::zoneinfo(std::uint64_t kernel_bytes, std::uint64_t movable_bytes
   };
   // The shape of a real one, trimmed: the first "present" after a zone header counts.
   const std::string dma32 = kernel_bytes >= 16 * kMiB ? pages(16 * kMiB) : "0";
-  const std::string normal = pages(kernel_bytes >= 16 * kMiB ? kernel_bytes - 16 * kMiB : kernel_bytes);
+  const std::string normal =
+      pages(kernel_bytes >= 16 * kMiB ? kernel_bytes - 16 * kMiB : kernel_bytes);
   dir_.write("proc/zoneinfo",
              "Node 0, zone    DMA32\n  per-node stats\n      nr_inactive_anon 7\n"
              "  pages free     100\n        min      1\n        spanned  9999\n"
-             "        present  " + dma32 + "\n        managed  1\n"
-             "Node 0, zone   Normal\n  pages free     1\n        present  " + normal + "\n"
-             "        managed  1\n"
-             "Node 0, zone  Movable\n  pages free     0\n        present  " + pages(movable_bytes) +
-             "\n        managed  0\n"
-             "Node 0, zone   Device\n  pages free     0\n        present  4096\n");
+             "        present  " +
+                 dma32 +
+                 "\n        managed  1\n"
+                 "Node 0, zone   Normal\n  pages free     1\n        present  " +
+                 normal +
+                 "\n"
+                 "        managed  1\n"
+                 "Node 0, zone  Movable\n  pages free     0\n        present  " +
+                 pages(movable_bytes) +
+                 "\n        managed  0\n"
+                 "Node 0, zone   Device\n  pages free     0\n        present  4096\n");
 }
 
 std::string FakeSysfs::path(std::string_view guest) const {

@@ -27,7 +27,7 @@ class FakeSysfs {
   // One cpuN directory; an online file only when `online` is set.
   void cpu(unsigned id, std::optional<bool> online) const;
   void cpu_list(std::string_view online_list) const;  // cpu/online: "0-3,6"
-  std::string cpu_online(unsigned id) const;           // content of cpuN/online
+  std::string cpu_online(unsigned id) const;          // content of cpuN/online
 
   // memory0..memory<count-1> of `block_size` bytes; the ids in `offline` are offline,
   // the others online (state only: valid_zones is block()'s). Also block_size_bytes,

@@ -12,7 +12,9 @@ namespace {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    const auto lower = [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
@@ -20,7 +22,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -49,12 +52,13 @@ std::optional<ZoneTotals> parse_zoneinfo(std::string_view text, std::uint64_t pa
     // "Node 0, zone   Normal"
     if (line.rfind("Node ", 0) == 0) {
       const auto at = line.find("zone");
-      const std::string_view name =
-          at == std::string::npos ? std::string_view{} : trim(std::string_view(line).substr(at + 4));
-      zone = name.empty()                   ? Zone::none
-             : iequals(name, "Movable")    ? Zone::movable
-             : iequals(name, "Device")     ? Zone::device
-                                           : Zone::kernel;
+      const std::string_view name = at == std::string::npos
+                                        ? std::string_view{}
+                                        : trim(std::string_view(line).substr(at + 4));
+      zone = name.empty()               ? Zone::none
+             : iequals(name, "Movable") ? Zone::movable
+             : iequals(name, "Device")  ? Zone::device
+                                        : Zone::kernel;
       counted = false;
       continue;
     }
@@ -91,8 +95,10 @@ Decision decide(const core::MemoryConfig& config, const std::optional<ZoneTotals
   for (std::string_view rest = valid_zones; !rest.empty();) {
     auto [zone, tail] = word(rest);
     rest = tail;
-    if (iequals(zone, "Movable")) movable_ok = true;
-    else if (!zone.empty() && !iequals(zone, "None")) kernel_ok = true;
+    if (iequals(zone, "Movable"))
+      movable_ok = true;
+    else if (!zone.empty() && !iequals(zone, "None"))
+      kernel_ok = true;
   }
   if (kernel_ok != movable_ok) {
     Decision d{kernel_ok ? "online_kernel" : "online_movable", {}};

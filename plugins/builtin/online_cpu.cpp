@@ -44,7 +44,8 @@ core::Result<Onlined> bring_up(const core::Context& ctx, const sysfs::Dir& cpu) 
   auto written = cpu.write(kOnline, "1");
   if (written) return Onlined{Result::onlined, "wrote 1 to " + cpu.display(kOnline)};
   auto now = cpu.read(kOnline);
-  if (now && *now && **now == "1") return Onlined{Result::already_online, "brought online meanwhile"};
+  if (now && *now && **now == "1")
+    return Onlined{Result::already_online, "brought online meanwhile"};
   return std::move(written).error();
 }
 
@@ -52,8 +53,9 @@ core::Result<Onlined> bring_up(const core::Context& ctx, const sysfs::Dir& cpu) 
 
 core::Result<unsigned> check_name(std::string_view name) {
   if (auto id = sysfs::parse_indexed_name(name, "cpu")) return *id;
-  return core::make_error(core::Errc::bad_input,
-                          "invalid CPU name '" + core::sanitize_for_log(name) + "' (expected cpuN)");
+  return core::make_error(
+      core::Errc::bad_input,
+      "invalid CPU name '" + core::sanitize_for_log(name) + "' (expected cpuN)");
 }
 
 core::Result<Onlined> online(const core::Context& ctx, unsigned id) {
@@ -92,10 +94,10 @@ core::Result<Onlined> online(const core::Context& ctx, unsigned id) {
     delay = std::min(delay * 2, std::chrono::duration_cast<Clock::duration>(kMaxDelay));
   }
   const std::string where = cpus->display(name);
-  return core::make_error(core::Errc::timed_out,
-                          present ? where + " has no online file after " + seconds(timeout) +
-                                        " and is not online"
-                                  : where + " did not appear within " + seconds(timeout));
+  return core::make_error(
+      core::Errc::timed_out,
+      present ? where + " has no online file after " + seconds(timeout) + " and is not online"
+              : where + " did not appear within " + seconds(timeout));
 }
 
 core::Result<SweepReport> coldplug(const core::Context& ctx) {

@@ -44,9 +44,9 @@ core::Result<Onlined> online(const core::Context& ctx, unsigned id);
 core::Result<SweepReport> coldplug(const core::Context& ctx);
 
 struct Status {
-  std::vector<unsigned> online;   // including CPUs without an online file that are up
+  std::vector<unsigned> online;  // including CPUs without an online file that are up
   std::vector<unsigned> offline;
-  std::vector<unsigned> fixed;    // no online file: not hotpluggable
+  std::vector<unsigned> fixed;  // no online file: not hotpluggable
 };
 core::Result<Status> status(const core::Root& root);
 // online:  4 cpu0-3

@@ -33,7 +33,9 @@ std::uint64_t parse_hex(std::string_view text) {
   return ec == std::errc{} && end == text.data() + text.size() ? value : 0;
 }
 
-bool is_online(std::string_view state) { return state.rfind("online", 0) == 0; }
+bool is_online(std::string_view state) {
+  return state.rfind("online", 0) == 0;
+}
 
 // Zone sizes from /proc/zoneinfo (why this file: memory_zones.hpp); std::nullopt when
 // unreadable, which makes `auto` let the kernel pick.
@@ -52,9 +54,9 @@ std::optional<ZoneTotals> read_zones(const core::Root& root) {
 
 core::Result<unsigned> check_name(std::string_view name) {
   if (auto id = sysfs::parse_indexed_name(name, "memory")) return *id;
-  return core::make_error(core::Errc::bad_input, "invalid memory block name '" +
-                                                     core::sanitize_for_log(name) +
-                                                     "' (expected memoryN)");
+  return core::make_error(
+      core::Errc::bad_input,
+      "invalid memory block name '" + core::sanitize_for_log(name) + "' (expected memoryN)");
 }
 
 core::Result<Onliner> Onliner::open(const core::Context& ctx) {
@@ -67,7 +69,7 @@ core::Result<Onliner> Onliner::open(const core::Context& ctx) {
   auto automatic = o.dir_.read(kAutoOnline);
   if (!automatic) return std::move(automatic).error();
   if (*automatic) o.auto_online_ = **automatic;  // absent before Linux 4.7: never auto
-  if (o.defer_reason()) return o;  // nothing will be decided
+  if (o.defer_reason()) return o;                // nothing will be decided
   if (ctx.config.memory.online_policy == core::MemoryPolicy::automatic) {
     // Dry-run changes nothing, not even a lock file, and decides nothing for real.
     if (!ctx.dry_run) {
@@ -111,18 +113,22 @@ core::Result<Onlined> Onliner::online(unsigned id, bool explain) {
   Decision d = decide(ctx_->config.memory, zones_, block_size_,
                       automatic && ctx_->dry_run ? valid_zones() : "", why);
   if (ctx_->dry_run) {
-    ctx_->would("write " + std::string(d.state) + " to " + block->display(kState) + " (" + d.why + ")");
+    ctx_->would("write " + std::string(d.state) + " to " + block->display(kState) + " (" + d.why +
+                ")");
   } else if (auto written = block->write(kState, d.state); !written) {
     // Writing a state the block is already in is EINVAL: a distribution rule or the
     // kernel may have onlined it between our read and our write.
     auto now = block->read(kState);
-    if (now && *now && is_online(**now)) return Onlined{Result::already_online, "", "onlined meanwhile"};
+    if (now && *now && is_online(**now))
+      return Onlined{Result::already_online, "", "onlined meanwhile"};
     // The kernel does not offer the zone the ratio picked for this block: the other kind.
-    const Decision other = automatic && written.error().code == std::errc::invalid_argument
-                               ? decide(ctx_->config.memory, zones_, block_size_, valid_zones(), why)
-                               : d;
+    const Decision other =
+        automatic && written.error().code == std::errc::invalid_argument
+            ? decide(ctx_->config.memory, zones_, block_size_, valid_zones(), why)
+            : d;
     if (other.state == d.state) return std::move(written).error();
-    if (auto retried = block->write(kState, other.state); !retried) return std::move(retried).error();
+    if (auto retried = block->write(kState, other.state); !retried)
+      return std::move(retried).error();
     d = other;
   }
   if (zones_) account(*zones_, d.state, block_size_);
@@ -188,7 +194,8 @@ core::Result<Status> status(const core::Context& ctx) {
 void print_status(std::ostream& os, const Status& st, const core::MemoryConfig& config) {
   const auto line = [&](const char* label, const std::vector<unsigned>& ids) {
     os << label << ids.size() << " " << sysfs::format_ranges("memory", ids);
-    if (st.block_size && !ids.empty()) os << " (" << sysfs::format_bytes(ids.size() * st.block_size) << ")";
+    if (st.block_size && !ids.empty())
+      os << " (" << sysfs::format_bytes(ids.size() * st.block_size) << ")";
     os << "\n";
   };
   line("online:  ", st.online);
@@ -213,7 +220,8 @@ void print_status(std::ostream& os, const Status& st, const core::MemoryConfig& 
 namespace guestkit::plugins::builtin {
 
 core::Result<Outcome> online_memory(PluginContext& p) {
-  if (p.args.empty()) return core::make_error(core::Errc::bad_input, "memory-add needs a block name");
+  if (p.args.empty())
+    return core::make_error(core::Errc::bad_input, "memory-add needs a block name");
   auto id = memory::check_name(p.args.front());
   if (!id) return std::move(id).error();
   auto onliner = memory::Onliner::open(p.ctx);

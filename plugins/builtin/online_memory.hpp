@@ -62,9 +62,9 @@ class Onliner {
   const core::Context* ctx_;  // must outlive the Onliner
   std::optional<core::Lock> zones_lock_;
   sysfs::Dir dir_;
-  std::uint64_t block_size_ = 0;       // 0: unknown
+  std::uint64_t block_size_ = 0;  // 0: unknown
   std::string auto_online_ = "offline";
-  std::optional<ZoneTotals> zones_;   // std::nullopt: unknown
+  std::optional<ZoneTotals> zones_;  // std::nullopt: unknown
 };
 
 // Every offline block, in address order, in this one process.

@@ -21,9 +21,8 @@ std::string describe(const SweepReport& r) {
                 std::chrono::duration<double, std::milli>(r.duration).count());
   const std::string count = std::to_string(r.onlined.size()) + " of " + plural(r.seen, r.what);
   return (r.dry_run ? "would bring " + count + " online" : count + " brought online") + " (" +
-         sysfs::format_ranges(r.prefix, r.onlined) + "), " +
-         std::to_string(r.already) + " already online, " + std::to_string(r.failures.size()) +
-         " failed (" + ms + ")";
+         sysfs::format_ranges(r.prefix, r.onlined) + "), " + std::to_string(r.already) +
+         " already online, " + std::to_string(r.failures.size()) + " failed (" + ms + ")";
 }
 
 void log_report(const SweepReport& r) {
@@ -37,9 +36,9 @@ core::Result<Outcome> outcome(const SweepReport& r) {
   if (!r.failures.empty()) {
     std::vector<unsigned> ids;
     for (const auto& [id, error] : r.failures) ids.push_back(id);
-    return core::make_error(r.failures.front().second.code,
-                            plural(ids.size(), r.what) + " left offline: " +
-                                sysfs::format_ranges(r.prefix, ids));
+    return core::make_error(
+        r.failures.front().second.code,
+        plural(ids.size(), r.what) + " left offline: " + sysfs::format_ranges(r.prefix, ids));
   }
   return r.onlined.empty() ? Outcome::unchanged : Outcome::changed;
 }

@@ -20,8 +20,8 @@ struct SweepReport {
   std::size_t already = 0;        // online before we looked
   // Refused or unreadable, by id; the sweep went on with the others.
   std::vector<std::pair<unsigned, core::Error>> failures;
-  std::string skipped;            // why nothing was attempted at all, else ""
-  bool dry_run = false;           // onlined means "would have been"
+  std::string skipped;   // why nothing was attempted at all, else ""
+  bool dry_run = false;  // onlined means "would have been"
   std::chrono::nanoseconds duration{};
 };
 

@@ -28,8 +28,8 @@ std::string join(const std::string& dir, std::string_view name) {
 // per attribute it opens successfully.
 struct Opened {
   core::UniqueFd fd;
-  int err = 0;            // errno when !fd
-  bool symlink = false;   // the name is a symlink (refused)
+  int err = 0;           // errno when !fd
+  bool symlink = false;  // the name is a symlink (refused)
 };
 
 Opened open_entry(int dir, std::string_view name, int flags) {
@@ -51,9 +51,10 @@ Opened open_entry(int dir, std::string_view name, int flags) {
 
 core::Error open_error(const Opened& o, std::string_view name, std::string what) {
   if (o.symlink) return core::make_error(core::Errc::symlink_refused, std::move(what));
-  if (o.err == EINVAL && (name.empty() || name == "." || name == ".." ||
-                          name.find('/') != std::string_view::npos))
-    return core::make_error(core::Errc::bad_input, "'" + std::string(name) + "' is not a plain name");
+  if (o.err == EINVAL &&
+      (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos))
+    return core::make_error(core::Errc::bad_input,
+                            "'" + std::string(name) + "' is not a plain name");
   return core::errno_error(std::move(what), o.err);
 }
 
@@ -69,11 +70,6 @@ core::Result<Dir> Dir::child(std::string_view name) const {
   auto o = open_entry(fd_.get(), name, O_PATH | O_DIRECTORY);
   if (!o.fd) return open_error(o, name, display(name));
   return Dir(root_, std::move(o.fd), join(guest_, name));
-}
-
-bool Dir::has(std::string_view name) const {
-  struct stat st {};
-  return ::fstatat(fd_.get(), std::string(name).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const {
@@ -97,7 +93,8 @@ core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const 
     text.append(buf.data(), static_cast<std::size_t>(n));
     if (static_cast<std::size_t>(n) < buf.size()) break;
     if (text.size() > kMaxAttr)
-      return core::make_error(std::make_error_code(std::errc::file_too_large), "read " + display(attr));
+      return core::make_error(std::make_error_code(std::errc::file_too_large),
+                              "read " + display(attr));
   }
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
     text.pop_back();
@@ -128,7 +125,9 @@ core::Status Dir::write(std::string_view attr, std::string_view value) const {
   }
 }
 
-std::string Dir::display(std::string_view name) const { return root_->display(join(guest_, name)); }
+std::string Dir::display(std::string_view name) const {
+  return root_->display(join(guest_, name));
+}
 
 std::optional<unsigned> parse_indexed_name(std::string_view name, std::string_view prefix) {
   if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return std::nullopt;

@@ -26,13 +26,14 @@ class Dir {
 
   // A subdirectory ("memory32"); a symlink there is refused.
   core::Result<Dir> child(std::string_view name) const;
-  bool has(std::string_view name) const;  // an entry of that name exists (any type)
 
   // An attribute's text with trailing whitespace removed; std::nullopt when absent.
-  // Only regular files are read (sysfs attributes are), never FIFOs or devices.
+  // Opened O_NONBLOCK and capped at 64 KiB, so a FIFO or device planted in a fake tree
+  // neither blocks nor runs on forever. A symlink is refused (Errc::symlink_refused).
   core::Result<std::optional<std::string>> read(std::string_view attr) const;
   // Writes `value` in one write(2), as sysfs wants it; the kernel's answer (EBUSY,
-  // EINVAL...) comes back as the Error's code. Never creates the attribute.
+  // EINVAL...) comes back as the Error's code. Never creates the attribute, never
+  // writes to anything but a regular file (sysfs attributes are).
   core::Status write(std::string_view attr, std::string_view value) const;
 
   const std::string& guest() const noexcept { return guest_; }

@@ -39,7 +39,9 @@ core::ExecResult memory(std::vector<std::string> args, const Env& env = {}) {
   return run("hotplug", "guestkit-memory", std::move(args), env);
 }
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // Every path and its content: to prove a run changed nothing.
 std::set<std::string> snapshot(const fs::path& dir) {
@@ -61,7 +63,9 @@ TEST_CASE("guestkit-cpu run by udev onlines the CPU of the event", "[cpu-cli]") 
   TempDir t;
   FakeSysfs sys(t);
   sys.cpus(4, {2, 3});
-  const Env udev{{"ACTION", "add"}, {"SUBSYSTEM", "cpu"}, {"DEVPATH", "/devices/system/cpu/cpu2"},
+  const Env udev{{"ACTION", "add"},
+                 {"SUBSYSTEM", "cpu"},
+                 {"DEVPATH", "/devices/system/cpu/cpu2"},
                  {"SEQNUM", "4711"}};
   auto r = cpu({"--root", t.path().string(), "--log-stderr"}, udev);
   INFO(r.err);
@@ -74,9 +78,14 @@ TEST_CASE("guestkit-cpu run by udev onlines the CPU of the event", "[cpu-cli]") 
   CHECK(fs::exists(t.path() / "run/guestkit/runs/cpu-add.json"));
 
   // Events that are not ours, or need nothing, change nothing and succeed.
-  for (const Env& other : {Env{{"ACTION", "add"}, {"SUBSYSTEM", "memory"}, {"DEVPATH", "/devices/system/memory/memory3"}},
-                           Env{{"ACTION", "remove"}, {"SUBSYSTEM", "cpu"}, {"DEVPATH", "/devices/system/cpu/cpu3"}},
-                           Env{{"ACTION", "offline"}, {"SUBSYSTEM", "cpu"}, {"DEVPATH", "/devices/system/cpu/cpu3"}}}) {
+  for (const Env& other :
+       {Env{{"ACTION", "add"},
+            {"SUBSYSTEM", "memory"},
+            {"DEVPATH", "/devices/system/memory/memory3"}},
+        Env{{"ACTION", "remove"}, {"SUBSYSTEM", "cpu"}, {"DEVPATH", "/devices/system/cpu/cpu3"}},
+        Env{{"ACTION", "offline"},
+            {"SUBSYSTEM", "cpu"},
+            {"DEVPATH", "/devices/system/cpu/cpu3"}}}) {
     INFO(other.at("ACTION") + " " + other.at("SUBSYSTEM"));
     CHECK(cpu({"--root", t.path().string()}, other).exit_code == 0);
     CHECK(sys.cpu_online(3) == "0\n");
@@ -97,13 +106,15 @@ TEST_CASE("guestkit-cpu refuses bad names and usage", "[cpu-cli]") {
   CHECK(cpu({"--root", root, "add"}).exit_code == 64);
   CHECK(cpu({"--root", root, "--status", "add", "cpu3"}).exit_code == 64);
   // From udev: a DEVPATH that climbs is refused before anything runs.
-  auto climb = cpu({"--root", root}, {{"ACTION", "add"}, {"SUBSYSTEM", "cpu"},
+  auto climb = cpu({"--root", root}, {{"ACTION", "add"},
+                                      {"SUBSYSTEM", "cpu"},
                                       {"DEVPATH", "/devices/system/cpu/cpu3/../../../x"}});
   CHECK(climb.exit_code == 64);
   CHECK(sys.cpu_online(3) == "0\n");
   auto help = cpu({"--help"});
   CHECK(help.exit_code == 0);
-  CHECK(help.out.rfind("Usage: guestkit-cpu [OPTION]... [add cpuN | --coldplug | --status]\n", 0) == 0);
+  CHECK(help.out.rfind("Usage: guestkit-cpu [OPTION]... [add cpuN | --coldplug | --status]\n", 0) ==
+        0);
   CHECK(has(help.out, "--coldplug"));
 }
 
@@ -114,7 +125,9 @@ TEST_CASE("guestkit-cpu --coldplug and --status; cpu: false turns it off", "[cpu
   const std::string root = t.path().string();
   auto st = cpu({"--root", root, "--status"});
   CHECK(st.exit_code == 0);
-  CHECK(st.out == "online:  5 cpu0-2,4,7\noffline: 3 cpu3,5-6\nfixed:   1 cpu0 (no online file: not hotpluggable)\n");
+  CHECK(st.out ==
+        "online:  5 cpu0-2,4,7\noffline: 3 cpu3,5-6\nfixed:   1 cpu0 (no online file: not "
+        "hotpluggable)\n");
 
   t.write("etc/guestkit/guestkit.yml", "cpu: false\n");
   auto off = cpu({"--root", root, "--log-stderr", "--coldplug"});
@@ -126,12 +139,14 @@ TEST_CASE("guestkit-cpu --coldplug and --status; cpu: false turns it off", "[cpu
   fs::remove(t.path() / "etc/guestkit/guestkit.yml");
   auto on = cpu({"--root", root, "--log-stderr", "--coldplug"});
   CHECK(on.exit_code == 0);
-  CHECK(has(on.err, "coldplug: 3 of 7 cpus brought online (cpu3,5-6), 4 already online, 0 failed ("));
+  CHECK(
+      has(on.err, "coldplug: 3 of 7 cpus brought online (cpu3,5-6), 4 already online, 0 failed ("));
   CHECK(cpu({"--root", root, "--status"}).out ==
         "online:  8 cpu0-7\noffline: 0 -\nfixed:   1 cpu0 (no online file: not hotpluggable)\n");
 }
 
-TEST_CASE("guestkit-memory run by udev onlines the block, then external plugins run", "[memory-cli]") {
+TEST_CASE("guestkit-memory run by udev onlines the block, then external plugins run",
+          "[memory-cli]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(8, 128 * kMiB, {5, 6});
@@ -139,14 +154,17 @@ TEST_CASE("guestkit-memory run by udev onlines the block, then external plugins 
           "#!/bin/sh\necho \"$1 $(cat \"$GUESTKIT_ROOT/sys/devices/system/memory/$1/state\")\""
           " >> \"$GUESTKIT_ROOT/note\"\n",
           0755);
-  auto r = memory({"--root", t.path().string(), "--log-stderr"},
-                  {{"ACTION", "add"}, {"SUBSYSTEM", "memory"}, {"DEVPATH", "/devices/system/memory/memory5"}});
+  auto r = memory(
+      {"--root", t.path().string(), "--log-stderr"},
+      {{"ACTION", "add"}, {"SUBSYSTEM", "memory"}, {"DEVPATH", "/devices/system/memory/memory5"}});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(sys.block_state(5) == "online_movable");
   CHECK(sys.block_state(6) == "offline\n");
   CHECK(t.read("note") == "memory5 online_movable\n");
-  CHECK(has(r.err, "guestkit-memory: memory5: online_movable (auto: movable 0 B + 128 MiB <= 3 x kernel 768 MiB)\n"));
+  CHECK(has(r.err,
+            "guestkit-memory: memory5: online_movable (auto: movable 0 B + 128 MiB <= 3 x kernel "
+            "768 MiB)\n"));
   auto bad = memory({"--root", t.path().string(), "add", "memory5/../memory6"});
   CHECK(bad.exit_code == 64);
   CHECK(has(bad.err, "invalid memory block name 'memory5/../memory6' (expected memoryN)"));
@@ -162,7 +180,9 @@ TEST_CASE("guestkit-memory --coldplug onlines 4096 blocks in one run; --status",
   auto r = memory({"--root", root, "--log-stderr", "--coldplug"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  CHECK(has(r.err, "coldplug: 4096 of 4128 memory blocks brought online (memory32-4127), 32 already online, 0 failed ("));
+  CHECK(has(r.err,
+            "coldplug: 4096 of 4128 memory blocks brought online (memory32-4127), 32 already "
+            "online, 0 failed ("));
   auto st = memory({"--root", root, "--status"});
   CHECK(st.exit_code == 0);
   // The zone sizes are /proc/zoneinfo's, which a fake tree does not update.
@@ -184,17 +204,19 @@ TEST_CASE("guestkit-memory and guestkit-cpu --dry-run change nothing", "[memory-
   const auto before = snapshot(t.path());
   auto m = memory({"--root", t.path().string(), "--dry-run", "--coldplug"});
   CHECK(m.exit_code == 0);
-  CHECK(m.out == "would write online_kernel to " + sys.path("/sys/devices/system/memory/memory4/state") +
-                     " (policy online_kernel)\n"
-                     "would write online_kernel to " + sys.path("/sys/devices/system/memory/memory5/state") +
-                     " (policy online_kernel)\n");
+  CHECK(m.out ==
+        "would write online_kernel to " + sys.path("/sys/devices/system/memory/memory4/state") +
+            " (policy online_kernel)\n"
+            "would write online_kernel to " +
+            sys.path("/sys/devices/system/memory/memory5/state") + " (policy online_kernel)\n");
   auto c = cpu({"--root", t.path().string(), "--dry-run", "add", "cpu2"});
   CHECK(c.exit_code == 0);
   CHECK(c.out == "would write 1 to " + sys.path("/sys/devices/system/cpu/cpu2/online") + "\n");
   CHECK(snapshot(t.path()) == before);  // not even a lock file or a run record
 }
 
-TEST_CASE("guestkit-memory: a refusing block is logged with the reason, the rest onlined", "[memory-cli]") {
+TEST_CASE("guestkit-memory: a refusing block is logged with the reason, the rest onlined",
+          "[memory-cli]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(8, 128 * kMiB, {4, 5, 6});
@@ -211,9 +233,11 @@ TEST_CASE("guestkit-memory: a refusing block is logged with the reason, the rest
   REQUIRE(r);
   INFO(r->err);
   CHECK(r->exit_code == 1);
-  CHECK(has(r->err, "guestkit-memory: warning: memory5: write online_movable to " + refusing.string() +
-                        ": Permission denied, left offline\n"));
-  CHECK(has(r->err, "coldplug: 2 of 8 memory blocks brought online (memory4,6), 5 already online, 1 failed ("));
+  CHECK(has(r->err, "guestkit-memory: warning: memory5: write online_movable to " +
+                        refusing.string() + ": Permission denied, left offline\n"));
+  CHECK(has(
+      r->err,
+      "coldplug: 2 of 8 memory blocks brought online (memory4,6), 5 already online, 1 failed ("));
   CHECK(sys.block_state(5) == "offline\n");
   CHECK(sys.block_state(4) == "online_movable");
   CHECK(sys.block_state(6) == "online_movable");
@@ -234,7 +258,8 @@ TEST_CASE("a sysfs tree captured from a real machine replays through --root", "[
         "policy: auto (movable_ratio 3)\n"
         "zones: kernel 24.0 GiB, movable 0 B\n");
   auto idle = memory({"--root", root, "--log-stderr", "--coldplug"});
-  CHECK(has(idle.err, "coldplug: 0 of 5 memory blocks brought online (-), 5 already online, 0 failed ("));
+  CHECK(has(idle.err,
+            "coldplug: 0 of 5 memory blocks brought online (-), 5 already online, 0 failed ("));
 
   // The same machine with its last block and cpu1 offline, as after a hot-add.
   t.write("sys/devices/system/memory/memory199/state", "offline\n");
@@ -243,7 +268,8 @@ TEST_CASE("a sysfs tree captured from a real machine replays through --root", "[
   t.write("sys/devices/system/cpu/online", "0\n");
   auto m = memory({"--root", root, "--log-stderr", "add", "memory199"});
   CHECK(m.exit_code == 0);
-  CHECK(has(m.err, "memory199: online_movable (auto: movable 0 B + 128 MiB <= 3 x kernel 24.0 GiB)"));
+  CHECK(
+      has(m.err, "memory199: online_movable (auto: movable 0 B + 128 MiB <= 3 x kernel 24.0 GiB)"));
   CHECK(t.read("sys/devices/system/memory/memory199/state") == "online_movable");
   CHECK(cpu({"--root", root, "--coldplug"}).exit_code == 0);
   CHECK(t.read("sys/devices/system/cpu/cpu1/online") == "1");
@@ -257,8 +283,11 @@ TEST_CASE("guestkit-boot mount runs 20-coldplug-cpus and 21-coldplug-memory", "[
   const std::string root = t.path().string();
   auto list = run("plugins", "guestkit-boot", {"--root", root, "--list", "mount"});
   CHECK(list.exit_code == 0);
-  CHECK(has(list.out, "  20-coldplug-cpus    built-in  enabled   brings every offline hotpluggable vCPU online\n"));
-  CHECK(has(list.out, "  21-coldplug-memory  built-in  enabled   brings every offline memory block online"));
+  CHECK(has(
+      list.out,
+      "  20-coldplug-cpus    built-in  enabled   brings every offline hotpluggable vCPU online\n"));
+  CHECK(has(list.out,
+            "  21-coldplug-memory  built-in  enabled   brings every offline memory block online"));
   auto boot = run("plugins", "guestkit-boot", {"--root", root, "--log-stderr", "mount"});
   CHECK(boot.exit_code == 0);
   CHECK(has(boot.err, "20-coldplug-cpus: changed ("));

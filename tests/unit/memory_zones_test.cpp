@@ -1,10 +1,11 @@
 // memory.online_policy decisions and the zone sizes they weigh (/proc/zoneinfo).
 
+#include "plugins/builtin/memory_zones.hpp"
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
-#include "plugins/builtin/memory_zones.hpp"
 #include "tests/fake_sysfs.hpp"
 
 namespace core = guestkit::core;
@@ -62,11 +63,14 @@ TEST_CASE("zoneinfo: every node counts, the first present line per zone", "[memo
 
 TEST_CASE("the fixed policies write what they say", "[memory]") {
   const mem::ZoneTotals zones{4 * kGiB, 0};
-  CHECK(mem::decide(policy(core::MemoryPolicy::online), zones, 128 * kMiB, "Movable").state == "online");
-  CHECK(mem::decide(policy(core::MemoryPolicy::online_movable), zones, 128 * kMiB, "Normal").state ==
-        "online_movable");
-  CHECK(mem::decide(policy(core::MemoryPolicy::online_kernel), zones, 128 * kMiB, "Movable").state ==
-        "online_kernel");
+  CHECK(mem::decide(policy(core::MemoryPolicy::online), zones, 128 * kMiB, "Movable").state ==
+        "online");
+  CHECK(
+      mem::decide(policy(core::MemoryPolicy::online_movable), zones, 128 * kMiB, "Normal").state ==
+      "online_movable");
+  CHECK(
+      mem::decide(policy(core::MemoryPolicy::online_kernel), zones, 128 * kMiB, "Movable").state ==
+      "online_kernel");
 }
 
 TEST_CASE("auto: movable within movable_ratio x kernel, then kernel", "[memory]") {
@@ -83,10 +87,11 @@ TEST_CASE("auto: movable within movable_ratio x kernel, then kernel", "[memory]"
   CHECK(mem::decide(policy(core::MemoryPolicy::automatic, 0.5), mem::ZoneTotals{4 * kGiB, 1 * kGiB},
                     1 * kGiB, "")
             .state == "online_movable");
-  CHECK(mem::decide(policy(core::MemoryPolicy::automatic, 0.5), mem::ZoneTotals{4 * kGiB, 1 * kGiB + 1},
-                    1 * kGiB, "")
+  CHECK(mem::decide(policy(core::MemoryPolicy::automatic, 0.5),
+                    mem::ZoneTotals{4 * kGiB, 1 * kGiB + 1}, 1 * kGiB, "")
             .state == "online_kernel");
-  CHECK(mem::decide(policy(core::MemoryPolicy::automatic, 0), mem::ZoneTotals{4 * kGiB, 0}, 128 * kMiB, "")
+  CHECK(mem::decide(policy(core::MemoryPolicy::automatic, 0), mem::ZoneTotals{4 * kGiB, 0},
+                    128 * kMiB, "")
             .state == "online_kernel");
 }
 

@@ -1,12 +1,13 @@
 // vCPU onlining (10-online-cpu, 20-coldplug-cpus) on fake sysfs trees.
 
+#include "plugins/builtin/online_cpu.hpp"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
-#include "plugins/builtin/online_cpu.hpp"
 #include "plugins/runner.hpp"
 #include "tests/fake_sysfs.hpp"
 #include "tests/support.hpp"
@@ -127,7 +128,8 @@ TEST_CASE("no online file within cpu.online_timeout is reported as a timeout", "
   auto absent = cpu::online(ctx, 9);
   REQUIRE_FALSE(absent);
   CHECK(absent.error().code == core::Errc::timed_out);
-  CHECK(absent.error().context == sys.path("/sys/devices/system/cpu/cpu9") + " did not appear within 0.3 s");
+  CHECK(absent.error().context ==
+        sys.path("/sys/devices/system/cpu/cpu9") + " did not appear within 0.3 s");
 }
 
 TEST_CASE("a CPU the kernel refuses to online is an error naming it", "[cpu]") {
@@ -157,11 +159,13 @@ TEST_CASE("cpu dry-run says what it would write and writes nothing", "[cpu]") {
   REQUIRE(sweep);
   CHECK(sweep->onlined == std::vector<unsigned>{2, 3});
   CHECK(out.str() == "would write 1 to " + sys.path("/sys/devices/system/cpu/cpu2/online") + "\n" +
-                         "would write 1 to " + sys.path("/sys/devices/system/cpu/cpu2/online") + "\n" +
-                         "would write 1 to " + sys.path("/sys/devices/system/cpu/cpu3/online") + "\n");
+                         "would write 1 to " + sys.path("/sys/devices/system/cpu/cpu2/online") +
+                         "\n" + "would write 1 to " +
+                         sys.path("/sys/devices/system/cpu/cpu3/online") + "\n");
   CHECK(sys.cpu_online(2) == "0\n");
   CHECK(sys.cpu_online(3) == "0\n");
-  CHECK(plugins::describe(*sweep).rfind("would bring 2 of 3 cpus online (cpu2-3), 1 already online, 0 failed (", 0) == 0);
+  CHECK(plugins::describe(*sweep).rfind(
+            "would bring 2 of 3 cpus online (cpu2-3), 1 already online, 0 failed (", 0) == 0);
 }
 
 TEST_CASE("CPU names are checked: cpuN only", "[cpu]") {
@@ -172,7 +176,8 @@ TEST_CASE("CPU names are checked: cpuN only", "[cpu]") {
     REQUIRE_FALSE(r);
     CHECK(r.error().code == core::Errc::bad_input);
   }
-  CHECK(cpu::check_name("cpu3/../..").error().context == "invalid CPU name 'cpu3/../..' (expected cpuN)");
+  CHECK(cpu::check_name("cpu3/../..").error().context ==
+        "invalid CPU name 'cpu3/../..' (expected cpuN)");
 }
 
 TEST_CASE("cpu coldplug onlines every offline CPU but cpu0, in one pass", "[cpu]") {
@@ -248,7 +253,8 @@ TEST_CASE("cpu-add runs 10-online-cpu, then external plugins with the CPU's name
   sys.cpus(4, {3});
   // Each external plugin notes what it saw: the name it got and the CPU's state.
   const char* note =
-      "#!/bin/sh\necho \"$(basename \"$0\") $1 $(cat \"$GUESTKIT_ROOT/sys/devices/system/cpu/$1/online\")\""
+      "#!/bin/sh\necho \"$(basename \"$0\") $1 $(cat "
+      "\"$GUESTKIT_ROOT/sys/devices/system/cpu/$1/online\")\""
       " >> \"$GUESTKIT_ROOT/note\"\n";
   t.write("etc/guestkit/plugins.d/cpu-add/05-before", note, 0755);
   t.write("etc/guestkit/plugins.d/cpu-add/50-after", note, 0755);

@@ -1,13 +1,14 @@
 // Memory block onlining (10-online-memory, 21-coldplug-memory) on fake sysfs trees.
 
+#include "plugins/builtin/online_memory.hpp"
+
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <thread>
-#include <atomic>
 
-#include "plugins/builtin/online_memory.hpp"
 #include "plugins/runner.hpp"
 #include "tests/fake_sysfs.hpp"
 #include "tests/support.hpp"
@@ -118,7 +119,8 @@ TEST_CASE("auto: a block the kernel offers only kernel zones for goes there", "[
   auto r = online_one(ctx, 3);
   REQUIRE(r);
   CHECK(r->state == "online_kernel");
-  CHECK(out.str() == "would write online_kernel to " + sys.path("/sys/devices/system/memory/memory3/state") +
+  CHECK(out.str() == "would write online_kernel to " +
+                         sys.path("/sys/devices/system/memory/memory3/state") +
                          " (auto: the kernel offers only 'Normal')\n");
   CHECK(sys.block_state(3) == "offline\n");
 }
@@ -134,7 +136,8 @@ TEST_CASE("auto: no /proc/zoneinfo, the kernel picks with plain online", "[memor
   CHECK(sys.block_state(3) == "online");
 }
 
-TEST_CASE("a kernel that auto-onlines memory is left to it, unless configured to insist", "[memory]") {
+TEST_CASE("a kernel that auto-onlines memory is left to it, unless configured to insist",
+          "[memory]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(4, 128 * kMiB, {3}, "online_movable");
@@ -189,7 +192,8 @@ TEST_CASE("a block that refuses is reported with the reason and left; the rest g
     sweep.emplace(mem::coldplug(ctx));
   });
   REQUIRE_FALSE(*single);
-  CHECK(single->error().message() == "write online_movable to " + refusing.string() + ": Permission denied");
+  CHECK(single->error().message() ==
+        "write online_movable to " + refusing.string() + ": Permission denied");
   REQUIRE(*sweep);
   CHECK((*sweep)->onlined == std::vector<unsigned>{4, 6});
   REQUIRE((*sweep)->failures.size() == 1);
@@ -271,9 +275,11 @@ TEST_CASE("memory dry-run reports every write and changes nothing", "[memory]") 
   auto sweep = mem::coldplug(ctx);
   REQUIRE(sweep);
   CHECK(sweep->onlined == std::vector<unsigned>{4, 5});
-  CHECK(out.str() == "would write online_movable to " + sys.path("/sys/devices/system/memory/memory4/state") +
+  CHECK(out.str() == "would write online_movable to " +
+                         sys.path("/sys/devices/system/memory/memory4/state") +
                          " (auto: movable 0 B + 128 MiB <= 3 x kernel 512 MiB)\n"
-                         "would write online_movable to " + sys.path("/sys/devices/system/memory/memory5/state") +
+                         "would write online_movable to " +
+                         sys.path("/sys/devices/system/memory/memory5/state") +
                          " (auto: movable 128 MiB + 128 MiB <= 3 x kernel 512 MiB)\n");
   CHECK(sys.block_state(4) == "offline\n");
   CHECK(sys.block_state(5) == "offline\n");
@@ -289,11 +295,13 @@ TEST_CASE("memory names are checked, missing blocks and trees reported", "[memor
   auto ctx = context(t);
   auto none = mem::coldplug(ctx);
   REQUIRE(none);
-  CHECK(none->skipped == "no " + (t.path() / "sys/devices/system/memory").string() + " (no memory hotplug)");
+  CHECK(none->skipped ==
+        "no " + (t.path() / "sys/devices/system/memory").string() + " (no memory hotplug)");
   plugins::RunOptions o;
   o.args = {"memory3"};
   o.record = false;
-  CHECK(plugins::run_plugins(ctx, "memory-add", o).records.at(0).status == plugins::RunStatus::skipped);
+  CHECK(plugins::run_plugins(ctx, "memory-add", o).records.at(0).status ==
+        plugins::RunStatus::skipped);
   FakeSysfs sys(t);
   sys.memory(2, 128 * kMiB, {});
   auto missing = online_one(ctx, 7);
