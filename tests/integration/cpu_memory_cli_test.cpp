@@ -118,7 +118,7 @@ TEST_CASE("guestkit-cpu refuses bad names and usage", "[cpu-cli]") {
   CHECK(has(help.out, "--coldplug"));
 }
 
-TEST_CASE("guestkit-cpu --coldplug and --status; cpu: false turns it off", "[cpu-cli]") {
+TEST_CASE("guestkit-cpu --coldplug and --status, and cpu: false turns them off", "[cpu-cli]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.cpus(8, {3, 5, 6});
@@ -170,7 +170,7 @@ TEST_CASE("guestkit-memory run by udev onlines the block, then external plugins 
   CHECK(has(bad.err, "invalid memory block name 'memory5/../memory6' (expected memoryN)"));
 }
 
-TEST_CASE("guestkit-memory --coldplug onlines 4096 blocks in one run; --status", "[memory-cli]") {
+TEST_CASE("guestkit-memory --coldplug onlines 4096 blocks in one run, then --status", "[memory-cli]") {
   TempDir t;
   FakeSysfs sys(t);
   std::vector<unsigned> offline;

@@ -31,7 +31,7 @@ core::Context context(const TempDir& t, std::chrono::milliseconds timeout = 2s) 
 
 }  // namespace
 
-TEST_CASE("an offline CPU comes online; an online one is left as it is", "[cpu]") {
+TEST_CASE("an offline CPU comes online, an online one is left as it is", "[cpu]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.cpus(4, {2});

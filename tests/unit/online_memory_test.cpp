@@ -177,7 +177,7 @@ TEST_CASE("no auto_online_blocks (before Linux 4.7) means nobody else onlines", 
   CHECK(onliner->online(2)->result == mem::Result::onlined);
 }
 
-TEST_CASE("a block that refuses is reported with the reason and left; the rest go on", "[memory]") {
+TEST_CASE("a block that refuses is reported with the reason and left, the rest go on", "[memory]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(8, 128 * kMiB, {4, 5, 6});
@@ -207,7 +207,7 @@ TEST_CASE("a block that refuses is reported with the reason and left; the rest g
   CHECK(sys.block_state(6) == "online_movable");
 }
 
-TEST_CASE("an unreadable block is a failure of its own; odd states are left alone", "[memory]") {
+TEST_CASE("an unreadable block is a failure of its own, odd states are left alone", "[memory]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(6, 128 * kMiB, {1, 2, 3});
