@@ -53,7 +53,7 @@ TEST_CASE("defaults", "[cli]") {
   CHECK(a.args.empty());
 }
 
-TEST_CASE("usage errors return 64; -- ends options", "[cli]") {
+TEST_CASE("usage errors return 64, and -- ends options", "[cli]") {
   CHECK(std::get<int>(parse({"--nope"})) == core::kExitUsage);
   CHECK(std::get<int>(parse({"-z"})) == core::kExitUsage);
   CHECK(std::get<int>(parse({"--only"})) == core::kExitUsage);

@@ -179,7 +179,7 @@ TEST_CASE("config feature sections accept a bare boolean", "[config]") {
   CHECK(c.motd.text == "hi");
 }
 
-TEST_CASE("config only keys present change; maps merge, lists replace", "[config]") {
+TEST_CASE("config only keys present change, maps merge, lists replace", "[config]") {
   auto c = yaml_ok("plugins: {enabled: {a: false, b: false}}\ndisk: {match: [a, b], root: /x}\n");
   c = yaml_ok("plugins: {enabled: {b: true}}\ndisk: {match: [c]}\n", c);
   CHECK(c.plugins.enabled == std::map<std::string, bool>{{"a", false}, {"b", true}});
