@@ -177,6 +177,12 @@ bool Config::feature_enabled(std::string_view feature) const {
   return true;
 }
 
+std::string_view policy_name(MemoryPolicy policy) {
+  for (const auto& [name, value] : kMemoryPolicyNames)
+    if (value == policy) return name;
+  return "?";
+}
+
 bool Config::plugin_enabled(std::string_view name) const {
   const auto it = plugins.enabled.find(std::string(name));
   return it == plugins.enabled.end() || it->second;

@@ -10,12 +10,15 @@
 // A feature section accepts a bare boolean as shorthand: `motd: false` is
 // `motd: {enabled: false}`.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -81,12 +84,45 @@ struct MotdConfig {
   std::string text;
 };
 
+struct CpuConfig {
+  bool enabled = true;
+  // How long a cpu-add event waits for the new CPU's `online` file to appear.
+  std::chrono::milliseconds online_timeout{std::chrono::seconds(2)};
+};
+
+// The state a hot-added memory block is onlined into (memory.online_policy).
+enum class MemoryPolicy {
+  automatic,       // "auto": movable within movable_ratio x kernel-zone memory, else kernel
+  online,          // whatever zone the kernel picks by default
+  online_movable,  // ZONE_MOVABLE: can be unplugged again, never holds kernel data
+  online_kernel,   // a kernel zone: usable for anything, rarely unpluggable
+};
+inline constexpr std::array<std::pair<std::string_view, MemoryPolicy>, 4> kMemoryPolicyNames{{
+    {"auto", MemoryPolicy::automatic},
+    {"online", MemoryPolicy::online},
+    {"online_movable", MemoryPolicy::online_movable},
+    {"online_kernel", MemoryPolicy::online_kernel},
+}};
+std::string_view policy_name(MemoryPolicy policy);
+
+struct MemoryConfig {
+  bool enabled = true;
+  MemoryPolicy online_policy = MemoryPolicy::automatic;
+  // auto: movable memory may grow to this many times the kernel-zone memory.
+  double movable_ratio = 3;
+  // Online blocks even when the kernel auto-onlines them (auto_online_blocks is not
+  // "offline"); by default guestkit leaves them to the kernel.
+  bool ignore_auto_online = false;
+};
+
 struct Config {
   PluginsConfig plugins;
   std::string hooks_dir = "/etc/guestkit/hooks";
   DiskConfig disk;
   IfaceConfig iface;
   MotdConfig motd;
+  CpuConfig cpu;
+  MemoryConfig memory;
   // Boot features that only have a switch so far (each grows options with its plugin).
   FeatureConfig timezone;    // CONFIG_TIMEZONE
   FeatureConfig sysctl;      // CONFIG_SYSCTL

@@ -16,7 +16,7 @@ namespace guestkit::core::detail {
 template <class C>
 constexpr auto feature_switches(C& config) {
   using Switch = std::pair<std::string_view, decltype(&config.motd.enabled)>;
-  return std::array<Switch, 11>{{
+  return std::array<Switch, 13>{{
       {"motd", &config.motd.enabled},
       {"disk", &config.disk.enabled},
       {"iface", &config.iface.enabled},
@@ -28,6 +28,8 @@ constexpr auto feature_switches(C& config) {
       {"hostname", &config.hostname.enabled},
       {"nameserver", &config.nameserver.enabled},
       {"network", &config.network.enabled},
+      {"cpu", &config.cpu.enabled},
+      {"memory", &config.memory.enabled},
   }};
 }
 

@@ -7,10 +7,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +36,14 @@ using detail::quote;
 using detail::yaml12_bool;
 
 // Targets that need more than their C++ type says.
+template <class E>
+struct Choice {  // one of a fixed set of names
+  E& value;
+  std::span<const std::pair<std::string_view, E>> names;
+};
+struct Ratio {  // a non-negative decimal number: 3, 2.5
+  double& value;
+};
 struct AbsolutePath {
   std::string& value;
 };
@@ -43,7 +53,7 @@ struct Duration {  // strictly positive
 struct PluginSwitches {
   std::map<std::string, bool>& value;
 };
-struct Choice {  // one of a fixed set of words
+struct Keyword {  // a string that must be one of a fixed set of words
   std::string& value;
   std::vector<std::string_view> allowed;
 };
@@ -119,6 +129,45 @@ bool decode(Diagnostics& diag, const Entry& entry, AbsolutePath target) {
   return true;
 }
 
+template <class E>
+bool decode(Diagnostics& diag, const Entry& entry, Choice<E> target) {
+  for (const auto& [name, value] : target.names) {
+    if (is_string(entry.value) && entry.value.Scalar() == name) {
+      target.value = value;
+      return true;
+    }
+  }
+  std::string names;
+  for (const auto& [name, value] : target.names) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  diag.add(entry.mark(), quote(entry.path) + " must be one of " + names);
+  return false;
+}
+
+// Digits with an optional fraction, nothing else: no sign, exponent, inf or nan, so
+// what the file says is what the number is. A quoted "3" is a string, not a number.
+bool decode(Diagnostics& diag, const Entry& entry, Ratio target) {
+  const bool plain = is_string(entry.value) && !is_quoted(entry.value);
+  const std::string text = plain ? entry.value.Scalar() : "";
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 9 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const auto dot = text.find('.');
+  const bool ok = digits(std::string_view(text).substr(0, dot)) &&
+                  (dot == std::string::npos || digits(std::string_view(text).substr(dot + 1)));
+  double value = 0;
+  // from_chars, unlike stod, ignores the locale's decimal point.
+  if (!ok || std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+    diag.add(entry.mark(), quote(entry.path) + " must be a number of 0 or more, like 3 or 2.5");
+    return false;
+  }
+  target.value = value;
+  return true;
+}
+
 bool decode(Diagnostics& diag, const Entry& entry, Duration target) {
   std::optional<std::chrono::milliseconds> value;
   if (is_string(entry.value)) value = parse_duration(entry.value.Scalar());
@@ -135,16 +184,14 @@ bool decode(Diagnostics& diag, const Entry& entry, Duration target) {
   return true;
 }
 
-bool decode(Diagnostics& diag, const Entry& entry, Choice target) {
-  std::string list;
-  for (auto word : target.allowed) list += (list.empty() ? "" : ", ") + std::string(word);
-  if (is_string(entry.value) && std::find(target.allowed.begin(), target.allowed.end(),
-                                          entry.value.Scalar()) != target.allowed.end()) {
-    target.value = entry.value.Scalar();
-    return true;
-  }
-  diag.add(entry.mark(), quote(entry.path) + " must be one of " + list);
-  return false;
+// The words map to themselves: one Choice decoder, one message.
+bool decode(Diagnostics& diag, const Entry& entry, Keyword target) {
+  std::vector<std::pair<std::string_view, std::string_view>> names;
+  for (auto word : target.allowed) names.emplace_back(word, word);
+  std::string_view chosen;
+  if (!decode(diag, entry, Choice<std::string_view>{chosen, names})) return false;
+  target.value = std::string(chosen);
+  return true;
 }
 
 bool decode(Diagnostics& diag, const Entry& entry, Integer target) {
@@ -253,10 +300,10 @@ void decode_config(MapReader& top, Config& c) {
     m.field("no_dhcp", c.iface.no_dhcp);
     m.field("multiqueue", c.iface.multiqueue);
     m.field("backend",
-            Choice{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
-    m.field("dhcp_client", Choice{c.iface.dhcp_client, {"auto", "dhclient", "dhcpcd", "udhcpc"}});
+            Keyword{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
+    m.field("dhcp_client", Keyword{c.iface.dhcp_client, {"auto", "dhclient", "dhcpcd", "udhcpc"}});
     m.field("dhcp_timeout", Duration{c.iface.dhcp_timeout});
-    m.field("default_route", Choice{c.iface.default_route, {"first-public", "keep-all"}});
+    m.field("default_route", Keyword{c.iface.default_route, {"first-public", "keep-all"}});
     // Leaves room for route_metric + ifindex below the kernel's 32-bit limit.
     m.field("route_metric", Integer{c.iface.route_metric, 0, 1u << 30});
     m.field("secondary_sysctls", c.iface.secondary_sysctls);
@@ -270,6 +317,13 @@ void decode_config(MapReader& top, Config& c) {
   top.feature("hostname", c.hostname.enabled);
   top.feature("nameserver", c.nameserver.enabled);
   top.feature("network", c.network.enabled);
+  top.feature("cpu", c.cpu.enabled,
+              [&](MapReader& m) { m.field("online_timeout", Duration{c.cpu.online_timeout}); });
+  top.feature("memory", c.memory.enabled, [&](MapReader& m) {
+    m.field("online_policy", Choice<MemoryPolicy>{c.memory.online_policy, kMemoryPolicyNames});
+    m.field("movable_ratio", Ratio{c.memory.movable_ratio});
+    m.field("ignore_auto_online", c.memory.ignore_auto_online);
+  });
   top.finish();
 }
 

@@ -52,5 +52,8 @@ inline constexpr const char* kSysClassBlock = "/sys/class/block";
 inline constexpr const char* kSysDevBlock = "/sys/dev/block";
 inline constexpr const char* kMountinfo = "/proc/self/mountinfo";
 inline constexpr const char* kSwaps = "/proc/swaps";
+inline constexpr const char* kSysCpuDir = "/sys/devices/system/cpu";        // cpuN/online
+inline constexpr const char* kSysMemoryDir = "/sys/devices/system/memory";  // memoryN/state
+inline constexpr const char* kProcZoneinfo = "/proc/zoneinfo";
 
 }  // namespace guestkit::core::paths

@@ -17,5 +17,10 @@ core::Result<Outcome> mount_disk(PluginContext& p);      // 10-mount-disk
 core::Result<Outcome> grow_disk(PluginContext& p);       // 10-grow-disk
 core::Result<Outcome> unmount_disk(PluginContext& p);    // 90-unmount-disk
 core::Result<Outcome> coldplug_disks(PluginContext& p);  // 10-coldplug-disks
+core::Result<Outcome> online_cpu(PluginContext& p);       // 10-online-cpu (online_cpu.cpp)
+core::Result<Outcome> online_memory(PluginContext& p);    // 10-online-memory (online_memory.cpp)
+core::Result<Outcome> set_motd(PluginContext& p);         // 13-set-motd
+core::Result<Outcome> coldplug_cpus(PluginContext& p);    // 20-coldplug-cpus (online_cpu.cpp)
+core::Result<Outcome> coldplug_memory(PluginContext& p);  // 21-coldplug-memory (online_memory.cpp)
 
 }  // namespace guestkit::plugins::builtin

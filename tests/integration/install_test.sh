@@ -10,6 +10,8 @@ trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$build" >/dev/null
 fail=0
 for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
+         "$prefix/sbin/guestkit-cpu" "$prefix/sbin/guestkit-memory" \
+         "$prefix/lib/udev/rules.d/85-guestkit-cpu-memory.rules" \
          "$prefix/sbin/guestkit-iface" "$prefix/sbin/guestkit-dhcp" \
          "$prefix/lib/udev/rules.d/87-guestkit-iface.rules" \
          "$prefix/lib/systemd/system/guestkit-iface@.service" \
@@ -47,6 +49,12 @@ grep -qx "ExecStop=$prefix/sbin/guestkit-disk remove %i" "$dest$prefix/lib/syste
   { echo "guestkit-disk@.service does not stop with guestkit-disk remove"; fail=1; }
 "$dest$prefix/sbin/guestkit-boot" --version | grep -q '^guestkit-boot (guestkit) ' ||
   { echo "installed guestkit-boot does not run"; fail=1; }
+# The udev rule runs the helpers where they are installed.
+for tool in guestkit-cpu guestkit-memory; do
+  grep -q "RUN+=\"$prefix/sbin/$tool\"" "$dest$prefix/lib/udev/rules.d/85-guestkit-cpu-memory.rules" ||
+    { echo "85-guestkit-cpu-memory.rules does not run $prefix/sbin/$tool"; fail=1; }
+  "$dest$prefix/sbin/$tool" --version | grep -q "^$tool (guestkit) " || { echo "installed $tool does not run"; fail=1; }
+done
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }

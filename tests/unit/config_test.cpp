@@ -46,8 +46,12 @@ std::string describe(const gc::Config& c) {
          " default_route=" + c.iface.default_route + " route_metric=" + std::to_string(c.iface.route_metric) +
          " secondary_sysctls=" + (c.iface.secondary_sysctls ? "true" : "false") + "\n";
   out += "motd.text=" + c.motd.text + "\n";
+  out += "cpu.online_timeout=" + std::to_string(c.cpu.online_timeout.count()) + "\n";
+  out += "memory.online_policy=" + std::string(gc::policy_name(c.memory.online_policy)) +
+         " movable_ratio=" + std::to_string(c.memory.movable_ratio) +
+         " ignore_auto_online=" + (c.memory.ignore_auto_online ? "true" : "false") + "\n";
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network"})
+                        "hostname", "nameserver", "network", "cpu", "memory"})
     out += std::string(f) + ".enabled=" + (c.feature_enabled(f) ? "true" : "false") + "\n";
   return out;
 }
@@ -98,8 +102,14 @@ TEST_CASE("config defaults", "[config]") {
   CHECK(c.iface.route_metric == 1024);
   CHECK(c.iface.secondary_sysctls);
   CHECK(c.motd.text.empty());
+  CHECK(c.cpu.enabled);
+  CHECK(c.cpu.online_timeout == 2s);
+  CHECK(c.memory.enabled);
+  CHECK(c.memory.online_policy == gc::MemoryPolicy::automatic);
+  CHECK(c.memory.movable_ratio == 3.0);
+  CHECK_FALSE(c.memory.ignore_auto_online);
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network", "no-such-feature"})
+                        "hostname", "nameserver", "network", "cpu", "memory", "no-such-feature"})
     CHECK(c.feature_enabled(f));
   CHECK(c.plugin_enabled("13-set-motd"));
 
@@ -152,6 +162,14 @@ cron: {enabled: false}
 hostname: {enabled: false}
 nameserver: {enabled: false}
 network: {enabled: false}
+cpu:
+  enabled: false
+  online_timeout: 750ms
+memory:
+  enabled: false
+  online_policy: online_kernel
+  movable_ratio: 2.5
+  ignore_auto_online: true
 )");
   CHECK(c.plugins.timeout == 90s);
   CHECK(c.plugins.enabled ==
@@ -179,8 +197,12 @@ network: {enabled: false}
   CHECK(c.iface.route_metric == 100);
   CHECK_FALSE(c.iface.secondary_sysctls);
   CHECK(c.motd.text == "Welcome\n");
+  CHECK(c.cpu.online_timeout == 750ms);
+  CHECK(c.memory.online_policy == gc::MemoryPolicy::online_kernel);
+  CHECK(c.memory.movable_ratio == 2.5);
+  CHECK(c.memory.ignore_auto_online);
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network"}) {
+                        "hostname", "nameserver", "network", "cpu", "memory"}) {
     INFO(f);
     CHECK_FALSE(c.feature_enabled(f));
   }
@@ -188,7 +210,7 @@ network: {enabled: false}
 
 TEST_CASE("config feature sections accept a bare boolean", "[config]") {
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network"}) {
+                        "hostname", "nameserver", "network", "cpu", "memory"}) {
     INFO(f);
     const auto off = yaml_ok(std::string(f) + ": false\n");
     CHECK_FALSE(off.feature_enabled(f));
@@ -294,6 +316,34 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
       {"disk:\n  root: \"/srv\\0x\"\n",
        "guestkit.yml:2:9: 'disk.root' must not contain a NUL byte"},
       {"disk:\n  root: [/srv]\n", "guestkit.yml:2:9: 'disk.root' must be an absolute path"},
+      // one of a set of names
+      {"memory:\n  online_policy: movable\n",
+       "guestkit.yml:2:18: 'memory.online_policy' must be one of auto, online, online_movable, "
+       "online_kernel"},
+      {"memory:\n  online_policy: [auto]\n",
+       "guestkit.yml:2:18: 'memory.online_policy' must be one of auto, online, online_movable, "
+       "online_kernel"},
+      {"memory: {online_policy: Auto}\n",
+       "guestkit.yml:1:25: 'memory.online_policy' must be one of auto, online, online_movable, "
+       "online_kernel"},
+      // ratios: plain digits with an optional fraction
+      {"memory:\n  movable_ratio: -1\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  movable_ratio: \"3\"\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  movable_ratio: 1e3\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  movable_ratio: .inf\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  movable_ratio: 3.\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  movable_ratio: true\n",
+       "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
+      {"memory:\n  ignore_auto_online: yes\n",
+       "guestkit.yml:2:23: 'memory.ignore_auto_online' must be true or false, not 'yes'"},
+      {"cpu:\n  online_timeout: 0ms\n", "guestkit.yml:2:19: 'cpu.online_timeout' must be longer than 0"},
+      {"cpu: {online_timeout: later, enabled: true}\n",
+       "guestkit.yml:1:23: 'cpu.online_timeout' must be a duration like 30s, 500ms or 2m"},
   };
   for (const auto& c : cases) {
     INFO(c.yaml);
@@ -301,6 +351,26 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
   }
   // ".." inside a name is not a component.
   CHECK(yaml_ok("disk: {root: /srv/..data}\n").disk.root == "/srv/..data");
+}
+
+TEST_CASE("config memory policies and ratios", "[config]") {
+  for (const auto& [name, policy] : gc::kMemoryPolicyNames) {
+    INFO(name);
+    CHECK(yaml_ok("memory: {online_policy: " + std::string(name) + "}\n").memory.online_policy ==
+          policy);
+    CHECK(yaml_ok("memory: {online_policy: '" + std::string(name) + "'}\n").memory.online_policy ==
+          policy);
+    CHECK(gc::policy_name(policy) == name);
+  }
+  CHECK(yaml_ok("memory: {movable_ratio: 0}\n").memory.movable_ratio == 0.0);
+  CHECK(yaml_ok("memory: {movable_ratio: 10}\n").memory.movable_ratio == 10.0);
+  CHECK(yaml_ok("memory: {movable_ratio: 0.25}\n").memory.movable_ratio == 0.25);
+  // A drop-in changing the policy keeps the ratio set earlier.
+  auto c = yaml_ok("memory: {movable_ratio: 1.5}\n");
+  c = yaml_ok("memory: {online_policy: online_movable}\n", c);
+  CHECK(c.memory.movable_ratio == 1.5);
+  CHECK(c.memory.online_policy == gc::MemoryPolicy::online_movable);
+  CHECK(yaml_ok("cpu: {online_timeout: 500ms}\n").cpu.online_timeout == 500ms);
 }
 
 TEST_CASE("config duplicate keys are errors", "[config]") {
