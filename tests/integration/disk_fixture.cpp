@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -33,16 +34,43 @@ DiskLab::DiskLab() {
   write_config();
 }
 
-DiskLab::~DiskLab() {
-  // Unmount whatever is still mounted below our dir (a failed test), deepest first.
-  std::vector<std::string> targets;
+namespace {
+
+// mountinfo writes space, tab, newline and backslash in paths as \ooo octal escapes.
+std::string unescape_mountinfo(const std::string& t) {
+  std::string out;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == '\\' && i + 3 < t.size() && std::isdigit(static_cast<unsigned char>(t[i + 1]))) {
+      out += static_cast<char>(std::stoi(t.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += t[i];
+    }
+  }
+  return out;
+}
+
+// Field 5 of every mountinfo line, unescaped.
+std::vector<std::string> mount_targets() {
+  std::vector<std::string> out;
   std::ifstream mi("/proc/self/mountinfo");
   for (std::string line; std::getline(mi, line);) {
     std::istringstream is(line);
     std::string id, parent, devno, root, target;
     is >> id >> parent >> devno >> root >> target;
-    if (target.rfind(dir_.path().string(), 0) == 0) targets.push_back(target);
+    out.push_back(unescape_mountinfo(target));
   }
+  return out;
+}
+
+}  // namespace
+
+DiskLab::~DiskLab() {
+  // Unmount whatever is still mounted below our dir (a failed test, or labels the test
+  // left mounted), deepest first, so the temp dir can go.
+  std::vector<std::string> targets;
+  for (const auto& target : mount_targets())
+    if (target.rfind(dir_.path().string(), 0) == 0) targets.push_back(target);
   for (auto it = targets.rbegin(); it != targets.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
   for (const auto& l : loops_) (void)core::run({"losetup", "-d", "/dev/" + l});
   ::umount2("/run", MNT_DETACH);
@@ -113,17 +141,7 @@ std::string DiskLab::mountinfo_of(const fs::path& target) const {
     std::istringstream is(line);
     std::string id, parent, devno, root, t;
     is >> id >> parent >> devno >> root >> t;
-    // mountinfo escapes spaces as \040.
-    std::string unescaped;
-    for (std::size_t i = 0; i < t.size(); ++i) {
-      if (t[i] == '\\' && i + 3 < t.size()) {
-        unescaped += static_cast<char>(std::stoi(t.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        unescaped += t[i];
-      }
-    }
-    if (unescaped == target.string()) found = line;
+    if (unescape_mountinfo(t) == target.string()) found = line;
   }
   return found;
 }
