@@ -25,6 +25,7 @@ int main(int argc, char** argv, char** envp) {
       "  guestkit-cpu add cpu2\n"
       "  guestkit-cpu --coldplug\n"
       "  guestkit-cpu --root /mnt/image --status";
+  spec.builtins = guestkit::plugins::cpu_memory_plugins();
   spec.subsystem = "cpu";
   spec.lock_prefix = "cpu";
   spec.triggers = {{"add", "cpu-add"}};

@@ -25,6 +25,7 @@ int main(int argc, char** argv, char** envp) {
                "  guestkit-disk --status\n"
                "  guestkit-disk --root /mnt/image --coldplug",
                {}};
+  spec.builtins = guestkit::plugins::disk_plugins();
   spec.subsystem = "block";
   spec.lock_prefix = "disk";
   spec.triggers = {{"add", "disk-add"}, {"change", "disk-change"}, {"remove", "disk-remove"},

@@ -23,7 +23,8 @@ int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event
     core::log_debug(event.name, ": action '", event.action, "' needs nothing, ignoring");
     return core::kExitOk;
   }
-  plugins::RunOptions options;
+  // Designated: the default (every built-in) would link all domains into this helper.
+  plugins::RunOptions options{.builtins = spec.builtins};
   options.args = {event.name};
   options.env = event.env;
   options.lock = spec.lock_prefix + "-" + event.name;

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct HotplugSpec {
   core::ToolSpec tool;      // name, synopsis, summary, description (options are added)
   std::string subsystem;    // the udev SUBSYSTEM this helper serves
   std::string lock_prefix;  // lock "<prefix>-<name>": "disk" -> disk-vdb1
+  // The built-in plugins this helper runs: its domain's table (disk_plugins()...), so
+  // it links only those (registry_*.cpp).
+  std::span<const plugins::BuiltinPlugin> builtins;
   // udev ACTION -> trigger; actions not listed are ignored (exit 0).
   std::map<std::string, std::string> triggers;
   // The object's name from a udev event ("" = not ours, ignored). Default: kernel name.

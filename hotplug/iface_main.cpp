@@ -27,6 +27,7 @@ int main(int argc, char** argv, char** envp) {
       "  guestkit-iface add ens5\n"
       "  guestkit-iface --status\n"
       "  guestkit-iface --root /mnt/image --dry-run add eth1";
+  spec.builtins = guestkit::plugins::iface_plugins();
   spec.subsystem = "net";
   spec.lock_prefix = "iface";
   spec.triggers = {{"add", "iface-add"}, {"remove", "iface-remove"}};

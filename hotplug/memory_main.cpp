@@ -32,6 +32,7 @@ int main(int argc, char** argv, char** envp) {
       "  guestkit-memory add memory32\n"
       "  guestkit-memory --coldplug\n"
       "  guestkit-memory --status";
+  spec.builtins = guestkit::plugins::cpu_memory_plugins();
   spec.subsystem = "memory";
   spec.lock_prefix = "memory";
   spec.triggers = {{"add", "memory-add"}};

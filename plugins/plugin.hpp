@@ -54,9 +54,13 @@ struct BuiltinPlugin {
   bool serves(std::string_view trigger) const;
 };
 
-// The explicit table (registry.cpp). No static-initialiser self registration: the
-// list of what exists is one place to read.
+// The explicit tables (registry*.cpp). No static-initialiser self registration. Each
+// udev helper passes its domain's table, so it links only those plugins; the boot
+// stages use builtin_plugins(), all of them, sorted by name.
 std::span<const BuiltinPlugin> builtin_plugins();
+std::span<const BuiltinPlugin> disk_plugins();
+std::span<const BuiltinPlugin> iface_plugins();
+std::span<const BuiltinPlugin> cpu_memory_plugins();
 
 // Plugin names: like run-parts, so editor backups and package leftovers
 // ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run.

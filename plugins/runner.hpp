@@ -69,11 +69,13 @@ struct RunSummary {
 };
 
 struct RunOptions {
-  std::vector<std::string> args;            // passed to every plugin (external: argv[1..])
-  std::map<std::string, std::string> env;   // extra environment for external plugins
-  std::string lock;                         // named lock held for the whole run ("" = none)
+  std::vector<std::string> args{};           // passed to every plugin (external: argv[1..])
+  std::map<std::string, std::string> env{};  // extra environment for external plugins
+  std::string lock{};                        // named lock held for the whole run ("" = none)
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
-  bool record = true;                       // write /run/guestkit/runs/<trigger>.json
+  bool record = true;                        // write /run/guestkit/runs/<trigger>.json
+  // Every built-in by default. A udev helper names its domain's table instead
+  // (designated initializer), so the default is not even linked into it.
   std::span<const BuiltinPlugin> builtins = builtin_plugins();
 };
 

@@ -34,7 +34,7 @@ int coldplug(core::Context& ctx) {
     std::string devno = dev ? std::to_string(major(dev->devno)) + ":" + std::to_string(minor(dev->devno)) : "";
     if (dev && devno == rec.devno) continue;
     core::log_notice(rec.name, ": device is gone, detaching ", rec.mountpoint);
-    RunOptions o;
+    RunOptions o{.builtins = disk_plugins()};
     o.args = {rec.name};
     o.lock = "disk-" + rec.name;
     worst(run_plugins(ctx, "disk-remove", o).exit_code());
@@ -54,7 +54,7 @@ int coldplug(core::Context& ctx) {
     if (!dev->partitions.empty()) continue;
     auto rec = read_record(ctx.root, name);
     if (rec && *rec) continue;  // already ours (a second coldplug, or a hotplug won)
-    RunOptions o;
+    RunOptions o{.builtins = disk_plugins()};
     o.args = {name};
     o.lock = "disk-" + name;
     worst(run_plugins(ctx, "disk-add", o).exit_code());

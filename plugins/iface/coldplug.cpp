@@ -27,7 +27,7 @@ ColdplugResult coldplug_ifaces(core::Context& ctx) {
     if (!check_iface_name(d.sysname)) continue;
     auto info = read_iface(ctx.root, d.sysname);
     if (!info || !info->present || !why_not_handled(ctx.config.iface, *info).empty()) continue;
-    RunOptions options;
+    RunOptions options{.builtins = iface_plugins()};
     options.args = {d.sysname};
     options.lock = "iface-" + d.sysname;  // the same lock a udev event for it takes
     auto summary = run_plugins(ctx, "iface-add", options);

@@ -1,0 +1,38 @@
+// Trigger and plugin-name helpers: kept apart from the registry tables so that code
+// which only runs plugins does not link every built-in (and its libraries).
+
+#include <algorithm>
+#include <cctype>
+
+#include "plugins/plugin.hpp"
+
+namespace guestkit::plugins {
+
+bool BuiltinPlugin::serves(std::string_view trigger) const {
+  std::string_view rest = triggers;
+  while (!rest.empty()) {
+    auto space = rest.find(' ');
+    if (rest.substr(0, space) == trigger) return true;
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return false;
+}
+
+bool is_trigger(std::string_view name) {
+  return std::find(std::begin(kTriggers), std::end(kTriggers), name) != std::end(kTriggers);
+}
+
+bool is_boot_stage(std::string_view name) {
+  return std::find(std::begin(kBootStages), std::end(kBootStages), name) != std::end(kBootStages);
+}
+
+bool valid_plugin_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+}  // namespace guestkit::plugins

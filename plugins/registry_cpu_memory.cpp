@@ -1,0 +1,26 @@
+// vCPUs and memory: guestkit-cpu and guestkit-memory link only these, so an event
+// loads no libmount (whose libselinux constructor alone costs about a millisecond).
+// Rows sorted by name; numbers are stable (users order their own plugins by them).
+
+#include "plugins/builtin/builtin.hpp"
+#include "plugins/plugin.hpp"
+
+namespace guestkit::plugins {
+namespace {
+
+constexpr BuiltinPlugin kTable[] = {
+    {"10-online-cpu", "cpu-add", "cpu", false, "brings a hot-added vCPU online",
+     &builtin::online_cpu},
+    {"10-online-memory", "memory-add", "memory", false,
+     "brings a hot-added memory block online (memory.online_policy)", &builtin::online_memory},
+    {"20-coldplug-cpus", "mount", "cpu", false, "brings every offline hotpluggable vCPU online",
+     &builtin::coldplug_cpus},
+    {"21-coldplug-memory", "mount", "memory", false,
+     "brings every offline memory block online (memory.online_policy)", &builtin::coldplug_memory},
+};
+
+}  // namespace
+
+std::span<const BuiltinPlugin> cpu_memory_plugins() { return kTable; }
+
+}  // namespace guestkit::plugins
