@@ -51,13 +51,22 @@ Result<int> ifindex(std::string_view ifname) {
   return static_cast<int>(index);
 }
 
+namespace {
+
+// The interface's current flags, read into `ifr` (the request SIOCSIFFLAGS then reuses).
+Status read_flags(int sock, ifreq& ifr, std::string_view ifname) {
+  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return errno_error("get flags of " + std::string(ifname));
+  return {};
+}
+
+}  // namespace
+
 Result<unsigned> link_flags(std::string_view ifname) {
   auto sock = control_socket();
   if (!sock) return std::move(sock).error();
   auto ifr = request_for(ifname);
   if (!ifr) return std::move(ifr).error();
-  if (::ioctl(sock->get(), SIOCGIFFLAGS, &*ifr) < 0)
-    return errno_error("get flags of " + std::string(ifname));
+  if (auto r = read_flags(sock->get(), *ifr, ifname); !r) return std::move(r).error();
   return static_cast<unsigned>(static_cast<unsigned short>(ifr->ifr_flags));
 }
 
@@ -66,8 +75,7 @@ Result<bool> set_link_up(std::string_view ifname) {
   if (!sock) return std::move(sock).error();
   auto ifr = request_for(ifname);
   if (!ifr) return std::move(ifr).error();
-  if (::ioctl(sock->get(), SIOCGIFFLAGS, &*ifr) < 0)
-    return errno_error("get flags of " + std::string(ifname));
+  if (auto r = read_flags(sock->get(), *ifr, ifname); !r) return std::move(r).error();
   if (ifr->ifr_flags & IFF_UP) return false;
   ifr->ifr_flags = static_cast<short>(ifr->ifr_flags | IFF_UP);
   if (::ioctl(sock->get(), SIOCSIFFLAGS, &*ifr) < 0)
