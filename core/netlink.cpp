@@ -12,6 +12,7 @@
 #include <array>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 #include "core/fd.hpp"
 
@@ -156,18 +157,75 @@ std::optional<Ipv4Address> parse_address(const nlmsghdr* h) {
   return out;
 }
 
-Result<std::vector<Ipv4Address>> dump_addresses(Socket& sock) {
-  Request<ifaddrmsg> req(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP);
-  req.body().ifa_family = AF_INET;
+std::optional<Link> parse_link(const nlmsghdr* h) {
+  if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg)))
+    return std::nullopt;
+  const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
+  Link l;
+  l.index = ifi->ifi_index;
+  l.flags = ifi->ifi_flags;
+  for_each_attr<ifinfomsg>(h, sizeof(ifinfomsg), [&](const rtattr* a) {
+    if (a->rta_type == IFLA_IFNAME)
+      l.name.assign(static_cast<const char*>(RTA_DATA(a)),
+                    ::strnlen(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a)));
+  });
+  return l;
+}
+
+// IPv4 unicast routes of the main table only.
+std::optional<Ipv4Route> parse_route(const nlmsghdr* h) {
+  if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return std::nullopt;
+  const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
+  if (rt->rtm_family != AF_INET || rt->rtm_type != RTN_UNICAST) return std::nullopt;
+  Ipv4Route route;
+  route.dst_len = rt->rtm_dst_len;
+  route.table = rt->rtm_table;
+  route.protocol = rt->rtm_protocol;
+  route.type = rt->rtm_type;
+  for_each_attr<rtmsg>(h, sizeof(rtmsg), [&](const rtattr* a) {
+    switch (a->rta_type) {
+      case RTA_DST:
+        if (auto ip = attr_ipv4(a)) route.dst = *ip;
+        break;
+      case RTA_GATEWAY:
+        route.gateway = attr_ipv4(a);
+        break;
+      case RTA_OIF:
+        route.ifindex = static_cast<int>(attr_u32(a));
+        break;
+      case RTA_PRIORITY:
+        route.priority = attr_u32(a);
+        break;
+      case RTA_TABLE:  // the full 32-bit table id; rtm_table holds only 8 bits
+        route.table = attr_u32(a);
+        break;
+    }
+  });
+  if (route.table != kMainTable) return std::nullopt;
+  return route;
+}
+
+// One dump request (`setup` fills its fixed header) and every reply `parse` accepts.
+template <class Body, class Parse>
+auto dump(Socket& sock, std::uint16_t type, void (*setup)(Body&), Parse parse, const char* what)
+    -> Result<std::vector<typename std::invoke_result_t<Parse, const nlmsghdr*>::value_type>> {
+  Request<Body> req(type, NLM_F_REQUEST | NLM_F_DUMP);
+  setup(req.body());
   if (auto s = sock.send(req.header()); !s) return std::move(s).error();
-  std::vector<Ipv4Address> out;
+  std::vector<typename std::invoke_result_t<Parse, const nlmsghdr*>::value_type> out;
   auto r = sock.receive(
       [&](const nlmsghdr* h) {
-        if (auto a = parse_address(h)) out.push_back(*a);
+        if (auto item = parse(h)) out.push_back(std::move(*item));
       },
-      "netlink dump addresses");
+      what);
   if (!r) return std::move(r).error();
   return out;
+}
+
+Result<std::vector<Ipv4Address>> dump_addresses(Socket& sock) {
+  return dump<ifaddrmsg>(
+      sock, RTM_GETADDR, +[](ifaddrmsg& b) { b.ifa_family = AF_INET; }, parse_address,
+      "netlink dump addresses");
 }
 
 }  // namespace
@@ -200,27 +258,9 @@ std::string Ipv4Route::describe() const {
 Result<std::vector<Link>> list_links() {
   auto sock = Socket::open();
   if (!sock) return std::move(sock).error();
-  Request<ifinfomsg> req(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP);
-  req.body().ifi_family = AF_UNSPEC;
-  if (auto s = sock->send(req.header()); !s) return std::move(s).error();
-  std::vector<Link> out;
-  auto r = sock->receive(
-      [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWLINK || h->nlmsg_len < NLMSG_LENGTH(sizeof(ifinfomsg))) return;
-        const auto* ifi = static_cast<const ifinfomsg*>(NLMSG_DATA(h));
-        Link l;
-        l.index = ifi->ifi_index;
-        l.flags = ifi->ifi_flags;
-        for_each_attr<ifinfomsg>(h, sizeof(ifinfomsg), [&](const rtattr* a) {
-          if (a->rta_type == IFLA_IFNAME)
-            l.name.assign(static_cast<const char*>(RTA_DATA(a)),
-                          ::strnlen(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a)));
-        });
-        out.push_back(std::move(l));
-      },
+  return dump<ifinfomsg>(
+      *sock, RTM_GETLINK, +[](ifinfomsg& b) { b.ifi_family = AF_UNSPEC; }, parse_link,
       "netlink dump links");
-  if (!r) return std::move(r).error();
-  return out;
 }
 
 Result<std::vector<Ipv4Address>> list_ipv4_addresses() {
@@ -232,44 +272,9 @@ Result<std::vector<Ipv4Address>> list_ipv4_addresses() {
 Result<std::vector<Ipv4Route>> list_ipv4_routes() {
   auto sock = Socket::open();
   if (!sock) return std::move(sock).error();
-  Request<rtmsg> req(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP);
-  req.body().rtm_family = AF_INET;
-  if (auto s = sock->send(req.header()); !s) return std::move(s).error();
-  std::vector<Ipv4Route> out;
-  auto r = sock->receive(
-      [&](const nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
-        const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
-        if (rt->rtm_family != AF_INET || rt->rtm_type != RTN_UNICAST) return;
-        Ipv4Route route;
-        route.dst_len = rt->rtm_dst_len;
-        route.table = rt->rtm_table;
-        route.protocol = rt->rtm_protocol;
-        route.type = rt->rtm_type;
-        for_each_attr<rtmsg>(h, sizeof(rtmsg), [&](const rtattr* a) {
-          switch (a->rta_type) {
-            case RTA_DST:
-              if (auto ip = attr_ipv4(a)) route.dst = *ip;
-              break;
-            case RTA_GATEWAY:
-              route.gateway = attr_ipv4(a);
-              break;
-            case RTA_OIF:
-              route.ifindex = static_cast<int>(attr_u32(a));
-              break;
-            case RTA_PRIORITY:
-              route.priority = attr_u32(a);
-              break;
-            case RTA_TABLE:  // the full 32-bit table id; rtm_table holds only 8 bits
-              route.table = attr_u32(a);
-              break;
-          }
-        });
-        if (route.table == kMainTable) out.push_back(route);
-      },
+  return dump<rtmsg>(
+      *sock, RTM_GETROUTE, +[](rtmsg& b) { b.rtm_family = AF_INET; }, parse_route,
       "netlink dump routes");
-  if (!r) return std::move(r).error();
-  return out;
 }
 
 Status delete_route(const Ipv4Route& route) {
