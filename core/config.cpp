@@ -209,6 +209,23 @@ Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   return make_error(Errc::config, std::move(joined));
 }
 
+bool valid_zone_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const std::size_t end = std::min(name.find('/', start), name.size());
+    const std::string_view part = name.substr(start, end - start);
+    if (part.empty() || part.front() == '-') return false;
+    for (const char c : part) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '+' || c == '-';
+      if (!ok) return false;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
   const auto is_blank = [](char c) { return c == ' ' || c == '\t'; };
   const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };

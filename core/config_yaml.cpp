@@ -65,6 +65,12 @@ struct Integer {  // a decimal integer in [min, max]
 struct FileMode {
   unsigned& value;
 };
+struct DevicePath {  // "" or an absolute path under /dev
+  std::string& value;
+};
+struct ZoneName {  // "" or a tz database name: Europe/Paris, UTC, Etc/GMT+5
+  std::string& value;
+};
 
 // Decoders: set the target and return true, or report and leave it alone.
 bool decode(Diagnostics& diag, const Entry& entry, bool& out) {
@@ -231,6 +237,32 @@ bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
   return true;
 }
 
+bool decode(Diagnostics& diag, const Entry& entry, DevicePath target) {
+  std::string text;
+  if (!decode(diag, entry, text)) return false;
+  if (!text.empty() && (!text.starts_with("/dev/") || text.find("/../") != std::string::npos ||
+                        text.ends_with("/..") ||
+                        std::any_of(text.begin(), text.end(), [](char c) {
+                          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+                        }))) {
+    diag.add(entry.mark(), quote(entry.path) + " must be empty or a device path like /dev/vdb2");
+    return false;
+  }
+  target.value = std::move(text);
+  return true;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, ZoneName target) {
+  std::string text;
+  if (!decode(diag, entry, text)) return false;
+  if (!text.empty() && !valid_zone_name(text)) {
+    diag.add(entry.mark(), quote(entry.path) + " must be empty or a time zone name like Europe/Paris");
+    return false;
+  }
+  target.value = std::move(text);
+  return true;
+}
+
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
 }  // namespace
@@ -283,6 +315,10 @@ void decode_config(MapReader& top, Config& c) {
     m.field("enabled", PluginSwitches{c.plugins.enabled});
   });
   top.field("hooks_dir", AbsolutePath{c.hooks_dir});
+  top.section("boot", [&](MapReader& m) {
+    m.field("plugin_timeout", Duration{c.boot.plugin_timeout});
+    m.field("root_device", DevicePath{c.boot.root_device});
+  });
   top.feature("disk", c.disk.enabled, [&](MapReader& m) {
     m.field("match", c.disk.match);
     m.field("ignore", c.disk.ignore);
@@ -309,11 +345,27 @@ void decode_config(MapReader& top, Config& c) {
     m.field("secondary_sysctls", c.iface.secondary_sysctls);
   });
   top.feature("motd", c.motd.enabled, [&](MapReader& m) { m.field("text", c.motd.text); });
-  top.feature("timezone", c.timezone.enabled);
+  top.feature("swap", c.swap.enabled,
+              [&](MapReader& m) { m.field("device", DevicePath{c.swap.device}); });
   top.feature("sysctl", c.sysctl.enabled);
-  top.feature("sshd", c.sshd.enabled);
+  top.feature("grow_root", c.grow_root.enabled);
+  top.feature("identity", c.identity.enabled);
   top.feature("console", c.console.enabled);
+  top.feature("system_files", c.system_files.enabled);
   top.feature("cron", c.cron.enabled);
+  top.feature("timezone", c.timezone.enabled,
+              [&](MapReader& m) { m.field("zone", ZoneName{c.timezone.zone}); });
+  top.feature("sshd", c.sshd.enabled, [&](MapReader& m) {
+    m.field("permit_root_login",
+            Keyword{c.sshd.permit_root_login,
+                    {"prohibit-password", "no", "forced-commands-only", "yes"}});
+  });
+  top.feature("ext_checks", c.ext_checks.enabled, [&](MapReader& m) {
+    m.field("max_mount_count", Integer{c.ext_checks.max_mount_count, 1, 16000});
+    m.field("interval_days", Integer{c.ext_checks.interval_days, 1, 3650});
+  });
+  top.feature("postboot", c.postboot.enabled,
+              [&](MapReader& m) { m.field("timeout", Duration{c.postboot.timeout}); });
   top.feature("hostname", c.hostname.enabled);
   top.feature("nameserver", c.nameserver.enabled);
   top.feature("network", c.network.enabled);
