@@ -13,7 +13,20 @@ namespace guestkit::plugins {
 namespace {
 
 // Plugins of the boot stages that belong to no hotplug domain.
+// Numbers are stable: admins order their plugins.d executables around them.
 constexpr BuiltinPlugin kBootTable[] = {
+    // bootstrap: early, before the network
+    {"01-setup-swap", "bootstrap", "swap", false,
+     "enable the swap device (mkswap -L swap only when blank)", &builtin::setup_swap},
+    {"02-apply-sysctl", "bootstrap", "sysctl", false, "apply /etc/guestkit/sysctl.conf",
+     &builtin::apply_sysctl},
+    {"03-grow-root", "bootstrap", "grow_root", false,
+     "grow the root disk's last GPT partition and the root filesystem", &builtin::grow_root},
+    {"04-reset-identity", "bootstrap", "identity", false,
+     "new machine-id and SSH host keys on a new instance id (a clone)", &builtin::reset_identity},
+    // config
+    {"11-config-ssh", "config", "sshd", false,
+     "missing SSH host keys; PermitRootLogin, PermitEmptyPasswords", &builtin::config_ssh},
     {"13-set-motd", "config", "motd", false,
      "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &builtin::set_motd},
 };
