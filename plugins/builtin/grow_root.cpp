@@ -132,7 +132,7 @@ core::Result<Outcome> grow_root(PluginContext& p) {
         if (!growpart && !core::find_program("sgdisk"))
           return core::make_error(core::Errc::failed, "neither growpart nor sgdisk is installed");
         if (p.ctx.dry_run) {
-          p.ctx.would((growpart ? "growpart " : "sgdisk: grow partition ") + disk_path + " " + n);
+          p.ctx.would((growpart ? "growpart " : "grow with sgdisk partition ") + disk_path + " " + n);
         } else if (growpart) {
           auto r = run_tool_status(p.ctx, {"growpart", disk_path, n});
           if (!r) return std::move(r).error();
