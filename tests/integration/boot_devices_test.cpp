@@ -204,3 +204,50 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
   auto again = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
   CHECK(again.err.find("03-grow-root: unchanged") != std::string::npos);
 }
+
+TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted root", "[boot-devices]") {
+  DiskLab lab;
+  auto loop = lab.add_loop(32);
+  const std::string dev = "/dev/" + loop;
+  lab.must({"mkfs.ext4", "-q", "-L", "root", dev});
+  const auto root = lab.dir().path() / "root";
+  fs::create_directories(root);
+  lab.must({"mount", "-n", dev, root.string()});  // in the lab's own mount namespace
+  fs::remove_all(root / "lost+found");
+  fs::create_directories(root / "etc");
+  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/fstab.by-device", root / "etc/fstab");
+  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/hosts", root / "etc/hosts");
+  const std::string uuid = blkid_value(dev, "UUID");
+  auto max_count = [&]() {
+    auto d = core::run({"dumpe2fs", "-h", dev});
+    REQUIRE(d);
+    auto pos = d->out.find("Maximum mount count:");
+    REQUIRE(pos != std::string::npos);
+    return std::stoi(d->out.substr(pos + 20));
+  };
+  REQUIRE(max_count() == -1);  // mke2fs's default: no periodic checks
+
+  const std::string only = "02-check-system-files,16-tune-ext-checks";
+  auto dry = boot(lab, "", {"--dry-run", "--only", only, "config"});
+  CHECK(dry.out.find("would name the root by UUID=" + uuid) != std::string::npos);
+  CHECK(dry.out.find("would tune2fs -c 30 -i 180d " + dev) != std::string::npos);
+  CHECK(max_count() == -1);
+  CHECK_FALSE(fs::exists(root / "lost+found"));
+
+  auto r = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n", {"--only", only, "config"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const std::string fstab = file_bytes(root / "etc/fstab");
+  CHECK(fstab.find("\nUUID=" + uuid + " /      ") != std::string::npos);
+  CHECK(fstab.find("/dev/sda1") == std::string::npos);
+  CHECK(file_bytes(root / "etc/fstab.guestkit-bak") ==
+        file_bytes(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/fstab.by-device"));
+  CHECK(max_count() == 25);
+  CHECK(fs::is_directory(root / "lost+found"));
+  CHECK((fs::status(root / "lost+found").permissions() & fs::perms::all) == fs::perms::owner_all);
+
+  auto again = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n", {"--only", only, "config"});
+  CHECK(again.err.find("02-check-system-files: unchanged") != std::string::npos);
+  CHECK(again.err.find("16-tune-ext-checks: unchanged") != std::string::npos);
+  lab.must({"umount", root.string()});
+}
