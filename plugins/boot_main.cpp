@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <csignal>
-#include <utility>
 #include <iostream>
+#include <utility>
 #include <variant>
 
 #include "core/cli.hpp"
@@ -57,8 +57,9 @@ int main(int argc, char** argv) {
       "  guestkit-boot --only 11-config-ssh config\n"
       "  guestkit-boot report\n"
       "  guestkit-boot --root /mnt/image --dry-run config",
-      {{"list", 'l', false, "", "list the stage's plugins in run order (all stages\n"
-                                "when none is given) and exit"},
+      {{"list", 'l', false, "",
+        "list the stage's plugins in run order (all stages\n"
+        "when none is given) and exit"},
        {"only", 0, true, "NAME", "run only these plugins (comma-separated names)"},
        {"skip", 0, true, "NAME", "do not run these plugins (comma-separated names)"}},
       0,
@@ -69,7 +70,8 @@ int main(int argc, char** argv) {
 
   const bool list = args.has("list");
   if (args.args.empty() && !list) {
-    std::cerr << spec.name << ": missing STAGE\nTry '" << spec.name << " --help' for more information.\n";
+    std::cerr << spec.name << ": missing STAGE\nTry '" << spec.name
+              << " --help' for more information.\n";
     return gk::core::kExitUsage;
   }
   const bool report = !args.args.empty() && args.args[0] == "report";
@@ -88,7 +90,7 @@ int main(int argc, char** argv) {
 
   if (report)
     return gk::plugins::print_boot_report(std::cout, (*ctx)->root) ? gk::core::kExitOk
-                                                                    : gk::core::kExitPartial;
+                                                                   : gk::core::kExitPartial;
 
   if (list) {
     std::vector<std::string> stages;
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
     }
     for (const auto* names : {&options.only, &options.skip}) {
       for (const auto& name : *names) {
-        if (std::none_of(plan->begin(), plan->end(), [&](const auto& e) { return e.name == name; })) {
+        if (std::none_of(plan->begin(), plan->end(),
+                         [&](const auto& e) { return e.name == name; })) {
           std::cerr << spec.name << ": no plugin '" << name << "' in stage " << stage << "\n";
           return gk::core::kExitUsage;
         }

@@ -44,7 +44,8 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
   std::vector<std::string> stages;
   bool ok = true;
   for (const auto stage : kBootStages) {
-    const std::string path = std::string(core::paths::kBootReportPrefix) + std::string(stage) + ".json";
+    const std::string path =
+        std::string(core::paths::kBootReportPrefix) + std::string(stage) + ".json";
     auto text = core::read_file_if_exists(root, path, 1 << 20, core::Follow::never);
     if (!text) {
       stages.push_back(std::string(stage) + ": " + text.error().message());
@@ -79,9 +80,11 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
       lines.push_back(std::move(l));
     }
   }
-  std::stable_sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return a.ms > b.ms; });
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const Line& a, const Line& b) { return a.ms > b.ms; });
   os << "-- guestkit boot report (slowest first) --\n";
-  for (const auto& l : lines) os << seconds_text(l.ms) << " (" << l.what << ") " << l.status << "\n";
+  for (const auto& l : lines)
+    os << seconds_text(l.ms) << " (" << l.what << ") " << l.status << "\n";
   os << "\n";
   for (const auto& s : stages) os << s << "\n";
   return ok && !lines.empty();

@@ -22,7 +22,8 @@ namespace {
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -47,7 +48,8 @@ std::optional<std::string> key_path(std::string_view key) {
   if (key.empty() || key.size() > 256) return std::nullopt;
   // sysctl(8): with dots as separators, a slash inside a component stands for a dot
   // (vlan interface names); keep it simple and accept only one separator kind.
-  const bool slashes = key.find('/') != std::string_view::npos && key.find('.') == std::string_view::npos;
+  const bool slashes =
+      key.find('/') != std::string_view::npos && key.find('.') == std::string_view::npos;
   std::string path = core::paths::kProcSys;
   std::string part;
   auto flush = [&]() {
@@ -103,7 +105,8 @@ core::Result<Outcome> apply_sysctl(PluginContext& p) {
     // Never follow a symlink out of /proc/sys, never create a setting.
     auto current = core::read_file_if_exists(root, *path, 64 << 10, core::Follow::never);
     if (!current || !*current) {
-      if (!optional) problems.push_back(key + ": " + (current ? "no such setting" : current.error().message()));
+      if (!optional)
+        problems.push_back(key + ": " + (current ? "no such setting" : current.error().message()));
       continue;
     }
     if (squeeze(**current) == squeeze(value)) continue;
@@ -116,7 +119,8 @@ core::Result<Outcome> apply_sysctl(PluginContext& p) {
     const std::string data = value + "\n";
     if (!fd || ::write(fd->get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
       if (!optional)
-        problems.push_back(key + ": " + (fd ? std::string(std::strerror(errno)) : fd.error().message()));
+        problems.push_back(key + ": " +
+                           (fd ? std::string(std::strerror(errno)) : fd.error().message()));
       continue;
     }
     changed = true;

@@ -51,7 +51,8 @@ core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
   return r;
 }
 
-core::Result<core::ExecResult> run_tool(const core::Context& ctx, const std::vector<std::string>& argv) {
+core::Result<core::ExecResult> run_tool(const core::Context& ctx,
+                                        const std::vector<std::string>& argv) {
   auto r = run_tool_status(ctx, argv);
   if (!r) return r;
   if (!r->success()) {
@@ -85,8 +86,9 @@ std::optional<std::string> instance_id(const core::Root& root) {
   auto text = core::read_file_if_exists(root, core::paths::kDmiProductUuid, 4096);
   if (!text || !*text) return std::nullopt;
   std::string id = trim(**text);
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; });
+  std::transform(id.begin(), id.end(), id.begin(), [](char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  });
   // Some hypervisors leave the UUID unset: all zeros or all ones say nothing.
   if (!valid_id(id) || id == "00000000-0000-0000-0000-000000000000" ||
       id == "ffffffff-ffff-ffff-ffff-ffffffffffff" || id == "03000200-0400-0500-0006-000700080009")
@@ -104,7 +106,8 @@ std::optional<std::string> root_fs_device(const core::Context& ctx) {
     devno = table->root_devno();
   } else {
     // Only a mountpoint: a directory on the host's own disk is not "the root disk".
-    struct stat self {}, parent {};
+    struct stat self {
+    }, parent{};
     const std::string prefix = ctx.root.prefix().string();
     if (::stat(prefix.c_str(), &self) != 0 || ::stat((prefix + "/..").c_str(), &parent) != 0)
       return std::nullopt;

@@ -15,7 +15,8 @@ namespace guestkit::plugins::builtin {
 
 // Runs a tool (no shell) with boot.plugin_timeout. An Error when it cannot start,
 // times out or exits non-zero (the message names the tool and its first stderr line).
-core::Result<core::ExecResult> run_tool(const core::Context& ctx, const std::vector<std::string>& argv);
+core::Result<core::ExecResult> run_tool(const core::Context& ctx,
+                                        const std::vector<std::string>& argv);
 // Same, but a non-zero exit is returned, not an Error.
 core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
                                                const std::vector<std::string>& argv);

@@ -30,7 +30,8 @@ namespace {
 
 enum class Init { systemd, sysvinit, upstart, unknown };
 
-bool exists(const core::Root& root, const std::string& guest, core::Follow follow = core::Follow::in_root) {
+bool exists(const core::Root& root, const std::string& guest,
+            core::Follow follow = core::Follow::in_root) {
   auto st = root.stat(guest, follow);
   return st && *st;
 }
@@ -43,7 +44,8 @@ Init detect_init(const core::Context& ctx) {
     if (link->find("upstart") != std::string::npos) return Init::upstart;
   }
   if (exists(root, core::paths::kInittab)) return Init::sysvinit;
-  if (exists(root, "/lib/systemd/systemd") || exists(root, "/usr/lib/systemd/systemd")) return Init::systemd;
+  if (exists(root, "/lib/systemd/systemd") || exists(root, "/usr/lib/systemd/systemd"))
+    return Init::systemd;
   if (exists(root, core::paths::kUpstartDir)) return Init::upstart;
   return Init::unknown;
 }
@@ -82,11 +84,11 @@ bool has_word(const std::string& text, const std::string& word) {
 
 std::string inittab_id(const std::string& name, const std::set<std::string>& taken) {
   std::string digits = name.substr(name.find_first_of("0123456789"));
-  std::string id = virtual_terminal(name)           ? digits
-                   : name.rfind("ttyS", 0) == 0     ? "T" + digits
-                   : name.rfind("ttyAMA", 0) == 0   ? "A" + digits
-                   : name.rfind("hvc", 0) == 0      ? "hv" + digits
-                                                    : "xv" + digits;
+  std::string id = virtual_terminal(name)         ? digits
+                   : name.rfind("ttyS", 0) == 0   ? "T" + digits
+                   : name.rfind("ttyAMA", 0) == 0 ? "A" + digits
+                   : name.rfind("hvc", 0) == 0    ? "hv" + digits
+                                                  : "xv" + digits;
   for (int n = 0; taken.count(id) || id.size() > 4; ++n) id = "g" + std::to_string(n);
   return id;
 }
@@ -94,7 +96,8 @@ std::string inittab_id(const std::string& name, const std::set<std::string>& tak
 core::Result<bool> systemd_getty(PluginContext& p, const std::string& name) {
   const core::Root& root = p.ctx.root;
   const std::string templ = virtual_terminal(name) ? "getty@.service" : "serial-getty@.service";
-  const std::string unit = virtual_terminal(name) ? "getty@" + name + ".service" : "serial-getty@" + name + ".service";
+  const std::string unit =
+      virtual_terminal(name) ? "getty@" + name + ".service" : "serial-getty@" + name + ".service";
   std::string target;
   for (const char* dir : {core::paths::kSystemdLibDir, core::paths::kSystemdUsrLibDir}) {
     if (exists(root, std::string(dir) + "/" + templ)) {
@@ -102,7 +105,8 @@ core::Result<bool> systemd_getty(PluginContext& p, const std::string& name) {
       break;
     }
   }
-  if (target.empty()) return core::make_error(core::Errc::failed, "no systemd unit " + templ + " in this image");
+  if (target.empty())
+    return core::make_error(core::Errc::failed, "no systemd unit " + templ + " in this image");
   const std::string wants = std::string(core::paths::kSystemdEtcDir) + "/getty.target.wants";
   const std::string link = wants + "/" + unit;
   // Already enabled, whichever of /lib and /usr/lib the link names.
@@ -116,7 +120,8 @@ core::Result<bool> systemd_getty(PluginContext& p, const std::string& name) {
   auto made = ensure_symlink(root, link, target);
   if (!made) return std::move(made).error();
   if (root.is_host() && exists(root, core::paths::kSystemdRunDir)) {
-    if (auto r = run_tool(p.ctx, {"systemctl", "--no-block", "start", unit}); !r) return std::move(r).error();
+    if (auto r = run_tool(p.ctx, {"systemctl", "--no-block", "start", unit}); !r)
+      return std::move(r).error();
   }
   return true;
 }
@@ -126,10 +131,11 @@ core::Result<bool> upstart_getty(PluginContext& p, const std::string& name) {
   auto st = p.ctx.root.lstat(job);
   if (!st) return std::move(st).error();
   if (*st) return false;  // the image's own job, or ours
-  const std::string text = "# Written by guestkit (plugin 01-config-console): a getty on " + name + ".\n" +
-                           "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" +
-                           (virtual_terminal(name) ? "exec /sbin/getty -8 38400 " + name + "\n"
-                                                   : "exec /sbin/getty -L " + name + " 115200 vt102\n");
+  const std::string text =
+      "# Written by guestkit (plugin 01-config-console): a getty on " + name + ".\n" +
+      "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" +
+      (virtual_terminal(name) ? "exec /sbin/getty -8 38400 " + name + "\n"
+                              : "exec /sbin/getty -L " + name + " 115200 vt102\n");
   if (p.ctx.dry_run) {
     p.ctx.would("write " + p.ctx.root.display(job));
     return true;
@@ -154,7 +160,8 @@ std::vector<std::string> getty_consoles(const std::string& proc_consoles) {
   return out;
 }
 
-bool ensure_inittab_gettys(std::vector<std::string>& lines, const std::vector<std::string>& consoles) {
+bool ensure_inittab_gettys(std::vector<std::string>& lines,
+                           const std::vector<std::string>& consoles) {
   std::set<std::string> ids;
   for (const auto& line : lines)
     if (!line.empty() && line.front() != '#') ids.insert(split_colon(line)[0]);
@@ -169,7 +176,8 @@ bool ensure_inittab_gettys(std::vector<std::string>& lines, const std::vector<st
     const std::string id = inittab_id(name, ids);
     ids.insert(id);
     lines.push_back(id + ":2345:respawn:" +
-                    (virtual_terminal(name) ? "/sbin/getty 38400 " + name : "/sbin/getty -L " + name + " 115200 vt102"));
+                    (virtual_terminal(name) ? "/sbin/getty 38400 " + name
+                                            : "/sbin/getty -L " + name + " 115200 vt102"));
     changed = true;
   }
   return changed;
@@ -203,8 +211,9 @@ core::Result<Outcome> config_console(PluginContext& p) {
         p.ctx.would("add getty lines to " + root.display(core::paths::kInittab));
         break;
       }
-      auto w = core::edit_lines(root, core::paths::kInittab,
-                                [&](std::vector<std::string>& l) { ensure_inittab_gettys(l, consoles); }, wo);
+      auto w = core::edit_lines(
+          root, core::paths::kInittab,
+          [&](std::vector<std::string>& l) { ensure_inittab_gettys(l, consoles); }, wo);
       if (!w) return std::move(w).error();
       if (root.is_host())
         if (auto r = run_tool(p.ctx, {"telinit", "q"}); !r) return std::move(r).error();
@@ -221,7 +230,8 @@ core::Result<Outcome> config_console(PluginContext& p) {
       return Outcome::skipped;
   }
 
-  auto securetty = core::read_file_if_exists(root, core::paths::kSecuretty, 1 << 20, core::Follow::never);
+  auto securetty =
+      core::read_file_if_exists(root, core::paths::kSecuretty, 1 << 20, core::Follow::never);
   if (!securetty) return std::move(securetty).error();
   if (*securetty) {
     auto lines = core::split_lines(**securetty);
@@ -232,9 +242,12 @@ core::Result<Outcome> config_console(PluginContext& p) {
       if (p.ctx.dry_run) {
         p.ctx.would("list the consoles in " + root.display(core::paths::kSecuretty));
       } else {
-        auto w = core::edit_lines(root, core::paths::kSecuretty, [&](std::vector<std::string>& l) {
-          for (const auto& name : consoles) core::ensure_line(l, name);
-        }, wo);
+        auto w = core::edit_lines(
+            root, core::paths::kSecuretty,
+            [&](std::vector<std::string>& l) {
+              for (const auto& name : consoles) core::ensure_line(l, name);
+            },
+            wo);
         if (!w) return std::move(w).error();
       }
     }

@@ -12,6 +12,7 @@ std::vector<std::string> getty_consoles(const std::string& proc_consoles);
 
 // Adds an inittab respawn line for each console no active line runs a getty on.
 // True if changed.
-bool ensure_inittab_gettys(std::vector<std::string>& lines, const std::vector<std::string>& consoles);
+bool ensure_inittab_gettys(std::vector<std::string>& lines,
+                           const std::vector<std::string>& consoles);
 
 }  // namespace guestkit::plugins::builtin

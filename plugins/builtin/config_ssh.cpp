@@ -13,6 +13,8 @@
 // Nothing is written through a symlink: a planted sshd_config.d link is an error
 // before anything changes.
 
+#include "plugins/builtin/config_ssh.hpp"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -21,7 +23,6 @@
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/config_ssh.hpp"
 #include "plugins/builtin/ssh_keys.hpp"
 
 namespace guestkit::plugins::builtin {
@@ -115,7 +116,8 @@ core::Result<Outcome> config_ssh(PluginContext& p) {
   auto present = ssh_dir_present(root);
   if (!present) return std::move(present).error();
   if (!*present) return Outcome::skipped;  // no OpenSSH in this image
-  auto main = core::read_file_if_exists(root, core::paths::kSshdConfig, 1 << 20, core::Follow::never);
+  auto main =
+      core::read_file_if_exists(root, core::paths::kSshdConfig, 1 << 20, core::Follow::never);
   if (!main) return std::move(main).error();
   if (!*main) return Outcome::skipped;  // the client only, no sshd
   const auto lines = core::split_lines(**main);
@@ -127,10 +129,12 @@ core::Result<Outcome> config_ssh(PluginContext& p) {
     auto st = root.lstat(core::paths::kSshdConfigDir);
     if (!st) return std::move(st).error();
     if (*st && S_ISLNK((*st)->st_mode))
-      return core::make_error(core::Errc::symlink_refused,
-                              root.display(core::paths::kSshdConfigDir) + " is a symlink: not writing through it");
+      return core::make_error(
+          core::Errc::symlink_refused,
+          root.display(core::paths::kSshdConfigDir) + " is a symlink: not writing through it");
     if (*st && !S_ISDIR((*st)->st_mode))
-      return core::make_error(core::Errc::unsafe, root.display(core::paths::kSshdConfigDir) + " is not a directory");
+      return core::make_error(core::Errc::unsafe,
+                              root.display(core::paths::kSshdConfigDir) + " is not a directory");
     make_dir = !*st;
   }
   auto missing = missing_host_keys(root);
@@ -152,10 +156,12 @@ core::Result<Outcome> config_ssh(PluginContext& p) {
     core::WriteOptions wo;
     wo.mode = 0600;
     wo.follow = core::Follow::never;
-    auto current = core::read_file_if_exists(root, core::paths::kSshdDropin, 1 << 20, core::Follow::never);
+    auto current =
+        core::read_file_if_exists(root, core::paths::kSshdDropin, 1 << 20, core::Follow::never);
     auto st = root.lstat(core::paths::kSshdDropin);
     if (!st) return std::move(st).error();
-    const bool same = current && *current && **current == text && *st && ((*st)->st_mode & 07777) == wo.mode;
+    const bool same =
+        current && *current && **current == text && *st && ((*st)->st_mode & 07777) == wo.mode;
     if (!same) {
       if (p.ctx.dry_run) {
         p.ctx.would("write " + root.display(core::paths::kSshdDropin));
@@ -174,13 +180,17 @@ core::Result<Outcome> config_ssh(PluginContext& p) {
     harden_sshd_config(edited, sshd_settings(p.ctx.config));
     if (edited != lines) {
       if (p.ctx.dry_run) {
-        p.ctx.would("set PermitRootLogin and PermitEmptyPasswords in " + root.display(core::paths::kSshdConfig));
+        p.ctx.would("set PermitRootLogin and PermitEmptyPasswords in " +
+                    root.display(core::paths::kSshdConfig));
       } else {
         core::WriteOptions wo;
         wo.follow = core::Follow::never;
         auto w = core::edit_lines(
             root, core::paths::kSshdConfig,
-            [&](std::vector<std::string>& l) { harden_sshd_config(l, sshd_settings(p.ctx.config)); }, wo);
+            [&](std::vector<std::string>& l) {
+              harden_sshd_config(l, sshd_settings(p.ctx.config));
+            },
+            wo);
         if (!w) return std::move(w).error();
       }
       changed = true;

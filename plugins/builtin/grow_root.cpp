@@ -34,7 +34,8 @@ constexpr std::uint64_t kMinGrowSectors = 2048;
 
 std::optional<std::uint64_t> sysfs_number(const core::Root& host, const std::string& name,
                                           const char* attr) {
-  auto text = core::read_file_if_exists(host, std::string(core::paths::kSysClassBlock) + "/" + name + "/" + attr, 64);
+  auto text = core::read_file_if_exists(
+      host, std::string(core::paths::kSysClassBlock) + "/" + name + "/" + attr, 64);
   if (!text || !*text) return std::nullopt;
   std::uint64_t v = 0;
   const std::string& s = **text;
@@ -61,22 +62,27 @@ std::string info_field(const std::string& out, std::string_view key) {
 
 core::Status grow_with_sgdisk(const core::Context& ctx, const std::string& disk, const Part& part) {
   const std::string n = std::to_string(part.number);
-  if (auto r = run_tool(ctx, {"sgdisk", "--move-second-header", disk}); !r) return std::move(r).error();
+  if (auto r = run_tool(ctx, {"sgdisk", "--move-second-header", disk}); !r)
+    return std::move(r).error();
   auto info = run_tool(ctx, {"sgdisk", "--info=" + n, disk});
   if (!info) return std::move(info).error();
   const std::string type = info_field(info->out, "Partition GUID code: ");
   const std::string guid = info_field(info->out, "Partition unique GUID: ");
   std::string label = info_field(info->out, "Partition name: ");
-  if (label.size() >= 2 && label.front() == '\'' && label.back() == '\'') label = label.substr(1, label.size() - 2);
+  if (label.size() >= 2 && label.front() == '\'' && label.back() == '\'')
+    label = label.substr(1, label.size() - 2);
   const std::string first = info_field(info->out, "First sector: ");
   if (type.empty() || guid.empty() || first != std::to_string(part.start))
-    return core::make_error(core::Errc::failed, "sgdisk --info=" + n + " " + disk + ": unexpected output");
+    return core::make_error(core::Errc::failed,
+                            "sgdisk --info=" + n + " " + disk + ": unexpected output");
   std::vector<std::string> argv{"sgdisk", "--delete=" + n, "--new=" + n + ":" + first + ":0",
-                                "--typecode=" + n + ":" + type, "--partition-guid=" + n + ":" + guid};
+                                "--typecode=" + n + ":" + type,
+                                "--partition-guid=" + n + ":" + guid};
   if (!label.empty()) argv.push_back("--change-name=" + n + ":" + label);
   argv.push_back(disk);
   if (auto r = run_tool(ctx, argv); !r) return std::move(r).error();
-  if (auto r = run_tool(ctx, {"partx", "--update", "--nr", n, disk}); !r) return std::move(r).error();
+  if (auto r = run_tool(ctx, {"partx", "--update", "--nr", n, disk}); !r)
+    return std::move(r).error();
   return {};
 }
 
@@ -102,7 +108,9 @@ core::Result<Outcome> grow_root(PluginContext& p) {
     } else {
       if (table->ptuuid == kZeroGuid) {
         if (!core::find_program("sgdisk"))
-          return core::make_error(core::Errc::failed, disk_path + " has all-zero GPT GUIDs and sgdisk is not installed");
+          return core::make_error(
+              core::Errc::failed,
+              disk_path + " has all-zero GPT GUIDs and sgdisk is not installed");
         if (p.ctx.dry_run) {
           p.ctx.would("sgdisk --randomize-guids " + disk_path);
         } else if (auto r = run_tool(p.ctx, {"sgdisk", "--randomize-guids", disk_path}); !r) {
@@ -113,7 +121,8 @@ core::Result<Outcome> grow_root(PluginContext& p) {
       // Is ours the last partition, and is there room after it?
       std::vector<Part> parts;
       for (const auto& pn : whole->partitions) {
-        Part part{pn, sysfs_number(host, pn, "partition").value_or(0), sysfs_number(host, pn, "start").value_or(0),
+        Part part{pn, sysfs_number(host, pn, "partition").value_or(0),
+                  sysfs_number(host, pn, "start").value_or(0),
                   sysfs_number(host, pn, "size").value_or(0)};
         parts.push_back(part);
       }
@@ -132,14 +141,16 @@ core::Result<Outcome> grow_root(PluginContext& p) {
         if (!growpart && !core::find_program("sgdisk"))
           return core::make_error(core::Errc::failed, "neither growpart nor sgdisk is installed");
         if (p.ctx.dry_run) {
-          p.ctx.would((growpart ? "growpart " : "grow with sgdisk partition ") + disk_path + " " + n);
+          p.ctx.would((growpart ? "growpart " : "grow with sgdisk partition ") + disk_path + " " +
+                      n);
         } else if (growpart) {
           auto r = run_tool_status(p.ctx, {"growpart", disk_path, n});
           if (!r) return std::move(r).error();
           // growpart exits 1 with NOCHANGE when there is nothing to do.
           if (!r->success() && r->out.find("NOCHANGE") == std::string::npos)
-            return core::make_error(core::Errc::failed, "growpart " + disk_path + " " + n + ": " + r->describe() +
-                                                            ": " + r->err.substr(0, r->err.find('\n')));
+            return core::make_error(core::Errc::failed, "growpart " + disk_path + " " + n + ": " +
+                                                            r->describe() + ": " +
+                                                            r->err.substr(0, r->err.find('\n')));
         } else if (auto s = grow_with_sgdisk(p.ctx, disk_path, *ours); !s) {
           return std::move(s).error();
         }
@@ -156,7 +167,9 @@ core::Result<Outcome> grow_root(PluginContext& p) {
   auto refreshed = disk::read_block_device(host, name);
   const std::uint64_t dev_bytes = refreshed ? refreshed->size_bytes : dev->size_bytes;
   auto geo = disk::read_fs_geometry(host, *device, fs->type);
-  if (!geo) return core::make_error(core::Errc::failed, "cannot read the size of the filesystem on " + *device);
+  if (!geo)
+    return core::make_error(core::Errc::failed,
+                            "cannot read the size of the filesystem on " + *device);
   // With a grown partition in dry-run the device has not grown yet: report the grow too.
   if (!(p.ctx.dry_run && changed) && geo->size_bytes + (1u << 20) >= dev_bytes)
     return changed ? Outcome::changed : Outcome::unchanged;
@@ -175,7 +188,8 @@ core::Result<Outcome> grow_root(PluginContext& p) {
   } else if (mountpoint) {
     argv = {"xfs_growfs", *mountpoint};
   } else {
-    return core::make_error(core::Errc::failed, "xfs on " + *device + " can only grow while mounted");
+    return core::make_error(core::Errc::failed,
+                            "xfs on " + *device + " can only grow while mounted");
   }
   if (p.ctx.dry_run) {
     std::string line;

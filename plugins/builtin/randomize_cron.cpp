@@ -29,7 +29,8 @@ std::uint64_t fnv1a(std::string_view text) {
 }
 
 bool number(std::string_view s) {
-  return !s.empty() && s.size() <= 2 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && s.size() <= 2 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // Tokens and the blanks between them, so a line is rebuilt with its own spacing.
@@ -60,7 +61,8 @@ bool spread_crontab(std::vector<std::string>& lines, const std::string& seed) {
   bool changed = false;
   for (auto& line : lines) {
     auto s = split_fields(line, 6);
-    if (s.words.size() < 6 || s.words[0].empty() || s.words[0].front() == '#' || s.words[0].front() == '@')
+    if (s.words.size() < 6 || s.words[0].empty() || s.words[0].front() == '#' ||
+        s.words[0].front() == '@')
       continue;
     std::string kind;
     for (const char* k : {"hourly", "daily", "weekly", "monthly"})
@@ -82,13 +84,15 @@ bool spread_crontab(std::vector<std::string>& lines, const std::string& seed) {
 
 core::Result<Outcome> randomize_cron(PluginContext& p) {
   const core::Root& root = p.ctx.root;
-  auto crontab = core::read_file_if_exists(root, core::paths::kCrontab, 1 << 20, core::Follow::never);
+  auto crontab =
+      core::read_file_if_exists(root, core::paths::kCrontab, 1 << 20, core::Follow::never);
   if (!crontab) return std::move(crontab).error();
   if (!*crontab) return Outcome::skipped;
   std::string seed;
   if (auto id = instance_id(root)) {
     seed = *id;
-  } else if (auto mid = core::read_file_if_exists(root, core::paths::kMachineId, 4096); mid && *mid) {
+  } else if (auto mid = core::read_file_if_exists(root, core::paths::kMachineId, 4096);
+             mid && *mid) {
     seed = **mid;
     while (!seed.empty() && seed.back() == '\n') seed.pop_back();
   }
@@ -101,7 +105,9 @@ core::Result<Outcome> randomize_cron(PluginContext& p) {
   }
   core::WriteOptions wo;
   wo.follow = core::Follow::never;
-  auto w = core::edit_lines(root, core::paths::kCrontab, [&](std::vector<std::string>& l) { spread_crontab(l, seed); }, wo);
+  auto w = core::edit_lines(
+      root, core::paths::kCrontab, [&](std::vector<std::string>& l) { spread_crontab(l, seed); },
+      wo);
   if (!w) return std::move(w).error();
   return Outcome::changed;
 }

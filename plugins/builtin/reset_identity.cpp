@@ -26,7 +26,8 @@ namespace {
 // bits set like systemd's sd_id128_randomize.
 core::Result<std::string> new_machine_id() {
   unsigned char b[16];
-  if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b)) return core::errno_error("getrandom");
+  if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b))
+    return core::errno_error("getrandom");
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   static const char* hex = "0123456789abcdef";
@@ -49,7 +50,8 @@ core::Result<Outcome> reset_identity(PluginContext& p) {
   const core::Root& root = p.ctx.root;
   auto id = instance_id(root);
   if (!id) return Outcome::skipped;  // nothing tells this VM from its siblings
-  auto recorded = core::read_file_if_exists(root, core::paths::kInstanceIdFile, 4096, core::Follow::never);
+  auto recorded =
+      core::read_file_if_exists(root, core::paths::kInstanceIdFile, 4096, core::Follow::never);
   if (!recorded) return std::move(recorded).error();
   if (*recorded && trimmed(**recorded) == *id) return Outcome::unchanged;
 
@@ -58,10 +60,12 @@ core::Result<Outcome> reset_identity(PluginContext& p) {
   record.follow = core::Follow::never;
   if (!*recorded) {
     if (p.ctx.dry_run) {
-      p.ctx.would("record instance id " + *id + " in " + root.display(core::paths::kInstanceIdFile));
+      p.ctx.would("record instance id " + *id + " in " +
+                  root.display(core::paths::kInstanceIdFile));
       return Outcome::changed;
     }
-    if (auto w = core::write_file_atomic(root, core::paths::kInstanceIdFile, *id + "\n", record); !w)
+    if (auto w = core::write_file_atomic(root, core::paths::kInstanceIdFile, *id + "\n", record);
+        !w)
       return std::move(w).error();
     return Outcome::changed;
   }

@@ -35,7 +35,8 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
   }
   if (scripts.empty()) return Outcome::skipped;
   if (!root.is_host() && ::geteuid() != 0 && !p.ctx.dry_run)
-    return core::make_error(core::Errc::failed, "running first-boot scripts under --root needs root (chroot)");
+    return core::make_error(core::Errc::failed,
+                            "running first-boot scripts under --root needs root (chroot)");
 
   std::vector<std::string> failed;
   bool ran = false;
@@ -79,8 +80,10 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
       failed.push_back(name + ": " + r.error().message());
       continue;
     }
-    for (const auto& line : core::split_lines(r->out)) core::log_info("postboot ", name, ": ", line);
-    for (const auto& line : core::split_lines(r->err)) core::log_warning("postboot ", name, ": ", line);
+    for (const auto& line : core::split_lines(r->out))
+      core::log_info("postboot ", name, ": ", line);
+    for (const auto& line : core::split_lines(r->err))
+      core::log_warning("postboot ", name, ": ", line);
     if (!r->success()) failed.push_back(name + ": " + r->describe());
   }
   if (!failed.empty()) {

@@ -23,14 +23,16 @@ core::Result<Outcome> set_timezone(PluginContext& p) {
     auto arg = kernel_arg(root, "guestkit.tz");
     if (!arg) return Outcome::skipped;
     if (!core::valid_zone_name(*arg))
-      return core::make_error(core::Errc::bad_input, "guestkit.tz=" + *arg + " is not a time zone name");
+      return core::make_error(core::Errc::bad_input,
+                              "guestkit.tz=" + *arg + " is not a time zone name");
     zone = *arg;
   }
   const std::string file = std::string(core::paths::kZoneinfoDir) + "/" + zone;
   auto st = root.stat(file, core::Follow::in_root);
   if (!st) return std::move(st).error();
   if (!*st || !S_ISREG((*st)->st_mode))
-    return core::make_error(core::Errc::bad_input, "unknown time zone '" + zone + "' (no " + root.display(file) + ")");
+    return core::make_error(core::Errc::bad_input,
+                            "unknown time zone '" + zone + "' (no " + root.display(file) + ")");
 
   bool changed = false;
   const std::string target = ".." + file;  // relative to /etc
@@ -40,7 +42,8 @@ core::Result<Outcome> set_timezone(PluginContext& p) {
     auto lst = root.lstat(core::paths::kLocaltime);
     if (!lst) return std::move(lst).error();
     if (*lst && S_ISDIR((*lst)->st_mode))
-      return core::make_error(core::Errc::unsafe, root.display(core::paths::kLocaltime) + " is a directory");
+      return core::make_error(core::Errc::unsafe,
+                              root.display(core::paths::kLocaltime) + " is a directory");
     if (p.ctx.dry_run) {
       p.ctx.would("link " + root.display(core::paths::kLocaltime) + " -> " + target);
     } else {
@@ -55,7 +58,8 @@ core::Result<Outcome> set_timezone(PluginContext& p) {
   auto debian = root.lstat(core::paths::kDebianVersion);
   if (!debian) return std::move(debian).error();
   if (*tzfile || *debian) {
-    auto current = core::read_file_if_exists(root, core::paths::kTimezoneFile, 4096, core::Follow::never);
+    auto current =
+        core::read_file_if_exists(root, core::paths::kTimezoneFile, 4096, core::Follow::never);
     if (!current) return std::move(current).error();
     if (!*current || **current != zone + "\n") {
       if (p.ctx.dry_run) {

@@ -104,15 +104,17 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
   if (probe->type == "swap") {
     format = false;
   } else if (!probe->type.empty() || !probe->pttype.empty()) {
-    return core::make_error(core::Errc::unsafe,
-                            device + " holds " + (probe->type.empty() ? probe->pttype + " partitions" : probe->type) +
-                                ", not swap: refusing to format it");
+    return core::make_error(
+        core::Errc::unsafe,
+        device + " holds " + (probe->type.empty() ? probe->pttype + " partitions" : probe->type) +
+            ", not swap: refusing to format it");
   } else {
     auto zero = first_bytes_zero(device);
     if (!zero) return std::move(zero).error();
     if (!*zero && probe->part_type != kGptSwapType)
-      return core::make_error(core::Errc::unsafe,
-                              device + " is not blank (its first 512 KiB hold data): refusing to format it");
+      return core::make_error(
+          core::Errc::unsafe,
+          device + " is not blank (its first 512 KiB hold data): refusing to format it");
     format = true;
   }
 

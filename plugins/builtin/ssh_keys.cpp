@@ -14,9 +14,11 @@ core::Result<bool> ssh_dir_present(const core::Root& root) {
   if (!st) return std::move(st).error();
   if (!*st) return false;
   if (S_ISLNK((*st)->st_mode))
-    return core::make_error(core::Errc::symlink_refused, root.display(core::paths::kSshDir) + " is a symlink");
+    return core::make_error(core::Errc::symlink_refused,
+                            root.display(core::paths::kSshDir) + " is a symlink");
   if (!S_ISDIR((*st)->st_mode))
-    return core::make_error(core::Errc::unsafe, root.display(core::paths::kSshDir) + " is not a directory");
+    return core::make_error(core::Errc::unsafe,
+                            root.display(core::paths::kSshDir) + " is not a directory");
   return true;
 }
 
@@ -51,7 +53,8 @@ core::Result<int> remove_host_keys(const core::Root& root) {
     if (!n.starts_with("ssh_host_") || !(n.ends_with("_key") || n.ends_with("_key.pub"))) continue;
     // unlinkat removes the name itself: a symlink is removed, never followed.
     if (::unlinkat(dir->get(), name.c_str(), 0) != 0)
-      return core::errno_error("remove " + root.display(std::string(core::paths::kSshDir) + "/" + name));
+      return core::errno_error("remove " +
+                               root.display(std::string(core::paths::kSshDir) + "/" + name));
     ++removed;
   }
   return removed;

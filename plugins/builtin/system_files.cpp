@@ -104,7 +104,8 @@ core::Result<Outcome> check_system_files(PluginContext& p) {
     if (p.ctx.dry_run) {
       p.ctx.would("add localhost lines to " + root.display(core::paths::kHosts));
     } else {
-      auto w = core::edit_lines(root, core::paths::kHosts, [](std::vector<std::string>& l) { ensure_localhost(l); }, wo);
+      auto w = core::edit_lines(
+          root, core::paths::kHosts, [](std::vector<std::string>& l) { ensure_localhost(l); }, wo);
       if (!w) return std::move(w).error();
     }
     changed = true;
@@ -120,7 +121,8 @@ core::Result<Outcome> check_system_files(PluginContext& p) {
       if (probe) uuid = probe->uuid;
     }
     if (uuid.empty()) {
-      core::log_debug("system-files: the root filesystem's UUID is unknown here, leaving /etc/fstab");
+      core::log_debug(
+          "system-files: the root filesystem's UUID is unknown here, leaving /etc/fstab");
     } else if (p.ctx.dry_run) {
       p.ctx.would("name the root by UUID=" + uuid + " in " + root.display(core::paths::kFstab));
       changed = true;
@@ -131,7 +133,9 @@ core::Result<Outcome> check_system_files(PluginContext& p) {
       if (*st) bo.mode = (*st)->st_mode & 07777;
       if (auto w = core::write_file_atomic(root, core::paths::kFstabBackup, **fstab, bo); !w)
         return std::move(w).error();
-      auto w = core::edit_lines(root, core::paths::kFstab, [&](std::vector<std::string>& l) { fix_fstab_root(l, uuid); }, wo);
+      auto w = core::edit_lines(
+          root, core::paths::kFstab, [&](std::vector<std::string>& l) { fix_fstab_root(l, uuid); },
+          wo);
       if (!w) return std::move(w).error();
       changed = true;
     }

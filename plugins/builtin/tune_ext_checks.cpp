@@ -29,13 +29,19 @@ core::Result<Outcome> tune_ext_checks(PluginContext& p) {
   const std::string key = "Maximum mount count:";
   auto pos = dump->out.find(key);
   if (pos == std::string::npos)
-    return core::make_error(core::Errc::failed, "dumpe2fs -h " + *device + ": no maximum mount count");
-  std::string value = dump->out.substr(pos + key.size(), dump->out.find('\n', pos) - pos - key.size());
+    return core::make_error(core::Errc::failed,
+                            "dumpe2fs -h " + *device + ": no maximum mount count");
+  std::string value =
+      dump->out.substr(pos + key.size(), dump->out.find('\n', pos) - pos - key.size());
   value.erase(0, value.find_first_not_of(" \t"));
   if (value == "-1") {
     const auto& cfg = p.ctx.config.ext_checks;
-    std::vector<std::string> argv{"tune2fs", "-c", std::to_string(cfg.max_mount_count), "-i",
-                                  std::to_string(cfg.interval_days) + "d", *device};
+    std::vector<std::string> argv{"tune2fs",
+                                  "-c",
+                                  std::to_string(cfg.max_mount_count),
+                                  "-i",
+                                  std::to_string(cfg.interval_days) + "d",
+                                  *device};
     if (p.ctx.dry_run)
       p.ctx.would("tune2fs -c " + argv[2] + " -i " + argv[4] + " " + *device);
     else if (auto r = run_tool(p.ctx, argv); !r)
@@ -49,9 +55,11 @@ core::Result<Outcome> tune_ext_checks(PluginContext& p) {
     if (p.ctx.dry_run) {
       p.ctx.would("create " + p.ctx.root.display(core::paths::kLostFound));
     } else {
-      if (auto d = ensure_dir(p.ctx.root, core::paths::kLostFound, 0700); !d) return std::move(d).error();
+      if (auto d = ensure_dir(p.ctx.root, core::paths::kLostFound, 0700); !d)
+        return std::move(d).error();
       // mkdir's mode is filtered by the umask; 0700 is what mklost+found leaves.
-      auto fd = p.ctx.root.open(core::paths::kLostFound, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
+      auto fd =
+          p.ctx.root.open(core::paths::kLostFound, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
       if (fd) ::fchmod(fd->get(), 0700);
     }
     changed = true;

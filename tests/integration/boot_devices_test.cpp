@@ -22,8 +22,11 @@ namespace {
 core::ExecResult boot(const DiskLab& lab, const std::string& yaml, std::vector<std::string> args) {
   lab.dir().write("boot.yml", yaml);
   std::vector<std::string> argv{guestkit::test::built_binary("plugins", "guestkit-boot").string(),
-                                "--root", (lab.dir().path() / "root").string(), "--config",
-                                (lab.dir().path() / "boot.yml").string(), "--log-stderr"};
+                                "--root",
+                                (lab.dir().path() / "root").string(),
+                                "--config",
+                                (lab.dir().path() / "boot.yml").string(),
+                                "--log-stderr"};
   argv.insert(argv.end(), args.begin(), args.end());
   core::ExecOptions o;
   o.timeout = std::chrono::seconds(120);
@@ -146,15 +149,16 @@ TEST_CASE("swap: switched off, nothing happens", "[boot-devices]") {
 
 TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "[boot-devices]") {
   DiskLab lab;
-  if (!core::find_program("sgdisk")) GUESTKIT_SKIP("sgdisk is not installed (scripts/setup installs gdisk)");
+  if (!core::find_program("sgdisk"))
+    GUESTKIT_SKIP("sgdisk is not installed (scripts/setup installs gdisk)");
   fs::create_directories(lab.dir().path() / "root/etc");
   auto loop = lab.add_loop(64, true);
   const std::string disk = "/dev/" + loop;
   // A cloned image: all-zero disk and partition GUIDs, partition 2 labelled root.
   const std::string zero = "00000000-0000-0000-0000-000000000000";
-  lab.must({"sgdisk", "--disk-guid=" + zero, "--new=1:2048:+8M", "--typecode=1:8200", "--change-name=1:swap",
-            "--new=2:0:0", "--change-name=2:root", "--partition-guid=1:" + zero,
-            "--partition-guid=2:" + zero, disk});
+  lab.must({"sgdisk", "--disk-guid=" + zero, "--new=1:2048:+8M", "--typecode=1:8200",
+            "--change-name=1:swap", "--new=2:0:0", "--change-name=2:root",
+            "--partition-guid=1:" + zero, "--partition-guid=2:" + zero, disk});
   lab.must({"partx", "--update", disk});
   const std::string part = disk + "p2";
   REQUIRE(fs::exists(part));
@@ -205,7 +209,8 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
   CHECK(again.err.find("03-grow-root: unchanged") != std::string::npos);
 }
 
-TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted root", "[boot-devices]") {
+TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted root",
+          "[boot-devices]") {
   DiskLab lab;
   auto loop = lab.add_loop(32);
   const std::string dev = "/dev/" + loop;
@@ -215,8 +220,10 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   lab.must({"mount", "-n", dev, root.string()});  // in the lab's own mount namespace
   fs::remove_all(root / "lost+found");
   fs::create_directories(root / "etc");
-  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/fstab.by-device", root / "etc/fstab");
-  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/hosts", root / "etc/hosts");
+  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/fstab.by-device",
+                root / "etc/fstab");
+  fs::copy_file(fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12/hosts",
+                root / "etc/hosts");
   const std::string uuid = blkid_value(dev, "UUID");
   auto max_count = [&]() {
     auto d = core::run({"dumpe2fs", "-h", dev});
@@ -234,7 +241,8 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   CHECK(max_count() == -1);
   CHECK_FALSE(fs::exists(root / "lost+found"));
 
-  auto r = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n", {"--only", only, "config"});
+  auto r = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n",
+                {"--only", only, "config"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   const std::string fstab = file_bytes(root / "etc/fstab");
@@ -246,7 +254,8 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   CHECK(fs::is_directory(root / "lost+found"));
   CHECK((fs::status(root / "lost+found").permissions() & fs::perms::all) == fs::perms::owner_all);
 
-  auto again = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n", {"--only", only, "config"});
+  auto again = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n",
+                    {"--only", only, "config"});
   CHECK(again.err.find("02-check-system-files: unchanged") != std::string::npos);
   CHECK(again.err.find("16-tune-ext-checks: unchanged") != std::string::npos);
   lab.must({"umount", root.string()});

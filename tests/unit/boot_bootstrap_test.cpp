@@ -50,11 +50,13 @@ TEST_CASE("sysctl: values are written only where they differ", "[boot-bootstrap]
   CHECK(snapshot(t.path()) == settled);
 }
 
-TEST_CASE("sysctl: bad keys and missing settings are reported, the rest applies", "[boot-bootstrap]") {
+TEST_CASE("sysctl: bad keys and missing settings are reported, the rest applies",
+          "[boot-bootstrap]") {
   TempDir t;
   t.write("proc/sys/vm/swappiness", "60\n");
   t.write("etc/shadow", "secret\n");
-  t.write("etc/guestkit/sysctl.conf", "../../etc/shadow = x\nvm..x = 1\nnet.ipv4.nope = 1\nnot a setting\nvm.swappiness = 5\n");
+  t.write("etc/guestkit/sysctl.conf",
+          "../../etc/shadow = x\nvm..x = 1\nnet.ipv4.nope = 1\nnot a setting\nvm.swappiness = 5\n");
   core::Context ctx(t.root(), core::Config{});
   auto r = run_one(ctx, "bootstrap", "02-apply-sysctl");
   CHECK(r.status == gp::RunStatus::failed);
@@ -84,7 +86,8 @@ TEST_CASE("sysctl: no file, or switched off (CONFIG_SYSCTL=0), does nothing", "[
 // ---- 04-reset-identity
 
 TEST_CASE("identity: recorded on first sight, reset on a new instance id", "[boot-bootstrap]") {
-  if (!core::find_program("ssh-keygen")) GUESTKIT_SKIP("ssh-keygen is not installed (scripts/setup installs openssh-client)");
+  if (!core::find_program("ssh-keygen"))
+    GUESTKIT_SKIP("ssh-keygen is not installed (scripts/setup installs openssh-client)");
   TempDir t;
   const std::string old_id = "0123456789abcdef0123456789abcdef\n";
   t.write("etc/machine-id", old_id, 0444);
@@ -168,17 +171,21 @@ void shell_root(const TempDir& t) {
     if (slash == std::string::npos) continue;
     std::string lib = line.substr(slash, line.find(' ', slash) - slash);
     fs::create_directories(t.path() / fs::path(lib).parent_path().relative_path());
-    fs::copy_file(lib, t.path() / fs::path(lib).relative_path(), fs::copy_options::overwrite_existing);
+    fs::copy_file(lib, t.path() / fs::path(lib).relative_path(),
+                  fs::copy_options::overwrite_existing);
   }
 }
 
 }  // namespace
 
-TEST_CASE("postboot: first-boot scripts run once, chrooted, then sit in done/", "[boot-bootstrap]") {
-  if (!guestkit::test::running_as_root()) GUESTKIT_SKIP("postboot scripts under --root run chrooted: needs root");
+TEST_CASE("postboot: first-boot scripts run once, chrooted, then sit in done/",
+          "[boot-bootstrap]") {
+  if (!guestkit::test::running_as_root())
+    GUESTKIT_SKIP("postboot scripts under --root run chrooted: needs root");
   TempDir t;
   shell_root(t);
-  t.write("var/lib/guestkit/postboot/10-first", "#!/bin/sh\necho \"ran $GUESTKIT_POSTBOOT in $(pwd)\" >> /ran.log\n", 0755);
+  t.write("var/lib/guestkit/postboot/10-first",
+          "#!/bin/sh\necho \"ran $GUESTKIT_POSTBOOT in $(pwd)\" >> /ran.log\n", 0755);
   t.write("var/lib/guestkit/postboot/20-fails", "#!/bin/sh\necho oops >&2\nexit 3\n", 0755);
   t.write("var/lib/guestkit/postboot/30-unsafe", "#!/bin/sh\necho unsafe >> /ran.log\n", 0777);
   t.write("var/lib/guestkit/postboot/README.txt", "not a script name\n");
@@ -195,7 +202,8 @@ TEST_CASE("postboot: first-boot scripts run once, chrooted, then sit in done/", 
   auto r = run_one(ctx, "postboot", "10-run-postboot");
   CHECK(r.status == gp::RunStatus::failed);
   CHECK(r.message.find("20-fails: exited with status 3") != std::string::npos);
-  CHECK(r.message.find("30-unsafe: unsafe: writable by group or others, not run") != std::string::npos);
+  CHECK(r.message.find("30-unsafe: unsafe: writable by group or others, not run") !=
+        std::string::npos);
   CHECK(t.read("ran.log") == "ran 10-first in /\n");
   CHECK(fs::exists(t.path() / "var/lib/guestkit/postboot/done/10-first"));
   CHECK(fs::exists(t.path() / "var/lib/guestkit/postboot/done/20-fails"));

@@ -60,7 +60,8 @@ void switched_off(core::Context& ctx, const fs::path& dir, const std::string& na
 
 // ---- 02-check-system-files
 
-TEST_CASE("system files: stock Debian 12 and Rocky 9 hosts and fstab are left alone", "[boot-config]") {
+TEST_CASE("system files: stock Debian 12 and Rocky 9 hosts and fstab are left alone",
+          "[boot-config]") {
   for (const char* distro : {"etc-debian12", "etc-rocky9"}) {
     INFO(distro);
     TempDir t;
@@ -77,24 +78,28 @@ TEST_CASE("system files: localhost lines are added, or a hosts file created", "[
   TempDir t;
   t.write("etc/hosts", "# cloud hosts\n10.0.0.5\tweb1\n");
   core::Context ctx(t.root(), core::Config{});
-  CHECK(dry_run(ctx, t.path(), "02-check-system-files").find("would add localhost lines") != std::string::npos);
+  CHECK(dry_run(ctx, t.path(), "02-check-system-files").find("would add localhost lines") !=
+        std::string::npos);
   CHECK(run_one(ctx, "config", "02-check-system-files").status == gp::RunStatus::changed);
   CHECK(t.read("etc/hosts") ==
-        "# cloud hosts\n127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n10.0.0.5\tweb1\n");
+        "# cloud hosts\n127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost "
+        "ip6-loopback\n10.0.0.5\tweb1\n");
   settles(ctx, t.path(), "02-check-system-files");
 
   TempDir empty;
   fs::create_directories(empty.path() / "etc");
   core::Context ectx(empty.root(), core::Config{});
   CHECK(run_one(ectx, "config", "02-check-system-files").status == gp::RunStatus::changed);
-  CHECK(empty.read("etc/hosts") == "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n");
+  CHECK(empty.read("etc/hosts") ==
+        "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n");
 
   ctx.config.system_files.enabled = false;
   t.write("etc/hosts", "10.0.0.5 web1\n");
   switched_off(ctx, t.path(), "02-check-system-files");
 }
 
-TEST_CASE("system files: an fstab root by device name becomes UUID=, others stay", "[boot-config]") {
+TEST_CASE("system files: an fstab root by device name becomes UUID=, others stay",
+          "[boot-config]") {
   TempDir t;
   install_fixture(t, "etc-debian12/fstab.by-device", "etc/fstab");
   auto lines = core::split_lines(t.read("etc/fstab"));
@@ -104,13 +109,16 @@ TEST_CASE("system files: an fstab root by device name becomes UUID=, others stay
   REQUIRE(fixed.size() == lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (lines[i].rfind("/dev/sda1 ", 0) == 0)
-      CHECK(fixed[i] == "UUID=1234-abcd /                                                ext4    errors=remount-ro 0       1");
+      CHECK(fixed[i] ==
+            "UUID=1234-abcd /                                                ext4    "
+            "errors=remount-ro 0       1");
     else
       CHECK(fixed[i] == lines[i]);
   }
   CHECK_FALSE(gb::fix_fstab_root(fixed, "1234-abcd"));
   // LVM, by-uuid paths, LABEL=, PARTUUID= and /dev/sr0 on another mountpoint: not stale.
-  for (const char* spec : {"/dev/mapper/rl-root", "/dev/disk/by-uuid/x", "LABEL=root", "PARTUUID=ab-01", "/dev/vg0/root"})
+  for (const char* spec : {"/dev/mapper/rl-root", "/dev/disk/by-uuid/x", "LABEL=root",
+                           "PARTUUID=ab-01", "/dev/vg0/root"})
     CHECK_FALSE(gb::fstab_root_by_device_name({std::string(spec) + " / xfs defaults 0 0"}));
   CHECK(gb::fstab_root_by_device_name({"/dev/xvda1\t/\text3\tdefaults\t0 1"}));
   CHECK_FALSE(gb::fstab_root_by_device_name({"#/dev/xvda1 / ext3 defaults 0 1"}));
@@ -129,19 +137,22 @@ TEST_CASE("system files: an fstab root by device name becomes UUID=, others stay
 namespace {
 
 void systemd_image(const TempDir& t, const std::string& unit_dir) {
-  t.write(unit_dir.substr(1) + "/serial-getty@.service", "[Unit]\nDescription=Serial Getty on %I\n");
+  t.write(unit_dir.substr(1) + "/serial-getty@.service",
+          "[Unit]\nDescription=Serial Getty on %I\n");
   t.write(unit_dir.substr(1) + "/getty@.service", "[Unit]\nDescription=Getty on %I\n");
   fs::create_directories(t.path() / "sbin");
   fs::create_symlink("../lib/systemd/systemd", t.path() / "sbin/init");
-  t.write("proc/consoles", "ttyS0                -W- (EC p a)    4:64\nhvc0                 -W- (E  p  )  229:0\n"
-                           "tty0                 -WU (E     )    4:1\nnetcon0              -W- (E     )\n");
+  t.write("proc/consoles",
+          "ttyS0                -W- (EC p a)    4:64\nhvc0                 -W- (E  p  )  229:0\n"
+          "tty0                 -WU (E     )    4:1\nnetcon0              -W- (E     )\n");
 }
 
 }  // namespace
 
 TEST_CASE("console: names from /proc/consoles", "[boot-config]") {
-  CHECK(gb::getty_consoles("ttyS0 -W- (EC p a) 4:64\ntty0 -WU (E) 4:1\nnetcon0 -W- (E)\nxvc0 -W- (E) 204:191\n"
-                           "../../etc -W- (E)\nttyAMA0 -W- (EC p) 204:64\n") ==
+  CHECK(gb::getty_consoles(
+            "ttyS0 -W- (EC p a) 4:64\ntty0 -WU (E) 4:1\nnetcon0 -W- (E)\nxvc0 -W- (E) 204:191\n"
+            "../../etc -W- (E)\nttyAMA0 -W- (EC p) 204:64\n") ==
         Lines{"ttyS0", "tty1", "xvc0", "ttyAMA0"});
 }
 
@@ -156,8 +167,10 @@ TEST_CASE("console: systemd (Debian 12 layout) enables serial gettys", "[boot-co
   INFO(r.message);
   CHECK(r.status == gp::RunStatus::changed);
   const auto wants = t.path() / "etc/systemd/system/getty.target.wants";
-  CHECK(fs::read_symlink(wants / "serial-getty@ttyS0.service") == "/lib/systemd/system/serial-getty@.service");
-  CHECK(fs::read_symlink(wants / "serial-getty@hvc0.service") == "/lib/systemd/system/serial-getty@.service");
+  CHECK(fs::read_symlink(wants / "serial-getty@ttyS0.service") ==
+        "/lib/systemd/system/serial-getty@.service");
+  CHECK(fs::read_symlink(wants / "serial-getty@hvc0.service") ==
+        "/lib/systemd/system/serial-getty@.service");
   CHECK(fs::read_symlink(wants / "getty@tty1.service") == "/lib/systemd/system/getty@.service");
   CHECK_FALSE(fs::exists(wants / "serial-getty@netcon0.service"));
   CHECK(t.read("etc/securetty") == "console\ntty1\nttyS0\nhvc0\n");
@@ -173,7 +186,8 @@ TEST_CASE("console: systemd (Rocky 9 layout) keeps an existing /usr/lib link", "
                      t.path() / "etc/systemd/system/getty.target.wants/getty@tty1.service");
   core::Context ctx(t.root(), core::Config{});
   CHECK(run_one(ctx, "config", "01-config-console").status == gp::RunStatus::changed);
-  CHECK(fs::read_symlink(t.path() / "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service") ==
+  CHECK(fs::read_symlink(t.path() /
+                         "etc/systemd/system/getty.target.wants/serial-getty@ttyS0.service") ==
         "/usr/lib/systemd/system/serial-getty@.service");
   std::ifstream rocky(guestkit::test::fixture("etc-rocky9/inittab"));
   std::stringstream rocky_text;
@@ -223,7 +237,9 @@ TEST_CASE("cron: Debian 12 crontab times are spread per instance id", "[boot-con
     CHECK(before[i].find("/etc/cron.") != std::string::npos);
     const int minute = std::stoi(after[i]);
     CHECK((minute >= 0 && minute < 60));
-    const int hour = after[i].find("cron.hourly") != std::string::npos ? -1 : std::stoi(after[i].substr(after[i].find(' ')));
+    const int hour = after[i].find("cron.hourly") != std::string::npos
+                         ? -1
+                         : std::stoi(after[i].substr(after[i].find(' ')));
     if (hour >= 0) CHECK(hour < 6);
   }
   CHECK(changed >= 3);  // four lines; one may keep its time by chance

@@ -23,11 +23,13 @@ inline std::filesystem::path fixture(const std::string& name) {
 }
 
 // Copies a fixture directory (or file) to `relative` under the temp dir.
-inline void install_fixture(const TempDir& t, const std::string& name, const std::string& relative) {
+inline void install_fixture(const TempDir& t, const std::string& name,
+                            const std::string& relative) {
   const auto to = t.path() / relative;
   std::filesystem::create_directories(to.parent_path());
-  std::filesystem::copy(fixture(name), to,
-                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy(
+      fixture(name), to,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
 }
 
 // Every entry: type, content or link target, mode, mtime (ns).
@@ -51,7 +53,8 @@ inline std::map<std::string, std::string> snapshot(const std::filesystem::path& 
 }
 
 // Runs one plugin of `stage` through the runner (no run record, no lock); its record.
-inline plugins::RunRecord run_one(core::Context& ctx, const std::string& stage, const std::string& name) {
+inline plugins::RunRecord run_one(core::Context& ctx, const std::string& stage,
+                                  const std::string& name) {
   plugins::RunOptions o;
   o.record = false;
   o.only = {name};

@@ -22,7 +22,8 @@ using guestkit::test::TempDir;
 namespace {
 
 void need_ssh_keygen() {
-  if (!core::find_program("ssh-keygen")) GUESTKIT_SKIP("ssh-keygen is not installed (scripts/setup installs openssh-client)");
+  if (!core::find_program("ssh-keygen"))
+    GUESTKIT_SKIP("ssh-keygen is not installed (scripts/setup installs openssh-client)");
 }
 
 const char* kDropin =
@@ -48,8 +49,8 @@ TEST_CASE("ssh: Debian 12 gets host keys and the drop-in, then nothing changes",
   auto dry = run_one(ctx, "config", "11-config-ssh");
   CHECK(dry.status == gp::RunStatus::changed);
   CHECK(out.str().find("would generate SSH host keys (rsa,ecdsa,ed25519)") != std::string::npos);
-  CHECK(out.str().find("would write " + t.path().string() + "/etc/ssh/sshd_config.d/50-guestkit.conf") !=
-        std::string::npos);
+  CHECK(out.str().find("would write " + t.path().string() +
+                       "/etc/ssh/sshd_config.d/50-guestkit.conf") != std::string::npos);
   CHECK(snapshot(t.path()) == pristine);
 
   ctx.dry_run = false;
@@ -83,7 +84,8 @@ TEST_CASE("ssh: Rocky 9 gets the drop-in next to 50-redhat.conf", "[boot-ssh]") 
   CHECK(r.status == gp::RunStatus::changed);
   auto text = t.read("etc/ssh/sshd_config.d/50-guestkit.conf");
   CHECK(text.find("\nPermitRootLogin no\n") != std::string::npos);
-  CHECK(t.read("etc/ssh/sshd_config.d/50-redhat.conf").find("PermitRootLogin") == std::string::npos);
+  CHECK(t.read("etc/ssh/sshd_config.d/50-redhat.conf").find("PermitRootLogin") ==
+        std::string::npos);
   CHECK(run_one(ctx, "config", "11-config-ssh").status == gp::RunStatus::unchanged);
 }
 
@@ -117,13 +119,17 @@ TEST_CASE("ssh: in-place edit replaces global settings and stays before Match", 
                                  "\tPermitRootLogin yes",
                                  "\tPermitEmptyPasswords yes"};
   core::Config cfg;
-  guestkit::plugins::builtin::harden_sshd_config(lines, guestkit::plugins::builtin::sshd_settings(cfg));
-  CHECK(lines == std::vector<std::string>{"# top", "PermitRootLogin prohibit-password", "PasswordAuthentication yes",
-                                          "PermitEmptyPasswords no", "Match User backup", "\tPermitRootLogin yes",
+  guestkit::plugins::builtin::harden_sshd_config(lines,
+                                                 guestkit::plugins::builtin::sshd_settings(cfg));
+  CHECK(lines == std::vector<std::string>{"# top", "PermitRootLogin prohibit-password",
+                                          "PasswordAuthentication yes", "PermitEmptyPasswords no",
+                                          "Match User backup", "\tPermitRootLogin yes",
                                           "\tPermitEmptyPasswords yes"});
-  CHECK_FALSE(guestkit::plugins::builtin::includes_dropin_dir({"#Include /etc/ssh/sshd_config.d/*.conf"}));
+  CHECK_FALSE(
+      guestkit::plugins::builtin::includes_dropin_dir({"#Include /etc/ssh/sshd_config.d/*.conf"}));
   CHECK(guestkit::plugins::builtin::includes_dropin_dir({"include sshd_config.d/*.conf"}));
-  CHECK_FALSE(guestkit::plugins::builtin::includes_dropin_dir({"Match all", "Include /etc/ssh/sshd_config.d/*.conf"}));
+  CHECK_FALSE(guestkit::plugins::builtin::includes_dropin_dir(
+      {"Match all", "Include /etc/ssh/sshd_config.d/*.conf"}));
 }
 
 TEST_CASE("ssh: a planted sshd_config.d symlink is refused and nothing changes", "[boot-ssh]") {
