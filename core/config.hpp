@@ -31,7 +31,8 @@ struct FeatureConfig {
 };
 
 struct PluginsConfig {
-  // Longest an external plugin may run before it is killed.
+  // Longest an external plugin (hotplug events; boot stages: boot.plugin_timeout) or
+  // a hook may run before it is killed.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
   // Per-plugin switch by name ("13-set-motd": false); absent means enabled.
   std::map<std::string, bool> enabled;

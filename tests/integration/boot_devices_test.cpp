@@ -184,6 +184,10 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
   // The platform enlarges the disk to 128 MiB.
   fs::resize_file(lab.image_of(loop), 128u << 20);
   lab.must({"losetup", "--set-capacity", disk});
+  // Switched off: the enlarged disk stays as it is.
+  auto off = boot(lab, yaml + "grow_root: false\n", {"--only", "03-grow-root", "bootstrap"});
+  CHECK(off.exit_code == 0);
+  CHECK(sectors(loop + "p2") == part_before);
   auto dry = boot(lab, yaml, {"--dry-run", "--only", "03-grow-root", "bootstrap"});
   CHECK(dry.out.find("would growpart " + disk + " 2") != std::string::npos);
   CHECK(sectors(loop + "p2") == part_before);
@@ -235,6 +239,12 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   REQUIRE(max_count() == -1);  // mke2fs's default: no periodic checks
 
   const std::string only = "02-check-system-files,16-tune-ext-checks";
+  const std::string pristine_fstab = file_bytes(root / "etc/fstab");
+  auto off = boot(lab, "system_files: false\next_checks: false\n", {"--only", only, "config"});
+  CHECK(off.exit_code == 0);
+  CHECK(file_bytes(root / "etc/fstab") == pristine_fstab);
+  CHECK(max_count() == -1);
+  CHECK_FALSE(fs::exists(root / "lost+found"));
   auto dry = boot(lab, "", {"--dry-run", "--only", only, "config"});
   CHECK(dry.out.find("would name the root by UUID=" + uuid) != std::string::npos);
   CHECK(dry.out.find("would tune2fs -c 30 -i 180d " + dev) != std::string::npos);

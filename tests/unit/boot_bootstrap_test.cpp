@@ -222,3 +222,20 @@ TEST_CASE("postboot: first-boot scripts run once, chrooted, then sit in done/",
   CHECK(run_one(ctx, "postboot", "10-run-postboot").status == gp::RunStatus::disabled);
   CHECK(t.read("ran.log") == "ran 10-first in /\n");
 }
+
+// ---- 99-hook-vm-config
+
+TEST_CASE("post-vm-config hook: never run against an image root", "[boot-bootstrap]") {
+  TempDir t;
+  t.write("etc/guestkit/hooks/post-vm-config", "#!/bin/sh\ntouch /tmp/guestkit-must-not-exist\n", 0755);
+  core::Context ctx(t.root(), core::Config{});
+  ctx.config.hooks_dir = "/etc/guestkit/hooks";
+  std::ostringstream out;
+  ctx.out = &out;
+  const auto before = snapshot(t.path());
+  auto r = run_one(ctx, "config", "99-hook-vm-config");
+  CHECK(r.status == gp::RunStatus::skipped);
+  CHECK(out.str() == "would run hook post-vm-config (if present)\n");
+  CHECK(snapshot(t.path()) == before);
+  CHECK_FALSE(fs::exists("/tmp/guestkit-must-not-exist"));
+}
