@@ -77,6 +77,10 @@ struct RunOptions {
   std::string lock{};                        // named lock held for the whole run ("" = none)
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
   bool record = true;                        // write the run record (below)
+  // Every built-in by default. A udev helper names its domain's table instead
+  // (designated initializer), so the default is not even linked into it.
+  std::span<const BuiltinPlugin> builtins = builtin_plugins();
+  // (New fields go below: tests initialise the ones above by position.)
   // Guest path of the record; "" = /run/guestkit/runs/<trigger>.json. Boot stages
   // use /run/guestkit/boot-<stage>.json (guestkit-boot report reads those).
   std::string record_path{};
@@ -86,9 +90,6 @@ struct RunOptions {
   std::vector<std::string> skip{};
   // Longest an external plugin may run (default: plugins.timeout).
   std::optional<std::chrono::milliseconds> timeout{};
-  // Every built-in by default. A udev helper names its domain's table instead
-  // (designated initializer), so the default is not even linked into it.
-  std::span<const BuiltinPlugin> builtins = builtin_plugins();
 };
 
 // The record of a run, as JSON text (the format guestkit-boot report reads):

@@ -289,7 +289,7 @@ TEST_CASE("timezone: from config, on a Debian root", "[boot-config]") {
   switched_off(ctx, t.path(), "07-set-timezone");
 }
 
-TEST_CASE("timezone: from guestkit.tz= on a Rocky root; none given: left alone", "[boot-config]") {
+TEST_CASE("timezone: from guestkit.tz= on a Rocky root, none given: left alone", "[boot-config]") {
   TempDir t;
   t.write("usr/share/zoneinfo/America/New_York", "TZif2 ny");
   fs::create_directories(t.path() / "etc");
