@@ -179,7 +179,7 @@ TEST_CASE("boot stages record boot-STAGE.json and report lists plugins slowest f
   CHECK(boot({"--root", t.path().string(), "--list", "report"}).exit_code == 64);
 }
 
-TEST_CASE("--only and --skip select plugins, unknown names are usage errors", "[boot-cli]") {
+TEST_CASE("the only and skip options select plugins and refuse unknown names", "[boot-cli]") {
   TempDir t;
   fs::create_directories(t.path() / "etc");
   auto only = boot({"--root", t.path().string(), "--log-stderr", "--only", "02-check-system-files", "config"});
