@@ -270,3 +270,51 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   CHECK(again.err.find("16-tune-ext-checks: unchanged") != std::string::npos);
   lab.must({"umount", root.string()});
 }
+
+TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its identity", "[boot-devices]") {
+  DiskLab lab;
+  if (!core::find_program("sgdisk")) GUESTKIT_SKIP("sgdisk is not installed (scripts/setup installs gdisk)");
+  // Hide growpart in the lab's own mount namespace (the host keeps it).
+  auto growpart = core::find_program("growpart");
+  if (growpart) lab.must({"mount", "-n", "--bind", "/dev/null", *growpart});
+  struct Unhide {
+    std::optional<std::string> path;
+    ~Unhide() {
+      if (path) (void)core::run({"umount", "-n", *path});
+    }
+  } unhide{growpart};
+  REQUIRE_FALSE(core::find_program("growpart"));
+
+  fs::create_directories(lab.dir().path() / "root/etc");
+  auto loop = lab.add_loop(48, true);
+  const std::string disk = "/dev/" + loop;
+  lab.must({"sgdisk", "--new=1:2048:+8M", "--change-name=1:boot", "--new=2:0:0", "--change-name=2:root",
+            "--typecode=2:4f68bce3-e8cd-4db1-96e7-fbcaf984b709", disk});
+  lab.must({"partx", "--update", disk});
+  const std::string part = disk + "p2";
+  lab.must({"mkfs.ext4", "-q", part});
+  const std::string guid = blkid_value(part, "PART_ENTRY_UUID");
+  auto sectors = [&]() {
+    std::ifstream in("/sys/class/block/" + loop + "p2/size");
+    std::uint64_t v = 0;
+    in >> v;
+    return v;
+  };
+  const auto before = sectors();
+  fs::resize_file(lab.image_of(loop), 96u << 20);
+  lab.must({"losetup", "--set-capacity", disk});
+
+  const std::string yaml = "boot: {root_device: " + part + "}\n";
+  auto r = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(sectors() > before + 90000);
+  CHECK(blkid_value(part, "PART_ENTRY_UUID") == guid);
+  CHECK(blkid_value(part, "PART_ENTRY_NAME") == "root");
+  CHECK(blkid_value(part, "PART_ENTRY_TYPE") == "4f68bce3-e8cd-4db1-96e7-fbcaf984b709");
+  auto check = core::run({"sgdisk", "--verify", disk});
+  REQUIRE(check);
+  CHECK(check->out.find("No problems found") != std::string::npos);
+  auto again = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  CHECK(again.err.find("03-grow-root: unchanged") != std::string::npos);
+}
