@@ -96,78 +96,96 @@ std::optional<std::vector<std::string>> decode_list(std::string_view text) {
   return items;
 }
 
-// One encode() per target type of the schema, and the matching decode().
-std::string encode(const bool& v) { return v ? "1" : "0"; }
-std::string encode(const std::string& v) { return escape(v); }
-std::string encode(const std::vector<std::string>& v) { return encode_list(v); }
-std::string encode(const AbsolutePath& t) { return escape(t.value); }
-std::string encode(const Keyword& t) { return escape(t.value); }
-std::string encode(const Duration& t) { return std::to_string(t.value.count()); }
-std::string encode(const Integer& t) { return std::to_string(t.value); }
-std::string encode(const FileMode& t) { return std::to_string(t.value); }
+// Values by their C++ type: a schema target is either the plain member (bool&,
+// std::string&, ...) or a small struct whose `value` member is one (Duration,
+// AbsolutePath, ...), so a new target type needs no code here. What the YAML decoder
+// checked is not checked again: the cache holds only what passed it.
+std::string encode_value(const bool& v) { return v ? "1" : "0"; }
+std::string encode_value(const std::string& v) { return escape(v); }
+std::string encode_value(const std::vector<std::string>& v) { return encode_list(v); }
+std::string encode_value(const std::chrono::milliseconds& v) { return std::to_string(v.count()); }
+std::string encode_value(const std::uint32_t& v) { return std::to_string(v); }
 // The bits of the double: exact, and no locale or libm in the way.
-std::string encode(const Ratio& t) { return std::to_string(std::bit_cast<std::uint64_t>(t.value)); }
-template <class E>
-std::string encode(const Choice<E>& t) {
-  for (const auto& [name, value] : t.names)
-    if (value == t.value) return std::string(name);
-  return "";
-}
-std::string encode(const PluginSwitches& t) {
+std::string encode_value(const double& v) { return std::to_string(std::bit_cast<std::uint64_t>(v)); }
+std::string encode_value(const std::map<std::string, bool>& v) {
   std::string out;
-  for (const auto& [name, on] : t.value) out += escape(name) + (on ? ":1 " : ":0 ");
+  for (const auto& [name, on] : v) out += escape(name) + (on ? ":1 " : ":0 ");
   return out;
 }
 
-bool decode(std::string_view text, bool& out) {
+bool decode_value(std::string_view text, bool& out) {
   if (text != "0" && text != "1") return false;
   out = text == "1";
   return true;
 }
-bool decode(std::string_view text, std::string& out) {
+bool decode_value(std::string_view text, std::string& out) {
   auto value = unescape(text);
   if (!value) return false;
   out = std::move(*value);
   return true;
 }
-bool decode(std::string_view text, std::vector<std::string>& out) {
+bool decode_value(std::string_view text, std::vector<std::string>& out) {
   auto items = decode_list(text);
   if (!items) return false;
   out = std::move(*items);
   return true;
 }
-bool decode(std::string_view text, AbsolutePath t) {
-  return decode(text, t.value) && !t.value.empty() && t.value.front() == '/';
-}
-bool decode(std::string_view text, Keyword t) {
-  return decode(text, t.value) &&
-         std::find(t.allowed.begin(), t.allowed.end(), t.value) != t.allowed.end();
-}
-bool decode(std::string_view text, Duration t) {
+bool decode_value(std::string_view text, std::chrono::milliseconds& out) {
   auto ms = parse_int<std::int64_t>(text);
-  if (!ms || *ms <= 0) return false;
-  t.value = std::chrono::milliseconds(*ms);
+  if (!ms) return false;
+  out = std::chrono::milliseconds(*ms);
   return true;
 }
-bool decode(std::string_view text, Integer t) {
+bool decode_value(std::string_view text, std::uint32_t& out) {
   auto v = parse_int<std::uint32_t>(text);
-  if (!v || *v < t.min || *v > t.max) return false;
-  t.value = *v;
+  if (!v) return false;
+  out = *v;
   return true;
 }
-bool decode(std::string_view text, FileMode t) {
-  auto v = parse_int<unsigned>(text);
-  if (!v || *v > 07777) return false;
-  t.value = *v;
-  return true;
-}
-bool decode(std::string_view text, Ratio t) {
+bool decode_value(std::string_view text, double& out) {
   auto bits = parse_int<std::uint64_t>(text);
   if (!bits) return false;
-  const double v = std::bit_cast<double>(*bits);
-  if (!(v >= 0)) return false;  // also NaN
-  t.value = v;
+  out = std::bit_cast<double>(*bits);
+  return out == out;  // not NaN
+}
+bool decode_value(std::string_view text, std::map<std::string, bool>& out) {
+  auto items = decode_list(text);
+  if (!items) return false;
+  std::map<std::string, bool> switches;
+  for (const auto& item : *items) {
+    if (item.size() < 3 || item[item.size() - 2] != ':') return false;
+    bool on = false;
+    if (!decode_value(std::string_view(item).substr(item.size() - 1), on)) return false;
+    switches[item.substr(0, item.size() - 2)] = on;
+  }
+  out = std::move(switches);
   return true;
+}
+
+// A target that is a struct around the real member.
+template <class T>
+concept Wrapped = requires(T t) { t.value; };
+
+template <class T>
+std::string encode(const T& target) {
+  if constexpr (Wrapped<T>)
+    return encode(target.value);
+  else
+    return encode_value(target);
+}
+template <class E>
+std::string encode(const Choice<E>& t) {  // an enum: by its name
+  for (const auto& [name, value] : t.names)
+    if (value == t.value) return std::string(name);
+  return "";
+}
+
+template <class T>
+bool decode(std::string_view text, T&& target) {
+  if constexpr (Wrapped<std::remove_cvref_t<T>>)
+    return decode(text, target.value);
+  else
+    return decode_value(text, target);
 }
 template <class E>
 bool decode(std::string_view text, Choice<E> t) {
@@ -178,19 +196,6 @@ bool decode(std::string_view text, Choice<E> t) {
     }
   }
   return false;
-}
-bool decode(std::string_view text, PluginSwitches t) {
-  auto items = decode_list(text);
-  if (!items) return false;
-  std::map<std::string, bool> switches;
-  for (const auto& item : *items) {
-    if (item.size() < 3 || item[item.size() - 2] != ':') return false;
-    bool on = false;
-    if (!decode(std::string_view(item).substr(item.size() - 1), on)) return false;
-    switches[item.substr(0, item.size() - 2)] = on;
-  }
-  t.value = std::move(switches);
-  return true;
 }
 
 std::string join(std::string_view prefix, std::string_view key) {

@@ -4,8 +4,10 @@
 // how its value is checked; the YAML reader (MapReader, config_yaml.cpp) decodes a
 // file against it, and the cache codec (config_cache.cpp) writes and reads back a
 // validated Config. Adding a setting is one `field(...)` line here; adding a kind of
-// value is one target type here, one decode() overload in config_yaml.cpp and one
-// encode/decode pair in config_cache.cpp (a missing one does not compile).
+// value is one target type here (a struct whose `value` member is the setting) and one
+// decode() overload in config_yaml.cpp. The cache encodes by the member's C++ type; a
+// type it has never seen (not bool, string, list, duration, integer, double, switch
+// map) needs an encode_value/decode_value pair there, or the build fails.
 //
 // A Reader has:
 //   field(key, target)             one setting
