@@ -202,6 +202,9 @@ struct ConfigLoadOptions {
   std::optional<std::filesystem::path> file;
   // Read the legacy gandi flags file (under the root) first.
   bool legacy = true;
+  // Use and refresh the compiled copy in /run/guestkit/config.cache (config_cache.hpp)
+  // instead of parsing YAML when no source changed. Only without `file`.
+  bool cache = false;
 };
 
 // Loads and validates. On failure the Error's context holds every problem found,
