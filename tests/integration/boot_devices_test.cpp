@@ -271,9 +271,11 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   lab.must({"umount", root.string()});
 }
 
-TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its identity", "[boot-devices]") {
+TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its identity",
+          "[boot-devices]") {
   DiskLab lab;
-  if (!core::find_program("sgdisk")) GUESTKIT_SKIP("sgdisk is not installed (scripts/setup installs gdisk)");
+  if (!core::find_program("sgdisk"))
+    GUESTKIT_SKIP("sgdisk is not installed (scripts/setup installs gdisk)");
   // Hide growpart in the lab's own mount namespace (the host keeps it).
   auto growpart = core::find_program("growpart");
   if (growpart) lab.must({"mount", "-n", "--bind", "/dev/null", *growpart});
@@ -288,8 +290,8 @@ TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its
   fs::create_directories(lab.dir().path() / "root/etc");
   auto loop = lab.add_loop(48, true);
   const std::string disk = "/dev/" + loop;
-  lab.must({"sgdisk", "--new=1:2048:+8M", "--change-name=1:boot", "--new=2:0:0", "--change-name=2:root",
-            "--typecode=2:4f68bce3-e8cd-4db1-96e7-fbcaf984b709", disk});
+  lab.must({"sgdisk", "--new=1:2048:+8M", "--change-name=1:boot", "--new=2:0:0",
+            "--change-name=2:root", "--typecode=2:4f68bce3-e8cd-4db1-96e7-fbcaf984b709", disk});
   lab.must({"partx", "--update", disk});
   const std::string part = disk + "p2";
   lab.must({"mkfs.ext4", "-q", part});

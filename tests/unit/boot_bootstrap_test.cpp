@@ -227,7 +227,8 @@ TEST_CASE("postboot: first-boot scripts run once, chrooted, then sit in done/",
 
 TEST_CASE("post-vm-config hook: never run against an image root", "[boot-bootstrap]") {
   TempDir t;
-  t.write("etc/guestkit/hooks/post-vm-config", "#!/bin/sh\ntouch /tmp/guestkit-must-not-exist\n", 0755);
+  t.write("etc/guestkit/hooks/post-vm-config", "#!/bin/sh\ntouch /tmp/guestkit-must-not-exist\n",
+          0755);
   core::Context ctx(t.root(), core::Config{});
   ctx.config.hooks_dir = "/etc/guestkit/hooks";
   std::ostringstream out;

@@ -321,3 +321,21 @@ TEST_CASE("timezone: bad or unknown zones change nothing", "[boot-config]") {
   CHECK(fs::read_symlink(t.path() / "etc/localtime") == "../usr/share/zoneinfo/UTC");
   CHECK(t.read("etc/shadow") == "root:*:1::::::\n");
 }
+
+TEST_CASE("planted symlinks at crontab, hosts and inittab are refused, nothing changes",
+          "[boot-config]") {
+  TempDir t;
+  t.write("etc/shadow", "root:$y$j9T$secret:19000:0:99999:7:::\n", 0640);
+  for (const char* name : {"etc/crontab", "etc/hosts", "etc/inittab"})
+    fs::create_symlink("/etc/shadow", t.path() / name);
+  t.write("proc/cmdline", "guestkit.instance_id=vm-1\n");
+  t.write("proc/consoles", "ttyS0 -W- (EC p a) 4:64\n");
+  core::Context ctx(t.root(), core::Config{});
+  const auto before = snapshot(t.path());
+  for (const char* plugin : {"03-randomize-cron", "02-check-system-files", "01-config-console"}) {
+    INFO(plugin);
+    auto r = run_one(ctx, "config", plugin);
+    CHECK(r.status == gp::RunStatus::failed);
+  }
+  CHECK(snapshot(t.path()) == before);
+}
