@@ -53,6 +53,8 @@ class _JsonLines:
             return
         with open(self.transcript, "a", encoding="utf-8") as f:
             stamp = time.strftime("%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}"
+            if len(text) > 600:  # captured command output is base64: keep the transcript readable
+                text = text[:600] + f"... ({len(text)} bytes)"
             f.write(f"{stamp} {self.label} {direction} {text}\n")
 
     def send(self, obj):

@@ -107,6 +107,13 @@ def boot(c):
           f"({c.vm.state.get('accel')}); guest uptime at the ready marker: "
           f"{c.vm.state.get('guest_uptime_at_ready')} s")
     problems = []
+    # The boot must finish (no start job left waiting) with no failed unit.
+    code, state, _ = c.guest("timeout 120 systemctl is-system-running --wait", timeout=150)
+    c.say(f"systemctl is-system-running: {state.strip()}")
+    if state.strip() != "running":
+        _, jobs, _ = c.guest("systemctl list-jobs --no-legend | head -n 8; systemctl --failed --no-legend")
+        problems.append(f"the boot did not finish cleanly (system state '{state.strip()}'): "
+                        f"{' | '.join(jobs.strip().splitlines())}")
     for unit in BOOT_UNITS:
         out = c.guest_ok(f"systemctl show {unit}.service -p LoadState -p ActiveState -p Result -p ExecMainStatus")
         props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -401,18 +408,21 @@ def nic(c):
         c.unplug(qmp, "e2e-nic1")
         qmp.execute("netdev_del", id="e2e-net1")
 
+        left = {}
+
         def cleaned():
             _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
                                 f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
                                 f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit; "
                                 f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; "
                                 f"pgrep -af 'dhclient.*{name}'; true")
+            left["out"] = out.strip()
             return "clean" if out.strip() == "" else None
         try:
             c.poll(f"{name} gone with its unit, DHCP client and state", cleaned, 60)
             c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
         except Fail as e:
-            problems.append(str(e))
+            problems.append(f"{e}; still there: {left.get('out')!r}")
         routes = _default_routes(c)
         if not routes or routes[0][1] != first:
             problems.append(f"after the unplug, the default route is not on {first}: {routes}")
@@ -484,14 +494,23 @@ def memory(c):
         qmp.execute("device_add", driver="pc-dimm", id="e2e-dimm1", memdev="e2e-mem1")
         c.say("qmp: object-add memory-backend-ram 256M + device_add pc-dimm")
 
+        seen = {}
+
         def onlined():
             total, blocks = _memory(c)
             new = {b: s for b, s in blocks.items() if b not in blocks0}
+            seen.update(total=total, new=new)
             if len(new) >= 2 and all(st == "online" for st, _ in new.values()):
                 return total, new
             return None
         (total, new), _ = c.poll("the DIMM's memory blocks online", onlined, 120, 0.25)
         c.measure(f"device_add -> {len(new)} new blocks online", time.monotonic() - t)
+        # MemTotal follows the state files by a moment.
+        try:
+            c.poll("MemTotal grown by the DIMM", lambda: _memory(c)[0] - total0 >= 200 * 1024, 30, 0.25)
+        except Fail:
+            pass
+        total, _ = _memory(c)
     c.show("free -m")
     gained = (total - total0) // 1024
     zones = sorted({z for _, z in new.values()})
