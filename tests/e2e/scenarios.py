@@ -108,12 +108,18 @@ def boot(c):
           f"{c.vm.state.get('guest_uptime_at_ready')} s")
     problems = []
     # The boot must finish (no start job left waiting) with no failed unit.
+    t = time.monotonic()
     code, state, _ = c.guest("timeout 120 systemctl is-system-running --wait", timeout=150)
-    c.say(f"systemctl is-system-running: {state.strip()}")
+    c.say(f"systemctl is-system-running: {state.strip()} (waited {time.monotonic() - t:.1f} s)")
     if state.strip() != "running":
         _, jobs, _ = c.guest("systemctl list-jobs --no-legend | head -n 8; systemctl --failed --no-legend")
         problems.append(f"the boot did not finish cleanly (system state '{state.strip()}'): "
                         f"{' | '.join(jobs.strip().splitlines())}")
+    # A unit of ours waiting for a device that never comes times out instead of failing.
+    _, stuck, _ = c.guest("journalctl -b -o cat --no-pager | grep -E "
+                          "'Dependency failed for guestkit|Timed out waiting for device|Job .* timed out' | head -n 5")
+    if stuck.strip():
+        problems.append("boot jobs timed out: " + " | ".join(stuck.strip().splitlines()))
     for unit in BOOT_UNITS:
         out = c.guest_ok(f"systemctl show {unit}.service -p LoadState -p ActiveState -p Result -p ExecMainStatus")
         props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -415,7 +421,7 @@ def nic(c):
                                 f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
                                 f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit; "
                                 f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; "
-                                f"pgrep -af 'dhclient.*{name}'; true")
+                                f"pgrep -af 'dhclien[t].*{name}'; true")
             left["out"] = out.strip()
             return "clean" if out.strip() == "" else None
         try:
