@@ -106,6 +106,14 @@ def boot(c):
     c.say(f"the guest booted to multi-user in {c.vm.state.get('boot_seconds')} s "
           f"({c.vm.state.get('accel')}); guest uptime at the ready marker: "
           f"{c.vm.state.get('guest_uptime_at_ready')} s")
+    try:
+        mode = open(c.vm.path("image", "install-mode"), encoding="utf-8").read().strip()
+    except OSError:
+        mode = "?"
+    c.say("guestkit was installed in the image " + {
+        "deb": "from its .deb packages (dpkg -i)",
+        "cmake-install": "from the build tree (cmake --install): no fresh .debs in dist/",
+    }.get(mode, f"by '{mode}'"))
     problems = []
     # The boot must finish (no start job left waiting) with no failed unit.
     t = time.monotonic()
