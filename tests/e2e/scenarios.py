@@ -124,7 +124,7 @@ def boot(c):
         problems.append(f"the boot did not finish cleanly (system state '{state.strip()}'): "
                         f"{' | '.join(jobs.strip().splitlines())}")
     # A unit of ours waiting for a device that never comes times out instead of failing.
-    _, stuck, _ = c.guest("journalctl -b -o cat --no-pager | grep -E "
+    _, stuck, _ = c.guest("journalctl -b _PID=1 -o cat --no-pager | grep -E "
                           "'Dependency failed for guestkit|Timed out waiting for device|Job .* timed out' | head -n 5")
     if stuck.strip():
         problems.append("boot jobs timed out: " + " | ".join(stuck.strip().splitlines()))
