@@ -36,7 +36,7 @@ class Context:
 
     def measure(self, label, seconds):
         self.notes.append((label, round(seconds, 1)))
-        self.say(f"  {label}: {seconds:.1f} s")
+        self.say(f"timing: {label}: {seconds:.1f} s")
 
     def check(self, cond, message):
         if not cond:
