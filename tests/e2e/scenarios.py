@@ -238,6 +238,13 @@ def provision(c):
                 f"  password: \"{admin_pw}\"\n"
                 "  sudo: nopasswd\n"
                 "  ssh_keys:\n" + "".join(f"    - \"{p}\"\n" for p in pubs))
+    try:
+        _provision_checks(c, ctl, order, keys, root_pw, admin_pw)
+    finally:
+        os.unlink(order)  # it holds the passwords
+
+
+def _provision_checks(c, ctl, order, keys, root_pw, admin_pw):
     target = f"tcp:127.0.0.1:{c.vm.state['agent_port']}"
     argv = [ctl, "--connect", target, "--key", c.vm.path("image", "agent.key"), "provision", order]
     c.say("host$ " + " ".join(os.path.relpath(a, vmmod.SRC) if a.startswith(vmmod.SRC) else a for a in argv))
@@ -282,7 +289,6 @@ def provision(c):
     c.say(f"a second order -> exit {p.returncode}: {(p.stdout + p.stderr).strip()[:300]}")
     if p.returncode == 0:
         problems.append("a second provision order was accepted")
-    os.unlink(order)
     if problems:
         raise Fail("; ".join(problems))
 
