@@ -340,6 +340,10 @@ def disk(c):
                 problems.append(f"{name} ({dev}) mounted at {target}, expected {expect}")
             c.show(f"cat {target}/hello.txt; systemctl is-active guestkit-disk@{dev[5:]}.service; "
                    f"findmnt -n -o SOURCE,TARGET,FSTYPE,OPTIONS {target}")
+            # The udev rule hands the work to the unit (udevd's sandbox cannot mount).
+            code, _, _ = c.guest(f"systemctl -q is-active guestkit-disk@{dev[5:]}.service")
+            if code != 0:
+                problems.append(f"guestkit-disk@{dev[5:]}.service is not active while {dev} is mounted")
             hook = [h for h in c.hooks() if h.startswith("post-disk-attach") and dev in h and target in h]
             c.say(f"hook: {hook[0] if hook else 'post-disk-attach NOT run'}")
             if not hook:
@@ -354,10 +358,11 @@ def disk(c):
 
             def gone(d=dev, tg=target):
                 _, out, _ = c.guest(f"findmnt -rn {tg} >/dev/null && echo mounted; test -e {tg} && echo exists; "
-                                    f"test -e {d} && echo device; true")
+                                    f"test -e {d} && echo device; "
+                                    f"systemctl -q is-active guestkit-disk@{d[5:]}.service && echo unit; true")
                 return out.strip() == ""
             try:
-                _, _ = c.poll(f"{target} unmounted and removed after {dev} went", gone, 90)
+                _, _ = c.poll(f"{target} unmounted, removed and its unit stopped after {dev} went", gone, 90)
                 c.measure(f"device_del -> {target} unmounted and its directory gone", time.monotonic() - t)
             except Fail as e:
                 problems.append(str(e))
