@@ -585,10 +585,10 @@ def run(vm, name):
 def diagnostics(vm, name):
     if not vm.running():
         print(f"-- QEMU is not running any more; its log:\n{vmmod.tail(vm.path('qemu.log'), 20)}")
-    journal = vm.journal(name) if vm.running() else None
+    journal, ours = vm.journal(name) if vm.running() else (None, [])
     print(f"-- diagnostics kept in {vm.workdir}")
     print(f"-- serial console (console.log), last lines:\n{vmmod.tail(vm.path('console.log'), 30)}")
     print(f"-- QMP and guest-agent transcript (qmp.log), last lines:\n{vmmod.tail(vm.transcript, 15)}")
     if journal:
-        print(f"-- guest journal of guestkit units and the kernel ({os.path.relpath(journal, vm.workdir)}), "
-              f"last lines:\n{vmmod.tail(journal, 40)}", flush=True)
+        print(f"-- guest journal (whole boot in {os.path.relpath(journal, vm.workdir)}), its last lines about "
+              f"guestkit and inetd:\n" + "\n".join(ours[-40:]), flush=True)

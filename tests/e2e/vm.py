@@ -16,6 +16,7 @@ are limited to 107 bytes), removed by teardown.
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -258,18 +259,21 @@ class VM:
         return ready
 
     # -------- diagnostics --------
-    def journal(self, name, units="guestkit*"):
-        """Saves the guest's journal of UNITS (and the kernel's) under diag/NAME-journal.txt."""
+    def journal(self, name):
+        """Saves the guest's whole journal of this boot under diag/NAME-journal.txt and
+        returns that path and its lines about guestkit (units, helpers, agent) and inetd."""
         out = self.path("diag", f"{name}-journal.txt")
         try:
             with self.qga(timeout=10) as ga:
-                _, text, err = ga.run(["journalctl", "--no-pager", "-o", "short-monotonic", "-u", units,
-                                       "-t", "guestkit", "-t", "kernel"], timeout=60)
+                _, text, err = ga.run(["journalctl", "-b", "--no-pager", "-o", "short-monotonic"], timeout=90)
         except Exception as e:  # noqa: BLE001 - diagnostics must not hide the failure
             text, err = "", f"(cannot read the guest journal: {e})"
         with open(out, "w", encoding="utf-8") as f:
             f.write(text + err)
-        return out
+        ours = [line for line in (text + err).splitlines()
+                if re.search(r"guestkit|inetd|cannot read the guest journal", line, re.I)
+                and "guest-exec called" not in line]
+        return out, ours
 
     # -------- teardown --------
     def kill(self, log):
