@@ -213,6 +213,11 @@ def provision(c):
     c.check(code == 0, "the guest has no guestkit-agent registered with inetd (the guestkit-agent "
             "package, issues 6 and 8)")
     c.say(f"inetd line in the guest: {out.strip()}")
+    _, listening, _ = c.guest(f"ss -Htln 'sport = :{vmmod.AGENT_PORT}'")
+    if not listening.strip():
+        _, why, _ = c.guest("journalctl -b -o cat --no-pager -u inetd.service | tail -n 5")
+        raise Fail(f"nothing listens on port {vmmod.AGENT_PORT} in the guest; inetd says: "
+                   + " | ".join(why.strip().splitlines()))
 
     work = c.vm.path("provision")
     shutil.rmtree(work, ignore_errors=True)
