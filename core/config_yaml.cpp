@@ -4,6 +4,8 @@
 // is decode_config() at the bottom: adding a setting is one `field(...)` line there,
 // adding a kind of value one decode() overload here.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -64,6 +66,9 @@ struct Integer {  // a decimal integer in [min, max]
 };
 struct FileMode {
   unsigned& value;
+};
+struct PeerList {  // CIDRs or "unix"
+  std::vector<std::string>& value;
 };
 
 // Decoders: set the target and return true, or report and leave it alone.
@@ -233,6 +238,41 @@ bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
 
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
+// "unix", or an IPv4/IPv6 address with an optional /prefix in range.
+bool valid_peer(const std::string& text) {
+  if (text == "unix") return true;
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  unsigned char buf[sizeof(in6_addr)];
+  unsigned max = 0;
+  if (::inet_pton(AF_INET, addr.c_str(), buf) == 1)
+    max = 32;
+  else if (::inet_pton(AF_INET6, addr.c_str(), buf) == 1)
+    max = 128;
+  else
+    return false;
+  if (slash == std::string::npos) return true;
+  const std::string bits = text.substr(slash + 1);
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
+  return !bits.empty() && bits.size() <= 3 && ec == std::errc() &&
+         end == bits.data() + bits.size() && n <= max;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, PeerList target) {
+  std::vector<std::string> items;
+  if (!decode(diag, entry, items)) return false;
+  for (const auto& item : items) {
+    if (!valid_peer(item)) {
+      diag.add(entry.mark(), quote(entry.path) + ": " + quote(detail::printable(item)) +
+                                 " is not an address, a CIDR like 10.0.0.0/8, or unix");
+      return false;
+    }
+  }
+  target.value = std::move(items);
+  return true;
+}
+
 }  // namespace
 
 // Here rather than in yaml_reader.hpp: it needs every decode() overload in sight.
@@ -283,6 +323,15 @@ void decode_config(MapReader& top, Config& c) {
     m.field("enabled", PluginSwitches{c.plugins.enabled});
   });
   top.field("hooks_dir", AbsolutePath{c.hooks_dir});
+  top.section("agent", [&](MapReader& m) {
+    m.field("key_file", AbsolutePath{c.agent.key_file});
+    m.field("auth", Keyword{c.agent.auth, {"key", "none"}});
+    m.field("allow_from", PeerList{c.agent.allow_from});
+    m.field("max_message", Integer{c.agent.max_message, 1024, 16u << 20});
+    m.field("read_timeout", Duration{c.agent.read_timeout});
+    m.field("session_timeout", Duration{c.agent.session_timeout});
+    m.field("retire_after_provision", c.agent.retire_after_provision);
+  });
   top.feature("disk", c.disk.enabled, [&](MapReader& m) {
     m.field("match", c.disk.match);
     m.field("ignore", c.disk.ignore);

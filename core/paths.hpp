@@ -25,6 +25,20 @@ inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists 
 inline constexpr const char* kInitdDir = "/etc/init.d";
 inline constexpr const char* kPasswd = "/etc/passwd";
 inline constexpr const char* kGroup = "/etc/group";
+inline constexpr const char* kHostname = "/etc/hostname";
+inline constexpr const char* kHosts = "/etc/hosts";
+
+// guestkit-agent
+inline constexpr const char* kAgentConfigFile = "/etc/guestkit/agent.yml";
+inline constexpr const char* kInstanceIdFile = "/etc/guestkit/instance-id";
+inline constexpr const char* kDmiProductUuid = "/sys/class/dmi/id/product_uuid";
+inline constexpr const char* kMachineId = "/etc/machine-id";
+inline constexpr const char* kProvisionedDir = "/var/lib/guestkit/provisioned";  // one marker per instance
+inline constexpr const char* kXinetdEntry = "/etc/xinetd.d/guestkit-agent";
+inline constexpr const char* kInetdConf = "/etc/inetd.conf";
+inline constexpr const char* kXinetdPid = "/run/xinetd.pid";  // Debian's init script
+inline constexpr const char* kInetdPid = "/run/inetd.pid";
+inline constexpr const char* kSudoersDir = "/etc/sudoers.d";
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";

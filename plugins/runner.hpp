@@ -77,6 +77,7 @@ struct RunOptions {
   // Every built-in by default. A udev helper names its domain's table instead
   // (designated initializer), so the default is not even linked into it.
   std::span<const BuiltinPlugin> builtins = builtin_plugins();
+  const provision::Order* order = nullptr;   // handed to built-in provision plugins
 };
 
 // Plans and runs. A failure to plan or to take the lock is a failed run (exit 2) with
