@@ -108,6 +108,7 @@ int listen_and_serve(AgentState& state, const SecretBytes* key, const std::strin
     const pid_t pid = ::fork();
     if (pid == 0) {
       ::close(listener);
+      ::signal(SIGCHLD, SIG_DFL);  // the session waits for its own children (chpasswd...)
       ::_exit(run_session(state, conn, key));
     }
     if (pid < 0) core::log_error("fork: ", std::strerror(errno));

@@ -68,12 +68,24 @@ bool valid_options(std::string_view s) {
   return false;  // empty, or a trailing comma
 }
 
-// The blob starts with the key type as an SSH string: uint32 length, bytes.
+// The blob is the key type as an SSH string (uint32 length, bytes) followed by the
+// key's other fields, each length-prefixed too (RSA's mpints, the curve and point,
+// the security key's application), using every byte: a cut or padded blob fails.
 bool blob_names_type(const core::Bytes& blob, std::string_view type) {
-  if (blob.size() < 4 + type.size() + 4) return false;
-  const std::size_t n = std::size_t{blob[0]} << 24 | std::size_t{blob[1]} << 16 |
-                        std::size_t{blob[2]} << 8 | blob[3];
-  return n == type.size() && std::equal(type.begin(), type.end(), blob.begin() + 4);
+  std::size_t pos = 0;
+  std::size_t fields = 0;
+  while (pos < blob.size()) {
+    if (blob.size() - pos < 4) return false;
+    const std::size_t n = std::size_t{blob[pos]} << 24 | std::size_t{blob[pos + 1]} << 16 |
+                          std::size_t{blob[pos + 2]} << 8 | blob[pos + 3];
+    pos += 4;
+    if (n > blob.size() - pos) return false;
+    if (fields == 0 && (n != type.size() || !std::equal(type.begin(), type.end(), blob.begin() + 4)))
+      return false;
+    pos += n;
+    ++fields;
+  }
+  return fields >= 2;
 }
 
 std::string_view trim(std::string_view s) {
@@ -96,6 +108,8 @@ std::string keys_file(const KeyOwner& owner) { return owner.home + "/.ssh/author
 // lstat that reports a symlink anywhere on the way (Follow::never) as refused.
 core::Result<std::optional<struct stat>> lstat_strict(const core::Root& root, const std::string& guest) {
   auto parent = root.open_parent(guest, core::Follow::never);
+  if (!parent && parent.error().code == std::errc::no_such_file_or_directory)
+    return std::optional<struct stat>{};
   if (!parent) return std::move(parent).error();
   return root.lstat(guest);
 }
