@@ -1,6 +1,7 @@
 #include "agent/agent.hpp"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +66,8 @@ std::string take_silenced_stderr() {
 }
 
 int run_agent(const core::CliArgs& args) {
+  // The system's openssl.cnf is not ours to follow (and reading it costs every spawn).
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   core::LogSetup log;
   log.program = "guestkit-agent";
   log.max_level = args.debug ? core::Level::debug : core::Level::info;

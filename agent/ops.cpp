@@ -63,8 +63,10 @@ Reply op_provision(AgentState& s, const json& args) {
                         "instance " + s.instance_id + " is already provisioned (send force to redo)");
   if (auto ok = pv::prepare_order(s.ctx.root, *order); !ok) return invalid(ok.error());
 
-  plugins::RunOptions options;
-  options.order = &*order;
+  // Only the provision table, by designated initializer so that the default (every
+  // built-in) is not even linked: the agent then loads no libmount/libblkid (and the
+  // libselinux they pull in), which every spawn would pay for.
+  plugins::RunOptions options{.builtins = plugins::provision_plugins(), .order = &*order};
   options.env["GUESTKIT_INSTANCE_ID"] = order->instance_id;
   if (order->hostname) options.env["GUESTKIT_HOSTNAME"] = *order->hostname;
   if (order->admin) options.env["GUESTKIT_ADMIN_USER"] = order->admin->name;
