@@ -35,8 +35,9 @@ const core::ToolSpec& agent_tool() {
           {"listen", 'l', true, "SPEC",
            "accept connections on tcp:ADDR:PORT, unix:PATH or vsock:PORT\n"
            "(without inetd), one agent process per connection"},
-          {"enable", 0, false, "", "re-enable the inetd/xinetd entry or socket unit that a\n"
-                                   "successful provision retired, and exit"},
+          {"enable", 0, false, "",
+           "re-enable the inetd/xinetd entry or socket unit that a\n"
+           "successful provision retired, and exit"},
           {"disable", 0, false, "", "retire the agent's entry now, and exit"},
           {"log-file", 0, true, "FILE", "append log lines to FILE instead of syslog (tests)"},
       },
@@ -115,7 +116,8 @@ int run_agent(const core::CliArgs& args) {
   AgentState state{ctx, read_instance_id(ctx.root), {}, ctx.config.agent.auth == "none"};
   AgentKey key;
   if (state.auth_none) {
-    core::log_warning("agent.auth is none: orders are NOT authenticated; only for trusted transports");
+    core::log_warning(
+        "agent.auth is none: orders are NOT authenticated; only for trusted transports");
   } else {
     key = load_agent_key(ctx.root, ctx.config.agent);
     if (!key.usable()) {

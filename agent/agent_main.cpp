@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   if (auto* code = std::get_if<int>(&parsed)) {
     const std::string text = ga::take_silenced_stderr();
     if (!text.empty()) {
-      guestkit::core::log_setup({"guestkit-agent", guestkit::core::LogSink::syslog, guestkit::core::Level::info, {}});
+      guestkit::core::log_setup(
+          {"guestkit-agent", guestkit::core::LogSink::syslog, guestkit::core::Level::info, {}});
       guestkit::core::log_error(text);
     }
     return *code;

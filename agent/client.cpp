@@ -27,14 +27,16 @@ core::Status wait_for(int fd, short events, std::chrono::milliseconds timeout, c
     const int n = ::poll(&p, 1, static_cast<int>(timeout.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return core::errno_error(what);
-    if (n == 0) return core::make_error(core::Errc::timed_out, std::string(what) + ": no answer in time");
+    if (n == 0)
+      return core::make_error(core::Errc::timed_out, std::string(what) + ": no answer in time");
     return {};
   }
 }
 
 }  // namespace
 
-core::Result<core::UniqueFd> connect_to(const std::string& spec, std::chrono::milliseconds timeout) {
+core::Result<core::UniqueFd> connect_to(const std::string& spec,
+                                        std::chrono::milliseconds timeout) {
   if (spec.starts_with("unix:")) {
     sockaddr_un un{};
     const std::string path = spec.substr(5);
@@ -68,7 +70,8 @@ core::Result<core::UniqueFd> connect_to(const std::string& spec, std::chrono::mi
   const auto colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0) return usage(spec);
   std::string host = rest.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   const std::string port = rest.substr(colon + 1);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -109,12 +112,14 @@ core::Result<Client> Client::open(const std::string& spec, const SecretBytes* ke
   if (!line) return std::move(line).error();
   client.greeting_ = nlohmann::json::parse(*line, nullptr, false);
   const auto& g = client.greeting_;
-  if (!g.is_object() || !g.contains("guestkit_agent") || !g.contains("challenge") || !g["challenge"].is_string())
+  if (!g.is_object() || !g.contains("guestkit_agent") || !g.contains("challenge") ||
+      !g["challenge"].is_string())
     return core::make_error(core::Errc::bad_input, "the peer did not greet like a guestkit agent");
   if (key) {
     auto challenge = core::hex_decode(g["challenge"].get<std::string>());
     if (!challenge || challenge->size() != kChallengeSize)
-      return core::make_error(core::Errc::bad_input, "the agent's challenge is not 32 bytes of hex");
+      return core::make_error(core::Errc::bad_input,
+                              "the agent's challenge is not 32 bytes of hex");
     auto channel = Channel::create(Channel::Role::client, *key, *challenge);
     if (!channel) return std::move(channel).error();
     client.channel_.emplace(std::move(*channel));
@@ -124,7 +129,8 @@ core::Result<Client> Client::open(const std::string& spec, const SecretBytes* ke
 
 std::string Client::instance_id() const {
   return greeting_.contains("instance_id") && greeting_["instance_id"].is_string()
-             ? greeting_["instance_id"].get<std::string>() : "";
+             ? greeting_["instance_id"].get<std::string>()
+             : "";
 }
 
 core::Status Client::send_line(const std::string& line) {
@@ -152,7 +158,8 @@ core::Result<std::string> Client::read_line() {
       pending_.erase(0, nl + 1);
       return line;
     }
-    if (pending_.size() > kMaxResponse) return core::make_error(core::Errc::bad_input, "response too long");
+    if (pending_.size() > kMaxResponse)
+      return core::make_error(core::Errc::bad_input, "response too long");
     if (auto ok = wait_for(fd_.get(), POLLIN, timeout_, "read"); !ok) return std::move(ok).error();
     char buf[16384];
     const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
@@ -172,14 +179,17 @@ core::Result<nlohmann::json> Client::open_response(const std::string& line) {
   auto message = nlohmann::json::parse(line, nullptr, false);
   if (message.is_discarded() || !message.is_object())
     return core::make_error(core::Errc::bad_input, "the agent's answer is not a JSON object");
-  if (!channel_ || !is_envelope(message)) return message;  // clear: greeting-time errors, auth errors
+  if (!channel_ || !is_envelope(message))
+    return message;  // clear: greeting-time errors, auth errors
   auto plain = channel_->open(message);
-  if (!plain) return core::make_error(core::Errc::bad_input, "the agent's answer does not authenticate: " +
-                                                                 plain.error().context);
+  if (!plain)
+    return core::make_error(core::Errc::bad_input,
+                            "the agent's answer does not authenticate: " + plain.error().context);
   const auto& bytes = plain->bytes();
   auto body = nlohmann::json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (body.is_discarded() || !body.is_object())
-    return core::make_error(core::Errc::bad_input, "the agent's sealed answer is not a JSON object");
+    return core::make_error(core::Errc::bad_input,
+                            "the agent's sealed answer is not a JSON object");
   return body;
 }
 

@@ -34,7 +34,8 @@ class Client {
   std::string instance_id() const;
 
  private:
-  Client(core::UniqueFd fd, std::chrono::milliseconds timeout) : fd_(std::move(fd)), timeout_(timeout) {}
+  Client(core::UniqueFd fd, std::chrono::milliseconds timeout)
+      : fd_(std::move(fd)), timeout_(timeout) {}
   core::UniqueFd fd_;
   std::chrono::milliseconds timeout_;
   std::string pending_;

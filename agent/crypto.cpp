@@ -20,7 +20,9 @@ core::Error crypto_error(std::string what) {
   return core::make_error(core::Errc::failed, "crypto: " + std::move(what));
 }
 
-int as_int(std::size_t n) { return static_cast<int>(n); }
+int as_int(std::size_t n) {
+  return static_cast<int>(n);
+}
 
 }  // namespace
 
@@ -59,7 +61,8 @@ core::Result<SecretBytes> hkdf_sha256(const Bytes& ikm, const Bytes& salt, std::
     return crypto_error("HKDF setup");
   // An empty salt means HashLen zero bytes (RFC 5869 2.2); OpenSSL does that itself
   // when no salt is set.
-  if (!salt.empty() && EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.data(), as_int(salt.size())) <= 0)
+  if (!salt.empty() &&
+      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.data(), as_int(salt.size())) <= 0)
     return crypto_error("HKDF salt");
   if (!info.empty() &&
       EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const unsigned char*>(info.data()),
@@ -74,8 +77,8 @@ core::Result<SecretBytes> hkdf_sha256(const Bytes& ikm, const Bytes& salt, std::
   return SecretBytes(std::move(out));
 }
 
-core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce, std::string_view plaintext,
-                                 const Bytes& aad) {
+core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce,
+                                 std::string_view plaintext, const Bytes& aad) {
   if (key.bytes().size() != kKeySize || nonce.size() != kNonceSize)
     return crypto_error("AES-GCM: bad key or nonce size");
   std::unique_ptr<EVP_CIPHER_CTX, CtxFree> ctx(EVP_CIPHER_CTX_new());
@@ -86,7 +89,8 @@ core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce, std
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, as_int(kNonceSize), nullptr) != 1 ||
       EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.bytes().data(), nonce.data()) != 1)
     return crypto_error("AES-GCM seal setup");
-  if (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad.data(), as_int(aad.size())) != 1)
+  if (!aad.empty() &&
+      EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad.data(), as_int(aad.size())) != 1)
     return crypto_error("AES-GCM aad");
   if (!plaintext.empty()) {
     if (EVP_EncryptUpdate(ctx.get(), out.data(), &n,
@@ -95,16 +99,18 @@ core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce, std
       return crypto_error("AES-GCM encrypt");
     total = n;
   }
-  if (EVP_EncryptFinal_ex(ctx.get(), out.data() + total, &n) != 1) return crypto_error("AES-GCM final");
+  if (EVP_EncryptFinal_ex(ctx.get(), out.data() + total, &n) != 1)
+    return crypto_error("AES-GCM final");
   total += n;
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, as_int(kTagSize), out.data() + total) != 1)
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, as_int(kTagSize), out.data() + total) !=
+      1)
     return crypto_error("AES-GCM tag");
   out.resize(static_cast<std::size_t>(total) + kTagSize);
   return out;
 }
 
-core::Result<SecretBytes> aes_gcm_open(const SecretBytes& key, const Bytes& nonce, const Bytes& sealed,
-                                       const Bytes& aad) {
+core::Result<SecretBytes> aes_gcm_open(const SecretBytes& key, const Bytes& nonce,
+                                       const Bytes& sealed, const Bytes& aad) {
   if (key.bytes().size() != kKeySize || nonce.size() != kNonceSize)
     return crypto_error("AES-GCM: bad key or nonce size");
   if (sealed.size() < kTagSize)
@@ -120,7 +126,8 @@ core::Result<SecretBytes> aes_gcm_open(const SecretBytes& key, const Bytes& nonc
     return crypto_error("AES-GCM open setup");
   SecretBytes guard(std::move(plain));  // wiped even when the tag does not verify
   Bytes& buf = guard.mutable_bytes();
-  if (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad.data(), as_int(aad.size())) != 1)
+  if (!aad.empty() &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad.data(), as_int(aad.size())) != 1)
     return crypto_error("AES-GCM aad");
   if (length > 0) {
     if (EVP_DecryptUpdate(ctx.get(), buf.data(), &n, sealed.data(), as_int(length)) != 1)

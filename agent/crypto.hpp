@@ -46,8 +46,8 @@ core::Result<SecretBytes> hkdf_sha256(const Bytes& ikm, const Bytes& salt, std::
 
 // AES-256-GCM. seal returns ciphertext || 16-byte tag; open checks the tag and
 // returns the plaintext, or Errc::bad_input when it does not authenticate.
-core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce, std::string_view plaintext,
-                                 const Bytes& aad = {});
+core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce,
+                                 std::string_view plaintext, const Bytes& aad = {});
 core::Result<SecretBytes> aes_gcm_open(const SecretBytes& key, const Bytes& nonce,
                                        const Bytes& sealed, const Bytes& aad = {});
 

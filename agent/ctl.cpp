@@ -63,7 +63,8 @@ int report(const json& answer, bool as_json) {
   if (!answer.value("ok", false)) {
     const auto& e = answer.contains("error") ? answer["error"] : json::object();
     if (!as_json)
-      std::cerr << "guestkit-ctl: refused: " << e.value("code", "?") << ": " << e.value("message", "") << "\n";
+      std::cerr << "guestkit-ctl: refused: " << e.value("code", "?") << ": "
+                << e.value("message", "") << "\n";
     return core::kExitFailed;
   }
   const json& r = answer["result"];
@@ -76,9 +77,10 @@ int report(const json& answer, bool as_json) {
         if (!p.value("message", "").empty()) std::cout << "  " << p.value("message", "");
         std::cout << "\n";
       }
-      for (const auto& what : r.value("retired", json::array())) std::cout << "retired: " << what.get<std::string>() << "\n";
-      std::cout << (all ? "provisioned " : "NOT fully provisioned ") << r.value("instance_id", "") << " in "
-                << ms(r.value("duration_ms", 0.0)) << "\n";
+      for (const auto& what : r.value("retired", json::array()))
+        std::cout << "retired: " << what.get<std::string>() << "\n";
+      std::cout << (all ? "provisioned " : "NOT fully provisioned ") << r.value("instance_id", "")
+                << " in " << ms(r.value("duration_ms", 0.0)) << "\n";
     }
     return all ? core::kExitOk : core::kExitPartial;
   }
@@ -87,7 +89,8 @@ int report(const json& answer, bool as_json) {
       for (const auto& k : r["keys"]) std::cout << k.get<std::string>() << "\n";
     } else {
       for (const auto& [key, value] : r.items())
-        std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+        std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+                  << "\n";
     }
   }
   return core::kExitOk;
@@ -158,7 +161,10 @@ const core::ToolSpec& ctl_tool() {
 }
 
 int run_ctl(const core::CliArgs& args) {
-  core::log_setup({"guestkit-ctl", core::LogSink::stderr_stream, args.debug ? core::Level::debug : core::Level::warning, {}});
+  core::log_setup({"guestkit-ctl",
+                   core::LogSink::stderr_stream,
+                   args.debug ? core::Level::debug : core::Level::warning,
+                   {}});
   if (!args.has("connect")) return fail("--connect SPEC is required");
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
   if (args.has("timeout")) {
@@ -215,10 +221,13 @@ int run_ctl(const core::CliArgs& args) {
 
   auto client = Client::open(args.options.at("connect"), key ? &*key : nullptr, timeout);
   if (!client) return fail(client.error().message());
-  if (command == "provision" && !op_args.contains("instance_id")) op_args["instance_id"] = client->instance_id();
+  if (command == "provision" && !op_args.contains("instance_id"))
+    op_args["instance_id"] = client->instance_id();
   if (command == "info" && !key) {
-    if (as_json) std::cout << client->greeting().dump(2) << "\n";
-    else report({{"ok", true}, {"result", client->greeting()}}, false);
+    if (as_json)
+      std::cout << client->greeting().dump(2) << "\n";
+    else
+      report({{"ok", true}, {"result", client->greeting()}}, false);
     return core::kExitOk;
   }
   auto answer = client->call(op, op_args);

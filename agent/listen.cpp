@@ -34,7 +34,8 @@ int open_listener(const std::string& spec) {
     const auto colon = rest.rfind(':');
     unsigned port = 0;
     std::string host = colon == std::string::npos ? "" : rest.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
     if (colon == std::string::npos || !parse_port(std::string_view(rest).substr(colon + 1), port)) {
       core::log_error("--listen ", spec, ": want tcp:ADDR:PORT");
       return -1;

@@ -43,11 +43,12 @@ Reply op_info(AgentState& s) {
 json plugin_records(const plugins::RunSummary& summary) {
   json out = json::array();
   for (const auto& rec : summary.records)
-    out.push_back({{"name", rec.name},
-                   {"source", plugins::source_name(rec.source)},
-                   {"status", plugins::status_name(rec.status)},
-                   {"message", rec.message},
-                   {"duration_ms", std::chrono::duration<double, std::milli>(rec.duration).count()}});
+    out.push_back(
+        {{"name", rec.name},
+         {"source", plugins::source_name(rec.source)},
+         {"status", plugins::status_name(rec.status)},
+         {"message", rec.message},
+         {"duration_ms", std::chrono::duration<double, std::milli>(rec.duration).count()}});
   return out;
 }
 
@@ -59,8 +60,8 @@ Reply op_provision(AgentState& s, const json& args) {
   auto lock = take_lock(s);
   if (!lock) return Reply::error("busy", lock.error().message());
   if (is_provisioned(s.ctx.root, s.instance_id) && !order->force)
-    return Reply::error("already_provisioned",
-                        "instance " + s.instance_id + " is already provisioned (send force to redo)");
+    return Reply::error("already_provisioned", "instance " + s.instance_id +
+                                                   " is already provisioned (send force to redo)");
   if (auto ok = pv::prepare_order(s.ctx.root, *order); !ok) return invalid(ok.error());
 
   // Only the provision table, by designated initializer so that the default (every
@@ -94,7 +95,8 @@ Reply op_provision(AgentState& s, const json& args) {
   if (s.ctx.config.agent.retire_after_provision) {
     auto done = set_delivery_enabled(s.ctx.root, false);
     if (!done) {
-      core::log_warning("provision: cannot retire the agent: ", done.error().message(), ", ignoring");
+      core::log_warning("provision: cannot retire the agent: ", done.error().message(),
+                        ", ignoring");
     } else {
       for (const auto& what : *done) {
         core::log_notice("provision: ", what);
@@ -147,7 +149,8 @@ Reply op_ssh_keys(AgentState& s, const json& args) {
     list = args["list"].get<bool>();
   }
   const pv::KeyOwner owner{account->home, account->uid, account->gid};
-  if (auto ok = pv::check_ssh_paths(s.ctx.root, owner); !ok) return Reply::error("invalid", ok.error().message());
+  if (auto ok = pv::check_ssh_paths(s.ctx.root, owner); !ok)
+    return Reply::error("invalid", ok.error().message());
   Reply r;
   r.result = {{"user", user}, {"changed", false}};
   if (!add.empty() || !remove.empty()) {
@@ -189,7 +192,8 @@ Reply op_status(AgentState& s) {
   json disks = json::object();
   if (auto names = s.ctx.root.list_dir(core::paths::kDisksDir)) {
     for (const auto& name : *names) {
-      auto text = core::read_file(s.ctx.root, std::string(core::paths::kDisksDir) + "/" + name, 1 << 16);
+      auto text =
+          core::read_file(s.ctx.root, std::string(core::paths::kDisksDir) + "/" + name, 1 << 16);
       disks[name] = text ? *text : "";
     }
   }
@@ -212,8 +216,8 @@ json Reply::to_json(const json& id) const {
 }
 
 const std::vector<std::string>& op_names() {
-  static const std::vector<std::string> names{"info", "provision", "set-password", "ssh-keys",
-                                              "set-hostname", "status"};
+  static const std::vector<std::string> names{"info",     "provision",    "set-password",
+                                              "ssh-keys", "set-hostname", "status"};
   return names;
 }
 
@@ -222,7 +226,9 @@ json greeting(const AgentState& s, const Bytes& challenge) {
           {"ops", op_names()},
           {"instance_id", s.instance_id},
           {"provisioned", is_provisioned(s.ctx.root, s.instance_id)},
-          {"auth", s.auth_none ? "none" : s.key_problem.empty() ? "key" : "unavailable"},
+          {"auth", s.auth_none             ? "none"
+                   : s.key_problem.empty() ? "key"
+                                           : "unavailable"},
           {"challenge", core::hex_encode(challenge)}};
 }
 
@@ -233,7 +239,8 @@ Reply run_op(AgentState& s, const std::string& op, const json& args) {
   if (op == "ssh-keys") return op_ssh_keys(s, args);
   if (op == "set-hostname") return op_set_hostname(s, args);
   if (op == "status") return op_status(s);
-  return Reply::error("unknown_op", "unknown op '" + core::sanitize_for_log(op.substr(0, 64)) + "'");
+  return Reply::error("unknown_op",
+                      "unknown op '" + core::sanitize_for_log(op.substr(0, 64)) + "'");
 }
 
 }  // namespace guestkit::agent

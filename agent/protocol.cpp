@@ -32,7 +32,8 @@ core::Result<std::string> Channel::seal(std::string_view plaintext) {
   if (role_ == Role::agent) {
     nonce.assign(kNonceSize, 0);
     const std::uint64_t n = ++counter_;
-    for (int i = 0; i < 8; ++i) nonce[kNonceSize - 1 - static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+      nonce[kNonceSize - 1 - static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
   } else {
     auto random = random_bytes(kNonceSize);
     if (!random) return std::move(random).error();
@@ -49,7 +50,9 @@ bool is_envelope(const nlohmann::json& value) {
 }
 
 core::Result<SecretBytes> Channel::open(const nlohmann::json& envelope) {
-  const auto bad = [](std::string why) { return core::make_error(core::Errc::bad_input, std::move(why)); };
+  const auto bad = [](std::string why) {
+    return core::make_error(core::Errc::bad_input, std::move(why));
+  };
   if (!is_envelope(envelope) || !envelope["nonce"].is_string() || !envelope["box"].is_string())
     return bad("not a sealed envelope");
   auto nonce = core::hex_decode(envelope["nonce"].get<std::string>());

@@ -1,8 +1,8 @@
 #include "agent/session.hpp"
 
 #include <arpa/inet.h>
-#include <string.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -53,8 +53,8 @@ Peer describe_peer(int fd) {
   } else if (ss.ss_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
     std::memcpy(p.addr, &in6->sin6_addr, 16);
-    p.text = "[" + std::string(::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) + "]:" +
-             std::to_string(ntohs(in6->sin6_port));
+    p.text = "[" + std::string(::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) +
+             "]:" + std::to_string(ntohs(in6->sin6_port));
   } else if (ss.ss_family == AF_UNIX) {
     p.text = "unix";
   } else {
@@ -95,7 +95,8 @@ class Session : public std::enable_shared_from_this<Session> {
     session_timer_.expires_after(state_.ctx.config.agent.session_timeout);
     session_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
-      core::log_warning("session with ", self->peer_, " lasted longer than agent.session_timeout, closing");
+      core::log_warning("session with ", self->peer_,
+                        " lasted longer than agent.session_timeout, closing");
       self->abort("timeout", "session too long");
     });
     send(greeting(state_, *challenge).dump());
@@ -111,25 +112,27 @@ class Session : public std::enable_shared_from_this<Session> {
     read_timer_.expires_after(state_.ctx.config.agent.read_timeout);
     read_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
-      core::log_warning("no complete message from ", self->peer_, " within agent.read_timeout, closing");
+      core::log_warning("no complete message from ", self->peer_,
+                        " within agent.read_timeout, closing");
       self->abort("timeout", "no complete message in time");
     });
   }
 
   void read() {
     if (closing_) return;
-    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](
-                                                        const boost::system::error_code& ec, std::size_t n) {
-      if (ec) {
-        if (ec != asio::error::operation_aborted && ec != asio::error::eof)
-          core::log_debug("read from ", self->peer_, ": ", ec.message());
-        self->close();
-        return;
-      }
-      self->reader_.feed(std::string_view(self->buffer_.data(), n));
-      ::explicit_bzero(self->buffer_.data(), n);
-      self->drain();
-    });
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          if (ec) {
+            if (ec != asio::error::operation_aborted && ec != asio::error::eof)
+              core::log_debug("read from ", self->peer_, ": ", ec.message());
+            self->close();
+            return;
+          }
+          self->reader_.feed(std::string_view(self->buffer_.data(), n));
+          ::explicit_bzero(self->buffer_.data(), n);
+          self->drain();
+        });
   }
 
   // Handles every complete line buffered, then reads on (unless closing).
@@ -141,8 +144,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (status == LineReader::Status::too_long) {
         core::log_warning("message from ", peer_, " longer than agent.max_message (",
                           state_.ctx.config.agent.max_message, " bytes), closing");
-        finish_with(clear_error("too_long", "message longer than " +
-                                                std::to_string(state_.ctx.config.agent.max_message) + " bytes"));
+        finish_with(clear_error(
+            "too_long", "message longer than " +
+                            std::to_string(state_.ctx.config.agent.max_message) + " bytes"));
         return;
       }
       arm_read_timer();  // a complete message: the next one gets a fresh deadline
@@ -173,13 +177,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void handle_clear(json& request) {
     const json id = request.contains("id") ? request["id"] : json(nullptr);
-    const std::string op = request.contains("op") && request["op"].is_string() ? request["op"].get<std::string>() : "";
+    const std::string op =
+        request.contains("op") && request["op"].is_string() ? request["op"].get<std::string>() : "";
     if (!state_.auth_none && op != "info") {
-      core::log_warning("clear request for '", op.substr(0, 64), "' from ", peer_, " refused: orders must be sealed",
-                        state_.key_problem.empty() ? "" : " (and there is no usable key: ", state_.key_problem,
-                        state_.key_problem.empty() ? "" : ")");
-      send(clear_error("auth", state_.key_problem.empty() ? "requests must be sealed with the agent key"
-                                                           : "no usable agent key on this VM: only info"));
+      core::log_warning("clear request for '", op.substr(0, 64), "' from ", peer_,
+                        " refused: orders must be sealed",
+                        state_.key_problem.empty() ? "" : " (and there is no usable key: ",
+                        state_.key_problem, state_.key_problem.empty() ? "" : ")");
+      send(clear_error("auth", state_.key_problem.empty()
+                                   ? "requests must be sealed with the agent key"
+                                   : "no usable agent key on this VM: only info"));
       return;
     }
     const json args = request.contains("args") ? request["args"] : json::object();
@@ -188,31 +195,36 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void handle_sealed(const json& envelope) {
     if (!channel_) {
-      core::log_warning("sealed request from ", peer_, " refused: ",
-                        state_.auth_none ? "agent.auth is none" : "no usable key: " + state_.key_problem);
+      core::log_warning(
+          "sealed request from ", peer_, " refused: ",
+          state_.auth_none ? "agent.auth is none" : "no usable key: " + state_.key_problem);
       send(clear_error("auth", "authentication failed"));
       return;
     }
     auto plain = channel_->open(envelope);
     if (!plain) {
-      core::log_warning("request from ", peer_, " does not authenticate (", plain.error().context, "), closing");
+      core::log_warning("request from ", peer_, " does not authenticate (", plain.error().context,
+                        "), closing");
       finish_with(clear_error("auth", "authentication failed"));
       return;
     }
     const auto& bytes = plain->bytes();
     json request = json::parse(bytes.begin(), bytes.end(), nullptr, false);
     if (request.is_discarded() || !request.is_object()) {
-      seal_and_send(Reply::error("bad_request", "sealed body is not a JSON object").to_json(nullptr));
+      seal_and_send(
+          Reply::error("bad_request", "sealed body is not a JSON object").to_json(nullptr));
       return;
     }
     const json id = request.contains("id") ? request["id"] : json(nullptr);
-    const std::string op = request.contains("op") && request["op"].is_string() ? request["op"].get<std::string>() : "";
+    const std::string op =
+        request.contains("op") && request["op"].is_string() ? request["op"].get<std::string>() : "";
     const json args = request.contains("args") ? request["args"] : json::object();
     respond(request, id, op, args, /*sealed=*/true);
     wipe_json(request);
   }
 
-  void respond(const json& request, const json& id, const std::string& op, const json& args, bool sealed) {
+  void respond(const json& request, const json& id, const std::string& op, const json& args,
+               bool sealed) {
     Reply reply;
     const bool id_ok = id.is_string() || id.is_number_integer();
     if (!id_ok) {
@@ -221,15 +233,16 @@ class Session : public std::enable_shared_from_this<Session> {
       reply = Reply::error("bad_request", "op is missing");
     } else if (!args.is_object()) {
       reply = Reply::error("bad_request", "args must be an object");
-    } else if (op != "info" && (!request.contains("instance_id") || !request["instance_id"].is_string() ||
-                                state_.instance_id.empty() ||
+    } else if (op != "info" && (!request.contains("instance_id") ||
+                                !request["instance_id"].is_string() || state_.instance_id.empty() ||
                                 request["instance_id"].get<std::string>() != state_.instance_id)) {
-      core::log_warning("request '", op.substr(0, 64), "' from ", peer_, " is for another instance, refused");
+      core::log_warning("request '", op.substr(0, 64), "' from ", peer_,
+                        " is for another instance, refused");
       reply = Reply::error("wrong_instance", "the request is for another instance");
     } else {
       reply = run_op(state_, op, args);
-      core::log_info("request ", id.dump().substr(0, 64), " '", op.substr(0, 64), "' from ", peer_, ": ",
-                     reply.ok ? "ok" : reply.code + ": " + reply.message);
+      core::log_info("request ", id.dump().substr(0, 64), " '", op.substr(0, 64), "' from ", peer_,
+                     ": ", reply.ok ? "ok" : reply.code + ": " + reply.message);
     }
     const json answer = reply.to_json(id_ok ? id : json(nullptr));
     if (sealed) {
@@ -267,22 +280,24 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(outbox_.front()),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                        self->outbox_.pop_front();
-                        if (ec) {
-                          self->close();
-                          return;
-                        }
-                        self->write_next();
-                      });
+    asio::async_write(
+        socket_, asio::buffer(outbox_.front()),
+        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          self->outbox_.pop_front();
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->write_next();
+        });
   }
 
   // A deadline: one best-effort line, then the socket goes.
   void abort(const std::string& code, const std::string& message) {
     if (socket_.is_open()) {
       const std::string line = clear_error(code, message) + "\n";
-      [[maybe_unused]] auto n = ::send(socket_.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      [[maybe_unused]] auto n =
+          ::send(socket_.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
     }
     close();
   }
@@ -355,8 +370,9 @@ int run_session(AgentState& state, int fd, const SecretBytes* key) {
   sockaddr_storage local{};
   socklen_t len = sizeof local;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) != 0) {
-    core::log_error("standard input is not a socket: run guestkit-agent from inetd, xinetd or "
-                    "systemd (or with --listen)");
+    core::log_error(
+        "standard input is not a socket: run guestkit-agent from inetd, xinetd or "
+        "systemd (or with --listen)");
     ::close(fd);
     return 2;
   }

@@ -22,7 +22,8 @@ constexpr const char* kServiceName = "guestkit-agent";
 
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.pop_back();
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t'))
+    line.pop_back();
   return line;
 }
 
@@ -51,7 +52,8 @@ void reload_daemon(const core::Root& root, const char* pidfile) {
 }  // namespace
 
 std::string read_instance_id(const core::Root& root) {
-  for (const char* path : {core::paths::kInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
+  for (const char* path :
+       {core::paths::kInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
     auto text = core::read_file_if_exists(root, path, 4096);
     if (!text || !*text) continue;
     std::string id = first_line(**text);
@@ -77,11 +79,13 @@ AgentKey load_agent_key(const core::Root& root, const core::AgentConfig& config)
     return out;
   }
   if (st.st_uid != 0) {
-    out.problem = root.display(config.key_file) + " is owned by uid " + std::to_string(st.st_uid) + ", not root";
+    out.problem = root.display(config.key_file) + " is owned by uid " + std::to_string(st.st_uid) +
+                  ", not root";
     return out;
   }
   if ((st.st_mode & 077) != 0) {
-    out.problem = root.display(config.key_file) + " is readable or writable by group or others (want 0600)";
+    out.problem =
+        root.display(config.key_file) + " is readable or writable by group or others (want 0600)";
     return out;
   }
   auto text = core::read_file(root, config.key_file, 4096, core::Follow::never);
@@ -126,25 +130,27 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
   if (!xinetd) return std::move(xinetd).error();
   if (*xinetd) {
     const std::string want = std::string("\tdisable\t\t= ") + (enabled ? "no" : "yes");
-    auto edited = core::edit_lines(root, core::paths::kXinetdEntry, [&](std::vector<std::string>& lines) {
-      bool found = false;
-      for (auto& line : lines) {
-        if (starts_with_word(trim(line), "disable")) {
-          line = want;
-          found = true;
-        }
-      }
-      if (found) return;
-      for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        if (trim(*it) == "}") {
-          lines.insert(it.base() - 1, want);
-          return;
-        }
-      }
-    });
+    auto edited =
+        core::edit_lines(root, core::paths::kXinetdEntry, [&](std::vector<std::string>& lines) {
+          bool found = false;
+          for (auto& line : lines) {
+            if (starts_with_word(trim(line), "disable")) {
+              line = want;
+              found = true;
+            }
+          }
+          if (found) return;
+          for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+            if (trim(*it) == "}") {
+              lines.insert(it.base() - 1, want);
+              return;
+            }
+          }
+        });
     if (!edited) return std::move(edited).error();
     if (*edited) {
-      done.push_back(std::string(enabled ? "enabled " : "disabled ") + root.display(core::paths::kXinetdEntry));
+      done.push_back(std::string(enabled ? "enabled " : "disabled ") +
+                     root.display(core::paths::kXinetdEntry));
       if (root.is_host()) reload_daemon(root, core::paths::kXinetdPid);
     }
   }
@@ -152,18 +158,19 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
   auto inetd = core::read_file_if_exists(root, core::paths::kInetdConf, 1 << 20);
   if (!inetd) return std::move(inetd).error();
   if (*inetd) {
-    auto edited = core::edit_lines(root, core::paths::kInetdConf, [&](std::vector<std::string>& lines) {
-      for (auto& line : lines) {
-        const bool off = line.starts_with(kInetdOff);
-        const std::string body = off ? line.substr(std::string(kInetdOff).size()) : line;
-        if (!starts_with_word(body, kServiceName)) continue;
-        line = enabled ? body : std::string(kInetdOff) + body;
-      }
-    });
+    auto edited =
+        core::edit_lines(root, core::paths::kInetdConf, [&](std::vector<std::string>& lines) {
+          for (auto& line : lines) {
+            const bool off = line.starts_with(kInetdOff);
+            const std::string body = off ? line.substr(std::string(kInetdOff).size()) : line;
+            if (!starts_with_word(body, kServiceName)) continue;
+            line = enabled ? body : std::string(kInetdOff) + body;
+          }
+        });
     if (!edited) return std::move(edited).error();
     if (*edited) {
-      done.push_back(std::string(enabled ? "enabled the " : "disabled the ") + kServiceName + " line of " +
-                     root.display(core::paths::kInetdConf));
+      done.push_back(std::string(enabled ? "enabled the " : "disabled the ") + kServiceName +
+                     " line of " + root.display(core::paths::kInetdConf));
       if (root.is_host()) reload_daemon(root, core::paths::kInetdPid);
     }
   }

@@ -14,7 +14,9 @@ namespace guestkit::core {
 using Bytes = std::vector<std::uint8_t>;
 
 std::string hex_encode(const std::uint8_t* data, std::size_t size);
-inline std::string hex_encode(const Bytes& bytes) { return hex_encode(bytes.data(), bytes.size()); }
+inline std::string hex_encode(const Bytes& bytes) {
+  return hex_encode(bytes.data(), bytes.size());
+}
 // Lower or upper case, even length, nothing else.
 std::optional<Bytes> hex_decode(std::string_view text);
 

@@ -26,6 +26,8 @@ constexpr BuiltinPlugin kTable[] = {
 
 }  // namespace
 
-std::span<const BuiltinPlugin> provision_plugins() { return kTable; }
+std::span<const BuiltinPlugin> provision_plugins() {
+  return kTable;
+}
 
 }  // namespace guestkit::plugins

@@ -89,7 +89,8 @@ core::Result<Outcome> set_root_password(PluginContext& p) {
     p.ctx.would("set root's password");
     return Outcome::changed;
   }
-  if (auto ok = provision::set_password_hash(p.ctx.root, "root", *p.order->root->password_hash); !ok)
+  if (auto ok = provision::set_password_hash(p.ctx.root, "root", *p.order->root->password_hash);
+      !ok)
     return std::move(ok).error();
   return Outcome::changed;
 }
@@ -120,7 +121,8 @@ core::Result<Outcome> create_admin_user(PluginContext& p) {
 core::Result<Outcome> install_ssh_keys(PluginContext& p) {
   if (!p.order) return Outcome::skipped;
   std::vector<std::pair<std::string, const std::vector<provision::SshKey>*>> todo;
-  if (p.order->root && !p.order->root->ssh_keys.empty()) todo.emplace_back("root", &p.order->root->ssh_keys);
+  if (p.order->root && !p.order->root->ssh_keys.empty())
+    todo.emplace_back("root", &p.order->root->ssh_keys);
   if (p.order->admin && !p.order->admin->ssh_keys.empty())
     todo.emplace_back(p.order->admin->name, &p.order->admin->ssh_keys);
   if (todo.empty()) return Outcome::skipped;

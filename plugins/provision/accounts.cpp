@@ -22,7 +22,8 @@ std::vector<std::string> fields(const std::string& line) {
   std::size_t start = 0;
   for (;;) {
     const std::size_t colon = line.find(':', start);
-    out.push_back(line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    out.push_back(
+        line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
     if (colon == std::string::npos) return out;
     start = colon + 1;
   }
@@ -65,8 +66,8 @@ core::Result<std::optional<Account>> find_account(const core::Root& root, const 
     const auto uid = number(f[2]);
     const auto gid = number(f[3]);
     if (!uid || !gid)
-      return core::make_error(core::Errc::bad_input, root.display(core::paths::kPasswd) +
-                                                         ": bad entry for " + name);
+      return core::make_error(core::Errc::bad_input,
+                              root.display(core::paths::kPasswd) + ": bad entry for " + name);
     return std::optional<Account>(Account{name, *uid, *gid, f[5]});
   }
   return std::optional<Account>{};
@@ -83,7 +84,9 @@ core::Result<std::optional<gid_t>> find_group(const core::Root& root, const std:
   return std::optional<gid_t>{};
 }
 
-bool is_system_account(const Account& account) { return account.uid < 1000 || account.uid == 65534; }
+bool is_system_account(const Account& account) {
+  return account.uid < 1000 || account.uid == 65534;
+}
 
 core::Result<std::string> admin_group(const core::Root& root) {
   for (const char* name : {"sudo", "wheel"}) {
@@ -107,7 +110,8 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
   } else {
     auto bash = root.stat("/bin/bash");
     const bool has_bash = bash && *bash;
-    argv = {"useradd", "--create-home", "--user-group", "--shell", has_bash ? "/bin/bash" : "/bin/sh"};
+    argv = {"useradd", "--create-home", "--user-group", "--shell",
+            has_bash ? "/bin/bash" : "/bin/sh"};
     if (!groups.empty()) {
       argv.push_back("--groups");
       argv.push_back(group_list);
@@ -131,7 +135,9 @@ core::Status set_password_hash(const core::Root& root, const std::string& name,
   return status;
 }
 
-std::string sudoers_path(const std::string& name) { return std::string(core::paths::kSudoersDir) + "/90-guestkit-" + name; }
+std::string sudoers_path(const std::string& name) {
+  return std::string(core::paths::kSudoersDir) + "/90-guestkit-" + name;
+}
 
 std::string sudoers_text(const std::string& name, Sudo sudo) {
   return "# Written by guestkit-agent (30-create-admin-user) for the platform's admin user.\n" +
@@ -142,8 +148,10 @@ core::Result<bool> write_sudoers(const core::Root& root, const std::string& name
   const std::string path = sudoers_path(name);
   if (sudo == Sudo::none) {
     auto parent = root.open_parent(path, core::Follow::never);
-    if (!parent) return parent.error().code == std::errc::no_such_file_or_directory
-                            ? core::Result<bool>(false) : core::Result<bool>(std::move(parent).error());
+    if (!parent)
+      return parent.error().code == std::errc::no_such_file_or_directory
+                 ? core::Result<bool>(false)
+                 : core::Result<bool>(std::move(parent).error());
     if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) == 0) return true;
     if (errno == ENOENT) return false;
     return core::errno_error("remove " + root.display(path));
@@ -157,7 +165,8 @@ core::Result<bool> write_sudoers(const core::Root& root, const std::string& name
     char tmp[] = "/tmp/guestkit-sudoers.XXXXXX";
     core::UniqueFd fd(::mkstemp(tmp));
     if (!fd) return core::errno_error("create a temporary sudoers file");
-    const bool written = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    const bool written =
+        ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::fchmod(fd.get(), 0440);
     auto checked = written ? run_tool({*visudo, "-c", "-q", "-f", tmp})
                            : core::Status(core::errno_error("write " + std::string(tmp)));

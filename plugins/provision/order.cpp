@@ -22,19 +22,21 @@ core::Status only_keys(const json& object, const std::string& field,
   for (const auto& [key, value] : object.items()) {
     bool known = false;
     for (auto k : keys) known = known || key == k;
-    if (!known)
-      return bad(field.empty() ? key : field + "." + key.substr(0, 64), "unknown field");
+    if (!known) return bad(field.empty() ? key : field + "." + key.substr(0, 64), "unknown field");
   }
   return {};
 }
 
-core::Result<std::string> get_string(const json& object, const std::string& key, const std::string& field) {
+core::Result<std::string> get_string(const json& object, const std::string& key,
+                                     const std::string& field) {
   const auto& v = object.at(key);
   if (!v.is_string()) return bad(field, "must be a string");
   return v.get<std::string>();
 }
 
-std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+std::string join(const std::string& a, const std::string& b) {
+  return a.empty() ? b : a + "." + b;
+}
 
 core::Result<Credentials> parse_credentials(const json& object, const std::string& field,
                                             bool password_required) {
@@ -129,7 +131,9 @@ core::Result<Order> parse_order(const json& args) {
   }
   if (args.contains("admin")) {
     const auto& a = args.at("admin");
-    if (auto ok = only_keys(a, "admin", {"name", "password", "password_hash", "ssh_keys", "groups", "sudo"}); !ok)
+    if (auto ok = only_keys(a, "admin",
+                            {"name", "password", "password_hash", "ssh_keys", "groups", "sudo"});
+        !ok)
       return std::move(ok).error();
     AdminOrder admin;
     if (!a.contains("name")) return bad("admin.name", "missing");
@@ -140,14 +144,19 @@ core::Result<Order> parse_order(const json& args) {
     if (a.contains("sudo")) {
       auto sudo = get_string(a, "sudo", "admin.sudo");
       if (!sudo) return std::move(sudo).error();
-      if (*sudo == "none") admin.sudo = Sudo::none;
-      else if (*sudo == "password") admin.sudo = Sudo::password;
-      else if (*sudo == "nopasswd") admin.sudo = Sudo::nopasswd;
-      else return bad("admin.sudo", "must be none, password or nopasswd");
+      if (*sudo == "none")
+        admin.sudo = Sudo::none;
+      else if (*sudo == "password")
+        admin.sudo = Sudo::password;
+      else if (*sudo == "nopasswd")
+        admin.sudo = Sudo::nopasswd;
+      else
+        return bad("admin.sudo", "must be none, password or nopasswd");
     }
     if (a.contains("groups")) {
       const auto& groups = a.at("groups");
-      if (!groups.is_array() || groups.size() > 32) return bad("admin.groups", "must be a list of group names");
+      if (!groups.is_array() || groups.size() > 32)
+        return bad("admin.groups", "must be a list of group names");
       for (const auto& g : groups) {
         if (!g.is_string()) return bad("admin.groups", "must be a list of group names");
         if (auto problem = check_group_name(g.get<std::string>()); !problem.empty())
@@ -214,7 +223,8 @@ core::Status prepare_order(const core::Root& root, Order& order) {
   // Each yescrypt hash costs tens of milliseconds of CPU: the two run side by side.
   std::optional<std::future<core::Status>> admin_hashed;
   if (order.admin && order.admin->password)
-    admin_hashed = std::async(std::launch::async, [&admin = *order.admin] { return hash_in_place(admin); });
+    admin_hashed =
+        std::async(std::launch::async, [&admin = *order.admin] { return hash_in_place(admin); });
   core::Status root_hashed = order.root ? hash_in_place(*order.root) : core::Status{};
   if (admin_hashed)
     if (auto ok = admin_hashed->get(); !ok) return std::move(ok).error();

@@ -45,9 +45,11 @@ core::Result<Order> parse_order(const nlohmann::json& args);
 core::Status prepare_order(const core::Root& root, Order& order);
 
 // Pieces the single-purpose agent ops share with the order.
-core::Result<std::vector<SshKey>> parse_key_list(const nlohmann::json& value, const std::string& field);
+core::Result<std::vector<SshKey>> parse_key_list(const nlohmann::json& value,
+                                                 const std::string& field);
 // {password | password_hash}: exactly one, validated; plaintext is hashed.
-core::Result<core::Secret> parse_password_fields(const nlohmann::json& object, const std::string& field);
+core::Result<core::Secret> parse_password_fields(const nlohmann::json& object,
+                                                 const std::string& field);
 // The account an op may act on: root, or a regular (non-system) user that exists.
 core::Result<Account> target_account(const core::Root& root, const std::string& name);
 

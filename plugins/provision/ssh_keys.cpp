@@ -80,7 +80,8 @@ bool blob_names_type(const core::Bytes& blob, std::string_view type) {
                           std::size_t{blob[pos + 2]} << 8 | blob[pos + 3];
     pos += 4;
     if (n > blob.size() - pos) return false;
-    if (fields == 0 && (n != type.size() || !std::equal(type.begin(), type.end(), blob.begin() + 4)))
+    if (fields == 0 &&
+        (n != type.size() || !std::equal(type.begin(), type.end(), blob.begin() + 4)))
       return false;
     pos += n;
     ++fields;
@@ -90,7 +91,8 @@ bool blob_names_type(const core::Bytes& blob, std::string_view type) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -102,11 +104,16 @@ std::string_view next_field(std::string_view& s) {
   return field;
 }
 
-std::string ssh_dir(const KeyOwner& owner) { return owner.home + "/.ssh"; }
-std::string keys_file(const KeyOwner& owner) { return owner.home + "/.ssh/authorized_keys"; }
+std::string ssh_dir(const KeyOwner& owner) {
+  return owner.home + "/.ssh";
+}
+std::string keys_file(const KeyOwner& owner) {
+  return owner.home + "/.ssh/authorized_keys";
+}
 
 // lstat that reports a symlink anywhere on the way (Follow::never) as refused.
-core::Result<std::optional<struct stat>> lstat_strict(const core::Root& root, const std::string& guest) {
+core::Result<std::optional<struct stat>> lstat_strict(const core::Root& root,
+                                                      const std::string& guest) {
   auto parent = root.open_parent(guest, core::Follow::never);
   if (!parent && parent.error().code == std::errc::no_such_file_or_directory)
     return std::optional<struct stat>{};
@@ -129,7 +136,8 @@ core::Result<SshKey> parse_ssh_key(std::string_view line) {
   if (line.find_first_of(std::string_view("\0\n\r", 3)) != std::string_view::npos)
     return bad("line holds a NUL or line break");
   for (char c : line)
-    if (static_cast<unsigned char>(c) < 0x20 && c != '\t') return bad("line holds control characters");
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+      return bad("line holds control characters");
   std::string_view rest = trim(line);
   if (rest.empty() || rest.front() == '#') return bad("line is empty or a comment");
   SshKey key;
@@ -140,9 +148,12 @@ core::Result<SshKey> parse_ssh_key(std::string_view line) {
     if (n == std::string_view::npos) return bad("unterminated quote in options");
     const std::string_view options = rest.substr(0, n);
     if (!valid_options(options)) {
-      if (options.find('"') == std::string_view::npos && options.find('=') == std::string_view::npos &&
+      if (options.find('"') == std::string_view::npos &&
+          options.find('=') == std::string_view::npos &&
           options.find(',') == std::string_view::npos)
-        return bad("unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an sk- type)");
+        return bad(
+            "unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an "
+            "sk- type)");
       return bad("malformed options");
     }
     key.options = std::string(options);
@@ -150,7 +161,9 @@ core::Result<SshKey> parse_ssh_key(std::string_view line) {
   }
   const std::string_view type = next_field(rest);
   if (!known_type(type))
-    return bad("unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an sk- type)");
+    return bad(
+        "unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an sk- "
+        "type)");
   const std::string_view blob = next_field(rest);
   if (blob.empty()) return bad("no key data after the type");
   auto decoded = core::base64_decode(blob);
@@ -181,8 +194,8 @@ std::string merge_authorized_keys(std::string_view existing, const std::vector<S
     lines.push_back(line);
   }
   for (const auto& key : add) {
-    const bool removed = std::any_of(remove.begin(), remove.end(),
-                                     [&](const SshKey& r) { return r.same_key(key); });
+    const bool removed =
+        std::any_of(remove.begin(), remove.end(), [&](const SshKey& r) { return r.same_key(key); });
     const bool have = std::any_of(present.begin(), present.end(),
                                   [&](const SshKey& p) { return p.same_key(key); });
     if (removed || have) continue;
@@ -211,8 +224,9 @@ core::Status check_ssh_paths(const core::Root& root, const KeyOwner& owner) {
       return core::make_error(core::Errc::symlink_refused,
                               root.display(path) + " is a symlink, refusing to follow it");
     if (((*st)->st_mode & S_IFMT) != type)
-      return core::make_error(core::Errc::unsafe, root.display(path) + " is not a " +
-                                                      (type == S_IFDIR ? "directory" : "regular file"));
+      return core::make_error(
+          core::Errc::unsafe,
+          root.display(path) + " is not a " + (type == S_IFDIR ? "directory" : "regular file"));
   }
   return {};
 }
@@ -235,21 +249,24 @@ core::Result<bool> update_authorized_keys(const core::Root& root, const KeyOwner
   auto home = root.stat(owner.home, core::Follow::never);
   if (!home) return std::move(home).error();
   if (!*home)
-    return core::make_error(core::Errc::failed, "home directory " + root.display(owner.home) + " does not exist");
+    return core::make_error(core::Errc::failed,
+                            "home directory " + root.display(owner.home) + " does not exist");
   // ~/.ssh: created if missing, never through a symlink; 0700 and the user's.
   auto made = root.mkdirs(ssh_dir(owner), 0700, core::Follow::never);
   if (!made) return std::move(made).error();
   auto dir = root.open(ssh_dir(owner), O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, core::Follow::never);
   if (!dir) return std::move(dir).error();
   struct stat st {};
-  if (::fstat(dir->get(), &st) != 0) return core::errno_error("stat " + root.display(ssh_dir(owner)));
+  if (::fstat(dir->get(), &st) != 0)
+    return core::errno_error("stat " + root.display(ssh_dir(owner)));
   if (st.st_uid != owner.uid || st.st_gid != owner.gid) {
     if (::fchown(dir->get(), owner.uid, owner.gid) != 0)
       return core::errno_error("chown " + root.display(ssh_dir(owner)));
     changed = true;
   }
   if ((st.st_mode & 07777) != 0700) {
-    if (::fchmod(dir->get(), 0700) != 0) return core::errno_error("chmod " + root.display(ssh_dir(owner)));
+    if (::fchmod(dir->get(), 0700) != 0)
+      return core::errno_error("chmod " + root.display(ssh_dir(owner)));
     changed = true;
   }
   core::WriteOptions wo;

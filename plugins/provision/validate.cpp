@@ -7,18 +7,23 @@
 namespace guestkit::plugins::provision {
 namespace {
 
-bool lower(char c) { return c >= 'a' && c <= 'z'; }
-bool digit(char c) { return c >= '0' && c <= '9'; }
-bool alnum(char c) { return lower(c) || digit(c) || (c >= 'A' && c <= 'Z'); }
+bool lower(char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool alnum(char c) {
+  return lower(c) || digit(c) || (c >= 'A' && c <= 'Z');
+}
 
 std::string check_account_name(std::string_view name, std::string_view what) {
   if (name.empty()) return std::string(what) + " name is empty";
   if (name.size() > 32) return std::string(what) + " name is longer than 32 characters";
   if (!(lower(name[0]) || name[0] == '_'))
     return std::string(what) + " name must start with a lowercase letter or '_'";
-  const bool ok = std::all_of(name.begin(), name.end(), [](char c) {
-    return lower(c) || digit(c) || c == '_' || c == '-';
-  });
+  const bool ok = std::all_of(name.begin(), name.end(),
+                              [](char c) { return lower(c) || digit(c) || c == '_' || c == '-'; });
   if (!ok) return std::string(what) + " name may only hold a-z, 0-9, '_' and '-'";
   return {};
 }
@@ -37,8 +42,12 @@ bool valid_utf8(std::string_view s) {
 
 }  // namespace
 
-std::string check_user_name(std::string_view name) { return check_account_name(name, "user"); }
-std::string check_group_name(std::string_view name) { return check_account_name(name, "group"); }
+std::string check_user_name(std::string_view name) {
+  return check_account_name(name, "user");
+}
+std::string check_group_name(std::string_view name) {
+  return check_account_name(name, "group");
+}
 
 std::string check_hostname(std::string_view name) {
   if (name.empty()) return "hostname is empty";
@@ -68,7 +77,8 @@ std::string check_instance_id(std::string_view id) {
 }
 
 std::string check_password_hash(std::string_view hash) {
-  static constexpr std::string_view kPrefixes[] = {"$y$", "$gy$", "$7$", "$2b$", "$2y$", "$6$", "$5$"};
+  static constexpr std::string_view kPrefixes[] = {"$y$",  "$gy$", "$7$", "$2b$",
+                                                   "$2y$", "$6$",  "$5$"};
   if (hash.size() > 512) return "password hash is too long";
   const bool known = std::any_of(std::begin(kPrefixes), std::end(kPrefixes),
                                  [&](std::string_view p) { return hash.starts_with(p); });

@@ -21,7 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 
 // 32 bytes, as hex: a fixed test key (the tests also need a wrong one).
-constexpr const char* kTestKey = "6b657920666f7220746865206775657374206167656e7420746573747320212121";
+constexpr const char* kTestKey =
+    "6b657920666f7220746865206775657374206167656e7420746573747320212121";
 
 sockaddr_in loopback(unsigned port) {
   sockaddr_in in{};
@@ -71,10 +72,14 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
              "root:x:0:0:root:/root:/bin/bash\n"
              "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
              "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-  tmp_.write("root/etc/shadow", "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n", 0640);
+  tmp_.write(
+      "root/etc/shadow",
+      "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n",
+      0640);
   tmp_.write("root/etc/group", "root:x:0:\ndaemon:x:1:\nadm:x:4:\nsudo:x:27:\nnogroup:x:65534:\n");
   tmp_.write("root/etc/gshadow", "root:*::\ndaemon:*::\nadm:*::\nsudo:*::\nnogroup:*::\n", 0640);
-  tmp_.write("root/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost ip6-localhost\n");
+  tmp_.write("root/etc/hosts",
+             "127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n::1\tlocalhost ip6-localhost\n");
   tmp_.write("root/etc/hostname", "debian\n");
   tmp_.write("root/etc/guestkit/instance-id", instance_id() + "\n");
   tmp_.write("root/etc/guestkit/agent.key", std::string(kTestKey) + "\n", 0600);
@@ -82,29 +87,40 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
   std::filesystem::create_directories(root() / "home");
   tmp_.write("ctl.key", std::string(kTestKey) + "\n", 0600);
   // The image's own xinetd entry, which a successful provision retires.
-  tmp_.write("root/etc/xinetd.d/guestkit-agent", "service guestkit-agent\n{\n\tport\t\t= 7391\n\tdisable\t\t= no\n}\n");
+  tmp_.write("root/etc/xinetd.d/guestkit-agent",
+             "service guestkit-agent\n{\n\tport\t\t= 7391\n\tdisable\t\t= no\n}\n");
 
-  const auto conf = tmp_.write("agent.yml", "agent:\n" + (options.agent_yml.empty() ? std::string("  read_timeout: 5s\n")
-                                                                                      : options.agent_yml));
+  const auto conf = tmp_.write(
+      "agent.yml", "agent:\n" + (options.agent_yml.empty() ? std::string("  read_timeout: 5s\n")
+                                                           : options.agent_yml));
   const auto agent = built_binary("agent", "guestkit-agent");
   for (int attempt = 0; attempt < 5 && xinetd_ < 0; ++attempt) {
     port_ = free_port();
-    const auto xconf = tmp_.write("xinetd.conf",
-        "defaults\n{\n\tlog_type = FILE " + (tmp_.path() / "xinetd.log").string() + "\n}\n"
-        "service guestkit-agent-test\n{\n"
-        "\ttype = UNLISTED\n\tport = " + std::to_string(port_) + "\n\tbind = 127.0.0.1\n"
-        "\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n"
-        "\tserver = " + agent.string() + "\n"
-        "\tserver_args = --root " + root().string() + " --config " + conf.string() +
-        " --log-file " + (tmp_.path() / "agent.log").string() + "\n"
-        "\tinstances = UNLIMITED\n\tcps = 1000 1\n\tper_source = UNLIMITED\n\tdisable = no\n}\n");
+    const auto xconf = tmp_.write(
+        "xinetd.conf", "defaults\n{\n\tlog_type = FILE " + (tmp_.path() / "xinetd.log").string() +
+                           "\n}\n"
+                           "service guestkit-agent-test\n{\n"
+                           "\ttype = UNLISTED\n\tport = " +
+                           std::to_string(port_) +
+                           "\n\tbind = 127.0.0.1\n"
+                           "\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n"
+                           "\tserver = " +
+                           agent.string() +
+                           "\n"
+                           "\tserver_args = --root " +
+                           root().string() + " --config " + conf.string() + " --log-file " +
+                           (tmp_.path() / "agent.log").string() +
+                           "\n"
+                           "\tinstances = UNLIMITED\n\tcps = 1000 1\n\tper_source = "
+                           "UNLIMITED\n\tdisable = no\n}\n");
     const pid_t pid = ::fork();
     if (pid == 0) {
       const int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 0);
       ::dup2(null, 1);
       ::dup2(null, 2);
-      ::execl(xinetd->c_str(), "xinetd", "-dontfork", "-f", xconf.c_str(), static_cast<char*>(nullptr));
+      ::execl(xinetd->c_str(), "xinetd", "-dontfork", "-f", xconf.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     xinetd_ = pid;
@@ -124,7 +140,8 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
       xinetd_ = -1;
     }
   }
-  if (xinetd_ < 0) throw std::runtime_error("xinetd did not start: " + read_host(tmp_.path() / "xinetd.log"));
+  if (xinetd_ < 0)
+    throw std::runtime_error("xinetd did not start: " + read_host(tmp_.path() / "xinetd.log"));
   // The probe connections above spawned agents that saw the peer leave: let them go.
   std::this_thread::sleep_for(50ms);
 }
@@ -146,9 +163,13 @@ AgentLab::~AgentLab() {
   }
 }
 
-std::string AgentLab::root_file(const std::string& guest) const { return read_host(root() / guest.substr(1)); }
+std::string AgentLab::root_file(const std::string& guest) const {
+  return read_host(root() / guest.substr(1));
+}
 
-std::string AgentLab::agent_log() const { return read_host(tmp_.path() / "agent.log"); }
+std::string AgentLab::agent_log() const {
+  return read_host(tmp_.path() / "agent.log");
+}
 
 core::ExecResult AgentLab::ctl(const std::vector<std::string>& args, const std::string& stdin_data,
                                bool with_key) const {
@@ -170,7 +191,8 @@ RecordingProxy::RecordingProxy(unsigned target_port) : target_(target_port) {
   listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   auto in = loopback(0);
   socklen_t len = sizeof in;
-  if (::bind(listener_, reinterpret_cast<sockaddr*>(&in), sizeof in) != 0 || ::listen(listener_, 8) != 0 ||
+  if (::bind(listener_, reinterpret_cast<sockaddr*>(&in), sizeof in) != 0 ||
+      ::listen(listener_, 8) != 0 ||
       ::getsockname(listener_, reinterpret_cast<sockaddr*>(&in), &len) != 0)
     throw std::runtime_error("proxy: cannot listen");
   port_ = ntohs(in.sin_port);

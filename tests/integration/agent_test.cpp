@@ -26,10 +26,14 @@ namespace {
 
 const std::string kKeys[] = {
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZ4nErOkbPYMFEq2kqnVH8pj6zGUl75rD69BUPhJUDT u@ed25519",
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDwxc2dZqZ8mQO/omJmoiX5wjZ9zUbxLsMzim"
+    "ecdsa-sha2-nistp256 "
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDwxc2dZqZ8mQO/omJmoiX5wjZ9zUbxLsMzim"
     "zV3bnAHicl5/0Rud4I4k86GjOZgPfpCF5r5zN9z2etnXHuwUYs= u@ecdsa",
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCr3zrshjiSwBUFofP22K3cEBIyBXYqkrXgCLupGaibvfoe/SdJ8NU1b0Ll5U3bjuqNLtxML"
-    "mXavWAObupoUB19wNEjx1tn0TlMAS4NF6yRlRfENSuaktmjP1lh/iarWXZd4vPddCRlngqOL0ALcRiS1WjEcL3DgMAVml2rEcxoBw== u@rsa",
+    "ssh-rsa "
+    "AAAAB3NzaC1yc2EAAAADAQABAAAAgQCr3zrshjiSwBUFofP22K3cEBIyBXYqkrXgCLupGaibvfoe/"
+    "SdJ8NU1b0Ll5U3bjuqNLtxML"
+    "mXavWAObupoUB19wNEjx1tn0TlMAS4NF6yRlRfENSuaktmjP1lh/"
+    "iarWXZd4vPddCRlngqOL0ALcRiS1WjEcL3DgMAVml2rEcxoBw== u@rsa",
 };
 const std::string kRootPassword = "Root-Pa55word-7c1d";
 const std::string kAdminPassword = "Admin-Pa55word-93ab";
@@ -38,14 +42,16 @@ std::string order_yaml(const std::string& instance_id, const std::string& admin 
                        const std::string& hostname = "web1.example.com") {
   std::string keys;
   for (const auto& k : kKeys) keys += "    - \"" + k + "\"\n";
-  return "instance_id: " + instance_id + "\nhostname: " + hostname + "\nroot:\n  password: \"" + kRootPassword +
-         "\"\n  ssh_keys:\n" + keys + "admin:\n  name: \"" + admin + "\"\n  password: \"" + kAdminPassword +
+  return "instance_id: " + instance_id + "\nhostname: " + hostname + "\nroot:\n  password: \"" +
+         kRootPassword + "\"\n  ssh_keys:\n" + keys + "admin:\n  name: \"" + admin +
+         "\"\n  password: \"" + kAdminPassword +
          "\"\n  sudo: nopasswd\n  groups: [adm]\n  ssh_keys:\n" + keys;
 }
 
 std::string shadow_hash(const gt::AgentLab& lab, const std::string& user) {
   for (const auto& line : gc::split_lines(lab.root_file("/etc/shadow")))
-    if (line.starts_with(user + ":")) return line.substr(user.size() + 1, line.find(':', user.size() + 1) - user.size() - 1);
+    if (line.starts_with(user + ":"))
+      return line.substr(user.size() + 1, line.find(':', user.size() + 1) - user.size() - 1);
   return {};
 }
 
@@ -88,7 +94,8 @@ TEST_CASE("agent full provision through xinetd", "[agent-xinetd]") {
   gt::RecordingProxy proxy(lab.port());
   const auto order = lab.tmp().write("order.yml", order_yaml(lab.instance_id()));
   gt::ArgvWatcher watcher;
-  const auto res = lab.ctl({"--connect", "tcp:127.0.0.1:" + std::to_string(proxy.port()), "provision", order.string()});
+  const auto res = lab.ctl(
+      {"--connect", "tcp:127.0.0.1:" + std::to_string(proxy.port()), "provision", order.string()});
   const auto argvs = watcher.stop();
   INFO(res.out << res.err << lab.agent_log());
   REQUIRE(res.exit_code == 0);
@@ -104,7 +111,8 @@ TEST_CASE("agent full provision through xinetd", "[agent-xinetd]") {
   CHECK(crypt_verifies(kAdminPassword, admin_hash));
   CHECK_FALSE(crypt_verifies(kRootPassword, admin_hash));
   // The user, its groups, its home.
-  CHECK(lab.root_file("/etc/passwd").find("\nadmin:x:1000:1000::/home/admin:") != std::string::npos);
+  CHECK(lab.root_file("/etc/passwd").find("\nadmin:x:1000:1000::/home/admin:") !=
+        std::string::npos);
   const auto group = lab.root_file("/etc/group");
   CHECK(group.find("\nsudo:x:27:admin\n") != std::string::npos);
   CHECK(group.find("\nadm:x:4:admin\n") != std::string::npos);
@@ -120,14 +128,16 @@ TEST_CASE("agent full provision through xinetd", "[agent-xinetd]") {
   CHECK(mode_of(lab.root() / "root/.ssh") == 0700);
   // sudo
   CHECK(mode_of(lab.root() / "etc/sudoers.d/90-guestkit-admin") == 0440);
-  CHECK(lab.root_file("/etc/sudoers.d/90-guestkit-admin").ends_with("\nadmin ALL=(ALL:ALL) NOPASSWD: ALL\n"));
+  CHECK(lab.root_file("/etc/sudoers.d/90-guestkit-admin")
+            .ends_with("\nadmin ALL=(ALL:ALL) NOPASSWD: ALL\n"));
   // hostname
   CHECK(lab.root_file("/etc/hostname") == "web1.example.com\n");
   CHECK(lab.root_file("/etc/hosts") ==
         "127.0.0.1\tlocalhost\n127.0.1.1\tweb1.example.com web1\n::1\tlocalhost ip6-localhost\n");
   // marker, retirement of the image's xinetd entry
   CHECK(std::filesystem::exists(lab.root() / "var/lib/guestkit/provisioned" / lab.instance_id()));
-  CHECK(lab.root_file("/etc/xinetd.d/guestkit-agent").find("\tdisable\t\t= yes\n") != std::string::npos);
+  CHECK(lab.root_file("/etc/xinetd.d/guestkit-agent").find("\tdisable\t\t= yes\n") !=
+        std::string::npos);
 
   // No secret in clear on the wire, in the log, or in any process's argv.
   const std::string wire = proxy.captured();
@@ -141,7 +151,8 @@ TEST_CASE("agent full provision through xinetd", "[agent-xinetd]") {
   }
   // The watcher saw the children (so its silence above means something).
   bool saw_chpasswd = false;
-  for (const auto& argv : argvs) saw_chpasswd = saw_chpasswd || argv.find("chpasswd") != std::string::npos;
+  for (const auto& argv : argvs)
+    saw_chpasswd = saw_chpasswd || argv.find("chpasswd") != std::string::npos;
   CHECK(saw_chpasswd);
   CHECK(wire.find("web1.example.com") == std::string::npos);  // the whole order is sealed
 
@@ -176,7 +187,9 @@ TEST_CASE("agent refuses forged, tampered, reused and replayed requests", "[agen
   SECTION("one flipped bit in the box") {
     auto client = ga::Client::open(lab.connect_spec(), &key, 10s);
     REQUIRE(client);
-    auto line = client->seal_request({{"id", 1}, {"op", "set-hostname"}, {"instance_id", lab.instance_id()},
+    auto line = client->seal_request({{"id", 1},
+                                      {"op", "set-hostname"},
+                                      {"instance_id", lab.instance_id()},
                                       {"args", {{"hostname", "evil"}}}});
     auto envelope = json::parse(*line);
     auto box = *gc::base64_decode(envelope["box"].get<std::string>());
@@ -184,14 +197,16 @@ TEST_CASE("agent refuses forged, tampered, reused and replayed requests", "[agen
     envelope["box"] = gc::base64_encode(box);
     REQUIRE(client->send_line(envelope.dump()));
     const auto answer = read_json(*client);
-    CHECK(answer == json{{"ok", false}, {"error", {{"code", "auth"}, {"message", "authentication failed"}}}});
+    CHECK(answer ==
+          json{{"ok", false}, {"error", {{"code", "auth"}, {"message", "authentication failed"}}}});
     CHECK_FALSE(client->read_line());  // and the connection is closed
     CHECK(lab.root_file("/etc/hostname") == "debian\n");
   }
   SECTION("a nonce used twice on one connection") {
     auto client = ga::Client::open(lab.connect_spec(), &key, 10s);
     REQUIRE(client);
-    auto line = client->seal_request({{"id", 1}, {"op", "info"}, {"instance_id", lab.instance_id()}, {"args", json::object()}});
+    auto line = client->seal_request(
+        {{"id", 1}, {"op", "info"}, {"instance_id", lab.instance_id()}, {"args", json::object()}});
     REQUIRE(client->send_line(*line));
     CHECK(read_json(*client)["ok"] == true);
     REQUIRE(client->send_line(*line));
@@ -203,7 +218,9 @@ TEST_CASE("agent refuses forged, tampered, reused and replayed requests", "[agen
     {
       auto first = ga::Client::open(lab.connect_spec(), &key, 10s);
       REQUIRE(first);
-      captured = *first->seal_request({{"id", 7}, {"op", "set-hostname"}, {"instance_id", lab.instance_id()},
+      captured = *first->seal_request({{"id", 7},
+                                       {"op", "set-hostname"},
+                                       {"instance_id", lab.instance_id()},
                                        {"args", {{"hostname", "first"}}}});
       REQUIRE(first->send_line(captured));
       CHECK(read_json(*first)["ok"] == true);
@@ -219,7 +236,9 @@ TEST_CASE("agent refuses forged, tampered, reused and replayed requests", "[agen
   SECTION("an order for another instance") {
     auto client = ga::Client::open(lab.connect_spec(), &key, 10s);
     REQUIRE(client);
-    auto line = client->seal_request({{"id", 1}, {"op", "set-hostname"}, {"instance_id", "vm-other"},
+    auto line = client->seal_request({{"id", 1},
+                                      {"op", "set-hostname"},
+                                      {"instance_id", "vm-other"},
                                       {"args", {{"hostname", "evil"}}}});
     REQUIRE(client->send_line(*line));
     const auto answer = read_json(*client);
@@ -234,8 +253,12 @@ TEST_CASE("agent refuses forged, tampered, reused and replayed requests", "[agen
   SECTION("clear orders are refused; clear info is answered") {
     auto client = ga::Client::open(lab.connect_spec(), nullptr, 10s);
     REQUIRE(client);
-    REQUIRE(client->send_line(json{{"id", 1}, {"op", "set-hostname"}, {"instance_id", lab.instance_id()},
-                                   {"args", {{"hostname", "evil"}}}}.dump()));
+    REQUIRE(client->send_line(json{
+        {"id", 1},
+        {"op", "set-hostname"},
+        {"instance_id", lab.instance_id()},
+        {"args",
+         {{"hostname", "evil"}}}}.dump()));
     CHECK(read_json(*client)["error"]["code"] == "auth");
     REQUIRE(client->send_line(R"({"id":2,"op":"info"})"));
     const auto info = read_json(*client);
@@ -338,8 +361,8 @@ TEST_CASE("agent refuses planted symlinks and leaves them untouched", "[agent-xi
     CHECK(lab.root_file("/etc/shadow") == shadow);
   }
   SECTION("~admin/.ssh/authorized_keys -> /etc/shadow, planted after the user exists") {
-    const auto first = lab.tmp().write("admin.yml", "instance_id: " + lab.instance_id() +
-                                                        "\nadmin: {name: admin, sudo: none}\n");
+    const auto first = lab.tmp().write(
+        "admin.yml", "instance_id: " + lab.instance_id() + "\nadmin: {name: admin, sudo: none}\n");
     REQUIRE(lab.ctl({"provision", first.string()}).exit_code == 0);
     std::filesystem::create_directories(lab.root() / "home/admin/.ssh");
     std::filesystem::create_symlink("/etc/shadow", lab.root() / "home/admin/.ssh/authorized_keys");

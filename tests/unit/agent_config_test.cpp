@@ -19,7 +19,8 @@ TEST_CASE("agent config keys and errors", "[agent][config]") {
   read_timeout: 500ms
   session_timeout: 2m
   retire_after_provision: false
-)", "agent.yml", errors));
+)",
+                         "agent.yml", errors));
   CHECK(config.agent.key_file == "/etc/k");
   CHECK(config.agent.auth == "none");
   CHECK(config.agent.allow_from.size() == 4);
@@ -36,17 +37,21 @@ TEST_CASE("agent config keys and errors", "[agent][config]") {
   max_message: 10
   key_file: relative
   retier_after_provision: true
-)", "agent.yml", errors));
-  CHECK(errors == std::vector<std::string>{
-                      "agent.yml:2:9: 'agent.auth' must be one of key, none",
-                      "agent.yml:3:15: 'agent.allow_from': '10.0.0.0/33' is not an address, a CIDR like 10.0.0.0/8, or unix",
-                      "agent.yml:4:16: 'agent.max_message' must be an integer in 1024..16777216",
-                      "agent.yml:5:13: 'agent.key_file' must be an absolute path (starting with '/')",
-                      "agent.yml:6:3: unknown key 'agent.retier_after_provision'",
-                  });
+)",
+                             "agent.yml", errors));
+  CHECK(errors ==
+        std::vector<std::string>{
+            "agent.yml:2:9: 'agent.auth' must be one of key, none",
+            "agent.yml:3:15: 'agent.allow_from': '10.0.0.0/33' is not an address, a CIDR like "
+            "10.0.0.0/8, or unix",
+            "agent.yml:4:16: 'agent.max_message' must be an integer in 1024..16777216",
+            "agent.yml:5:13: 'agent.key_file' must be an absolute path (starting with '/')",
+            "agent.yml:6:3: unknown key 'agent.retier_after_provision'",
+        });
 }
 
-TEST_CASE("agent config shipped agent.yml is exactly the defaults, read before drop-ins", "[agent][config]") {
+TEST_CASE("agent config shipped agent.yml is exactly the defaults, read before drop-ins",
+          "[agent][config]") {
   guestkit::test::TempDir tmp;
   const std::string shipped = std::string(GUESTKIT_SOURCE_DIR) + "/config/agent.yml";
   gc::ConfigLoadOptions only_shipped;

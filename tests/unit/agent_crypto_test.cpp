@@ -19,9 +19,13 @@ gc::Bytes hex(const std::string& text) {
   return *b;
 }
 
-ga::SecretBytes secret(const std::string& text) { return ga::SecretBytes(hex(text)); }
+ga::SecretBytes secret(const std::string& text) {
+  return ga::SecretBytes(hex(text));
+}
 
-std::string as_text(const ga::SecretBytes& s) { return std::string(s.bytes().begin(), s.bytes().end()); }
+std::string as_text(const ga::SecretBytes& s) {
+  return std::string(s.bytes().begin(), s.bytes().end());
+}
 
 }  // namespace
 
@@ -51,23 +55,26 @@ TEST_CASE("aes-256-gcm NIST vectors", "[agent][crypto]") {
   };
   const std::string k15 = "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308";
   const std::string p64 =
-      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525"
+      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6"
+      "b525"
       "b16aedf5aa0de657ba637b391aafd255";
   const std::string c64 =
-      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838"
+      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b105682"
+      "8838"
       "c5f61e6393ba7a0abcc9f662898015ad";
   const Case cases[] = {
       // test case 13: empty plaintext, the tag alone
-      {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", "",
-       "", "530f8afbc74536b9a963b4f1c4cb738b"},
+      {"0000000000000000000000000000000000000000000000000000000000000000",
+       "000000000000000000000000", "", "", "530f8afbc74536b9a963b4f1c4cb738b"},
       // test case 14: one zero block
-      {"0000000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000",
-       "00000000000000000000000000000000", "",
+      {"0000000000000000000000000000000000000000000000000000000000000000",
+       "000000000000000000000000", "00000000000000000000000000000000", "",
        "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"},
   };
   for (const auto& c : cases) {
     const auto plain = hex(c.plain);
-    auto sealed = ga::aes_gcm_seal(secret(c.key), hex(c.iv), std::string(plain.begin(), plain.end()));
+    auto sealed =
+        ga::aes_gcm_seal(secret(c.key), hex(c.iv), std::string(plain.begin(), plain.end()));
     REQUIRE(sealed);
     CHECK(gc::hex_encode(*sealed) == c.cipher_and_tag);
     auto opened = ga::aes_gcm_open(secret(c.key), hex(c.iv), *sealed);
@@ -76,12 +83,14 @@ TEST_CASE("aes-256-gcm NIST vectors", "[agent][crypto]") {
   }
   // test case 15: four blocks
   const auto plain = hex(p64);
-  auto sealed = ga::aes_gcm_seal(secret(k15), hex("cafebabefacedbaddecaf888"), std::string(plain.begin(), plain.end()));
+  auto sealed = ga::aes_gcm_seal(secret(k15), hex("cafebabefacedbaddecaf888"),
+                                 std::string(plain.begin(), plain.end()));
   REQUIRE(sealed);
   CHECK(gc::hex_encode(*sealed) == c64 + "b094dac5d93471bdec1a502270e3cc6c");
   // test case 16: 60 bytes with associated data
   const auto p60 = hex(p64.substr(0, 120));
-  auto with_aad = ga::aes_gcm_seal(secret(k15), hex("cafebabefacedbaddecaf888"), std::string(p60.begin(), p60.end()),
+  auto with_aad = ga::aes_gcm_seal(secret(k15), hex("cafebabefacedbaddecaf888"),
+                                   std::string(p60.begin(), p60.end()),
                                    hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"));
   REQUIRE(with_aad);
   CHECK(gc::hex_encode(*with_aad) == c64.substr(0, 120) + "76fc6ece0f4e1768cddf8853bb2d551b");

@@ -22,11 +22,14 @@ namespace {
 const std::string kEd25519 =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBZ4nErOkbPYMFEq2kqnVH8pj6zGUl75rD69BUPhJUDT u@ed25519";
 const std::string kEcdsa =
-    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDwxc2dZqZ8mQO/omJmoiX5wjZ9zU"
+    "ecdsa-sha2-nistp256 "
+    "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBDwxc2dZqZ8mQO/omJmoiX5wjZ9zU"
     "bxLsMzimzV3bnAHicl5/0Rud4I4k86GjOZgPfpCF5r5zN9z2etnXHuwUYs= u@ecdsa";
 const std::string kRsa =
-    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCr3zrshjiSwBUFofP22K3cEBIyBXYqkrXgCLupGaibvfoe/SdJ8NU1b0Ll5U3bj"
-    "uqNLtxMLmXavWAObupoUB19wNEjx1tn0TlMAS4NF6yRlRfENSuaktmjP1lh/iarWXZd4vPddCRlngqOL0ALcRiS1WjEcL3DgMAV"
+    "ssh-rsa "
+    "AAAAB3NzaC1yc2EAAAADAQABAAAAgQCr3zrshjiSwBUFofP22K3cEBIyBXYqkrXgCLupGaibvfoe/SdJ8NU1b0Ll5U3bj"
+    "uqNLtxMLmXavWAObupoUB19wNEjx1tn0TlMAS4NF6yRlRfENSuaktmjP1lh/"
+    "iarWXZd4vPddCRlngqOL0ALcRiS1WjEcL3DgMAV"
     "ml2rEcxoBw== u@rsa";
 
 void minimal_etc(const guestkit::test::TempDir& tmp) {
@@ -41,22 +44,24 @@ void minimal_etc(const guestkit::test::TempDir& tmp) {
 TEST_CASE("provision user names", "[provision]") {
   for (const char* good : {"admin", "_svc", "a", "web-admin_2", "abcdefghijklmnopqrstuvwxyz012345"})
     CHECK(pv::check_user_name(good).empty());
-  for (const char* bad : {"", "root:", "../x", "Admin", "1admin", "-admin", "ad min", "ad$min", "a.b",
-                          "abcdefghijklmnopqrstuvwxyz0123456", "admin\n", "é"})
+  for (const char* bad : {"", "root:", "../x", "Admin", "1admin", "-admin", "ad min", "ad$min",
+                          "a.b", "abcdefghijklmnopqrstuvwxyz0123456", "admin\n", "é"})
     CHECK_FALSE(pv::check_user_name(bad).empty());
 }
 
 TEST_CASE("provision hostnames (RFC 1123)", "[provision]") {
   const std::string label63(63, 'a');
-  for (const std::string& good : std::vector<std::string>{"web1", "web1.example.com", "a", "1host", "x-y.z", label63})
+  for (const std::string& good :
+       std::vector<std::string>{"web1", "web1.example.com", "a", "1host", "x-y.z", label63})
     CHECK(pv::check_hostname(good).empty());
   const std::string long_label(64, 'a');
   std::string long_name;
   for (int i = 0; i < 5; ++i) long_name += std::string(50, 'a') + ".";
   long_name += "com";
-  for (const std::string& bad : std::vector<std::string>{std::string(""), std::string("-web"), std::string("web-"), std::string("a..b"),
-                                 std::string("web.example.com."), std::string("we_b"), std::string("web 1"),
-                                 std::string("web;reboot"), long_label, long_name, std::string(".")})
+  for (const std::string& bad : std::vector<std::string>{
+           std::string(""), std::string("-web"), std::string("web-"), std::string("a..b"),
+           std::string("web.example.com."), std::string("we_b"), std::string("web 1"),
+           std::string("web;reboot"), long_label, long_name, std::string(".")})
     CHECK_FALSE(pv::check_hostname(bad).empty());
 }
 
@@ -65,9 +70,14 @@ TEST_CASE("provision instance ids and password hashes", "[provision]") {
   CHECK_FALSE(pv::check_instance_id("../etc").empty());
   CHECK_FALSE(pv::check_instance_id("").empty());
   CHECK_FALSE(pv::check_instance_id("a/b").empty());
-  CHECK(pv::check_password_hash("$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/").empty());
-  CHECK(pv::check_password_hash("$y$j9T$ISl3/1rtHHFYI6WlwFOhM/$e2ogFfgw8qLYTOZQfYEFUagZA.3zHgs9bmiaAlwiIw8").empty());
-  for (const char* bad : {"", "!", "*", "$1$abc$def", "abcdefghijklm", "$6$salt$x:0:0", "$6$salt\n$x", "plaintext"})
+  CHECK(pv::check_password_hash("$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/"
+                                "jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/")
+            .empty());
+  CHECK(pv::check_password_hash(
+            "$y$j9T$ISl3/1rtHHFYI6WlwFOhM/$e2ogFfgw8qLYTOZQfYEFUagZA.3zHgs9bmiaAlwiIw8")
+            .empty());
+  for (const char* bad :
+       {"", "!", "*", "$1$abc$def", "abcdefghijklm", "$6$salt$x:0:0", "$6$salt\n$x", "plaintext"})
     CHECK_FALSE(pv::check_password_hash(bad).empty());
   CHECK(pv::check_password("correct horse").empty());
   CHECK_FALSE(pv::check_password("").empty());
@@ -94,7 +104,8 @@ TEST_CASE("provision SSH key lines", "[provision][ssh]") {
     REQUIRE(key);
     CHECK(key->line() == good);
   }
-  auto with_options = pv::parse_ssh_key("from=\"10.0.0.0/8,192.0.2.1\",no-pty,command=\"echo a b\" " + kEd25519);
+  auto with_options =
+      pv::parse_ssh_key("from=\"10.0.0.0/8,192.0.2.1\",no-pty,command=\"echo a b\" " + kEd25519);
   REQUIRE(with_options);
   CHECK(with_options->options == "from=\"10.0.0.0/8,192.0.2.1\",no-pty,command=\"echo a b\"");
   CHECK(with_options->type == "ssh-ed25519");
@@ -105,10 +116,11 @@ TEST_CASE("provision SSH key lines", "[provision][ssh]") {
 
   const std::string blob = kEd25519.substr(12, kEd25519.rfind(' ') - 12);
   for (const std::string& bad : std::vector<std::string>{
-           std::string(""), std::string("# comment"), "ssh-dss " + blob, "ssh-ed25519", "ssh-ed25519 !!!notbase64",
-           "ssh-rsa " + blob,                                   // blob names ssh-ed25519
-           "ssh-ed25519 " + blob.substr(0, blob.size() - 4),   // truncated base64
-           "no-pty, " + kEd25519,                               // trailing comma in options
+           std::string(""), std::string("# comment"), "ssh-dss " + blob, "ssh-ed25519",
+           "ssh-ed25519 !!!notbase64",
+           "ssh-rsa " + blob,                                 // blob names ssh-ed25519
+           "ssh-ed25519 " + blob.substr(0, blob.size() - 4),  // truncated base64
+           "no-pty, " + kEd25519,                             // trailing comma in options
            "command=\"unterminated " + kEd25519, kEd25519 + "\nssh-ed25519 " + blob,
            std::string("ssh-ed25519 AAAA\x01"), "bogus-type " + blob})
     CHECK_FALSE(pv::parse_ssh_key(bad));
@@ -153,17 +165,21 @@ TEST_CASE("provision order validation names the field", "[provision]") {
   CHECK(error_of({{"instance_id", "vm-1"}}).starts_with("provision: the order asks for nothing"));
   CHECK(error_of({{"instance_id", "vm-1"}, {"hostname", "web_1"}}).starts_with("hostname: "));
   CHECK(error_of({{"instance_id", "vm-1"}, {"hostnme", "web1"}}) == "hostnme: unknown field");
-  CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "root:"}, {"sudo", "none"}}}}).starts_with("admin.name: "));
-  CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "../x"}, {"sudo", "none"}}}}).starts_with("admin.name: "));
+  CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "root:"}, {"sudo", "none"}}}})
+            .starts_with("admin.name: "));
+  CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "../x"}, {"sudo", "none"}}}})
+            .starts_with("admin.name: "));
   CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "admin"}}}}) ==
         "admin.sudo: 'password' needs admin.password or admin.password_hash");
   CHECK(error_of({{"instance_id", "vm-1"}, {"admin", {{"name", "admin"}, {"sudo", "always"}}}}) ==
         "admin.sudo: must be none, password or nopasswd");
-  CHECK(error_of({{"instance_id", "vm-1"}, {"root", {{"password", "a"}, {"password_hash", "$6$x$y"}}}}) ==
+  CHECK(error_of({{"instance_id", "vm-1"},
+                  {"root", {{"password", "a"}, {"password_hash", "$6$x$y"}}}}) ==
         "root: give password or password_hash, not both");
-  CHECK(error_of({{"instance_id", "vm-1"}, {"root", {{"password_hash", "$1$abc$def"}}}}).starts_with("root.password_hash: "));
-  CHECK(error_of({{"instance_id", "vm-1"}, {"root", {{"ssh_keys", {kEd25519, "ssh-ed25519 bad"}}}}}).starts_with(
-      "root.ssh_keys[1]: SSH key: "));
+  CHECK(error_of({{"instance_id", "vm-1"}, {"root", {{"password_hash", "$1$abc$def"}}}})
+            .starts_with("root.password_hash: "));
+  CHECK(error_of({{"instance_id", "vm-1"}, {"root", {{"ssh_keys", {kEd25519, "ssh-ed25519 bad"}}}}})
+            .starts_with("root.ssh_keys[1]: SSH key: "));
   // A bad part anywhere rejects the whole order: no partial orders exist.
   CHECK(error_of({{"instance_id", "vm-1"}, {"hostname", "ok"}, {"root", {{"password", ""}}}}) ==
         "root.password: password is empty");
@@ -181,9 +197,11 @@ TEST_CASE("provision order against the image", "[provision]") {
   };
   CHECK(prepared({{"name", "admin"}, {"sudo", "nopasswd"}}) == "ok sudo");
   CHECK(prepared({{"name", "alice"}, {"sudo", "none"}}) == "ok ");
-  CHECK(prepared({{"name", "daemon"}, {"sudo", "none"}}) == "admin.name: 'daemon' is a system account");
+  CHECK(prepared({{"name", "daemon"}, {"sudo", "none"}}) ==
+        "admin.name: 'daemon' is a system account");
   CHECK(prepared({{"name", "root"}, {"sudo", "none"}}) == "admin.name: 'root' is a system account");
-  CHECK(prepared({{"name", "adm"}, {"sudo", "none"}}) == "admin.name: a group 'adm' already exists");
+  CHECK(prepared({{"name", "adm"}, {"sudo", "none"}}) ==
+        "admin.name: a group 'adm' already exists");
   CHECK(prepared({{"name", "admin"}, {"sudo", "none"}, {"groups", {"nosuch"}}}) ==
         "admin.groups: no group 'nosuch' in the image");
   CHECK(prepared({{"name", "admin"}, {"sudo", "none"}, {"groups", {"root"}}}) ==
@@ -206,7 +224,9 @@ TEST_CASE("provision planted symlinks are refused before anything changes", "[pr
   SECTION("~admin/.ssh -> /root/.ssh") {
     std::filesystem::create_directories(tmp.path() / "home/admin");
     std::filesystem::create_symlink("/root/.ssh", tmp.path() / "home/admin/.ssh");
-    auto order = pv::parse_order({{"instance_id", "vm-1"}, {"admin", {{"name", "admin"}, {"sudo", "none"}, {"ssh_keys", keys}}}});
+    auto order =
+        pv::parse_order({{"instance_id", "vm-1"},
+                         {"admin", {{"name", "admin"}, {"sudo", "none"}, {"ssh_keys", keys}}}});
     REQUIRE(order);
     auto ok = pv::prepare_order(root, *order);
     REQUIRE_FALSE(ok);
@@ -227,7 +247,8 @@ TEST_CASE("provision planted symlinks are refused before anything changes", "[pr
     auto wrote = pv::update_authorized_keys(root, alice, {*pv::parse_ssh_key(kEd25519)}, {});
     REQUIRE(wrote);
     CHECK(*wrote);
-    struct stat dir {}, file {};
+    struct stat dir {
+    }, file{};
     REQUIRE(::lstat((tmp.path() / "home/alice/.ssh").c_str(), &dir) == 0);
     REQUIRE(::lstat((tmp.path() / "home/alice/.ssh/authorized_keys").c_str(), &file) == 0);
     CHECK((dir.st_mode & 07777) == 0700);
