@@ -53,7 +53,7 @@ void reload_daemon(const core::Root& root, const char* pidfile) {
 
 std::string read_instance_id(const core::Root& root) {
   for (const char* path :
-       {core::paths::kInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
+       {core::paths::kAgentInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
     auto text = core::read_file_if_exists(root, path, 4096);
     if (!text || !*text) continue;
     std::string id = first_line(**text);
