@@ -119,13 +119,18 @@ void load_legacy(const Root& root, Config& config) {
   }
 }
 
-void load_root_files(const Root& root, Config& config, std::vector<std::string>& errors) {
-  const std::string main_name = root.display(paths::kConfigFile);
-  auto text = read_file_if_exists(root, paths::kConfigFile, kConfigReadLimit);
-  if (!text)
-    errors.push_back(io_problem(main_name, text.error()));
-  else if (*text)
-    apply_file(config, **text, main_name, errors);
+void load_root_files(const Root& root, Config& config, std::vector<std::string>& errors,
+                     const std::vector<std::string>& extra_files) {
+  std::vector<std::string> files{paths::kConfigFile};
+  files.insert(files.end(), extra_files.begin(), extra_files.end());
+  for (const auto& file : files) {
+    const std::string name = root.display(file);
+    auto text = read_file_if_exists(root, file, kConfigReadLimit);
+    if (!text)
+      errors.push_back(io_problem(name, text.error()));
+    else if (*text)
+      apply_file(config, **text, name, errors);
+  }
 
   const std::string dir = paths::kConfigDropinDir;
   auto names = root.list_dir(dir);
@@ -203,7 +208,7 @@ Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
     if (options.file)
       load_host_files(options.file->string(), config, errors);
     else
-      load_root_files(root, config, errors);
+      load_root_files(root, config, errors, options.extra_files);
   } catch (const std::exception& e) {  // bad_alloc and the like; nothing escapes
     errors.push_back(std::string("loading configuration: ") + e.what());
   }

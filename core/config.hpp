@@ -116,6 +116,18 @@ struct MemoryConfig {
   bool ignore_auto_online = false;
 };
 
+// guestkit-agent (config/agent.yml documents each key).
+struct AgentConfig {
+  std::string key_file = "/etc/guestkit/agent.key";  // guest path; hex, root-owned 0600
+  std::string auth = "key";                           // key | none (trusted transports only)
+  // Peer CIDRs ("10.0.0.0/8", "::1", "fd00::/8") or "unix"; empty: any peer.
+  std::vector<std::string> allow_from;
+  std::uint32_t max_message = 64u << 10;  // longest request line, bytes
+  std::chrono::milliseconds read_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds session_timeout{std::chrono::seconds(300)};
+  bool retire_after_provision = true;
+};
+
 // guestkit-boot STAGE.
 struct BootConfig {
   // Longest an external boot plugin may run, and each external command a built-in
@@ -162,6 +174,7 @@ struct PostbootConfig {
 struct Config {
   PluginsConfig plugins;
   BootConfig boot;
+  AgentConfig agent;
   std::string hooks_dir = "/etc/guestkit/hooks";
   DiskConfig disk;
   IfaceConfig iface;
@@ -205,6 +218,10 @@ struct ConfigLoadOptions {
   // Use and refresh the compiled copy in /run/guestkit/config.cache (config_cache.hpp)
   // instead of parsing YAML when no source changed. Only without `file`.
   bool cache = false;
+  // Guest paths read (when they exist) after the main file and before its drop-ins,
+  // so drop-ins still win: guestkit-agent adds /etc/guestkit/agent.yml. Not read with
+  // `file` (--config FILE names everything to read).
+  std::vector<std::string> extra_files{};
 };
 
 // Loads and validates. On failure the Error's context holds every problem found,

@@ -64,6 +64,9 @@ struct DevicePath {  // "" or an absolute path under /dev
 struct ZoneName {  // "" or a tz database name: Europe/Paris, UTC, Etc/GMT+5
   std::string& value;
 };
+struct PeerList {  // addresses, CIDRs ("10.0.0.0/8", "fd00::/8") or "unix"
+  std::vector<std::string>& value;
+};
 
 // The schema of guestkit.yml: every key, and the target its value goes into.
 template <class Reader>
@@ -73,6 +76,15 @@ void visit_config(Reader& top, Config& c) {
     m.field("enabled", PluginSwitches{c.plugins.enabled});
   });
   top.field("hooks_dir", AbsolutePath{c.hooks_dir});
+  top.section("agent", [&](auto& m) {
+    m.field("key_file", AbsolutePath{c.agent.key_file});
+    m.field("auth", Keyword{c.agent.auth, {"key", "none"}});
+    m.field("allow_from", PeerList{c.agent.allow_from});
+    m.field("max_message", Integer{c.agent.max_message, 1024, 16u << 20});
+    m.field("read_timeout", Duration{c.agent.read_timeout});
+    m.field("session_timeout", Duration{c.agent.session_timeout});
+    m.field("retire_after_provision", c.agent.retire_after_provision);
+  });
   top.section("boot", [&](auto& m) {
     m.field("plugin_timeout", Duration{c.boot.plugin_timeout});
     m.field("root_device", DevicePath{c.boot.root_device});

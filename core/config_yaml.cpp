@@ -2,6 +2,8 @@
 // map, hands each key the schema (config_schema.hpp) knows to the decode() overload for
 // its target's type and reports the keys nobody asked for.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -40,6 +42,7 @@ using detail::Duration;
 using detail::FileMode;
 using detail::Integer;
 using detail::Keyword;
+using detail::PeerList;
 using detail::PluginSwitches;
 using detail::Ratio;
 using detail::visit_config;
@@ -245,6 +248,41 @@ bool decode(Diagnostics& diag, const Entry& entry, ZoneName target) {
 }
 
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
+
+// "unix", or an IPv4/IPv6 address with an optional /prefix in range.
+bool valid_peer(const std::string& text) {
+  if (text == "unix") return true;
+  const auto slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  unsigned char buf[sizeof(in6_addr)];
+  unsigned max = 0;
+  if (::inet_pton(AF_INET, addr.c_str(), buf) == 1)
+    max = 32;
+  else if (::inet_pton(AF_INET6, addr.c_str(), buf) == 1)
+    max = 128;
+  else
+    return false;
+  if (slash == std::string::npos) return true;
+  const std::string bits = text.substr(slash + 1);
+  unsigned n = 0;
+  auto [end, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), n);
+  return !bits.empty() && bits.size() <= 3 && ec == std::errc() &&
+         end == bits.data() + bits.size() && n <= max;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, PeerList target) {
+  std::vector<std::string> items;
+  if (!decode(diag, entry, items)) return false;
+  for (const auto& item : items) {
+    if (!valid_peer(item)) {
+      diag.add(entry.mark(), quote(entry.path) + ": " + quote(detail::printable(item)) +
+                                 " is not an address, a CIDR like 10.0.0.0/8, or unix");
+      return false;
+    }
+  }
+  target.value = std::move(items);
+  return true;
+}
 
 }  // namespace
 

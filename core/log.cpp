@@ -1,5 +1,6 @@
 #include "core/log.hpp"
 
+#include <fcntl.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@ std::mutex g_mutex;
 // Until a binary calls log_setup (tests never do): warnings and errors on stderr.
 LogSetup g_setup{"guestkit", LogSink::stderr_stream, Level::warning};
 std::string g_ident;  // openlog keeps the pointer: must outlive every syslog() call
+int g_file_fd = -1;   // LogSink::file
 
 const char* level_word(Level level) {
   switch (level) {
@@ -78,6 +80,13 @@ std::string sanitize_for_log(std::string_view text) {
 void log_setup(const LogSetup& setup) {
   std::lock_guard lock(g_mutex);
   g_setup = setup;
+  if (g_file_fd >= 0) ::close(g_file_fd);
+  g_file_fd = -1;
+  if (setup.sink == LogSink::file) {
+    // Created 0600: a log names users and peers. A file that cannot be opened means
+    // no log, never a log on stderr (which may be a socket).
+    g_file_fd = ::open(setup.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+  }
   if (setup.sink == LogSink::syslog) {
     g_ident = "guestkit";
     // No LOG_PERROR: under inetd fd 2 is the client's socket.
@@ -107,10 +116,12 @@ void log_write(Level level, std::string_view message) {
   out += line;
   out += '\n';
   // One write(2) per line keeps lines whole when several helpers share stderr.
+  const int fd = g_setup.sink == LogSink::file ? g_file_fd : STDERR_FILENO;
+  if (fd < 0) return;
   const char* p = out.data();
   std::size_t left = out.size();
   while (left > 0) {
-    ssize_t n = ::write(STDERR_FILENO, p, left);
+    ssize_t n = ::write(fd, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
       return;

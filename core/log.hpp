@@ -16,12 +16,15 @@ namespace guestkit::core {
 
 enum class Level { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };  // syslog(3)
 
-enum class LogSink { syslog, stderr_stream, none };
+// file: append to LogSetup::file (guestkit-agent --log-file: tests and debugging; under
+// inetd the agent's stderr is the peer's socket).
+enum class LogSink { syslog, stderr_stream, file, none };
 
 struct LogSetup {
   std::string program = "guestkit";  // shown in stderr lines and as syslog tag suffix
   LogSink sink = LogSink::syslog;
   Level max_level = Level::info;     // --debug raises it to debug
+  std::string file{};                // host path, for LogSink::file
 };
 
 void log_setup(const LogSetup& setup);

@@ -26,6 +26,18 @@ inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists 
 inline constexpr const char* kInitdDir = "/etc/init.d";
 inline constexpr const char* kPasswd = "/etc/passwd";
 inline constexpr const char* kGroup = "/etc/group";
+inline constexpr const char* kHostname = "/etc/hostname";
+
+// guestkit-agent
+inline constexpr const char* kAgentConfigFile = "/etc/guestkit/agent.yml";
+// The platform-given instance id (the agent falls back to kDmiProductUuid, kMachineId).
+inline constexpr const char* kAgentInstanceIdFile = "/etc/guestkit/instance-id";
+inline constexpr const char* kProvisionedDir = "/var/lib/guestkit/provisioned";  // one marker per instance
+inline constexpr const char* kXinetdEntry = "/etc/xinetd.d/guestkit-agent";
+inline constexpr const char* kInetdConf = "/etc/inetd.conf";
+inline constexpr const char* kXinetdPid = "/run/xinetd.pid";  // Debian's init script
+inline constexpr const char* kInetdPid = "/run/inetd.pid";
+inline constexpr const char* kSudoersDir = "/etc/sudoers.d";
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";

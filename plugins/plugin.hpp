@@ -15,6 +15,10 @@
 
 namespace guestkit::plugins {
 
+namespace provision {
+struct Order;  // plugins/provision/order.hpp
+}
+
 // Every trigger there is. Boot stages first, in boot order.
 inline constexpr std::string_view kBootStages[] = {"bootstrap", "mount", "config", "postboot"};
 inline constexpr std::string_view kTriggers[] = {
@@ -39,6 +43,7 @@ struct PluginContext {
   std::string_view trigger;
   std::vector<std::string> args;              // trigger arguments (device, interface...)
   std::map<std::string, std::string> env;     // extra environment for external plugins
+  const provision::Order* order = nullptr;    // trigger "provision": the validated order
 };
 
 using PluginFn = core::Result<Outcome> (*)(PluginContext&);
@@ -61,6 +66,7 @@ std::span<const BuiltinPlugin> builtin_plugins();
 std::span<const BuiltinPlugin> disk_plugins();
 std::span<const BuiltinPlugin> iface_plugins();
 std::span<const BuiltinPlugin> cpu_memory_plugins();
+std::span<const BuiltinPlugin> provision_plugins();
 
 // Plugin names: like run-parts, so editor backups and package leftovers
 // ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run.

@@ -266,7 +266,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     RunRecord r;
     if (e.builtin) {
       r = {e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
-      PluginContext pc{ctx, trigger, options.args, options.env};
+      PluginContext pc{ctx, trigger, options.args, options.env, options.order};
       try {
         auto out = e.builtin->run(pc);
         if (!out) {

@@ -90,6 +90,7 @@ struct RunOptions {
   std::vector<std::string> skip{};
   // Longest an external plugin may run (default: plugins.timeout).
   std::optional<std::chrono::milliseconds> timeout{};
+  const provision::Order* order = nullptr;   // handed to built-in provision plugins
 };
 
 // The record of a run, as JSON text (the format guestkit-boot report reads):

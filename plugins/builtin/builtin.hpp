@@ -23,6 +23,10 @@ core::Result<Outcome> set_motd(PluginContext& p);         // 13-set-motd
 core::Result<Outcome> coldplug_cpus(PluginContext& p);    // 20-coldplug-cpus (online_cpu.cpp)
 core::Result<Outcome> coldplug_memory(PluginContext& p);  // 21-coldplug-memory (online_memory.cpp)
 
+core::Result<Outcome> set_hostname(PluginContext& p);       // 10-set-hostname (provision.cpp)
+core::Result<Outcome> set_root_password(PluginContext& p);  // 20-set-root-password
+core::Result<Outcome> create_admin_user(PluginContext& p);  // 30-create-admin-user
+core::Result<Outcome> install_ssh_keys(PluginContext& p);   // 40-install-ssh-keys
 // Boot stages (registry.cpp, kBootTable), one file each.
 core::Result<Outcome> setup_swap(PluginContext& p);        // 01-setup-swap
 core::Result<Outcome> apply_sysctl(PluginContext& p);      // 02-apply-sysctl

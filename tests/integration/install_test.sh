@@ -22,7 +22,12 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
          "$prefix/lib/systemd/system/guestkit-postboot.service" \
          "$prefix/lib/systemd/system/guestkit-disk@.service" \
          "$prefix/lib/udev/rules.d/86-guestkit-disk.rules" \
-         "$prefix/sbin/guestkit-disk"; do
+         "$prefix/sbin/guestkit-disk" \
+         "$prefix/sbin/guestkit-agent" "$prefix/bin/guestkit-ctl" /etc/guestkit/agent.yml \
+         /etc/xinetd.d/guestkit-agent "$prefix/share/guestkit/inetd.conf" \
+         "$prefix/lib/systemd/system/guestkit-agent.socket" \
+         "$prefix/lib/systemd/system/guestkit-agent@.service" \
+         "$prefix/share/doc/guestkit/PROTOCOL.md"; do
   [[ -f $dest$f ]] || { echo "missing after install: $f"; fail=1; }
 done
 for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/lib/guestkit/plugins.d/config"; do
@@ -75,5 +80,25 @@ grep -qx 'Before=ssh.service sshd.service systemd-user-sessions.service' "$dest$
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }
+# The agent's entries name the installed binary, on port 7391 (inetd: by the service
+# name guestkit-agent, which packaging adds to /etc/services).
+grep -qP "^\tserver\t\t= $prefix/sbin/guestkit-agent$" "$dest/etc/xinetd.d/guestkit-agent" &&
+  grep -qP "^\tport\t\t= 7391$" "$dest/etc/xinetd.d/guestkit-agent" ||
+  { echo "xinetd.d/guestkit-agent does not run $prefix/sbin/guestkit-agent on 7391"; fail=1; }
+grep -qP "^guestkit-agent\tstream\ttcp\tnowait\troot\t$prefix/sbin/guestkit-agent\tguestkit-agent$" \
+  "$dest$prefix/share/guestkit/inetd.conf" || { echo "inetd.conf line is wrong"; fail=1; }
+grep -qx "ListenStream=7391" "$dest$prefix/lib/systemd/system/guestkit-agent.socket" &&
+  grep -qx "Accept=yes" "$dest$prefix/lib/systemd/system/guestkit-agent.socket" &&
+  grep -qx "ExecStart=$prefix/sbin/guestkit-agent" "$dest$prefix/lib/systemd/system/guestkit-agent@.service" &&
+  grep -qx "StandardInput=socket" "$dest$prefix/lib/systemd/system/guestkit-agent@.service" ||
+  { echo "guestkit-agent.socket / guestkit-agent@.service are wrong"; fail=1; }
+# The shipped agent.yml is valid, and --disable / --enable flip the xinetd entry.
+"$dest$prefix/sbin/guestkit-agent" --root "$dest" --disable >/dev/null &&
+  grep -qP "^\tdisable\t\t= yes$" "$dest/etc/xinetd.d/guestkit-agent" &&
+  "$dest$prefix/sbin/guestkit-agent" --root "$dest" --enable >/dev/null &&
+  grep -qP "^\tdisable\t\t= no$" "$dest/etc/xinetd.d/guestkit-agent" ||
+  { echo "guestkit-agent --disable/--enable on the installed tree failed"; fail=1; }
+"$dest$prefix/bin/guestkit-ctl" --version | grep -q '^guestkit-ctl (guestkit) ' ||
+  { echo "installed guestkit-ctl does not run"; fail=1; }
 [[ $fail == 0 ]] && echo "install layout ok under $prefix"
 exit $fail

@@ -18,7 +18,7 @@ using guestkit::test::TempDir;
 namespace {
 
 core::Result<gp::Outcome> run_motd(core::Context& ctx) {
-  gp::PluginContext pc{ctx, "config", {}, {}};
+  gp::PluginContext pc{ctx, "config", {}, {}, nullptr};
   return gp::builtin::set_motd(pc);
 }
 

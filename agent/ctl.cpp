@@ -1,0 +1,239 @@
+#include "agent/ctl.hpp"
+
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "agent/client.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+namespace guestkit::agent {
+namespace {
+
+using nlohmann::json;
+
+// YAML (a superset of JSON) to JSON: maps, lists, true/false, and strings. Quoted
+// scalars stay strings, so `"true"` is text.
+json yaml_to_json(const YAML::Node& node) {
+  if (node.IsMap()) {
+    json out = json::object();
+    for (const auto& pair : node) out[pair.first.as<std::string>()] = yaml_to_json(pair.second);
+    return out;
+  }
+  if (node.IsSequence()) {
+    json out = json::array();
+    for (const auto& item : node) out.push_back(yaml_to_json(item));
+    return out;
+  }
+  if (node.IsNull()) return nullptr;
+  const std::string text = node.Scalar();
+  if (node.Tag() != "!" && (text == "true" || text == "false")) return text == "true";
+  return text;
+}
+
+core::Result<std::string> read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return core::errno_error(path);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+int fail(const std::string& message) {
+  std::cerr << "guestkit-ctl: " << message << "\n";
+  return core::kExitFailed;
+}
+
+std::string ms(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(1) << v << " ms";
+  return os.str();
+}
+
+// Prints an answer; returns the exit code it means.
+int report(const json& answer, bool as_json) {
+  if (as_json) std::cout << answer.dump(2) << "\n";
+  if (!answer.value("ok", false)) {
+    const auto& e = answer.contains("error") ? answer["error"] : json::object();
+    if (!as_json)
+      std::cerr << "guestkit-ctl: refused: " << e.value("code", "?") << ": "
+                << e.value("message", "") << "\n";
+    return core::kExitFailed;
+  }
+  const json& r = answer["result"];
+  if (r.contains("plugins")) {
+    bool all = r.value("success", false);
+    if (!as_json) {
+      for (const auto& p : r["plugins"]) {
+        std::cout << "  " << std::left << std::setw(24) << p.value("name", "") << std::setw(10)
+                  << p.value("status", "") << std::setw(10) << ms(p.value("duration_ms", 0.0));
+        if (!p.value("message", "").empty()) std::cout << "  " << p.value("message", "");
+        std::cout << "\n";
+      }
+      for (const auto& what : r.value("retired", json::array()))
+        std::cout << "retired: " << what.get<std::string>() << "\n";
+      std::cout << (all ? "provisioned " : "NOT fully provisioned ") << r.value("instance_id", "")
+                << " in " << ms(r.value("duration_ms", 0.0)) << "\n";
+    }
+    return all ? core::kExitOk : core::kExitPartial;
+  }
+  if (!as_json) {
+    if (r.contains("keys")) {
+      for (const auto& k : r["keys"]) std::cout << k.get<std::string>() << "\n";
+    } else {
+      for (const auto& [key, value] : r.items())
+        std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+                  << "\n";
+    }
+  }
+  return core::kExitOk;
+}
+
+// A password from stdin (one line), never from argv.
+core::Secret read_password() {
+  std::string line;
+  const bool tty = ::isatty(STDIN_FILENO);
+  termios old{};
+  if (tty) {
+    std::cerr << "password: " << std::flush;
+    ::tcgetattr(STDIN_FILENO, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::getline(std::cin, line);
+  if (tty) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    std::cerr << "\n";
+  }
+  return core::Secret(std::move(line));
+}
+
+core::Result<json> key_lines(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return std::move(text).error();
+  json out = json::array();
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] != '#') out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+const core::ToolSpec& ctl_tool() {
+  static const core::ToolSpec spec{
+      "guestkit-ctl",
+      "--connect SPEC [--key FILE] COMMAND [ARG]...",
+      "Send sealed orders to a VM's guestkit-agent and print the answers.",
+      "SPEC: tcp:HOST:PORT (port 7391 by default on the VM), unix:PATH, vsock:CID:PORT.\n"
+      "Commands:\n"
+      "  info                        the agent's greeting and version\n"
+      "  provision ORDER.yml         the first-boot order (YAML or JSON); instance_id is\n"
+      "                              taken from the greeting when the order has none\n"
+      "  set-password USER           password read from standard input\n"
+      "  ssh-keys USER [--add FILE] [--remove FILE] [--list]\n"
+      "  set-hostname NAME\n"
+      "  status                      what guestkit manages on the VM\n"
+      "Exit status: 0 every step succeeded, 1 a step failed, 2 refused or no answer.",
+      {
+          {"connect", 'C', true, "SPEC", "where the agent listens"},
+          {"key", 'k', true, "FILE", "the agent key (hex); without it requests go in clear"},
+          {"json", 'j', false, "", "print the answers as JSON"},
+          {"timeout", 't', true, "DURATION", "longest wait for each answer (default 120s)"},
+          {"force", 'f', false, "", "provision again an instance already provisioned"},
+          {"add", 0, true, "FILE", "ssh-keys: add the keys in FILE"},
+          {"remove", 0, true, "FILE", "ssh-keys: remove the keys in FILE"},
+          {"list", 0, false, "", "ssh-keys: list the keys"},
+      },
+      1,
+      2,
+  };
+  return spec;
+}
+
+int run_ctl(const core::CliArgs& args) {
+  core::log_setup({"guestkit-ctl",
+                   core::LogSink::stderr_stream,
+                   args.debug ? core::Level::debug : core::Level::warning,
+                   {}});
+  if (!args.has("connect")) return fail("--connect SPEC is required");
+  std::chrono::milliseconds timeout{std::chrono::seconds(120)};
+  if (args.has("timeout")) {
+    auto t = core::parse_duration(args.options.at("timeout"));
+    if (!t || t->count() <= 0) return fail("--timeout: want a duration like 30s");
+    timeout = *t;
+  }
+  std::optional<SecretBytes> key;
+  if (args.has("key")) {
+    auto text = read_text(args.options.at("key"));
+    if (!text) return fail(text.error().message());
+    auto parsed = parse_key_text(*text);
+    ::explicit_bzero(text->data(), text->size());
+    if (!parsed) return fail(args.options.at("key") + ": " + parsed.error().context);
+    key.emplace(std::move(*parsed));
+  }
+  const std::string& command = args.args[0];
+  const std::string arg = args.args.size() > 1 ? args.args[1] : "";
+  const bool as_json = args.has("json");
+
+  json op_args = json::object();
+  std::string op = command;
+  if (command == "provision") {
+    if (arg.empty()) return fail("provision needs ORDER.yml");
+    auto text = read_text(arg);
+    if (!text) return fail(text.error().message());
+    try {
+      op_args = yaml_to_json(YAML::Load(*text));
+    } catch (const YAML::Exception& e) {
+      return fail(arg + ": " + e.what());
+    }
+    ::explicit_bzero(text->data(), text->size());
+    if (!op_args.is_object()) return fail(arg + ": the order must be a map");
+    if (args.has("force")) op_args["force"] = true;
+  } else if (command == "set-password") {
+    if (arg.empty()) return fail("set-password needs USER");
+    op_args = {{"user", arg}, {"password", read_password().reveal()}};
+  } else if (command == "ssh-keys") {
+    if (arg.empty()) return fail("ssh-keys needs USER");
+    op_args = {{"user", arg}, {"list", args.has("list")}};
+    for (const char* field : {"add", "remove"}) {
+      if (!args.has(field)) continue;
+      auto lines = key_lines(args.options.at(field));
+      if (!lines) return fail(lines.error().message());
+      op_args[field] = *lines;
+    }
+  } else if (command == "set-hostname") {
+    if (arg.empty()) return fail("set-hostname needs NAME");
+    op_args = {{"hostname", arg}};
+  } else if (command != "info" && command != "status") {
+    std::cerr << "guestkit-ctl: unknown command '" << command << "'\n";
+    return core::kExitUsage;
+  }
+
+  auto client = Client::open(args.options.at("connect"), key ? &*key : nullptr, timeout);
+  if (!client) return fail(client.error().message());
+  if (command == "provision" && !op_args.contains("instance_id"))
+    op_args["instance_id"] = client->instance_id();
+  if (command == "info" && !key) {
+    if (as_json)
+      std::cout << client->greeting().dump(2) << "\n";
+    else
+      report({{"ok", true}, {"result", client->greeting()}}, false);
+    return core::kExitOk;
+  }
+  auto answer = client->call(op, op_args);
+  wipe_json(op_args);
+  if (!answer) return fail(answer.error().message());
+  return report(*answer, as_json);
+}
+
+}  // namespace guestkit::agent

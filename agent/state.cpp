@@ -1,0 +1,188 @@
+#include "agent/state.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "agent/protocol.hpp"
+#include "core/exec.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
+#include "plugins/provision/validate.hpp"
+
+namespace guestkit::agent {
+namespace {
+
+constexpr const char* kInetdOff = "#<off># ";  // update-inetd's marker for a disabled line
+constexpr const char* kServiceName = "guestkit-agent";
+
+std::string first_line(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t'))
+    line.pop_back();
+  return line;
+}
+
+std::string trim(std::string s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+bool starts_with_word(const std::string& line, std::string_view word) {
+  return line.starts_with(word) && (line.size() == word.size() || line[word.size()] == ' ' ||
+                                    line[word.size()] == '\t' || line[word.size()] == '=');
+}
+
+// SIGHUP to a daemon named by its pid file, if it runs (live system only).
+void reload_daemon(const core::Root& root, const char* pidfile) {
+  auto text = core::read_file_if_exists(root, pidfile, 64);
+  if (!text || !*text) return;
+  const std::string line = first_line(**text);
+  int pid = 0;
+  auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
+  if (ec == std::errc() && pid > 1) ::kill(pid, SIGHUP);
+}
+
+}  // namespace
+
+std::string read_instance_id(const core::Root& root) {
+  for (const char* path :
+       {core::paths::kAgentInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
+    auto text = core::read_file_if_exists(root, path, 4096);
+    if (!text || !*text) continue;
+    std::string id = first_line(**text);
+    if (std::string(path) == core::paths::kDmiProductUuid)
+      for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (plugins::provision::check_instance_id(id).empty()) return id;
+  }
+  return {};
+}
+
+AgentKey load_agent_key(const core::Root& root, const core::AgentConfig& config) {
+  AgentKey out;
+  auto fd = root.open(config.key_file, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0, core::Follow::never);
+  if (!fd) {
+    out.problem = fd.error().code == std::errc::no_such_file_or_directory
+                      ? root.display(config.key_file) + " does not exist"
+                      : fd.error().message();
+    return out;
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    out.problem = root.display(config.key_file) + " is not a regular file";
+    return out;
+  }
+  if (st.st_uid != 0) {
+    out.problem = root.display(config.key_file) + " is owned by uid " + std::to_string(st.st_uid) +
+                  ", not root";
+    return out;
+  }
+  if ((st.st_mode & 077) != 0) {
+    out.problem =
+        root.display(config.key_file) + " is readable or writable by group or others (want 0600)";
+    return out;
+  }
+  auto text = core::read_file(root, config.key_file, 4096, core::Follow::never);
+  if (!text) {
+    out.problem = text.error().message();
+    return out;
+  }
+  auto key = parse_key_text(*text);
+  ::explicit_bzero(text->data(), text->size());
+  if (!key) {
+    out.problem = root.display(config.key_file) + ": " + key.error().context;
+    return out;
+  }
+  out.key = std::move(*key);
+  return out;
+}
+
+std::string marker_path(const std::string& instance_id) {
+  return std::string(core::paths::kProvisionedDir) + "/" + instance_id;
+}
+
+bool is_provisioned(const core::Root& root, const std::string& instance_id) {
+  if (instance_id.empty()) return false;
+  auto st = root.lstat(marker_path(instance_id));
+  return st && *st;
+}
+
+core::Status mark_provisioned(const core::Root& root, const std::string& instance_id,
+                              const std::string& record) {
+  core::WriteOptions wo;
+  wo.mode = 0600;
+  wo.create_parents = true;
+  wo.parent_mode = 0755;
+  wo.follow = core::Follow::never;
+  return core::write_file_atomic(root, marker_path(instance_id), record, wo);
+}
+
+core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& root, bool enabled) {
+  std::vector<std::string> done;
+  // xinetd: the `disable` attribute of our service.
+  auto xinetd = root.lstat(core::paths::kXinetdEntry);
+  if (!xinetd) return std::move(xinetd).error();
+  if (*xinetd) {
+    const std::string want = std::string("\tdisable\t\t= ") + (enabled ? "no" : "yes");
+    auto edited =
+        core::edit_lines(root, core::paths::kXinetdEntry, [&](std::vector<std::string>& lines) {
+          bool found = false;
+          for (auto& line : lines) {
+            if (starts_with_word(trim(line), "disable")) {
+              line = want;
+              found = true;
+            }
+          }
+          if (found) return;
+          for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+            if (trim(*it) == "}") {
+              lines.insert(it.base() - 1, want);
+              return;
+            }
+          }
+        });
+    if (!edited) return std::move(edited).error();
+    if (*edited) {
+      done.push_back(std::string(enabled ? "enabled " : "disabled ") +
+                     root.display(core::paths::kXinetdEntry));
+      if (root.is_host()) reload_daemon(root, core::paths::kXinetdPid);
+    }
+  }
+  // inetd.conf: our line, commented the way update-inetd --disable does.
+  auto inetd = core::read_file_if_exists(root, core::paths::kInetdConf, 1 << 20);
+  if (!inetd) return std::move(inetd).error();
+  if (*inetd) {
+    auto edited =
+        core::edit_lines(root, core::paths::kInetdConf, [&](std::vector<std::string>& lines) {
+          for (auto& line : lines) {
+            const bool off = line.starts_with(kInetdOff);
+            const std::string body = off ? line.substr(std::string(kInetdOff).size()) : line;
+            if (!starts_with_word(body, kServiceName)) continue;
+            line = enabled ? body : std::string(kInetdOff) + body;
+          }
+        });
+    if (!edited) return std::move(edited).error();
+    if (*edited) {
+      done.push_back(std::string(enabled ? "enabled the " : "disabled the ") + kServiceName +
+                     " line of " + root.display(core::paths::kInetdConf));
+      if (root.is_host()) reload_daemon(root, core::paths::kInetdPid);
+    }
+  }
+  // systemd socket activation: only on the live system, only when systemd runs.
+  auto systemd = root.lstat(core::paths::kSystemdRunDir);
+  if (root.is_host() && systemd && *systemd) {
+    auto res = core::run({"systemctl", enabled ? "enable" : "disable", "--now", "--no-block",
+                          "guestkit-agent.socket"});
+    if (res && res->success())
+      done.push_back(std::string(enabled ? "enabled" : "disabled") + " guestkit-agent.socket");
+  }
+  return done;
+}
+
+}  // namespace guestkit::agent

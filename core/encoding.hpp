@@ -1,0 +1,31 @@
+#pragma once
+// Hex and base64 (RFC 4648, standard alphabet, padded), strict on input: the agent's
+// wire format and SSH public keys both use them, and anything sloppy there is either
+// a bug or an attack.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace guestkit::core {
+
+using Bytes = std::vector<std::uint8_t>;
+
+std::string hex_encode(const std::uint8_t* data, std::size_t size);
+inline std::string hex_encode(const Bytes& bytes) {
+  return hex_encode(bytes.data(), bytes.size());
+}
+// Lower or upper case, even length, nothing else.
+std::optional<Bytes> hex_decode(std::string_view text);
+
+std::string base64_encode(const std::uint8_t* data, std::size_t size);
+inline std::string base64_encode(const Bytes& bytes) {
+  return base64_encode(bytes.data(), bytes.size());
+}
+// Standard alphabet, length a multiple of 4, '=' only as final padding, and the unused
+// bits of the last character zero (so one text means one byte string). No whitespace.
+std::optional<Bytes> base64_decode(std::string_view text);
+
+}  // namespace guestkit::core

@@ -1,0 +1,187 @@
+#include "plugins/provision/accounts.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "core/exec.hpp"
+#include "core/fd.hpp"
+#include "core/files.hpp"
+#include "core/paths.hpp"
+
+namespace guestkit::plugins::provision {
+namespace {
+
+constexpr std::size_t kAccountsLimit = 16u << 20;
+
+std::vector<std::string> fields(const std::string& line) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t colon = line.find(':', start);
+    out.push_back(
+        line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) return out;
+    start = colon + 1;
+  }
+}
+
+std::optional<unsigned> number(const std::string& text) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// shadow-utils' --root, only for a root that is not the live system.
+std::vector<std::string> root_args(const core::Root& root) {
+  if (root.is_host()) return {};
+  return {"--root", root.prefix().string()};
+}
+
+core::Status run_tool(std::vector<std::string> argv, const core::ExecOptions& options = {}) {
+  const std::string tool = argv.front();
+  auto res = core::run(argv, options);
+  if (!res) return std::move(res).error();
+  if (!res->success()) {
+    std::string err = res->err;
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    return core::make_error(core::Errc::failed,
+                            tool + " " + res->describe() + (err.empty() ? "" : ": " + err));
+  }
+  return {};
+}
+
+}  // namespace
+
+core::Result<std::optional<Account>> find_account(const core::Root& root, const std::string& name) {
+  auto text = core::read_file(root, core::paths::kPasswd, kAccountsLimit);
+  if (!text) return std::move(text).error();
+  for (const auto& line : core::split_lines(*text)) {
+    const auto f = fields(line);
+    if (f.size() < 7 || f[0] != name) continue;
+    const auto uid = number(f[2]);
+    const auto gid = number(f[3]);
+    if (!uid || !gid)
+      return core::make_error(core::Errc::bad_input,
+                              root.display(core::paths::kPasswd) + ": bad entry for " + name);
+    return std::optional<Account>(Account{name, *uid, *gid, f[5]});
+  }
+  return std::optional<Account>{};
+}
+
+core::Result<std::optional<gid_t>> find_group(const core::Root& root, const std::string& name) {
+  auto text = core::read_file(root, core::paths::kGroup, kAccountsLimit);
+  if (!text) return std::move(text).error();
+  for (const auto& line : core::split_lines(*text)) {
+    const auto f = fields(line);
+    if (f.size() < 3 || f[0] != name) continue;
+    if (const auto gid = number(f[2])) return std::optional<gid_t>(*gid);
+  }
+  return std::optional<gid_t>{};
+}
+
+bool is_system_account(const Account& account) {
+  return account.uid < 1000 || account.uid == 65534;
+}
+
+core::Result<std::string> admin_group(const core::Root& root) {
+  for (const char* name : {"sudo", "wheel"}) {
+    auto gid = find_group(root, name);
+    if (!gid) return std::move(gid).error();
+    if (*gid) return std::string(name);
+  }
+  return core::make_error(core::Errc::bad_input, "the image has neither a sudo nor a wheel group");
+}
+
+core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
+                               const std::vector<std::string>& groups) {
+  auto existing = find_account(root, name);
+  if (!existing) return std::move(existing).error();
+  std::string group_list;
+  for (const auto& g : groups) group_list += (group_list.empty() ? "" : ",") + g;
+  std::vector<std::string> argv;
+  if (*existing) {
+    if (groups.empty()) return false;
+    argv = {"usermod", "--append", "--groups", group_list};
+  } else {
+    auto bash = root.stat("/bin/bash");
+    const bool has_bash = bash && *bash;
+    argv = {"useradd", "--create-home", "--user-group", "--shell",
+            has_bash ? "/bin/bash" : "/bin/sh"};
+    if (!groups.empty()) {
+      argv.push_back("--groups");
+      argv.push_back(group_list);
+    }
+  }
+  for (auto& a : root_args(root)) argv.push_back(std::move(a));
+  argv.push_back("--");
+  argv.push_back(name);
+  if (auto ok = run_tool(argv); !ok) return std::move(ok).error();
+  return !*existing;
+}
+
+core::Status set_password_hash(const core::Root& root, const std::string& name,
+                               const core::Secret& hash) {
+  std::vector<std::string> argv{"chpasswd", "--encrypted"};
+  for (auto& a : root_args(root)) argv.push_back(std::move(a));
+  core::ExecOptions options;
+  options.stdin_data = name + ":" + hash.reveal() + "\n";
+  auto status = run_tool(argv, options);
+  ::explicit_bzero(options.stdin_data.data(), options.stdin_data.size());
+  return status;
+}
+
+std::string sudoers_path(const std::string& name) {
+  return std::string(core::paths::kSudoersDir) + "/90-guestkit-" + name;
+}
+
+std::string sudoers_text(const std::string& name, Sudo sudo) {
+  return "# Written by guestkit-agent (30-create-admin-user) for the platform's admin user.\n" +
+         name + " ALL=(ALL:ALL) " + (sudo == Sudo::nopasswd ? "NOPASSWD: " : "") + "ALL\n";
+}
+
+core::Result<bool> write_sudoers(const core::Root& root, const std::string& name, Sudo sudo) {
+  const std::string path = sudoers_path(name);
+  if (sudo == Sudo::none) {
+    auto parent = root.open_parent(path, core::Follow::never);
+    if (!parent)
+      return parent.error().code == std::errc::no_such_file_or_directory
+                 ? core::Result<bool>(false)
+                 : core::Result<bool>(std::move(parent).error());
+    if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) == 0) return true;
+    if (errno == ENOENT) return false;
+    return core::errno_error("remove " + root.display(path));
+  }
+  const std::string text = sudoers_text(name, sudo);
+  auto current = core::read_file_if_exists(root, path, 1 << 16, core::Follow::never);
+  if (current && *current && **current == text) return false;
+  if (const auto visudo = core::find_program("visudo")) {
+    // The text is checked on its own (not the image's whole sudoers, which may name
+    // includes visudo resolves on the host) before it goes anywhere sudo reads.
+    char tmp[] = "/tmp/guestkit-sudoers.XXXXXX";
+    core::UniqueFd fd(::mkstemp(tmp));
+    if (!fd) return core::errno_error("create a temporary sudoers file");
+    const bool written =
+        ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::fchmod(fd.get(), 0440);
+    auto checked = written ? run_tool({*visudo, "-c", "-q", "-f", tmp})
+                           : core::Status(core::errno_error("write " + std::string(tmp)));
+    ::unlink(tmp);
+    if (!checked) return std::move(checked).error();
+  }
+  core::WriteOptions wo;
+  wo.mode = 0440;
+  wo.owner = 0;
+  wo.group = 0;
+  wo.follow = core::Follow::never;
+  wo.create_parents = true;
+  wo.parent_mode = 0750;
+  if (auto w = core::write_file_atomic(root, path, text, wo); !w) return std::move(w).error();
+  return true;
+}
+
+}  // namespace guestkit::plugins::provision

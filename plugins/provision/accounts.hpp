@@ -1,0 +1,54 @@
+#pragma once
+// The guest's accounts, through shadow-utils: useradd/usermod/chpasswd with
+// `--root DIR` when the root is not "/" (they chroot there, so a temp root needs only
+// /etc/{passwd,shadow,group,gshadow}). Lookups read the guest's own files, never the
+// host's NSS. Password hashes go to `chpasswd -e` on stdin, never argv.
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/result.hpp"
+#include "core/root.hpp"
+
+namespace guestkit::plugins::provision {
+
+struct Account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;  // guest path
+};
+
+// From the guest's /etc/passwd; std::nullopt when absent.
+core::Result<std::optional<Account>> find_account(const core::Root& root, const std::string& name);
+// From the guest's /etc/group.
+core::Result<std::optional<gid_t>> find_group(const core::Root& root, const std::string& name);
+// uid below 1000 (or nobody's 65534): a name the admin user may never take over.
+bool is_system_account(const Account& account);
+// "sudo" when the image has that group, else "wheel"; Errc::bad_input when neither.
+core::Result<std::string> admin_group(const core::Root& root);
+
+enum class Sudo { none, password, nopasswd };
+
+// Creates `name` (home under /home, made by useradd -m, its own group, bash when the
+// image has it) or, when it exists, adds the groups; both with supplementary `groups`.
+// Returns true when it created the user.
+core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
+                               const std::vector<std::string>& groups);
+
+// `chpasswd -e` with "name:HASH" on stdin.
+core::Status set_password_hash(const core::Root& root, const std::string& name,
+                               const core::Secret& hash);
+
+// /etc/sudoers.d/90-guestkit-NAME (0440, root), checked with `visudo -cf` when visudo
+// exists before it is put in place; Sudo::none removes it. Returns whether it changed.
+core::Result<bool> write_sudoers(const core::Root& root, const std::string& name, Sudo sudo);
+// The drop-in's text (unit tests).
+std::string sudoers_text(const std::string& name, Sudo sudo);
+std::string sudoers_path(const std::string& name);
+
+}  // namespace guestkit::plugins::provision

@@ -1,0 +1,56 @@
+#pragma once
+// A provisioning order: parsed and validated as a whole before anything changes.
+// parse_order() checks every field's shape (names, hostname, keys, hashes), then
+// prepare_order() checks it against the image (system accounts, the sudo/wheel
+// group, planted symlinks under the homes) and hashes plaintext passwords, so the
+// provision plugins only ever see hashes. Any problem rejects the whole order.
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/log.hpp"
+#include "core/result.hpp"
+#include "core/root.hpp"
+#include "plugins/provision/accounts.hpp"
+#include "plugins/provision/ssh_keys.hpp"
+
+namespace guestkit::plugins::provision {
+
+struct Credentials {
+  std::optional<core::Secret> password;       // plaintext, until prepare_order hashes it
+  std::optional<core::Secret> password_hash;  // crypt(3)
+  std::vector<SshKey> ssh_keys;
+};
+
+struct AdminOrder : Credentials {
+  std::string name;
+  std::vector<std::string> groups;  // supplementary groups that must exist in the image
+  Sudo sudo = Sudo::password;
+};
+
+struct Order {
+  std::string instance_id;
+  std::optional<std::string> hostname;
+  std::optional<Credentials> root;
+  std::optional<AdminOrder> admin;
+  bool force = false;
+  // Set by prepare_order:
+  std::string admin_group;  // "sudo" or "wheel" when admin.sudo is not none
+};
+
+// Errc::bad_input naming the field ("admin.name: ...") on the first problem.
+core::Result<Order> parse_order(const nlohmann::json& args);
+core::Status prepare_order(const core::Root& root, Order& order);
+
+// Pieces the single-purpose agent ops share with the order.
+core::Result<std::vector<SshKey>> parse_key_list(const nlohmann::json& value,
+                                                 const std::string& field);
+// {password | password_hash}: exactly one, validated; plaintext is hashed.
+core::Result<core::Secret> parse_password_fields(const nlohmann::json& object,
+                                                 const std::string& field);
+// The account an op may act on: root, or a regular (non-system) user that exists.
+core::Result<Account> target_account(const core::Root& root, const std::string& name);
+
+}  // namespace guestkit::plugins::provision

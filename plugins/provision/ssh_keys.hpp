@@ -1,0 +1,62 @@
+#pragma once
+// authorized_keys: parsing one key line (known types, valid base64 whose blob names
+// the same type, well-formed options), merging without duplicates, and writing
+// ~USER/.ssh/authorized_keys through the Root without following any symlink.
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/root.hpp"
+
+namespace guestkit::plugins::provision {
+
+struct SshKey {
+  std::string options;  // "from=\"10.0.0.0/8\",no-pty" or ""
+  std::string type;     // "ssh-ed25519"
+  std::string blob;     // base64, as given
+  std::string comment;  // may be empty; spaces allowed
+
+  std::string line() const;  // the authorized_keys line, without '\n'
+  // Two lines are the same key when type and blob match (options and comment aside).
+  bool same_key(const SshKey& other) const { return type == other.type && blob == other.blob; }
+};
+
+// One authorized_keys line. Errc::bad_input with a message that names the problem
+// (never the key material).
+core::Result<SshKey> parse_ssh_key(std::string_view line);
+
+// The new file text: `existing` lines kept in order (comments and lines we cannot
+// parse too: they are not ours to judge), keys in `remove` dropped, keys in `add`
+// appended unless already present. `changed` tells whether anything differs.
+std::string merge_authorized_keys(std::string_view existing, const std::vector<SshKey>& add,
+                                  const std::vector<SshKey>& remove, bool& changed);
+
+// The keys of a file's text, in order (unparsable lines skipped).
+std::vector<SshKey> list_authorized_keys(std::string_view text);
+
+struct KeyOwner {
+  std::string home;  // guest path of the home directory ("/home/admin", "/root")
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Errc::symlink_refused when HOME/.ssh or HOME/.ssh/authorized_keys is a symlink (or
+// HOME itself, or any component on the way), Errc::unsafe when one is not a directory
+// / regular file. Nothing is changed. The provision order checks this up front.
+core::Status check_ssh_paths(const core::Root& root, const KeyOwner& owner);
+
+// Reads the current file ("" when absent), never through a symlink.
+core::Result<std::string> read_authorized_keys(const core::Root& root, const KeyOwner& owner);
+
+// Merges and, when anything changed, writes HOME/.ssh (0700) and
+// HOME/.ssh/authorized_keys (0600, atomically), both owned by the user. Returns
+// whether it wrote.
+core::Result<bool> update_authorized_keys(const core::Root& root, const KeyOwner& owner,
+                                          const std::vector<SshKey>& add,
+                                          const std::vector<SshKey>& remove);
+
+}  // namespace guestkit::plugins::provision

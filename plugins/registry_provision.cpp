@@ -1,0 +1,33 @@
+// The `provision` trigger: guestkit-agent runs these for a platform's order, in name
+// order, then external plugins of plugins.d/provision/. Each one reads its part of
+// the validated order (PluginContext::order) and is skipped when that part is absent.
+
+#include "plugins/builtin/builtin.hpp"
+#include "plugins/plugin.hpp"
+
+namespace guestkit::plugins {
+namespace {
+
+// Critical: a later step may depend on an earlier one (keys need the admin user),
+// and the platform must hear that the order did not fully apply.
+constexpr BuiltinPlugin kTable[] = {
+    {"10-set-hostname", "provision", "", true,
+     "hostname: /etc/hostname, the 127.0.1.1 line of /etc/hosts, the live name on /",
+     &builtin::set_hostname},
+    {"20-set-root-password", "provision", "", true, "root's password (chpasswd -e, hash on stdin)",
+     &builtin::set_root_password},
+    {"30-create-admin-user", "provision", "", true,
+     "the admin user: useradd/usermod, password, sudo group and sudoers drop-in",
+     &builtin::create_admin_user},
+    {"40-install-ssh-keys", "provision", "", true,
+     "SSH keys of root and the admin user, merged into ~/.ssh/authorized_keys",
+     &builtin::install_ssh_keys},
+};
+
+}  // namespace
+
+std::span<const BuiltinPlugin> provision_plugins() {
+  return kTable;
+}
+
+}  // namespace guestkit::plugins
