@@ -196,7 +196,8 @@ bool Config::plugin_enabled(std::string_view name) const {
 Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   // No stamp (a source cannot be stat'ed): no cache; loading reports the problem.
   std::optional<detail::ConfigStamp> stamp;
-  if (options.cache && !options.file) {
+  // The stamp covers guestkit.yml, its drop-ins and the legacy file, nothing else.
+  if (options.cache && !options.file && options.extra_files.empty()) {
     if (auto s = detail::stamp_config_sources(root, options.legacy)) stamp = std::move(*s);
     if (stamp)
       if (auto cached = detail::read_config_cache(root, *stamp)) return std::move(*cached);

@@ -216,7 +216,8 @@ struct ConfigLoadOptions {
   // Read the legacy gandi flags file (under the root) first.
   bool legacy = true;
   // Use and refresh the compiled copy in /run/guestkit/config.cache (config_cache.hpp)
-  // instead of parsing YAML when no source changed. Only without `file`.
+  // instead of parsing YAML when no source changed. Only without `file` and
+  // `extra_files` (the cache's stamp does not cover them).
   bool cache = false;
   // Guest paths read (when they exist) after the main file and before its drop-ins,
   // so drop-ins still win: guestkit-agent adds /etc/guestkit/agent.yml. Not read with
