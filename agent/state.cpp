@@ -20,6 +20,22 @@ namespace {
 constexpr const char* kInetdOff = "#<off># ";  // update-inetd's marker for a disabled line
 constexpr const char* kServiceName = "guestkit-agent";
 
+// Our inetd.conf line, enabled or not: the one whose server program is guestkit-agent,
+// whatever its service field says (the shipped line uses the port, 7391, as the
+// package never edits /etc/services; an admin may have used a name).
+bool is_agent_inetd_line(std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (std::size_t i = 0; i < line.size() && fields.size() < 6;) {
+    const auto start = line.find_first_not_of(" \t", i);
+    if (start == std::string_view::npos) break;
+    const auto end = std::min(line.find_first_of(" \t", start), line.size());
+    fields.push_back(line.substr(start, end - start));
+    i = end;
+  }
+  return fields.size() == 6 && !fields[0].starts_with('#') &&
+         (fields[5] == kServiceName || fields[5].ends_with(std::string("/") + kServiceName));
+}
+
 std::string first_line(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t'))
@@ -163,7 +179,7 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
           for (auto& line : lines) {
             const bool off = line.starts_with(kInetdOff);
             const std::string body = off ? line.substr(std::string(kInetdOff).size()) : line;
-            if (!starts_with_word(body, kServiceName)) continue;
+            if (!is_agent_inetd_line(body)) continue;
             line = enabled ? body : std::string(kInetdOff) + body;
           }
         });

@@ -80,12 +80,12 @@ grep -qx 'Before=ssh.service sshd.service systemd-user-sessions.service' "$dest$
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }
-# The agent's entries name the installed binary, on port 7391 (inetd: by the service
-# name guestkit-agent, which packaging adds to /etc/services).
+# The agent's entries name the installed binary, on port 7391 (inetd: the port number
+# as its service field; packages never edit /etc/services).
 grep -qP "^\tserver\t\t= $prefix/sbin/guestkit-agent$" "$dest/etc/xinetd.d/guestkit-agent" &&
   grep -qP "^\tport\t\t= 7391$" "$dest/etc/xinetd.d/guestkit-agent" ||
   { echo "xinetd.d/guestkit-agent does not run $prefix/sbin/guestkit-agent on 7391"; fail=1; }
-grep -qP "^guestkit-agent\tstream\ttcp\tnowait\troot\t$prefix/sbin/guestkit-agent\tguestkit-agent$" \
+grep -qP "^7391\tstream\ttcp\tnowait\troot\t$prefix/sbin/guestkit-agent\tguestkit-agent$" \
   "$dest$prefix/share/guestkit/inetd.conf" || { echo "inetd.conf line is wrong"; fail=1; }
 grep -qx "ListenStream=7391" "$dest$prefix/lib/systemd/system/guestkit-agent.socket" &&
   grep -qx "Accept=yes" "$dest$prefix/lib/systemd/system/guestkit-agent.socket" &&

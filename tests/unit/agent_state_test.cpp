@@ -75,8 +75,9 @@ TEST_CASE("agent retires and re-enables its xinetd and inetd entries", "[agent]"
             "service guestkit-agent\n{\n\tport\t\t= 7391\n\tdisable\t\t= no\n}\n");
   tmp.write("etc/inetd.conf",
             "#:OTHER: Other services\n"
-            "guestkit-agent\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n"
-            "guestkit-agentx\tstream\ttcp\tnowait\troot\t/bin/other\tother\n");
+            "7391\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n"
+            "7392\tstream\ttcp\tnowait\troot\t/bin/guestkit-agentx\tother\n"
+            "# 7393\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n");
   auto off = ga::set_delivery_enabled(tmp.root(), false);
   REQUIRE(off);
   CHECK(off->size() == 2);
@@ -85,15 +86,16 @@ TEST_CASE("agent retires and re-enables its xinetd and inetd entries", "[agent]"
   CHECK(tmp.read("etc/inetd.conf") ==
         "#:OTHER: Other services\n"
         "#<off># "
-        "guestkit-agent\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n"
-        "guestkit-agentx\tstream\ttcp\tnowait\troot\t/bin/other\tother\n");
+        "7391\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n"
+        "7392\tstream\ttcp\tnowait\troot\t/bin/guestkit-agentx\tother\n"
+        "# 7393\tstream\ttcp\tnowait\troot\t/usr/sbin/guestkit-agent\tguestkit-agent\n");
   auto again = ga::set_delivery_enabled(tmp.root(), false);
   REQUIRE(again);
   CHECK(again->empty());  // nothing left to change
   auto on = ga::set_delivery_enabled(tmp.root(), true);
   REQUIRE(on);
   CHECK(tmp.read("etc/xinetd.d/guestkit-agent").find("\tdisable\t\t= no\n") != std::string::npos);
-  CHECK(tmp.read("etc/inetd.conf").find("\nguestkit-agent\tstream") != std::string::npos);
+  CHECK(tmp.read("etc/inetd.conf").find("\n7391\tstream") != std::string::npos);
   // An entry without a disable line gets one.
   tmp.write("etc/xinetd.d/guestkit-agent", "service guestkit-agent\n{\n\tport\t\t= 7391\n}\n");
   REQUIRE(ga::set_delivery_enabled(tmp.root(), false));
