@@ -72,7 +72,14 @@ key=$(printf '%s %s minbase %s %s' "$suite" "$mirror" "$packages" "$(dpkg-query 
 tarball=$cache/chroot-$suite-$key.tar
 
 work=$(mktemp -d /tmp/guestkit-test.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  local p
+  for p in /proc/[0-9]*; do
+    [[ -n ${root:-} && $(readlink "$p/root" 2>/dev/null) == "$root" ]] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 root=$work/root
 
 if [[ ! -f $tarball ]]; then
@@ -96,25 +103,36 @@ fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 in_root() { chroot "$root" "$@"; }
 
-# Spies: every call is recorded, nothing is run. "start" in the log is a failure.
+# Spies record every call to systemctl, invoke-rc.d and start-stop-daemon, then run
+# the real tool (deb-systemd-helper enables units with `systemctl --root=/ preset`).
+# A start asked of systemctl or start-stop-daemon is a failure, and so is any
+# process running inside the chroot afterwards. invoke-rc.d is only recorded: it is
+# the policy layer (policy-rc.d, runlevel), update-inetd calls it to wake inetd.
 spy_log=/tmp/spy.log
 for tool in /usr/bin/systemctl /usr/sbin/invoke-rc.d /usr/sbin/start-stop-daemon; do
-  [[ -e $root$tool ]] || [[ -L $root$tool ]] || continue
+  [[ -e $root$tool ]] || continue
   mv "$root$tool" "$root$tool.real"
-  cat >"$root$tool" <<EOF
-#!/bin/sh
-echo "${tool##*/} \$*" >>$spy_log
-case " \$* " in *" is-enabled "*|*" is-active "*) exit 1 ;; esac
-exit 0
-EOF
+  printf '#!/bin/sh\necho "%s $*" >>%s\nexec %s.real "$@"\n' "${tool##*/}" "$spy_log" "$tool" >"$root$tool"
   chmod 0755 "$root$tool"
 done
 : >"$root$spy_log"
+in_chroot_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [[ $(readlink "$p/root" 2>/dev/null) == "$root" ]] && echo "${p#/proc/}"
+  done
+  return 0
+}
 no_starts() {
-  local started
-  started=$(grep -E '(^| )(start|restart|try-restart|reload-or-restart|try-reload-or-restart|--start)( |$)' \
+  local started pids
+  started=$(grep -E '^(systemctl .*[[:space:]](start|restart|try-restart|reload-or-restart|try-reload-or-restart)([[:space:]]|$)|start-stop-daemon .*(--start|-S))' \
     "$root$spy_log" || true)
   [[ -z $started ]] || bad "$1: services were started: $started"
+  pids=$(in_chroot_pids)
+  if [[ -n $pids ]]; then
+    bad "$1: processes run in the chroot: $(ps -o pid=,args= -p "${pids//$'\n'/,}" || true)"
+    kill -9 $pids 2>/dev/null || true
+  fi
 }
 
 # Everything but dpkg's own database, logs and caches, with a checksum for /etc.
