@@ -59,7 +59,7 @@ agent_debs=("$deb_dir"/guestkit-agent_${version}_*.deb)
 shopt -u nullglob
 gk_deb=$(realpath "${debs[0]}")
 agent_deb=$(realpath "${agent_debs[0]}")
-dpkg-deb -c "$agent_deb" | grep -q '/usr/sbin/guestkit-agent$' ||
+dpkg-deb -c "$agent_deb" | grep '/usr/sbin/guestkit-agent$' >/dev/null ||
   skip "$agent_deb has no agent yet (built before the agent landed in the tree)"
 
 # Run-time dependencies: the first alternative of each, without versions.
