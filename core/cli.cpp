@@ -188,6 +188,8 @@ Result<std::unique_ptr<Context>> make_context(const ToolSpec& spec, const CliArg
   }
   ConfigLoadOptions load;
   if (args.config) load.file = std::filesystem::path(*args.config);
+  // A dry run reads and writes nothing it does not have to.
+  load.cache = !args.dry_run;
   auto config = load_config(*root, load);
   if (!config) {
     report_fatal(spec, config.error().message());

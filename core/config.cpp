@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/config_cache.hpp"
 #include "core/config_features.hpp"
 #include "core/fd.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "core/paths.hpp"
 
 namespace guestkit::core {
@@ -43,10 +45,8 @@ namespace {
 constexpr std::size_t kConfigReadLimit = std::size_t{1} << 20;
 
 // Editors and package managers leave x.yml~, x.yml.dpkg-old and .x.yml.swp behind:
-// only *.yml counts, and hidden files never do.
-bool is_dropin_name(std::string_view name) {
-  return name.size() > 4 && name.front() != '.' && name.ends_with(".yml");
-}
+// only *.yml counts, and hidden files never do (detail::is_dropin_name).
+using detail::is_dropin_name;
 
 std::string io_problem(const std::string& name, const Error& error) {
   return name + ": " + error.code.message();
@@ -189,6 +189,13 @@ bool Config::plugin_enabled(std::string_view name) const {
 }
 
 Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
+  // No stamp (a source cannot be stat'ed): no cache; loading reports the problem.
+  std::optional<detail::ConfigStamp> stamp;
+  if (options.cache && !options.file) {
+    if (auto s = detail::stamp_config_sources(root, options.legacy)) stamp = std::move(*s);
+    if (stamp)
+      if (auto cached = detail::read_config_cache(root, *stamp)) return std::move(*cached);
+  }
   Config config;
   std::vector<std::string> errors;
   try {
@@ -200,13 +207,36 @@ Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   } catch (const std::exception& e) {  // bad_alloc and the like; nothing escapes
     errors.push_back(std::string("loading configuration: ") + e.what());
   }
-  if (errors.empty()) return config;
+  if (errors.empty()) {
+    // Best effort: without a cache the next load parses again, nothing worse.
+    if (stamp && stamp->settled)
+      if (auto written = detail::write_config_cache(root, *stamp, config); !written)
+        log_debug("configuration cache: ", written.error().message(), ", ignoring");
+    return config;
+  }
   std::string joined;
   for (const std::string& line : errors) {
     if (!joined.empty()) joined += '\n';
     joined += line;
   }
   return make_error(Errc::config, std::move(joined));
+}
+
+bool valid_zone_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    const std::size_t end = std::min(name.find('/', start), name.size());
+    const std::string_view part = name.substr(start, end - start);
+    if (part.empty() || part.front() == '-') return false;
+    for (const char c : part) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '+' || c == '-';
+      if (!ok) return false;
+    }
+    start = end + 1;
+  }
+  return true;
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

@@ -31,7 +31,8 @@ struct FeatureConfig {
 };
 
 struct PluginsConfig {
-  // Longest an external plugin may run before it is killed.
+  // Longest an external plugin (hotplug events; boot stages: boot.plugin_timeout) or
+  // a hook may run before it is killed.
   std::chrono::milliseconds timeout{std::chrono::seconds(120)};
   // Per-plugin switch by name ("13-set-motd": false); absent means enabled.
   std::map<std::string, bool> enabled;
@@ -115,20 +116,71 @@ struct MemoryConfig {
   bool ignore_auto_online = false;
 };
 
+// guestkit-boot STAGE.
+struct BootConfig {
+  // Longest an external boot plugin may run, and each external command a built-in
+  // boot plugin runs (mkswap, growpart, ssh-keygen, tune2fs...).
+  std::chrono::milliseconds plugin_timeout{std::chrono::seconds(60)};
+  // Block device of the root filesystem; empty: the one mounted at the root (with
+  // --root DIR, the filesystem mounted at DIR, if DIR is a mountpoint).
+  std::string root_device;
+};
+
+struct SwapConfig {
+  bool enabled = true;
+  // Swap device; empty: found by partition label swap/guestkitswap or fs label swap.
+  // With --root only an explicit device is used.
+  std::string device;
+};
+
+struct TimezoneConfig {
+  bool enabled = true;  // CONFIG_TIMEZONE
+  // Zone name (Europe/Paris); empty: the guestkit.tz= kernel argument, else the
+  // image's own zone is left alone.
+  std::string zone;
+};
+
+struct SshdConfig {
+  bool enabled = true;  // CONFIG_SSHD
+  // PermitRootLogin value guestkit enforces.
+  std::string permit_root_login = "prohibit-password";
+};
+
+struct ExtChecksConfig {
+  bool enabled = true;
+  // tune2fs -c / -i for an ext3/4 root whose maximum mount count is -1 (checks off).
+  std::uint32_t max_mount_count = 30;
+  std::uint32_t interval_days = 180;
+};
+
+struct PostbootConfig {
+  bool enabled = true;
+  // Longest a first-boot script may run.
+  std::chrono::milliseconds timeout{std::chrono::minutes(25)};
+};
+
 struct Config {
   PluginsConfig plugins;
+  BootConfig boot;
   std::string hooks_dir = "/etc/guestkit/hooks";
   DiskConfig disk;
   IfaceConfig iface;
   MotdConfig motd;
   CpuConfig cpu;
   MemoryConfig memory;
-  // Boot features that only have a switch so far (each grows options with its plugin).
-  FeatureConfig timezone;    // CONFIG_TIMEZONE
-  FeatureConfig sysctl;      // CONFIG_SYSCTL
-  FeatureConfig sshd;        // CONFIG_SSHD
-  FeatureConfig console;     // CONFIG_CONSOLE
-  FeatureConfig cron;        // CONFIG_CRON
+  // Boot stage plugins.
+  SwapConfig swap;            // 01-setup-swap
+  FeatureConfig sysctl;       // 02-apply-sysctl, CONFIG_SYSCTL
+  FeatureConfig grow_root;    // 03-grow-root
+  FeatureConfig identity;     // 04-reset-identity
+  FeatureConfig console;      // 01-config-console, CONFIG_CONSOLE
+  FeatureConfig system_files; // 02-check-system-files
+  FeatureConfig cron;         // 03-randomize-cron, CONFIG_CRON
+  TimezoneConfig timezone;    // 07-set-timezone, CONFIG_TIMEZONE
+  SshdConfig sshd;            // 11-config-ssh, CONFIG_SSHD
+  ExtChecksConfig ext_checks; // 16-tune-ext-checks
+  PostbootConfig postboot;    // 10-run-postboot
+  // Features that only have a switch so far.
   FeatureConfig hostname;    // CONFIG_HOSTNAME
   FeatureConfig nameserver;  // CONFIG_NAMESERVER
   FeatureConfig network;     // CONFIG_NETWORK
@@ -150,6 +202,9 @@ struct ConfigLoadOptions {
   std::optional<std::filesystem::path> file;
   // Read the legacy gandi flags file (under the root) first.
   bool legacy = true;
+  // Use and refresh the compiled copy in /run/guestkit/config.cache (config_cache.hpp)
+  // instead of parsing YAML when no source changed. Only without `file`.
+  bool cache = false;
 };
 
 // Loads and validates. On failure the Error's context holds every problem found,
@@ -169,5 +224,10 @@ void apply_legacy(Config& config, const std::string& text, const std::string& na
 
 // "120", "120s", "500ms", "2m", "1h" -> milliseconds. Bare numbers are seconds.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// A tz database name: components of [A-Za-z0-9_+-] (not starting with '-' or '.'),
+// joined by '/', at most 128 bytes: "UTC", "Europe/Paris", "America/Argentina/Salta".
+// Nothing that could climb out of /usr/share/zoneinfo.
+bool valid_zone_name(std::string_view name);
 
 }  // namespace guestkit::core

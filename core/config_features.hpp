@@ -16,7 +16,7 @@ namespace guestkit::core::detail {
 template <class C>
 constexpr auto feature_switches(C& config) {
   using Switch = std::pair<std::string_view, decltype(&config.motd.enabled)>;
-  return std::array<Switch, 13>{{
+  return std::array<Switch, 19>{{
       {"motd", &config.motd.enabled},
       {"disk", &config.disk.enabled},
       {"iface", &config.iface.enabled},
@@ -30,6 +30,12 @@ constexpr auto feature_switches(C& config) {
       {"network", &config.network.enabled},
       {"cpu", &config.cpu.enabled},
       {"memory", &config.memory.enabled},
+      {"swap", &config.swap.enabled},
+      {"grow_root", &config.grow_root.enabled},
+      {"identity", &config.identity.enabled},
+      {"system_files", &config.system_files.enabled},
+      {"ext_checks", &config.ext_checks.enabled},
+      {"postboot", &config.postboot.enabled},
   }};
 }
 

@@ -1,8 +1,6 @@
-// guestkit.yml decoding: the typed decoders and the schema. A MapReader
-// (yaml_reader.hpp) walks one map, hands each key the schema knows to the decode()
-// overload for its target's type and reports the keys nobody asked for. The schema
-// is decode_config() at the bottom: adding a setting is one `field(...)` line there,
-// adding a kind of value one decode() overload here.
+// guestkit.yml decoding: the typed decoders. A MapReader (yaml_reader.hpp) walks one
+// map, hands each key the schema (config_schema.hpp) knows to the decode() overload for
+// its target's type and reports the keys nobody asked for.
 
 #include <yaml-cpp/yaml.h>
 
@@ -21,6 +19,7 @@
 
 #include "core/config.hpp"
 #include "core/config_features.hpp"
+#include "core/config_schema.hpp"
 #include "core/yaml_reader.hpp"
 
 namespace guestkit::core {
@@ -34,37 +33,17 @@ using detail::is_string;
 using detail::MapReader;
 using detail::quote;
 using detail::yaml12_bool;
-
-// Targets that need more than their C++ type says.
-template <class E>
-struct Choice {  // one of a fixed set of names
-  E& value;
-  std::span<const std::pair<std::string_view, E>> names;
-};
-struct Ratio {  // a non-negative decimal number: 3, 2.5
-  double& value;
-};
-struct AbsolutePath {
-  std::string& value;
-};
-struct Duration {  // strictly positive
-  std::chrono::milliseconds& value;
-};
-struct PluginSwitches {
-  std::map<std::string, bool>& value;
-};
-struct Keyword {  // a string that must be one of a fixed set of words
-  std::string& value;
-  std::vector<std::string_view> allowed;
-};
-struct Integer {  // a decimal integer in [min, max]
-  std::uint32_t& value;
-  std::uint32_t min;
-  std::uint32_t max;
-};
-struct FileMode {
-  unsigned& value;
-};
+using detail::AbsolutePath;
+using detail::Choice;
+using detail::DevicePath;
+using detail::Duration;
+using detail::FileMode;
+using detail::Integer;
+using detail::Keyword;
+using detail::PluginSwitches;
+using detail::Ratio;
+using detail::visit_config;
+using detail::ZoneName;
 
 // Decoders: set the target and return true, or report and leave it alone.
 bool decode(Diagnostics& diag, const Entry& entry, bool& out) {
@@ -158,11 +137,19 @@ bool decode(Diagnostics& diag, const Entry& entry, Ratio target) {
   const auto dot = text.find('.');
   const bool ok = digits(std::string_view(text).substr(0, dot)) &&
                   (dot == std::string::npos || digits(std::string_view(text).substr(dot + 1)));
-  double value = 0;
-  // from_chars, unlike stod, ignores the locale's decimal point.
-  if (!ok || std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+  if (!ok) {
     diag.add(entry.mark(), quote(entry.path) + " must be a number of 0 or more, like 3 or 2.5");
     return false;
+  }
+  // By hand rather than stod (the locale's decimal point) or from_chars<double> (which
+  // drags libm into every helper): at most 9 digits a side, so both parts are exact.
+  const auto whole = std::string_view(text).substr(0, dot);
+  double value = static_cast<double>(std::stoul(std::string(whole)));
+  if (dot != std::string::npos) {
+    const auto fraction = std::string_view(text).substr(dot + 1);
+    double scale = 1;
+    for (std::size_t i = 0; i < fraction.size(); ++i) scale *= 10;
+    value += static_cast<double>(std::stoul(std::string(fraction))) / scale;
   }
   target.value = value;
   return true;
@@ -231,6 +218,32 @@ bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
   return true;
 }
 
+bool decode(Diagnostics& diag, const Entry& entry, DevicePath target) {
+  std::string text;
+  if (!decode(diag, entry, text)) return false;
+  if (!text.empty() && (!text.starts_with("/dev/") || text.find("/../") != std::string::npos ||
+                        text.ends_with("/..") ||
+                        std::any_of(text.begin(), text.end(), [](char c) {
+                          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+                        }))) {
+    diag.add(entry.mark(), quote(entry.path) + " must be empty or a device path like /dev/vdb2");
+    return false;
+  }
+  target.value = std::move(text);
+  return true;
+}
+
+bool decode(Diagnostics& diag, const Entry& entry, ZoneName target) {
+  std::string text;
+  if (!decode(diag, entry, text)) return false;
+  if (!text.empty() && !valid_zone_name(text)) {
+    diag.add(entry.mark(), quote(entry.path) + " must be empty or a time zone name like Europe/Paris");
+    return false;
+  }
+  target.value = std::move(text);
+  return true;
+}
+
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
 }  // namespace
@@ -276,57 +289,6 @@ bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target) {
   return ok;
 }
 
-// The schema of guestkit.yml.
-void decode_config(MapReader& top, Config& c) {
-  top.section("plugins", [&](MapReader& m) {
-    m.field("timeout", Duration{c.plugins.timeout});
-    m.field("enabled", PluginSwitches{c.plugins.enabled});
-  });
-  top.field("hooks_dir", AbsolutePath{c.hooks_dir});
-  top.feature("disk", c.disk.enabled, [&](MapReader& m) {
-    m.field("match", c.disk.match);
-    m.field("ignore", c.disk.ignore);
-    m.field("root", AbsolutePath{c.disk.root});
-    m.field("mount_options", c.disk.mount_options);
-    m.field("owner", c.disk.owner);
-    m.field("group", c.disk.group);
-    m.field("mode", FileMode{c.disk.mode});
-    m.field("fsck", c.disk.fsck);
-    m.field("grow", c.disk.grow);
-    m.field("tool_timeout", Duration{c.disk.tool_timeout});
-  });
-  top.feature("iface", c.iface.enabled, [&](MapReader& m) {
-    m.field("match", c.iface.match);
-    m.field("no_dhcp", c.iface.no_dhcp);
-    m.field("multiqueue", c.iface.multiqueue);
-    m.field("backend",
-            Keyword{c.iface.backend, {"auto", "networkd", "networkmanager", "ifupdown", "none"}});
-    m.field("dhcp_client", Keyword{c.iface.dhcp_client, {"auto", "dhclient", "dhcpcd", "udhcpc"}});
-    m.field("dhcp_timeout", Duration{c.iface.dhcp_timeout});
-    m.field("default_route", Keyword{c.iface.default_route, {"first-public", "keep-all"}});
-    // Leaves room for route_metric + ifindex below the kernel's 32-bit limit.
-    m.field("route_metric", Integer{c.iface.route_metric, 0, 1u << 30});
-    m.field("secondary_sysctls", c.iface.secondary_sysctls);
-  });
-  top.feature("motd", c.motd.enabled, [&](MapReader& m) { m.field("text", c.motd.text); });
-  top.feature("timezone", c.timezone.enabled);
-  top.feature("sysctl", c.sysctl.enabled);
-  top.feature("sshd", c.sshd.enabled);
-  top.feature("console", c.console.enabled);
-  top.feature("cron", c.cron.enabled);
-  top.feature("hostname", c.hostname.enabled);
-  top.feature("nameserver", c.nameserver.enabled);
-  top.feature("network", c.network.enabled);
-  top.feature("cpu", c.cpu.enabled,
-              [&](MapReader& m) { m.field("online_timeout", Duration{c.cpu.online_timeout}); });
-  top.feature("memory", c.memory.enabled, [&](MapReader& m) {
-    m.field("online_policy", Choice<MemoryPolicy>{c.memory.online_policy, kMemoryPolicyNames});
-    m.field("movable_ratio", Ratio{c.memory.movable_ratio});
-    m.field("ignore_auto_online", c.memory.ignore_auto_online);
-  });
-  top.finish();
-}
-
 }  // namespace
 
 bool apply_yaml(Config& config, const std::string& text, const std::string& name,
@@ -342,7 +304,7 @@ bool apply_yaml(Config& config, const std::string& text, const std::string& name
       // (A null root is an empty file, only comments or an empty document: no change.)
       if (root.IsMap()) {
         MapReader top(diag, root, "");
-        decode_config(top, work);
+        visit_config(top, work);
       } else {
         diag.add(root.Mark(), "the top level must be a map of settings");
       }

@@ -18,6 +18,7 @@ inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 inline constexpr const char* kRunDir = "/run/guestkit";
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
+inline constexpr const char* kConfigCache = "/run/guestkit/config.cache";  // config_cache.hpp
 // guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
 inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
 inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk
@@ -31,6 +32,37 @@ inline constexpr const char* kMotd = "/etc/motd";
 inline constexpr const char* kMotdOrig = "/etc/motd.guestkit-orig";
 inline constexpr const char* kUpdateMotdDir = "/etc/update-motd.d";
 inline constexpr const char* kUpdateMotdScript = "/etc/update-motd.d/50-guestkit";
+
+// boot stages
+inline constexpr const char* kBootReportPrefix = "/run/guestkit/boot-";  // + STAGE.json
+inline constexpr const char* kStateDir = "/var/lib/guestkit";
+inline constexpr const char* kInstanceIdFile = "/var/lib/guestkit/instance-id";  // last seen
+inline constexpr const char* kPostbootDir = "/var/lib/guestkit/postboot";
+inline constexpr const char* kPostbootDoneDir = "/var/lib/guestkit/postboot/done";
+inline constexpr const char* kSysctlConf = "/etc/guestkit/sysctl.conf";
+inline constexpr const char* kMachineId = "/etc/machine-id";
+inline constexpr const char* kDbusMachineId = "/var/lib/dbus/machine-id";
+inline constexpr const char* kSshDir = "/etc/ssh";
+inline constexpr const char* kSshdConfig = "/etc/ssh/sshd_config";
+inline constexpr const char* kSshdConfigDir = "/etc/ssh/sshd_config.d";
+inline constexpr const char* kSshdDropin = "/etc/ssh/sshd_config.d/50-guestkit.conf";
+inline constexpr const char* kHosts = "/etc/hosts";
+inline constexpr const char* kFstab = "/etc/fstab";
+inline constexpr const char* kFstabBackup = "/etc/fstab.guestkit-bak";
+inline constexpr const char* kCrontab = "/etc/crontab";
+inline constexpr const char* kTimezoneFile = "/etc/timezone";
+inline constexpr const char* kLocaltime = "/etc/localtime";
+inline constexpr const char* kZoneinfoDir = "/usr/share/zoneinfo";
+inline constexpr const char* kDebianVersion = "/etc/debian_version";
+inline constexpr const char* kInittab = "/etc/inittab";
+inline constexpr const char* kSecuretty = "/etc/securetty";
+inline constexpr const char* kUpstartDir = "/etc/init";  // upstart job files
+inline constexpr const char* kSbinInit = "/sbin/init";
+inline constexpr const char* kSystemdEtcDir = "/etc/systemd/system";
+inline constexpr const char* kSystemdLibDir = "/lib/systemd/system";
+inline constexpr const char* kSystemdUsrLibDir = "/usr/lib/systemd/system";
+inline constexpr const char* kLostFound = "/lost+found";
+inline constexpr const char* kDevDir = "/dev";
 
 // network managers and init (guestkit-iface backend detection and hand-off)
 inline constexpr const char* kNetworkdRunDir = "/run/systemd/network";  // runtime .network files
@@ -55,5 +87,9 @@ inline constexpr const char* kSwaps = "/proc/swaps";
 inline constexpr const char* kSysCpuDir = "/sys/devices/system/cpu";        // cpuN/online
 inline constexpr const char* kSysMemoryDir = "/sys/devices/system/memory";  // memoryN/state
 inline constexpr const char* kProcZoneinfo = "/proc/zoneinfo";
+inline constexpr const char* kProcCmdline = "/proc/cmdline";
+inline constexpr const char* kProcConsoles = "/proc/consoles";
+inline constexpr const char* kProcSys = "/proc/sys";
+inline constexpr const char* kDmiProductUuid = "/sys/class/dmi/id/product_uuid";
 
 }  // namespace guestkit::core::paths

@@ -1,25 +1,50 @@
 // guestkit-boot STAGE: run the plugins of one boot stage, in order.
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <utility>
 #include <variant>
 
 #include "core/cli.hpp"
+#include "core/paths.hpp"
+#include "plugins/boot_report.hpp"
 #include "plugins/runner.hpp"
 
 namespace gk = guestkit;
+
+namespace {
+
+// "a,b" -> {"a", "b"}
+std::vector<std::string> names_of(const std::string& list) {
+  std::vector<std::string> out;
+  std::string current;
+  for (const char c : list + ",") {
+    if (c == ',') {
+      if (!current.empty()) out.push_back(std::exchange(current, {}));
+    } else {
+      current += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   const gk::core::ToolSpec spec{
       "guestkit-boot",
-      "[OPTION]... STAGE",
+      "[OPTION]... STAGE|report",
       "Run the guestkit plugins of a boot stage, in order.",
       "Stages, in boot order:\n"
       "  bootstrap  early, before the network: swap, sysctl, root resize\n"
       "  mount      coldplug of the disks, CPUs and memory present at boot\n"
       "  config     console, system files, cron, timezone, ssh, motd\n"
       "  postboot   user script and hooks\n"
+      "\n"
+      "'guestkit-boot report' prints the last run of every stage, slowest plugin\n"
+      "first, from /run/guestkit/boot-STAGE.json.\n"
       "\n"
       "Plugins are the built-in ones plus executables in\n"
       "/usr/lib/guestkit/plugins.d/STAGE/ and /etc/guestkit/plugins.d/STAGE/, run in\n"
@@ -29,9 +54,14 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  guestkit-boot config\n"
       "  guestkit-boot --list config\n"
+      "  guestkit-boot --only 11-config-ssh config\n"
+      "  guestkit-boot report\n"
       "  guestkit-boot --root /mnt/image --dry-run config",
-      {{"list", 'l', false, "", "list the stage's plugins in run order (all stages\n"
-                                "when none is given) and exit"}},
+      {{"list", 'l', false, "",
+        "list the stage's plugins in run order (all stages\n"
+        "when none is given) and exit"},
+       {"only", 0, true, "NAME", "run only these plugins (comma-separated names)"},
+       {"skip", 0, true, "NAME", "do not run these plugins (comma-separated names)"}},
       0,
       1};
   auto parsed = gk::core::parse_cli(spec, argc, argv);
@@ -40,17 +70,27 @@ int main(int argc, char** argv) {
 
   const bool list = args.has("list");
   if (args.args.empty() && !list) {
-    std::cerr << spec.name << ": missing STAGE\nTry '" << spec.name << " --help' for more information.\n";
+    std::cerr << spec.name << ": missing STAGE\nTry '" << spec.name
+              << " --help' for more information.\n";
     return gk::core::kExitUsage;
   }
-  if (!args.args.empty() && !gk::plugins::is_boot_stage(args.args[0])) {
+  const bool report = !args.args.empty() && args.args[0] == "report";
+  if (!args.args.empty() && !report && !gk::plugins::is_boot_stage(args.args[0])) {
     std::cerr << spec.name << ": unknown stage '" << args.args[0]
-              << "' (bootstrap, mount, config, postboot)\n";
+              << "' (bootstrap, mount, config, postboot, report)\n";
+    return gk::core::kExitUsage;
+  }
+  if (report && (list || args.has("only") || args.has("skip"))) {
+    std::cerr << spec.name << ": report takes no --list, --only or --skip\n";
     return gk::core::kExitUsage;
   }
 
   auto ctx = gk::core::make_context(spec, args);
   if (!ctx) return gk::core::kExitFailed;
+
+  if (report)
+    return gk::plugins::print_boot_report(std::cout, (*ctx)->root) ? gk::core::kExitOk
+                                                                   : gk::core::kExitPartial;
 
   if (list) {
     std::vector<std::string> stages;
@@ -69,8 +109,30 @@ int main(int argc, char** argv) {
     return gk::core::kExitOk;
   }
 
+  const std::string stage = args.args[0];
   gk::plugins::RunOptions options;
   options.lock = "boot";  // stages never interleave, even when started by hand
-  auto summary = gk::plugins::run_plugins(**ctx, args.args[0], options);
+  options.record_path = std::string(gk::core::paths::kBootReportPrefix) + stage + ".json";
+  options.timeout = (*ctx)->config.boot.plugin_timeout;
+  if (args.has("only")) options.only = names_of(args.options.at("only"));
+  if (args.has("skip")) options.skip = names_of(args.options.at("skip"));
+  if (!options.only.empty() || !options.skip.empty()) {
+    // A misspelt name would silently run everything (or nothing): refuse it.
+    auto plan = gk::plugins::plan_plugins(**ctx, stage);
+    if (!plan) {
+      gk::core::report_fatal(spec, plan.error().message());
+      return gk::core::kExitFailed;
+    }
+    for (const auto* names : {&options.only, &options.skip}) {
+      for (const auto& name : *names) {
+        if (std::none_of(plan->begin(), plan->end(),
+                         [&](const auto& e) { return e.name == name; })) {
+          std::cerr << spec.name << ": no plugin '" << name << "' in stage " << stage << "\n";
+          return gk::core::kExitUsage;
+        }
+      }
+    }
+  }
+  auto summary = gk::plugins::run_plugins(**ctx, stage, options);
   return summary.exit_code();
 }

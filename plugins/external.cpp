@@ -33,7 +33,8 @@ std::string executable_problem(const core::Root& root, const std::string& guest_
 
 ExternalResult run_external(core::Context& ctx, const std::string& label, const std::string& guest_path,
                             const std::vector<std::string>& args,
-                            const std::map<std::string, std::string>& env) {
+                            const std::map<std::string, std::string>& env,
+                            std::optional<std::chrono::milliseconds> timeout) {
   ExternalResult r;
   auto resolved = ctx.root.resolve(guest_path, core::Follow::in_root, true);
   auto host = resolved ? ctx.root.host_path(*resolved) : core::Result<std::filesystem::path>(resolved.error());
@@ -52,7 +53,7 @@ ExternalResult run_external(core::Context& ctx, const std::string& label, const 
     return r;
   }
   core::ExecOptions eo;
-  eo.timeout = ctx.config.plugins.timeout;
+  eo.timeout = timeout.value_or(ctx.config.plugins.timeout);
   eo.env = env;
   eo.env["GUESTKIT_ROOT"] = ctx.root.prefix().string();
   eo.env["GUESTKIT_VERSION"] = kVersion;

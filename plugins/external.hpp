@@ -5,7 +5,9 @@
 // others; a symlink to /dev/null masks it. Run without a shell, in a clean
 // environment, with a timeout; output is logged line by line.
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,10 +28,12 @@ struct ExternalResult {
 
 // Runs `guest_path` with `args`. The environment has GUESTKIT_ROOT, GUESTKIT_VERSION,
 // `env`, and the caller's extra variables. In dry-run mode prints "would run ..." and
-// runs nothing. `label` prefixes every logged output line.
+// runs nothing. `label` prefixes every logged output line. Killed after `timeout`
+// (default: plugins.timeout).
 ExternalResult run_external(core::Context& ctx, const std::string& label, const std::string& guest_path,
                             const std::vector<std::string>& args,
-                            const std::map<std::string, std::string>& env);
+                            const std::map<std::string, std::string>& env,
+                            std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // Runs hook `name` from config.hooks_dir if present. Returns false when there is no
 // such hook; a hook that is present but unsafe or fails is an Error.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <iomanip>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -32,31 +33,26 @@ std::string describe(const PlanEntry& e) {
   return e.source == Source::builtin ? std::string("built-in") : e.path;
 }
 
-void write_record(const core::Context& ctx, const RunSummary& summary) {
-  nlohmann::json j;
-  j["trigger"] = summary.trigger;
-  j["finished"] = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-  j["duration_ms"] = std::chrono::duration<double, std::milli>(summary.duration).count();
-  j["exit_code"] = summary.exit_code();
-  j["aborted"] = summary.aborted;
-  auto& plugins = j["plugins"] = nlohmann::json::array();
-  for (const auto& r : summary.records) {
-    plugins.push_back({{"name", r.name},
-                       {"source", source_name(r.source)},
-                       {"status", status_name(r.status)},
-                       {"critical", r.critical},
-                       {"message", r.message},
-                       {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
-  }
+void write_record(const core::Context& ctx, const RunSummary& summary, const RunOptions& options) {
   core::WriteOptions wo;
   wo.create_parents = true;
   wo.follow = core::Follow::never;
   wo.durable = false;  // /run is volatile: fsync would only slow every boot and event
-  std::string path = std::string(core::paths::kRunsDir) + "/" + summary.trigger + ".json";
-  if (auto w = core::write_file_atomic(ctx.root, path, j.dump(2) + "\n", wo); !w)
+  std::string path = options.record_path.empty()
+                         ? std::string(core::paths::kRunsDir) + "/" + summary.trigger + ".json"
+                         : options.record_path;
+  if (auto w = core::write_file_atomic(ctx.root, path, record_json(summary), wo); !w)
     core::log_warning("cannot record the run: ", w.error().message(), ", ignoring");
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool listed(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
 }
 
 RunRecord run_plugin_program(core::Context& ctx, std::string_view trigger, const PlanEntry& e,
@@ -65,7 +61,7 @@ RunRecord run_plugin_program(core::Context& ctx, std::string_view trigger, const
   auto env = options.env;
   env["GUESTKIT_TRIGGER"] = std::string(trigger);
   env["GUESTKIT_PLUGIN"] = e.name;
-  auto res = run_external(ctx, e.name, e.path, options.args, env);
+  auto res = run_external(ctx, e.name, e.path, options.args, env, options.timeout);
   if (!res.ok) {
     r.status = RunStatus::failed;
   } else if (!res.ran) {
@@ -76,6 +72,27 @@ RunRecord run_plugin_program(core::Context& ctx, std::string_view trigger, const
 }
 
 }  // namespace
+
+std::string record_json(const RunSummary& summary) {
+  nlohmann::json j;
+  j["trigger"] = summary.trigger;
+  j["started"] = summary.started;
+  j["finished"] = now_seconds();
+  j["duration_ms"] = std::chrono::duration<double, std::milli>(summary.duration).count();
+  j["exit_code"] = summary.exit_code();
+  j["aborted"] = summary.aborted;
+  j["partial"] = summary.partial;
+  auto& plugins = j["plugins"] = nlohmann::json::array();
+  for (const auto& r : summary.records) {
+    plugins.push_back({{"name", r.name},
+                       {"source", source_name(r.source)},
+                       {"status", status_name(r.status)},
+                       {"critical", r.critical},
+                       {"message", r.message},
+                       {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
+  }
+  return j.dump(2) + "\n";
+}
 
 std::string_view source_name(Source source) {
   switch (source) {
@@ -210,6 +227,8 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
   const auto start = Clock::now();
   RunSummary summary;
   summary.trigger = std::string(trigger);
+  summary.started = now_seconds();
+  summary.partial = !options.only.empty() || !options.skip.empty();
   auto fail_whole = [&](std::string message) {
     core::log_error(trigger, ": ", message);
     summary.records.push_back({std::string(trigger), Source::builtin, RunStatus::failed, true,
@@ -230,7 +249,14 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     lock = std::move(l).value();
   }
 
-  for (const auto& e : *plan) {
+  for (auto& e : *plan) {
+    if (e.enabled && !options.only.empty() && !listed(options.only, e.name)) {
+      e.enabled = false;
+      e.why_disabled = "not selected (--only)";
+    } else if (e.enabled && listed(options.skip, e.name)) {
+      e.enabled = false;
+      e.why_disabled = "skipped (--skip)";
+    }
     if (!e.enabled) {
       core::log_debug(e.name, ": disabled: ", e.why_disabled);
       summary.records.push_back({e.name, e.source, RunStatus::disabled, e.critical, e.why_disabled, {}});
@@ -280,7 +306,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
                  summary.count(RunStatus::unchanged), " unchanged, ",
                  summary.count(RunStatus::failed), " failed, ",
                  summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");
-  if (options.record && !ctx.dry_run) write_record(ctx, summary);
+  if (options.record && !ctx.dry_run) write_record(ctx, summary, options);
   return summary;
 }
 

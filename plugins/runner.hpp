@@ -10,6 +10,7 @@
 #include <chrono>
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -62,6 +63,8 @@ struct RunSummary {
   std::vector<RunRecord> records;
   std::chrono::nanoseconds duration{};
   bool aborted = false;  // a critical plugin failed: the rest did not run
+  bool partial = false;  // --only/--skip left plugins out
+  std::int64_t started = 0;  // wall clock, seconds since the epoch
 
   std::size_t count(RunStatus status) const;
   // kExitOk, kExitPartial (a non-critical plugin failed) or kExitFailed.
@@ -73,11 +76,26 @@ struct RunOptions {
   std::map<std::string, std::string> env{};  // extra environment for external plugins
   std::string lock{};                        // named lock held for the whole run ("" = none)
   std::chrono::milliseconds lock_timeout{std::chrono::seconds(60)};
-  bool record = true;                        // write /run/guestkit/runs/<trigger>.json
+  bool record = true;                        // write the run record (below)
   // Every built-in by default. A udev helper names its domain's table instead
   // (designated initializer), so the default is not even linked into it.
   std::span<const BuiltinPlugin> builtins = builtin_plugins();
+  // (New fields go below: tests initialise the ones above by position.)
+  // Guest path of the record; "" = /run/guestkit/runs/<trigger>.json. Boot stages
+  // use /run/guestkit/boot-<stage>.json (guestkit-boot report reads those).
+  std::string record_path{};
+  // Debugging (guestkit-boot --only/--skip): when `only` is not empty, just these
+  // plugins run; `skip` ones never do. The others are recorded as disabled.
+  std::vector<std::string> only{};
+  std::vector<std::string> skip{};
+  // Longest an external plugin may run (default: plugins.timeout).
+  std::optional<std::chrono::milliseconds> timeout{};
 };
+
+// The record of a run, as JSON text (the format guestkit-boot report reads):
+// {"trigger", "started", "finished", "duration_ms", "exit_code", "aborted", "partial",
+//  "plugins": [{"name", "source", "status", "critical", "message", "duration_ms"}]}
+std::string record_json(const RunSummary& summary);
 
 // Plans and runs. A failure to plan or to take the lock is a failed run (exit 2) with
 // one record named after the trigger explaining why.

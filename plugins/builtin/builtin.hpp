@@ -23,4 +23,18 @@ core::Result<Outcome> set_motd(PluginContext& p);         // 13-set-motd
 core::Result<Outcome> coldplug_cpus(PluginContext& p);    // 20-coldplug-cpus (online_cpu.cpp)
 core::Result<Outcome> coldplug_memory(PluginContext& p);  // 21-coldplug-memory (online_memory.cpp)
 
+// Boot stages (registry.cpp, kBootTable), one file each.
+core::Result<Outcome> setup_swap(PluginContext& p);        // 01-setup-swap
+core::Result<Outcome> apply_sysctl(PluginContext& p);      // 02-apply-sysctl
+core::Result<Outcome> grow_root(PluginContext& p);         // 03-grow-root
+core::Result<Outcome> reset_identity(PluginContext& p);    // 04-reset-identity
+core::Result<Outcome> config_console(PluginContext& p);    // 01-config-console
+core::Result<Outcome> check_system_files(PluginContext& p);  // 02-check-system-files
+core::Result<Outcome> randomize_cron(PluginContext& p);    // 03-randomize-cron
+core::Result<Outcome> set_timezone(PluginContext& p);      // 07-set-timezone
+core::Result<Outcome> config_ssh(PluginContext& p);        // 11-config-ssh
+core::Result<Outcome> tune_ext_checks(PluginContext& p);   // 16-tune-ext-checks
+core::Result<Outcome> hook_vm_config(PluginContext& p);    // 99-hook-vm-config
+core::Result<Outcome> run_postboot(PluginContext& p);      // 10-run-postboot
+
 }  // namespace guestkit::plugins::builtin

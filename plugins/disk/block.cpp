@@ -136,6 +136,7 @@ core::Result<Probe> probe_block_device(const core::Root& root, const std::string
   blkid_probe_set_superblocks_flags(pr.get(), BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID |
                                                   BLKID_SUBLKS_TYPE | BLKID_SUBLKS_USAGE);
   blkid_probe_enable_partitions(pr.get(), 1);
+  blkid_probe_set_partitions_flags(pr.get(), BLKID_PARTS_ENTRY_DETAILS);
   int rc = blkid_do_safeprobe(pr.get());
   if (rc == -2)
     return core::make_error(std::make_error_code(std::errc::invalid_argument),
@@ -153,6 +154,9 @@ core::Result<Probe> probe_block_device(const core::Root& root, const std::string
   get("LABEL", p.label);
   get("UUID", p.uuid);
   get("PTTYPE", p.pttype);
+  get("PTUUID", p.ptuuid);
+  get("PART_ENTRY_NAME", p.part_name);
+  get("PART_ENTRY_TYPE", p.part_type);
   return p;
 }
 

@@ -41,6 +41,10 @@ struct Probe {
   std::string label;   // raw bytes, as stored
   std::string uuid;
   std::string pttype;  // gpt, dos: the device holds a partition table
+  std::string ptuuid;  // of that table (a GPT disk GUID)
+  // When the device is a partition: its entry in the disk's table.
+  std::string part_name;  // GPT partition label
+  std::string part_type;  // GPT type GUID (lower case) or MBR type (0x82)
 };
 
 // libblkid's safe probe of the device node (opened through the Root, read-only).

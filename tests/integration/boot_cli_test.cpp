@@ -6,6 +6,7 @@
 
 #include "core/exec.hpp"
 #include "tests/support.hpp"
+#include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;
 namespace fs = std::filesystem;
@@ -149,4 +150,97 @@ TEST_CASE("a failing external plugin makes the run partial: exit 1", "[boot-cli]
   CHECK(run.err.find("20-broken: oops") != std::string::npos);
   CHECK(run.err.find("20-broken: failed: exited with status 7") != std::string::npos);
   CHECK(fs::exists(t.path() / "etc/motd"));  // 13-set-motd still ran
+}
+
+TEST_CASE("boot stages record boot-STAGE.json and report lists plugins slowest first", "[boot-cli]") {
+  TempDir t;
+  t.write("etc/guestkit/plugins.d/config/50-slow", "#!/bin/sh\nsleep 0.3\n", 0755);
+  t.write("etc/guestkit/plugins.d/bootstrap/50-quick", "#!/bin/sh\nexit 0\n", 0755);
+  auto none = boot({"--root", t.path().string(), "report"});
+  CHECK(none.exit_code == 1);
+  CHECK(none.out.find("config: not run since boot") != std::string::npos);
+
+  CHECK(boot({"--root", t.path().string(), "bootstrap"}).exit_code == 0);
+  CHECK(boot({"--root", t.path().string(), "config"}).exit_code == 0);
+  CHECK(fs::exists(t.path() / "run/guestkit/boot-bootstrap.json"));
+  CHECK(fs::exists(t.path() / "run/guestkit/boot-config.json"));
+  CHECK(t.read("run/guestkit/boot-config.json").find("\"name\": \"50-slow\"") != std::string::npos);
+  auto report = boot({"--root", t.path().string(), "report"});
+  INFO(report.out);
+  CHECK(report.exit_code == 0);
+  CHECK(report.out.rfind("-- guestkit boot report (slowest first) --\n", 0) == 0);
+  // The slow plugin comes first, as "   0.3xxxxs (config/50-slow) ran".
+  const auto first_line = report.out.substr(report.out.find('\n') + 1);
+  CHECK(first_line.find("(config/50-slow) ran") < first_line.find('\n'));
+  CHECK(report.out.find("(bootstrap/50-quick) ran") != std::string::npos);
+  CHECK(report.out.find("(config/13-set-motd) changed") != std::string::npos);
+  CHECK(report.out.find("\nbootstrap: ") != std::string::npos);
+  CHECK(report.out.find("mount: not run since boot") != std::string::npos);
+  CHECK(boot({"--root", t.path().string(), "--list", "report"}).exit_code == 64);
+}
+
+TEST_CASE("the only and skip options select plugins and refuse unknown names", "[boot-cli]") {
+  TempDir t;
+  fs::create_directories(t.path() / "etc");
+  auto only = boot({"--root", t.path().string(), "--log-stderr", "--only", "02-check-system-files", "config"});
+  INFO(only.err);
+  CHECK(only.exit_code == 0);
+  CHECK(fs::exists(t.path() / "etc/hosts"));
+  CHECK_FALSE(fs::exists(t.path() / "etc/motd"));
+  CHECK(t.read("run/guestkit/boot-config.json").find("\"partial\": true") != std::string::npos);
+  auto skip = boot({"--root", t.path().string(), "--log-stderr", "--skip", "13-set-motd,02-check-system-files", "config"});
+  CHECK(skip.exit_code == 0);
+  CHECK_FALSE(fs::exists(t.path() / "etc/motd"));
+  auto bad = boot({"--root", t.path().string(), "--only", "13-set-motdd", "config"});
+  CHECK(bad.exit_code == 64);
+  CHECK(bad.err.find("no plugin '13-set-motdd' in stage config") != std::string::npos);
+  CHECK(boot({"--root", t.path().string(), "--skip", "01-setup-swap", "config"}).exit_code == 64);
+}
+
+TEST_CASE("boot.plugin_timeout kills a hanging external boot plugin", "[boot-cli]") {
+  TempDir t;
+  t.write("etc/guestkit/guestkit.yml", "boot: {plugin_timeout: 500ms}\n");
+  t.write("etc/guestkit/plugins.d/postboot/50-hang", "#!/bin/sh\nsleep 30\n", 0755);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = boot({"--root", t.path().string(), "--log-stderr", "postboot"});
+  const auto took = std::chrono::steady_clock::now() - start;
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("50-hang: failed: timed out after 0.5 s") != std::string::npos);
+  CHECK(took < std::chrono::seconds(10));
+}
+
+TEST_CASE("the whole config stage on a Debian 12 root settles after one run", "[boot-cli]") {
+  if (!core::find_program("ssh-keygen")) GUESTKIT_SKIP("ssh-keygen is not installed (scripts/setup installs openssh-client)");
+  TempDir t;
+  const fs::path fixtures = fs::path(GUESTKIT_SOURCE_DIR) / "tests/fixtures/etc-debian12";
+  fs::create_directories(t.path() / "etc");
+  fs::copy(fixtures, t.path() / "etc", fs::copy_options::recursive);
+  t.write("etc/debian_version", "12.5\n");
+  t.write("usr/share/zoneinfo/Europe/Paris", "TZif2");
+  t.write("proc/consoles", "ttyS0 -W- (EC p a) 4:64\n");
+  t.write("proc/cmdline", "ro guestkit.instance_id=vm-77 guestkit.tz=Europe/Paris\n");
+  auto first = boot({"--root", t.path().string(), "--log-stderr", "config"});
+  INFO(first.err);
+  CHECK(first.exit_code == 0);
+  CHECK(first.err.find("11-config-ssh: changed") != std::string::npos);
+  CHECK(first.err.find("03-randomize-cron: changed") != std::string::npos);
+  CHECK(first.err.find("07-set-timezone: changed") != std::string::npos);
+  CHECK(first.err.find("01-config-console: changed") != std::string::npos);  // inittab
+  // /run (the record, its directory's mtime) is the only thing allowed to change.
+  auto without_run = [](std::map<std::string, std::string> m) {
+    std::erase_if(m, [](const auto& kv) { return kv.first.rfind("run", 0) == 0; });
+    return m;
+  };
+  auto before = without_run(guestkit::test::snapshot(t.path()));
+  auto second = boot({"--root", t.path().string(), "--log-stderr", "config"});
+  INFO(second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(second.err.find(": changed") == std::string::npos);
+  auto after = without_run(guestkit::test::snapshot(t.path()));
+  for (const auto& [path, value] : after) {
+    INFO(path);
+    CHECK(before[path] == value);
+  }
+  CHECK(after.size() == before.size());
 }

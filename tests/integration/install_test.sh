@@ -55,6 +55,23 @@ for tool in guestkit-cpu guestkit-memory; do
     { echo "85-guestkit-cpu-memory.rules does not run $prefix/sbin/$tool"; fail=1; }
   "$dest$prefix/sbin/$tool" --version | grep -q "^$tool (guestkit) " || { echo "installed $tool does not run"; fail=1; }
 done
+# sysv init scripts: executable, naming the installed guestkit-boot, ordered like the
+# units (bootstrap before the network, config before sshd, postboot after everything).
+for stage in bootstrap mount config postboot; do
+  script="$dest/etc/init.d/guestkit-$stage"
+  [[ -x $script ]] || { echo "missing or not executable after install: /etc/init.d/guestkit-$stage"; fail=1; continue; }
+  grep -qx "BOOT=$prefix/sbin/guestkit-boot" "$script" && ! grep -q '@[A-Z_]*@' "$script" ||
+    { echo "/etc/init.d/guestkit-$stage does not run $prefix/sbin/guestkit-boot"; fail=1; }
+  sh -n "$script" || { echo "/etc/init.d/guestkit-$stage is not valid sh"; fail=1; }
+done
+grep -q '^# X-Start-Before: .*\$network' "$dest/etc/init.d/guestkit-bootstrap" &&
+  grep -q '^# X-Start-Before: *ssh sshd$' "$dest/etc/init.d/guestkit-config" &&
+  grep -q '^# Required-Start: *\$all guestkit-config$' "$dest/etc/init.d/guestkit-postboot" ||
+  { echo "sysv init scripts are not ordered like the systemd units"; fail=1; }
+grep -qx 'Before=ssh.service sshd.service systemd-user-sessions.service' "$dest$prefix/lib/systemd/system/guestkit-config.service" &&
+  grep -q '^Before=.*network-pre.target' "$dest$prefix/lib/systemd/system/guestkit-bootstrap.service" &&
+  grep -q '^After=.*multi-user.target' "$dest$prefix/lib/systemd/system/guestkit-postboot.service" ||
+  { echo "boot stage units are not ordered (bootstrap before network-pre, config before ssh, postboot after multi-user)"; fail=1; }
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }

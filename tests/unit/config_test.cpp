@@ -50,8 +50,16 @@ std::string describe(const gc::Config& c) {
   out += "memory.online_policy=" + std::string(gc::policy_name(c.memory.online_policy)) +
          " movable_ratio=" + std::to_string(c.memory.movable_ratio) +
          " ignore_auto_online=" + (c.memory.ignore_auto_online ? "true" : "false") + "\n";
+  out += "boot.plugin_timeout=" + std::to_string(c.boot.plugin_timeout.count()) +
+         " root_device=" + c.boot.root_device + "\n";
+  out += "swap.device=" + c.swap.device + " timezone.zone=" + c.timezone.zone +
+         " sshd.permit_root_login=" + c.sshd.permit_root_login +
+         " ext_checks=" + std::to_string(c.ext_checks.max_mount_count) + "/" +
+         std::to_string(c.ext_checks.interval_days) +
+         " postboot.timeout=" + std::to_string(c.postboot.timeout.count()) + "\n";
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network", "cpu", "memory"})
+                        "hostname", "nameserver", "network", "cpu", "memory", "swap", "grow_root",
+                        "identity", "system_files", "ext_checks", "postboot"})
     out += std::string(f) + ".enabled=" + (c.feature_enabled(f) ? "true" : "false") + "\n";
   return out;
 }
@@ -154,9 +162,7 @@ motd:
   enabled: false
   text: |
     Welcome
-timezone: {enabled: false}
 sysctl: {enabled: false}
-sshd: {enabled: false}
 console: {enabled: false}
 cron: {enabled: false}
 hostname: {enabled: false}
@@ -170,7 +176,24 @@ memory:
   online_policy: online_kernel
   movable_ratio: 2.5
   ignore_auto_online: true
+boot: {plugin_timeout: 5s, root_device: /dev/vda1}
+swap: {enabled: false, device: /dev/vdz}
+grow_root: false
+identity: false
+system_files: false
+timezone: {enabled: false, zone: Europe/Paris}
+sshd: {enabled: false, permit_root_login: "no"}
+ext_checks: {enabled: false, max_mount_count: 20, interval_days: 30}
+postboot: {enabled: false, timeout: 1h}
 )");
+  CHECK(c.boot.plugin_timeout == 5s);
+  CHECK(c.boot.root_device == "/dev/vda1");
+  CHECK(c.swap.device == "/dev/vdz");
+  CHECK(c.timezone.zone == "Europe/Paris");
+  CHECK(c.sshd.permit_root_login == "no");
+  CHECK(c.ext_checks.max_mount_count == 20);
+  CHECK(c.ext_checks.interval_days == 30);
+  CHECK(c.postboot.timeout == 1h);
   CHECK(c.plugins.timeout == 90s);
   CHECK(c.plugins.enabled ==
         std::map<std::string, bool>{{"13-set-motd", false}, {"20-Swap_x", true}});
@@ -202,7 +225,8 @@ memory:
   CHECK(c.memory.movable_ratio == 2.5);
   CHECK(c.memory.ignore_auto_online);
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network", "cpu", "memory"}) {
+                        "hostname", "nameserver", "network", "cpu", "memory", "swap", "grow_root",
+                        "identity", "system_files", "ext_checks", "postboot"}) {
     INFO(f);
     CHECK_FALSE(c.feature_enabled(f));
   }
@@ -210,7 +234,8 @@ memory:
 
 TEST_CASE("config feature sections accept a bare boolean", "[config]") {
   for (const char* f : {"motd", "disk", "iface", "timezone", "sysctl", "sshd", "console", "cron",
-                        "hostname", "nameserver", "network", "cpu", "memory"}) {
+                        "hostname", "nameserver", "network", "cpu", "memory", "swap", "grow_root",
+                        "identity", "system_files", "ext_checks", "postboot"}) {
     INFO(f);
     const auto off = yaml_ok(std::string(f) + ": false\n");
     CHECK_FALSE(off.feature_enabled(f));
@@ -242,8 +267,8 @@ TEST_CASE("config unknown key names the full path and position", "[config]") {
   CHECK(yaml_errors("disk:\n  enabled: true\n  rooot: /srv\n") ==
         Lines{"guestkit.yml:3:3: unknown key 'disk.rooot'"});
   CHECK(yaml_errors("motd: true\ndsik: false\n") == Lines{"guestkit.yml:2:1: unknown key 'dsik'"});
-  CHECK(yaml_errors("timezone: {enabled: true, zone: UTC}\n") ==
-        Lines{"guestkit.yml:1:27: unknown key 'timezone.zone'"});
+  CHECK(yaml_errors("timezone: {enabled: true, zon: UTC}\n") ==
+        Lines{"guestkit.yml:1:27: unknown key 'timezone.zon'"});
 }
 
 TEST_CASE("config wrong types are reported with their position", "[config]") {
@@ -500,4 +525,21 @@ TEST_CASE("config files over 1 MiB are refused", "[config]") {
   auto loaded = gc::load_config(root);
   REQUIRE_FALSE(loaded.ok());
   CHECK(loaded.error().context == root.display(gc::paths::kConfigFile) + ": File too large");
+}
+
+TEST_CASE("config boot stage values are validated", "[config]") {
+  CHECK(yaml_errors("swap: {device: vdb}\n") ==
+        Lines{"guestkit.yml:1:16: 'swap.device' must be empty or a device path like /dev/vdb2"});
+  CHECK(yaml_errors("boot: {root_device: /dev/../etc/shadow}\n").size() == 1);
+  CHECK(yaml_errors("timezone: {zone: ../../etc/shadow}\n") ==
+        Lines{"guestkit.yml:1:18: 'timezone.zone' must be empty or a time zone name like Europe/Paris"});
+  CHECK(yaml_errors("timezone: {zone: Europe//Paris}\n").size() == 1);
+  CHECK(yaml_errors("sshd: {permit_root_login: maybe}\n").size() == 1);
+  CHECK(yaml_errors("ext_checks: {max_mount_count: 0}\n").size() == 1);
+  CHECK(yaml_errors("boot: {plugin_timeout: 0s}\n").size() == 1);
+  CHECK(gc::valid_zone_name("America/Argentina/Salta"));
+  CHECK(gc::valid_zone_name("Etc/GMT+5"));
+  CHECK_FALSE(gc::valid_zone_name("Europe/.."));
+  CHECK_FALSE(gc::valid_zone_name("/UTC"));
+  CHECK_FALSE(gc::valid_zone_name("UTC/"));
 }

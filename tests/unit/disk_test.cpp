@@ -50,7 +50,7 @@ TEST_CASE("labels map to safe, reversible mountpoint names", "[disk]") {
   // Distinct labels never share a name, even when one looks like another's escape.
   CHECK(dk::mountpoint_name("a/b") != dk::mountpoint_name("a\\x2fb"));
   CHECK(dk::mountpoint_name(std::string(300, 'x')).empty());  // too long: kernel name instead
-  CHECK(dk::mountpoint_base(dk::Probe{"ext4", "filesystem", "", "", ""}, "vdb1") == "vdb1");
+  CHECK(dk::mountpoint_base(dk::Probe{"ext4", "filesystem", "", "", "", "", "", ""}, "vdb1") == "vdb1");
 }
 
 namespace {

@@ -62,10 +62,10 @@ TEST_CASE("a second exclusive lock waits, times out in bounds, then succeeds", "
   CHECK(elapsed >= 200ms);
   CHECK(elapsed < 1s);
 
-  // Zero means one try: no sleeping at all.
+  // Zero means one try, no waiting (the bound leaves room for a loaded machine).
   start = Clock::now();
   CHECK_FALSE(Lock::acquire(root, "iface-eth0", 0ms));
-  CHECK(Clock::now() - start < 50ms);
+  CHECK(Clock::now() - start < 150ms);
 
   // Other names are independent.
   CHECK(Lock::acquire(root, "iface-eth1", 0ms));

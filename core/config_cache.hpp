@@ -1,0 +1,45 @@
+#pragma once
+// Private to the config loader: a compiled copy of the validated configuration in
+// /run/guestkit/config.cache, so a udev event does not parse YAML.
+//
+// Why: yaml-cpp needs ~9 million instructions (2-3 ms here) to read the shipped,
+// mostly commented guestkit.yml, several times what a cpu-add event costs otherwise,
+// and every hotplug helper loads the configuration once per event. The cache holds
+// the Config that loading produced, keyed by a stamp of every source (path, inode,
+// size, mtime and ctime in ns of the legacy file, guestkit.yml, the drop-in directory
+// and each drop-in). Any change to a source changes the stamp, and the next load
+// parses the YAML again and rewrites the cache. Like git's "racy clean" rule, nothing
+// is cached while a source changed in the last two seconds, when a second change could
+// land in the same timestamp tick. /run is a tmpfs: every boot starts without a cache.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/config.hpp"
+#include "core/result.hpp"
+#include "core/root.hpp"
+
+namespace guestkit::core::detail {
+
+// What the sources of the configuration look like now.
+struct ConfigStamp {
+  std::string text;      // one line per source; equal stamps mean equal sources
+  bool settled = false;  // no source changed in the last two seconds
+};
+Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy);
+
+// The Config the cache holds for exactly this stamp, or nullopt (no cache, another
+// stamp, an unreadable or damaged file: the caller loads the sources instead).
+std::optional<Config> read_config_cache(const Root& root, const ConfigStamp& stamp);
+Status write_config_cache(const Root& root, const ConfigStamp& stamp, const Config& config);
+
+// The codec, one `path=value` line per setting (exposed for tests). decode fails on
+// any missing, unknown or invalid line, so a cache from another schema is never used.
+std::string encode_config(const Config& config);
+std::optional<Config> decode_config(std::string_view text);
+
+// guestkit.yml.d/ entries that count: *.yml, not hidden (config.cpp).
+bool is_dropin_name(std::string_view name);
+
+}  // namespace guestkit::core::detail

@@ -1,0 +1,49 @@
+#pragma once
+// Small pieces the boot stage plugins share: running a tool under the boot plugin
+// timeout, the kernel command line, the instance id, the root filesystem's device,
+// and atomic symlinks.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/exec.hpp"
+#include "plugins/plugin.hpp"
+
+namespace guestkit::plugins::builtin {
+
+// Runs a tool (no shell) with boot.plugin_timeout. An Error when it cannot start,
+// times out or exits non-zero (the message names the tool and its first stderr line).
+core::Result<core::ExecResult> run_tool(const core::Context& ctx,
+                                        const std::vector<std::string>& argv);
+// Same, but a non-zero exit is returned, not an Error.
+core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
+                                               const std::vector<std::string>& argv);
+
+// Value of `key=` on <root>/proc/cmdline (the last one wins, like the kernel);
+// nullopt when absent or unreadable.
+std::optional<std::string> kernel_arg(const core::Root& root, std::string_view key);
+
+// This VM's instance id: the guestkit.instance_id= kernel argument, else the SMBIOS
+// system UUID (/sys/class/dmi/id/product_uuid), which the platform sets per VM.
+// nullopt when neither exists. Only [A-Za-z0-9._-], at most 128 bytes.
+std::optional<std::string> instance_id(const core::Root& root);
+
+// Host path of the block device holding the root filesystem: boot.root_device, or
+// the device mounted at / (root is the host), or the one mounted at the root prefix
+// (--root DIR where DIR is a mountpoint). nullopt when there is none (a plain
+// directory tree, a filesystem without a block device).
+std::optional<std::string> root_fs_device(const core::Context& ctx);
+
+// Makes `guest` a symlink to `target` (verbatim) atomically: a temp link in the same
+// directory, renamed over the name. The parent directory must exist; no symlink on
+// the way to it is followed. Returns true when it changed something.
+core::Result<bool> ensure_symlink(const core::Root& root, const std::string& guest,
+                                  const std::string& target);
+
+// Creates the directory (and parents) without following symlinks; error if a
+// non-directory is in the way.
+core::Status ensure_dir(const core::Root& root, const std::string& guest, mode_t mode);
+
+}  // namespace guestkit::plugins::builtin

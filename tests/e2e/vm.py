@@ -1,0 +1,303 @@
+"""The e2e guest's lifecycle: build its image, boot it under QEMU, find it again from
+another process (state.json), collect diagnostics, kill it by PID.
+
+Layout of the work dir (under the build dir, kept after the run for diagnostics):
+  image/          build-image output (root.img, vmlinuz, initrd.img, agent.key, ...)
+  root.qcow2      this boot's overlay on image/root.img
+  swap.img        the blank disk attached at boot (GPT, one partition named "swap")
+  console.log     the serial console
+  qmp.log         every QMP and guest-agent line, timestamped
+  qemu.log        QEMU's own stdout/stderr
+  state.json      pid, sockets, forwarded ports, accelerator, timings
+  diag/           per-scenario diagnostics (guest journal, ...)
+The sockets live in a short temp dir /tmp/guestkit-test.e2e-* (unix socket paths
+are limited to 107 bytes), removed by teardown.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from qmp import QMP, GuestAgent
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+QEMU = "qemu-system-x86_64"
+READY_MARK = "GUESTKIT-E2E-READY"
+BOOT_NIC_MAC = "52:54:00:12:34:56"
+AGENT_PORT = 7391
+
+
+class NotRun(Exception):
+    """The tier cannot run here (QEMU itself unusable): reported as a named skip."""
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path, lines=40):
+    try:
+        with open(path, "rb") as f:
+            data = f.read().decode("utf-8", "replace").splitlines()
+        return "\n".join(data[-lines:])
+    except OSError as e:
+        return f"({path}: {e.strerror})"
+
+
+def _alive(pid, marker):
+    """Whether pid is still our QEMU (its command line names our socket dir)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return marker.encode() in f.read()
+    except OSError:
+        return False
+
+
+class VM:
+    def __init__(self, workdir):
+        self.workdir = os.path.abspath(workdir)
+        self.state_path = os.path.join(self.workdir, "state.json")
+        self.state = {}
+
+    # -------- state shared between the ctest processes --------
+    def load(self):
+        with open(self.state_path, encoding="utf-8") as f:
+            self.state = json.load(f)
+        return self.state
+
+    def save(self):
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.state, f, indent=2)
+        os.replace(tmp, self.state_path)
+
+    def path(self, *names):
+        return os.path.join(self.workdir, *names)
+
+    @property
+    def transcript(self):
+        return self.path("qmp.log")
+
+    def qmp(self, timeout=30):
+        return QMP(self.state["qmp"], self.transcript, timeout)
+
+    def qga(self, timeout=10):
+        return GuestAgent(self.state["qga"], self.transcript, timeout)
+
+    def running(self):
+        pid = self.state.get("pid")
+        return bool(pid) and _alive(pid, self.state.get("sockdir", "\0"))
+
+    # -------- checks before anything is built --------
+    @staticmethod
+    def check_qemu():
+        """Raises NotRun when QEMU cannot run a TCG machine at all."""
+        if shutil.which(QEMU) is None:
+            raise NotRun(f"{QEMU} is not installed (scripts/setup installs qemu-system-x86)")
+        if shutil.which("qemu-img") is None:
+            raise NotRun("qemu-img is not installed (qemu-utils)")
+        try:
+            p = subprocess.run([QEMU, "-nodefaults", "-display", "none", "-machine", "pc", "-accel", "tcg",
+                                "-S", "-monitor", "none", "-qmp", "stdio"], input=b'{"execute":"qmp_capabilities"}\n'
+                               b'{"execute":"quit"}\n', capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            raise NotRun(f"{QEMU} did not answer a quit within 60 s") from None
+        if p.returncode != 0:
+            raise NotRun(f"{QEMU} cannot start a TCG machine: {p.stderr.decode(errors='replace').strip()[:300]}")
+
+    def probe_kvm(self, kernel):
+        """'kvm' only when a real KVM module is loaded and a short trial boot gets the
+        kernel to print on the console; otherwise 'tcg' ('/dev/kvm' alone proved
+        useless under nested virtualisation)."""
+        if os.environ.get("GUESTKIT_E2E_ACCEL") in ("tcg", "kvm"):
+            return os.environ["GUESTKIT_E2E_ACCEL"], "forced by GUESTKIT_E2E_ACCEL"
+        modules = [m for m in ("kvm_intel", "kvm_amd") if os.path.isdir(f"/sys/module/{m}")]
+        if not modules:
+            return "tcg", "no kvm_intel or kvm_amd module loaded"
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            return "tcg", "/dev/kvm not usable"
+        log = self.path("kvm-probe.log")
+        cmd = [QEMU, "-nodefaults", "-display", "none", "-machine", "pc", "-accel", "kvm", "-cpu", "host",
+               "-m", "256M", "-kernel", kernel, "-append", "console=ttyS0 panic=-1", "-no-reboot",
+               "-serial", f"file:{log}"]
+        with open(os.devnull, "wb") as null:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=null, stderr=null, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if "Linux version" in tail(log, 200):
+                    return "kvm", f"{'/'.join(modules)} loaded and a trial boot printed the kernel banner"
+                if p.poll() is not None:
+                    return "tcg", f"trial KVM boot exited with {p.returncode}"
+                time.sleep(0.2)
+            return "tcg", "trial KVM boot printed nothing in 15 s"
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    # -------- build and boot --------
+    def build_image(self, log):
+        env = dict(os.environ)
+        env.setdefault("GUESTKIT_BUILD_DIR", os.path.join(SRC, "build"))
+        t0 = time.monotonic()
+        p = subprocess.run([os.path.join(SRC, "tests", "e2e", "build-image"), self.path("image")],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout.splitlines():
+            log(line)
+        if p.returncode == 77:
+            raise NotRun("build-image cannot run here: " + (p.stdout.strip().splitlines() or ["?"])[-1])
+        if p.returncode != 0:
+            raise RuntimeError(f"build-image failed (exit {p.returncode}); see {self.path('image', 'build-image.log')}")
+        return time.monotonic() - t0
+
+    def make_disks(self):
+        base = self.path("image", "root.img")
+        overlay = self.path("root.qcow2")
+        if os.path.exists(overlay):
+            os.unlink(overlay)
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay], check=True)
+        # A blank disk for swap: a GPT with one Linux-swap partition named "swap" whose
+        # content is all zero, which the bootstrap stage formats and enables.
+        swap = self.path("swap.img")
+        with open(swap, "wb") as f:
+            f.truncate(256 << 20)
+        subprocess.run(["sfdisk", "-q", swap], input="label: gpt\nstart=2048, type=swap, name=swap\n",
+                       text=True, check=True, stdout=subprocess.DEVNULL)
+        return overlay, swap
+
+    def command(self, accel, overlay, swap):
+        s = self.state
+        cpu = "host" if accel == "kvm" else "max"
+        fwd = (f"hostfwd=tcp:127.0.0.1:{s['ssh_port']}-:22,"
+               f"hostfwd=tcp:127.0.0.1:{s['agent_port']}-:{AGENT_PORT}")
+        return [
+            QEMU, "-name", "guestkit-e2e", "-nodefaults", "-display", "none", "-no-user-config",
+            "-machine", "pc", "-accel", accel, "-cpu", cpu,
+            "-smp", "1,maxcpus=4", "-m", "512M,slots=4,maxmem=2G",
+            "-kernel", self.path("image", "vmlinuz"), "-initrd", self.path("image", "initrd.img"),
+            "-append", "console=ttyS0 root=/dev/vda rw tsc=reliable panic=-1",
+            "-no-reboot",
+            "-blockdev", f"driver=qcow2,node-name=root,file.driver=file,file.filename={overlay}",
+            "-device", "virtio-blk-pci,drive=root,id=rootdisk",
+            "-blockdev", f"driver=raw,node-name=swap,file.driver=file,file.filename={swap}",
+            "-device", "virtio-blk-pci,drive=swap,id=swapdisk,serial=e2e-swap",
+            "-netdev", f"user,id=n0,restrict=on,{fwd}",
+            "-device", f"virtio-net-pci,netdev=n0,id=nic0,mac={BOOT_NIC_MAC},romfile=",
+            "-device", "virtio-serial-pci,id=vser0",
+            "-chardev", f"socket,id=qga0,path={s['qga']},server=on,wait=off",
+            "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
+            "-serial", f"file:{self.path('console.log')}",
+            "-qmp", f"unix:{s['qmp']},server=on,wait=off",
+        ]
+
+    def boot(self, log, boot_timeout):
+        os.makedirs(self.path("diag"), exist_ok=True)
+        for f in ("console.log", "qmp.log", "qemu.log"):
+            if os.path.exists(self.path(f)):
+                os.unlink(self.path(f))
+        sockdir = tempfile.mkdtemp(prefix="guestkit-test.e2e-", dir="/tmp")
+        self.state.update(sockdir=sockdir, qmp=os.path.join(sockdir, "qmp.sock"),
+                          qga=os.path.join(sockdir, "qga.sock"),
+                          ssh_port=free_port(), agent_port=free_port())
+        accel, why = self.probe_kvm(self.path("image", "vmlinuz"))
+        self.state.update(accel=accel, accel_reason=why)
+        log(f"accelerator: {accel} ({why})")
+        overlay, swap = self.make_disks()
+        cmd = self.command(accel, overlay, swap)
+        with open(self.path("qemu.cmdline"), "w", encoding="utf-8") as f:
+            f.write(" ".join(cmd) + "\n")
+        t0 = time.monotonic()
+        with open(self.path("qemu.log"), "wb") as out:
+            # Its own session and no inherited pipes: QEMU outlives this process (the
+            # ctest fixture) and must not hold ctest's output pipe open.
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True, close_fds=True)
+        self.state.update(pid=p.pid, started=time.time())
+        self.save()
+        log(f"QEMU pid {p.pid}; ssh on 127.0.0.1:{self.state['ssh_port']}, agent on "
+            f"127.0.0.1:{self.state['agent_port']}")
+        deadline = t0 + boot_timeout
+        console = self.path("console.log")
+        while True:
+            if p.poll() is not None:
+                raise RuntimeError(f"QEMU exited with {p.returncode} during boot:\n{tail(self.path('qemu.log'), 20)}")
+            text = tail(console, 400)
+            if READY_MARK in text:
+                break
+            if "Kernel panic" in text:
+                raise RuntimeError("the guest kernel panicked during boot")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no '{READY_MARK}' on the console within {boot_timeout} s")
+            time.sleep(0.25)
+        ready = time.monotonic() - t0
+        guest_uptime = None
+        for line in text.splitlines():
+            if READY_MARK in line:
+                parts = line.split(READY_MARK, 1)[1].split()
+                guest_uptime = float(parts[0]) if parts else None
+        # The agent answers once its virtio port is up (it starts from udev).
+        while True:
+            try:
+                with self.qga(timeout=10) as ga:
+                    ga.execute("guest-ping")
+                break
+            except (OSError, TimeoutError, Exception) as e:  # noqa: B014 - any failure: retry
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the guest agent does not answer: {e}") from None
+                time.sleep(0.5)
+        self.state.update(boot_seconds=round(ready, 1), guest_uptime_at_ready=guest_uptime)
+        self.save()
+        return ready
+
+    # -------- diagnostics --------
+    def journal(self, name):
+        """Saves the guest's whole journal of this boot under diag/NAME-journal.txt and
+        returns that path and its lines about guestkit (units, helpers, agent) and inetd."""
+        out = self.path("diag", f"{name}-journal.txt")
+        try:
+            with self.qga(timeout=10) as ga:
+                _, text, err = ga.run(["journalctl", "-b", "--no-pager", "-o", "short-monotonic"], timeout=90)
+        except Exception as e:  # noqa: BLE001 - diagnostics must not hide the failure
+            text, err = "", f"(cannot read the guest journal: {e})"
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text + err)
+        ours = [line for line in (text + err).splitlines()
+                if re.search(r"guestkit|inetd|cannot read the guest journal", line, re.I)
+                and "guest-exec called" not in line]
+        return out, ours
+
+    # -------- teardown --------
+    def kill(self, log):
+        pid = self.state.get("pid")
+        marker = self.state.get("sockdir")
+        if pid and marker and _alive(pid, marker):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid, marker) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid, marker):
+                os.kill(pid, signal.SIGKILL)
+                while _alive(pid, marker):
+                    time.sleep(0.1)
+            log(f"QEMU pid {pid} stopped")
+        # QEMU was started by an earlier process: not our child, nothing to reap; a
+        # zombie would still show its cmdline as empty, which _alive treats as gone.
+        if marker and marker.startswith("/tmp/guestkit-test.e2e-"):
+            shutil.rmtree(marker, ignore_errors=True)
+        for f in ("root.qcow2", "swap.img", "image/root.img"):
+            try:
+                os.unlink(self.path(f))
+            except FileNotFoundError:
+                pass
+        for d in os.listdir(self.workdir) if os.path.isdir(self.workdir) else []:
+            if d.startswith("disk-") and d.endswith(".img"):
+                os.unlink(self.path(d))
