@@ -277,15 +277,21 @@ Result<std::vector<Ipv4Route>> list_ipv4_routes() {
       "netlink dump routes");
 }
 
-Status delete_route(const Ipv4Route& route) {
+namespace {
+
+// Add and delete name a route by the same fields; they differ in the message type,
+// flags, the protocol recorded (none for a delete) and the scope ("any" for a delete).
+Status route_request(std::uint16_t type, std::uint16_t flags, unsigned char protocol,
+                     unsigned char scope, const Ipv4Route& route, const char* verb) {
   auto sock = Socket::open();
   if (!sock) return std::move(sock).error();
-  Request<rtmsg> req(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK);
+  Request<rtmsg> req(type, flags);
   req.body().rtm_family = AF_INET;
   req.body().rtm_dst_len = static_cast<unsigned char>(route.dst_len);
   req.body().rtm_table =
       static_cast<unsigned char>(route.table < 256 ? route.table : RT_TABLE_UNSPEC);
-  req.body().rtm_scope = RT_SCOPE_NOWHERE;  // "any scope" for a delete
+  req.body().rtm_protocol = protocol;
+  req.body().rtm_scope = scope;
   req.body().rtm_type = RTN_UNICAST;
   req.add(RTA_TABLE, route.table);
   if (route.dst_len > 0) req.add(RTA_DST, route.dst.be);
@@ -293,27 +299,19 @@ Status delete_route(const Ipv4Route& route) {
   if (route.gateway) req.add(RTA_GATEWAY, route.gateway->be);
   req.add(RTA_PRIORITY, route.priority);
   if (auto s = sock->send(req.header()); !s) return std::move(s).error();
-  return sock->receive([](const nlmsghdr*) {}, ("delete route " + route.describe()).c_str());
+  return sock->receive([](const nlmsghdr*) {}, (std::string(verb) + " " + route.describe()).c_str());
+}
+
+}  // namespace
+
+Status delete_route(const Ipv4Route& route) {
+  return route_request(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, RTPROT_UNSPEC, RT_SCOPE_NOWHERE,
+                       route, "delete route");
 }
 
 Status add_route(const Ipv4Route& route) {
-  auto sock = Socket::open();
-  if (!sock) return std::move(sock).error();
-  Request<rtmsg> req(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
-  req.body().rtm_family = AF_INET;
-  req.body().rtm_dst_len = static_cast<unsigned char>(route.dst_len);
-  req.body().rtm_table =
-      static_cast<unsigned char>(route.table < 256 ? route.table : RT_TABLE_UNSPEC);
-  req.body().rtm_protocol = RTPROT_DHCP;
-  req.body().rtm_scope = RT_SCOPE_UNIVERSE;
-  req.body().rtm_type = RTN_UNICAST;
-  req.add(RTA_TABLE, route.table);
-  if (route.dst_len > 0) req.add(RTA_DST, route.dst.be);
-  if (route.ifindex > 0) req.add(RTA_OIF, static_cast<std::uint32_t>(route.ifindex));
-  if (route.gateway) req.add(RTA_GATEWAY, route.gateway->be);
-  req.add(RTA_PRIORITY, route.priority);
-  if (auto s = sock->send(req.header()); !s) return std::move(s).error();
-  return sock->receive([](const nlmsghdr*) {}, ("add route " + route.describe()).c_str());
+  return route_request(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                       RTPROT_DHCP, RT_SCOPE_UNIVERSE, route, "add route");
 }
 
 Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
