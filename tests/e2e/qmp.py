@@ -35,6 +35,7 @@ class _JsonLines:
         self.sock.settimeout(timeout)
         self.sock.connect(path)
         self.buf = b""
+        self.events = []  # QMP events that arrived while waiting for a reply (QGA has none)
 
     def close(self):
         try:
@@ -61,6 +62,23 @@ class _JsonLines:
         line = json.dumps(obj)
         self._log(">", line)
         self.sock.sendall(line.encode() + b"\n")
+
+    def execute(self, command, timeout=30, **args):
+        """Sends one command and returns its "return" value; an "error" raises."""
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.send(msg)
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.recv(deadline)
+            if "event" in reply:
+                self.events.append(reply)
+                continue
+            if "error" in reply:
+                raise CommandError(command, reply["error"])
+            if "return" in reply:
+                return reply["return"]
 
     def recv(self, deadline):
         """The next JSON object, or TimeoutError after the deadline (time.monotonic())."""
@@ -96,27 +114,10 @@ class QMP(_JsonLines):
 
     def __init__(self, path, transcript=None, timeout=30):
         super().__init__(path, transcript, "qmp", timeout)
-        self.events = []
         greeting = self.recv(time.monotonic() + timeout)
         if "QMP" not in greeting:
             raise ProtocolError(f"qmp: unexpected greeting {greeting}")
         self.execute("qmp_capabilities")
-
-    def execute(self, command, timeout=30, **args):
-        msg = {"execute": command}
-        if args:
-            msg["arguments"] = args
-        self.send(msg)
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self.recv(deadline)
-            if "event" in reply:
-                self.events.append(reply)
-                continue
-            if "error" in reply:
-                raise CommandError(command, reply["error"])
-            if "return" in reply:
-                return reply["return"]
 
     def wait_event(self, name, timeout, match=None):
         """The first event NAME (whose data passes match()), including ones already received."""
@@ -147,19 +148,6 @@ class GuestAgent(_JsonLines):
             reply = self.recv(deadline)
             if reply.get("return") == token:
                 return
-
-    def execute(self, command, timeout=30, **args):
-        msg = {"execute": command}
-        if args:
-            msg["arguments"] = args
-        self.send(msg)
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self.recv(deadline)
-            if "error" in reply:
-                raise CommandError(command, reply["error"])
-            if "return" in reply:
-                return reply["return"]
 
     def run(self, argv, timeout=60, stdin=None):
         """Runs argv in the guest; returns (exit code, stdout, stderr) as text."""
