@@ -1,7 +1,6 @@
 #include "agent/agent.hpp"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,8 +66,6 @@ std::string take_silenced_stderr() {
 }
 
 int run_agent(const core::CliArgs& args) {
-  // The system's openssl.cnf is not ours to follow (and reading it costs every spawn).
-  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   core::LogSetup log;
   log.program = "guestkit-agent";
   log.max_level = args.debug ? core::Level::debug : core::Level::info;
@@ -88,6 +85,7 @@ int run_agent(const core::CliArgs& args) {
   core::ConfigLoadOptions load;
   if (args.config) load.file = std::filesystem::path(*args.config);
   load.extra_files = {core::paths::kAgentConfigFile};
+  load.cache = !args.dry_run;  // yaml-cpp would be most of a spawn's start
   auto config = core::load_config(*root, load);
   if (!config) {
     for (const auto& line : core::split_lines(config.error().context)) core::log_error(line);

@@ -1,7 +1,8 @@
 #pragma once
-// The agent's cryptography, all OpenSSL EVP: HKDF-SHA256 (RFC 5869) for the
-// per-connection keys, AES-256-GCM for sealing, and the OS RNG for challenges.
-// Key material lives in SecretBytes, which wipes itself (OPENSSL_cleanse).
+// The agent's cryptography: OpenSSL EVP's HKDF-SHA256 (RFC 5869) for the
+// per-connection keys and AES-256-GCM for sealing (libcrypto loaded on first use:
+// agent/libcrypto.hpp says why), the OS RNG for challenges. Key material lives in
+// SecretBytes, which wipes itself (explicit_bzero, which the compiler cannot drop).
 
 #include <cstdint>
 #include <string_view>
@@ -51,7 +52,7 @@ core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce,
 core::Result<SecretBytes> aes_gcm_open(const SecretBytes& key, const Bytes& nonce,
                                        const Bytes& sealed, const Bytes& aad = {});
 
-// Constant-time equality (OpenSSL's CRYPTO_memcmp).
-bool equal_ct(const Bytes& a, const Bytes& b);
+// Zeroes `size` bytes at `data` (explicit_bzero).
+void wipe(void* data, std::size_t size) noexcept;
 
 }  // namespace guestkit::agent

@@ -1,7 +1,5 @@
 #include "agent/protocol.hpp"
 
-#include <openssl/crypto.h>
-
 #include <nlohmann/json.hpp>
 
 namespace guestkit::agent {
@@ -12,7 +10,7 @@ core::Result<SecretBytes> parse_key_text(std::string_view text) {
   while (!text.empty() && blank(text.back())) text.remove_suffix(1);
   auto bytes = core::hex_decode(text);
   if (!bytes || bytes->size() < 32 || bytes->size() > 64) {
-    if (bytes) OPENSSL_cleanse(bytes->data(), bytes->size());
+    if (bytes) wipe(bytes->data(), bytes->size());
     return core::make_error(core::Errc::bad_input, "the key must be 32 to 64 bytes written as hex");
   }
   return SecretBytes(std::move(*bytes));
@@ -69,7 +67,7 @@ core::Result<SecretBytes> Channel::open(const nlohmann::json& envelope) {
 void wipe_json(nlohmann::json& value) {
   if (value.is_string()) {
     auto& s = value.get_ref<std::string&>();
-    OPENSSL_cleanse(s.data(), s.size());
+    wipe(s.data(), s.size());
   } else if (value.is_structured()) {
     for (auto& item : value) wipe_json(item);
   }

@@ -10,6 +10,7 @@
 #include <array>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
@@ -85,13 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
   core::Status start() {
     auto challenge = random_bytes(kChallengeSize);
     if (!challenge) return std::move(challenge).error();
-    if (!state_.key_problem.empty() || state_.auth_none) {
-      // No channel: only clear requests (info, or everything with auth: none).
-    } else {
-      auto channel = Channel::create(Channel::Role::agent, *key_, *challenge);
-      if (!channel) return std::move(channel).error();
-      channel_.emplace(std::move(*channel));
-    }
+    challenge_ = std::move(*challenge);
     session_timer_.expires_after(state_.ctx.config.agent.session_timeout);
     session_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
@@ -99,7 +94,12 @@ class Session : public std::enable_shared_from_this<Session> {
                         " lasted longer than agent.session_timeout, closing");
       self->abort("timeout", "session too long");
     });
-    send(greeting(state_, *challenge).dump());
+    send(greeting(state_, challenge_).dump());
+    // The greeting is on the wire now (Asio writes at once when nothing is queued).
+    // The channel keys, and libcrypto with them, come after it, while the peer derives
+    // its own and seals its first request (agent/libcrypto.hpp).
+    if (keyed())
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->derive_channel(); });
     arm_read_timer();
     read();
     return {};
@@ -108,6 +108,23 @@ class Session : public std::enable_shared_from_this<Session> {
   void set_key(const SecretBytes* key) { key_ = key; }
 
  private:
+  // Whether sealed requests can be opened: a usable key and auth not switched off.
+  bool keyed() const { return key_ && state_.key_problem.empty() && !state_.auth_none; }
+
+  // Derives the channel once; false (logged) when the crypto is unusable.
+  bool derive_channel() {
+    if (channel_) return true;
+    if (!channel_problem_.empty()) return false;
+    auto channel = Channel::create(Channel::Role::agent, *key_, challenge_);
+    if (!channel) {
+      channel_problem_ = channel.error().message();
+      core::log_error("cannot derive this connection's keys: ", channel_problem_);
+      return false;
+    }
+    channel_.emplace(std::move(*channel));
+    return true;
+  }
+
   void arm_read_timer() {
     read_timer_.expires_after(state_.ctx.config.agent.read_timeout);
     read_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -194,6 +211,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle_sealed(const json& envelope) {
+    if (keyed() && !derive_channel()) {
+      finish_with(clear_error("failed", "internal error: the agent cannot use its cryptography"));
+      return;
+    }
     if (!channel_) {
       core::log_warning(
           "sealed request from ", peer_, " refused: ",
@@ -321,7 +342,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::steady_timer session_timer_;
   LineReader reader_;
   std::string peer_;
+  Bytes challenge_;
   std::optional<Channel> channel_;
+  std::string channel_problem_;
   std::array<char, 16384> buffer_{};
   std::deque<std::string> outbox_;
   bool writing_ = false;

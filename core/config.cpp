@@ -196,11 +196,15 @@ bool Config::plugin_enabled(std::string_view name) const {
 Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   // No stamp (a source cannot be stat'ed): no cache; loading reports the problem.
   std::optional<detail::ConfigStamp> stamp;
-  // The stamp covers guestkit.yml, its drop-ins and the legacy file, nothing else.
-  if (options.cache && !options.file && options.extra_files.empty()) {
-    if (auto s = detail::stamp_config_sources(root, options.legacy)) stamp = std::move(*s);
+  // The stamp covers guestkit.yml, the extra files, the drop-ins and the legacy file:
+  // everything but a host --config file.
+  const std::string_view cache_path = detail::config_cache_path(options.extra_files);
+  if (options.cache && !options.file) {
+    if (auto s = detail::stamp_config_sources(root, options.legacy, options.extra_files))
+      stamp = std::move(*s);
     if (stamp)
-      if (auto cached = detail::read_config_cache(root, *stamp)) return std::move(*cached);
+      if (auto cached = detail::read_config_cache(root, cache_path, *stamp))
+        return std::move(*cached);
   }
   Config config;
   std::vector<std::string> errors;
@@ -216,7 +220,7 @@ Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   if (errors.empty()) {
     // Best effort: without a cache the next load parses again, nothing worse.
     if (stamp && stamp->settled)
-      if (auto written = detail::write_config_cache(root, *stamp, config); !written)
+      if (auto written = detail::write_config_cache(root, cache_path, *stamp, config); !written)
         log_debug("configuration cache: ", written.error().message(), ", ignoring");
     return config;
   }

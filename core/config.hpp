@@ -215,9 +215,9 @@ struct ConfigLoadOptions {
   std::optional<std::filesystem::path> file;
   // Read the legacy gandi flags file (under the root) first.
   bool legacy = true;
-  // Use and refresh the compiled copy in /run/guestkit/config.cache (config_cache.hpp)
-  // instead of parsing YAML when no source changed. Only without `file` and
-  // `extra_files` (the cache's stamp does not cover them).
+  // Use and refresh the compiled copy in /run/guestkit/config.cache (with
+  // `extra_files`: agent-config.cache; config_cache.hpp) instead of parsing YAML when
+  // no source changed. Never with `file` (a host file the stamp does not cover).
   bool cache = false;
   // Guest paths read (when they exist) after the main file and before its drop-ins,
   // so drop-ins still win: guestkit-agent adds /etc/guestkit/agent.yml. Not read with

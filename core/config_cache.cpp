@@ -340,7 +340,8 @@ bool is_dropin_name(std::string_view name) {
   return name.size() > 4 && name.front() != '.' && name.ends_with(".yml");
 }
 
-Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy) {
+Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy,
+                                         const std::vector<std::string>& extra_files) {
   timespec now_ts{};
   ::clock_gettime(CLOCK_REALTIME, &now_ts);
   const std::int64_t now = ns_of(now_ts);
@@ -349,7 +350,9 @@ Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy) {
   // The root's own path too: the sources' names in messages include it.
   stamp.text = std::string(kMagic) + escape(kVersion) + ' ' + escape(root.display("/")) +
                (legacy ? " legacy\n" : " no-legacy\n");
-  std::vector<std::string_view> fixed{paths::kConfigFile, paths::kConfigDropinDir};
+  std::vector<std::string_view> fixed{paths::kConfigFile};
+  for (const auto& extra : extra_files) fixed.push_back(extra);
+  fixed.push_back(paths::kConfigDropinDir);
   if (legacy) fixed.insert(fixed.begin(), {paths::kLegacyDefault, paths::kLegacySysconfig});
   for (const auto guest : fixed)
     if (auto status = stamp_one(root, guest, now, stamp); !status) return std::move(status).error();
@@ -364,8 +367,13 @@ Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy) {
   return stamp;
 }
 
-std::optional<Config> read_config_cache(const Root& root, const ConfigStamp& stamp) {
-  auto data = read_file_if_exists(root, paths::kConfigCache, kCacheReadLimit, Follow::never);
+std::string_view config_cache_path(const std::vector<std::string>& extra_files) {
+  return extra_files.empty() ? paths::kConfigCache : paths::kAgentConfigCache;
+}
+
+std::optional<Config> read_config_cache(const Root& root, std::string_view path,
+                                        const ConfigStamp& stamp) {
+  auto data = read_file_if_exists(root, path, kCacheReadLimit, Follow::never);
   if (!data || !*data) return std::nullopt;
   std::string_view text = **data;
   if (!text.starts_with(stamp.text)) return std::nullopt;
@@ -375,14 +383,15 @@ std::optional<Config> read_config_cache(const Root& root, const ConfigStamp& sta
   return decode_config(text);
 }
 
-Status write_config_cache(const Root& root, const ConfigStamp& stamp, const Config& config) {
+Status write_config_cache(const Root& root, std::string_view path, const ConfigStamp& stamp,
+                          const Config& config) {
   WriteOptions options;
   options.mode = 0600;
   options.follow = Follow::never;
   options.create_parents = true;
   options.parent_mode = 0755;
   options.durable = false;  // /run: a crash loses it, and the next load rebuilds it
-  return write_file_atomic(root, paths::kConfigCache,
+  return write_file_atomic(root, path,
                            stamp.text + std::string(kBodyMark) + encode_config(config), options);
 }
 

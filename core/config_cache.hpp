@@ -7,7 +7,7 @@
 // and every hotplug helper loads the configuration once per event. The cache holds
 // the Config that loading produced, keyed by a stamp of every source (path, inode,
 // size, mtime and ctime in ns of the legacy file, guestkit.yml, the drop-in directory
-// and each drop-in). Any change to a source changes the stamp, and the next load
+// and each drop-in; the agent's agent.yml for its own copy). Any change to a source changes the stamp, and the next load
 // parses the YAML again and rewrites the cache. Like git's "racy clean" rule, nothing
 // is cached while a source changed in the last two seconds, when a second change could
 // land in the same timestamp tick. /run is a tmpfs: every boot starts without a cache.
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/result.hpp"
@@ -27,12 +28,21 @@ struct ConfigStamp {
   std::string text;      // one line per source; equal stamps mean equal sources
   bool settled = false;  // no source changed in the last two seconds
 };
-Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy);
+// `extra_files` are ConfigLoadOptions::extra_files (guestkit-agent's agent.yml).
+Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy,
+                                         const std::vector<std::string>& extra_files);
 
-// The Config the cache holds for exactly this stamp, or nullopt (no cache, another
-// stamp, an unreadable or damaged file: the caller loads the sources instead).
-std::optional<Config> read_config_cache(const Root& root, const ConfigStamp& stamp);
-Status write_config_cache(const Root& root, const ConfigStamp& stamp, const Config& config);
+// Where the cache for this set of sources lives: config.cache for the plain set, and
+// agent-config.cache for the agent's (guestkit.yml + agent.yml), so the agent and the
+// helpers never overwrite each other's copy.
+std::string_view config_cache_path(const std::vector<std::string>& extra_files);
+
+// The Config the cache at `path` holds for exactly this stamp, or nullopt (no cache,
+// another stamp, an unreadable or damaged file: the caller loads the sources instead).
+std::optional<Config> read_config_cache(const Root& root, std::string_view path,
+                                        const ConfigStamp& stamp);
+Status write_config_cache(const Root& root, std::string_view path, const ConfigStamp& stamp,
+                          const Config& config);
 
 // The codec, one `path=value` line per setting (exposed for tests). decode fails on
 // any missing, unknown or invalid line, so a cache from another schema is never used.

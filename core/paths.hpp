@@ -19,6 +19,7 @@ inline constexpr const char* kRunDir = "/run/guestkit";
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
 inline constexpr const char* kConfigCache = "/run/guestkit/config.cache";  // config_cache.hpp
+inline constexpr const char* kAgentConfigCache = "/run/guestkit/agent-config.cache";
 // guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
 inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
 inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk

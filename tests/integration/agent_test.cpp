@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -423,4 +424,82 @@ TEST_CASE("agent --listen unix with auth none takes clear orders", "[agent-xinet
   CHECK(res.exit_code == 0);
   CHECK(lab.root_file("/etc/hostname") == "plain\n");
   CHECK(lab.tmp().read("listen.log").find("agent.auth is none") != std::string::npos);
+}
+
+namespace {
+
+// One line from `fd` (without its '\n'), or "" after 5 s or at EOF.
+std::string read_line_from(int fd) {
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  char c = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    if (::read(fd, &c, 1) != 1) break;
+    if (c == '\n') return line;
+    line += c;
+  }
+  return {};
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless session",
+          "[agent-xinetd]") {
+  // Neither binary asks the dynamic linker for libcrypto: agent/libcrypto.cpp dlopen()s
+  // it when a key is to be derived, after the greeting went out.
+  for (const char* name : {"guestkit-agent", "guestkit-ctl"}) {
+    const auto res = gc::run({"readelf", "--dynamic", gt::built_binary("agent", name).string()});
+    REQUIRE(res.ok());
+    INFO(name << ":\n" << res->out);
+    REQUIRE(res->success());
+    CHECK(res->out.find("(NEEDED)") != std::string::npos);
+    CHECK(res->out.find("libcrypto") == std::string::npos);
+  }
+
+  // An agent without a usable key answers clear info and never maps libcrypto.
+  gt::AgentLab lab;  // for the root; its xinetd stays idle
+  const auto conf =
+      lab.tmp().write("nokey.yml", "agent:\n  key_file: /etc/guestkit/absent.key\n");
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  const auto agent = gt::built_binary("agent", "guestkit-agent");
+  const std::string log = (lab.tmp().path() / "nokey.log").string();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(sv[1], 0);
+    ::dup2(sv[1], 1);
+    ::execl(agent.c_str(), "guestkit-agent", "--root", lab.root().c_str(), "--config", conf.c_str(),
+            "--log-file", log.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  struct Reap {
+    int fd;
+    pid_t pid;
+    ~Reap() {
+      ::close(fd);
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{sv[0], pid};
+  const json greeting = json::parse(read_line_from(sv[0]), nullptr, false);
+  INFO(greeting.dump());
+  REQUIRE(greeting.is_object());
+  CHECK(greeting["challenge"].get<std::string>().size() == 64);
+  const std::string request = "{\"id\":1,\"op\":\"info\"}\n";
+  REQUIRE(::write(sv[0], request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  const json reply = json::parse(read_line_from(sv[0]), nullptr, false);
+  INFO(reply.dump());
+  CHECK(reply["ok"] == true);
+  const std::string maps = slurp("/proc/" + std::to_string(pid) + "/maps");
+  REQUIRE_FALSE(maps.empty());
+  CHECK(maps.find("libcrypto") == std::string::npos);
+  CHECK(slurp(log).find("no usable agent key") != std::string::npos);
 }

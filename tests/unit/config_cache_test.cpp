@@ -25,6 +25,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+constexpr std::string_view kCache = gc::paths::kConfigCache;
+
 // A config where every kind of value differs from its default, with the bytes the
 // codec must escape.
 gc::Config unusual_config() {
@@ -61,7 +63,7 @@ gc::Config unusual_config() {
 
 // The stamp as if it were taken a minute from now: every source counts as settled.
 gd::ConfigStamp settled_stamp(const gc::Root& root) {
-  auto stamp = gd::stamp_config_sources(root, true);
+  auto stamp = gd::stamp_config_sources(root, true, {});
   REQUIRE(stamp.ok());
   stamp->settled = true;
   return *stamp;
@@ -155,7 +157,7 @@ TEST_CASE("config cache: load_config uses it only while the sources are unchange
   // returns it, it did not parse.
   gc::Config planted = *first;
   planted.disk.root = "/from-cache";
-  REQUIRE(gd::write_config_cache(root, settled_stamp(root), planted).ok());
+  REQUIRE(gd::write_config_cache(root, kCache, settled_stamp(root), planted).ok());
   struct stat st {};
   REQUIRE(::stat((tmp.path() / "run/guestkit/config.cache").c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0600);
@@ -198,20 +200,20 @@ TEST_CASE("config cache: a load with settled sources writes it, and the next loa
   TempDir tmp;
   const auto root = tmp.root();
   const auto file = tmp.write("etc/guestkit/guestkit.yml", "cpu: {online_timeout: 5s}\n");
-  auto stamp = gd::stamp_config_sources(root, true);
+  auto stamp = gd::stamp_config_sources(root, true, {});
   REQUIRE(stamp.ok());
   CHECK_FALSE(stamp->settled);  // its ctime is now
   CHECK(stamp->text.find("/etc/guestkit/guestkit.yml ") != std::string::npos);
   CHECK(stamp->text.find("/etc/default/gandi absent") != std::string::npos);
 
-  REQUIRE(gd::write_config_cache(root, *stamp, *gc::load_config(root)).ok());
-  auto read = gd::read_config_cache(root, *stamp);
+  REQUIRE(gd::write_config_cache(root, kCache, *stamp, *gc::load_config(root)).ok());
+  auto read = gd::read_config_cache(root, kCache, *stamp);
   REQUIRE(read);
   CHECK(read->cpu.online_timeout == 5s);
   // Another stamp (here: without the legacy files) does not match.
-  auto other = gd::stamp_config_sources(root, false);
+  auto other = gd::stamp_config_sources(root, false, {});
   REQUIRE(other.ok());
-  CHECK_FALSE(gd::read_config_cache(root, *other));
+  CHECK_FALSE(gd::read_config_cache(root, kCache, *other));
 }
 
 TEST_CASE("config cache: a planted symlink is neither read nor written through",
@@ -225,11 +227,50 @@ TEST_CASE("config cache: a planted symlink is neither read nor written through",
             stamp.text + "--\n" + gd::encode_config(*gc::load_config(root)));
   std::filesystem::create_directories(tmp.path() / "run/guestkit");
   std::filesystem::create_symlink("/elsewhere", tmp.path() / "run/guestkit/config.cache");
-  CHECK_FALSE(gd::read_config_cache(root, stamp));
+  CHECK_FALSE(gd::read_config_cache(root, kCache, stamp));
   // Writing replaces the link itself; the file it pointed at is untouched.
   const std::string before = tmp.read("elsewhere");
-  REQUIRE(gd::write_config_cache(root, stamp, gc::Config{}).ok());
+  REQUIRE(gd::write_config_cache(root, kCache, stamp, gc::Config{}).ok());
   CHECK(tmp.read("elsewhere") == before);
   CHECK_FALSE(std::filesystem::is_symlink(tmp.path() / "run/guestkit/config.cache"));
-  CHECK(gd::read_config_cache(root, stamp));
+  CHECK(gd::read_config_cache(root, kCache, stamp));
+}
+
+TEST_CASE("config cache: the agent's sources (with agent.yml) have their own copy",
+          "[config][cache]") {
+  TempDir tmp;
+  const auto root = tmp.root();
+  tmp.write("etc/guestkit/guestkit.yml", "disk: {root: /data}\n");
+  const auto agent_yml = tmp.write("etc/guestkit/agent.yml", "agent: {max_message: 4096}\n");
+  const std::vector<std::string> extra{gc::paths::kAgentConfigFile};
+  CHECK(gd::config_cache_path(extra) == gc::paths::kAgentConfigCache);
+  CHECK(gd::config_cache_path({}) == gc::paths::kConfigCache);
+
+  auto stamp = gd::stamp_config_sources(root, true, extra);
+  REQUIRE(stamp.ok());
+  CHECK(stamp->text.find("/etc/guestkit/agent.yml ") != std::string::npos);
+  // The helpers' stamp does not cover agent.yml, so it can never match the agent's.
+  CHECK(gd::stamp_config_sources(root, true, {})->text != stamp->text);
+
+  // A settled copy planted for the agent's stamp is what the agent's load returns,
+  // and the helpers' load does not see it.
+  stamp->settled = true;
+  gc::ConfigLoadOptions agent;
+  agent.cache = true;
+  agent.extra_files = extra;
+  auto loaded = gc::load_config(root, agent);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->agent.max_message == 4096);
+  gc::Config planted = *loaded;
+  planted.agent.max_message = 777;
+  REQUIRE(gd::write_config_cache(root, gc::paths::kAgentConfigCache, *stamp, planted).ok());
+  CHECK(gc::load_config(root, agent)->agent.max_message == 777);
+  gc::ConfigLoadOptions helpers;
+  helpers.cache = true;
+  CHECK(gc::load_config(root, helpers)->agent.max_message != 777);
+  CHECK_FALSE(std::filesystem::exists(tmp.path() / "run/guestkit/config.cache"));
+
+  // An edit of agent.yml (same size) changes the agent's stamp: parsed again.
+  rewrite_in_place(agent_yml, "agent: {max_message: 8192}\n");
+  CHECK(gc::load_config(root, agent)->agent.max_message == 8192);
 }
