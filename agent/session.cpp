@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+// After sys/socket.h: linux/vm_sockets.h uses its types.
+#include <linux/vm_sockets.h>
 #include <unistd.h>
 
 #include <array>
@@ -58,6 +60,9 @@ Peer describe_peer(int fd) {
              "]:" + std::to_string(ntohs(in6->sin6_port));
   } else if (ss.ss_family == AF_UNIX) {
     p.text = "unix";
+  } else if (ss.ss_family == AF_VSOCK) {
+    const auto* vm = reinterpret_cast<const sockaddr_vm*>(&ss);
+    p.text = "vsock:" + std::to_string(vm->svm_cid) + ":" + std::to_string(vm->svm_port);
   } else {
     p.text = "family " + std::to_string(ss.ss_family);
   }
@@ -356,8 +361,8 @@ class Session : public std::enable_shared_from_this<Session> {
 bool peer_allowed(const std::vector<std::string>& allow, int family, const unsigned char* addr) {
   if (allow.empty()) return true;
   for (const auto& entry : allow) {
-    if (entry == "unix") {
-      if (family == AF_UNIX) return true;
+    if (entry == "unix" || entry == "vsock") {
+      if (family == (entry == "unix" ? AF_UNIX : AF_VSOCK)) return true;
       continue;
     }
     const auto slash = entry.find('/');

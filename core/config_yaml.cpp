@@ -249,9 +249,9 @@ bool decode(Diagnostics& diag, const Entry& entry, ZoneName target) {
 
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
-// "unix", or an IPv4/IPv6 address with an optional /prefix in range.
+// "unix", "vsock", or an IPv4/IPv6 address with an optional /prefix in range.
 bool valid_peer(const std::string& text) {
-  if (text == "unix") return true;
+  if (text == "unix" || text == "vsock") return true;
   const auto slash = text.find('/');
   const std::string addr = text.substr(0, slash);
   unsigned char buf[sizeof(in6_addr)];
@@ -276,7 +276,7 @@ bool decode(Diagnostics& diag, const Entry& entry, PeerList target) {
   for (const auto& item : items) {
     if (!valid_peer(item)) {
       diag.add(entry.mark(), quote(entry.path) + ": " + quote(detail::printable(item)) +
-                                 " is not an address, a CIDR like 10.0.0.0/8, or unix");
+                                 " is not an address, a CIDR like 10.0.0.0/8, unix or vsock");
       return false;
     }
   }

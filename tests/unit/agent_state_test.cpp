@@ -39,6 +39,9 @@ TEST_CASE("agent allow_from matches CIDRs per family", "[agent]") {
   CHECK_FALSE(allowed({"10.1.2.0/23"}, "10.1.4.0"));
   CHECK(ga::peer_allowed({"unix"}, AF_UNIX, nullptr));
   CHECK_FALSE(ga::peer_allowed({"10.0.0.0/8"}, AF_UNIX, nullptr));
+  CHECK(ga::peer_allowed({"10.0.0.0/8", "vsock"}, AF_VSOCK, nullptr));
+  CHECK_FALSE(ga::peer_allowed({"unix"}, AF_VSOCK, nullptr));
+  CHECK_FALSE(ga::peer_allowed({"vsock"}, AF_UNIX, nullptr));
 }
 
 TEST_CASE("agent instance id sources in order", "[agent]") {
