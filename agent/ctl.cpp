@@ -137,8 +137,8 @@ const core::ToolSpec& ctl_tool() {
       "SPEC: tcp:HOST:PORT (port 7391 by default on the VM), unix:PATH, vsock:CID:PORT.\n"
       "Commands:\n"
       "  info                        the agent's greeting and version\n"
-      "  provision ORDER.yml         the first-boot order (YAML or JSON); instance_id is\n"
-      "                              taken from the greeting when the order has none\n"
+      "  provision ORDER.yml         the first-boot order (YAML or JSON); its instance_id,\n"
+      "                              else --instance-id, else the greeting's\n"
       "  set-password USER           password read from standard input\n"
       "  ssh-keys USER [--add FILE] [--remove FILE] [--list]\n"
       "  set-hostname NAME\n"
@@ -150,6 +150,8 @@ const core::ToolSpec& ctl_tool() {
           {"json", 'j', false, "", "print the answers as JSON"},
           {"timeout", 't', true, "DURATION", "longest wait for each answer (default 120s)"},
           {"force", 'f', false, "", "provision again an instance already provisioned"},
+          {"instance-id", 'i', true, "ID",
+           "the VM meant: nothing is sent when its greeting names another instance"},
           {"add", 0, true, "FILE", "ssh-keys: add the keys in FILE"},
           {"remove", 0, true, "FILE", "ssh-keys: remove the keys in FILE"},
           {"list", 0, false, "", "ssh-keys: list the keys"},
@@ -199,6 +201,10 @@ int run_ctl(const core::CliArgs& args) {
     ::explicit_bzero(text->data(), text->size());
     if (!op_args.is_object()) return fail(arg + ": the order must be a map");
     if (args.has("force")) op_args["force"] = true;
+    if (args.has("instance-id") && op_args.contains("instance_id") &&
+        op_args["instance_id"] != args.options.at("instance-id"))
+      return fail(arg + ": the order is for instance " + op_args["instance_id"].dump() +
+                  ", --instance-id says '" + args.options.at("instance-id") + "'");
   } else if (command == "set-password") {
     if (arg.empty()) return fail("set-password needs USER");
     op_args = {{"user", arg}, {"password", read_password().reveal()}};
@@ -221,6 +227,10 @@ int run_ctl(const core::CliArgs& args) {
 
   auto client = Client::open(args.options.at("connect"), key ? &*key : nullptr, timeout);
   if (!client) return fail(client.error().message());
+  // Before any order leaves: the wrong VM (a reused address, a typo) hears nothing.
+  if (args.has("instance-id") && client->instance_id() != args.options.at("instance-id"))
+    return fail(args.options.at("connect") + " is instance '" + client->instance_id() +
+                "', not '" + args.options.at("instance-id") + "': nothing sent");
   if (command == "provision" && !op_args.contains("instance_id"))
     op_args["instance_id"] = client->instance_id();
   if (command == "info" && !key) {

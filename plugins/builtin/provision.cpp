@@ -4,7 +4,9 @@
 //   10-set-hostname        /etc/hostname, the 127.0.1.1 line of /etc/hosts, and the
 //                          live hostname when the root is "/"
 //   20-set-root-password   chpasswd -e for root
-//   30-create-admin-user   useradd/usermod, chpasswd -e, the sudoers drop-in
+//   30-create-admin-user   useradd/usermod, chpasswd -e, the sudoers drop-in (with
+//                          sudo: none, the drop-in goes and gpasswd -d takes the
+//                          user out of sudo/wheel)
 //   40-install-ssh-keys    root's and the admin's authorized_keys, merged
 //
 // A step whose part of the order is absent is skipped.
@@ -108,6 +110,11 @@ core::Result<Outcome> create_admin_user(PluginContext& p) {
   auto created = provision::ensure_user(p.ctx.root, admin.name, groups);
   if (!created) return std::move(created).error();
   bool changed = *created || !groups.empty();
+  for (const auto& group : p.order->leave_groups) {  // sudo: none for an existing user
+    if (auto ok = provision::leave_group(p.ctx.root, admin.name, group); !ok)
+      return std::move(ok).error();
+    changed = true;
+  }
   if (admin.password_hash) {
     if (auto ok = provision::set_password_hash(p.ctx.root, admin.name, *admin.password_hash); !ok)
       return std::move(ok).error();

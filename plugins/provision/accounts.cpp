@@ -97,6 +97,40 @@ core::Result<std::string> admin_group(const core::Root& root) {
   return core::make_error(core::Errc::bad_input, "the image has neither a sudo nor a wheel group");
 }
 
+core::Result<std::vector<std::string>> admin_groups_of(const core::Root& root,
+                                                       const std::string& name) {
+  auto text = core::read_file(root, core::paths::kGroup, kAccountsLimit);
+  if (!text) return std::move(text).error();
+  std::vector<std::string> out;
+  for (const auto& line : core::split_lines(*text)) {
+    const auto f = fields(line);
+    if (f.size() < 4) continue;
+    bool admin = false;
+    for (const char* g : kAdminGroups) admin = admin || f[0] == g;
+    if (!admin) continue;
+    // The member list: "a,b,c".
+    const std::string& members = f[3];
+    for (std::size_t start = 0; start <= members.size();) {
+      const std::size_t comma = std::min(members.find(',', start), members.size());
+      if (members.compare(start, comma - start, name) == 0 && comma - start == name.size()) {
+        out.push_back(f[0]);
+        break;
+      }
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+core::Status leave_group(const core::Root& root, const std::string& name,
+                         const std::string& group) {
+  // gpasswd names its chroot option -Q/--root; the other tools take --root too.
+  std::vector<std::string> argv{"gpasswd"};
+  for (auto& a : root_args(root)) argv.push_back(std::move(a));
+  argv.insert(argv.end(), {"--delete", name, group});
+  return run_tool(argv);
+}
+
 core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
                                const std::vector<std::string>& groups) {
   auto existing = find_account(root, name);

@@ -31,6 +31,13 @@ core::Result<std::optional<gid_t>> find_group(const core::Root& root, const std:
 bool is_system_account(const Account& account);
 // "sudo" when the image has that group, else "wheel"; Errc::bad_input when neither.
 core::Result<std::string> admin_group(const core::Root& root);
+// The groups that give sudo rights on the images we know ("sudo", "wheel").
+inline constexpr const char* kAdminGroups[] = {"sudo", "wheel"};
+// Of kAdminGroups, those the image has with `name` as a supplementary member.
+core::Result<std::vector<std::string>> admin_groups_of(const core::Root& root,
+                                                       const std::string& name);
+// `gpasswd --delete NAME GROUP` (with --root when the root is not "/").
+core::Status leave_group(const core::Root& root, const std::string& name, const std::string& group);
 
 enum class Sudo { none, password, nopasswd };
 

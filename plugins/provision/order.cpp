@@ -214,6 +214,20 @@ core::Status prepare_order(const core::Root& root, Order& order) {
       auto group = admin_group(root);
       if (!group) return bad("admin.sudo", group.error().context);
       order.admin_group = *group;
+    } else {
+      // sudo: none means no sudo rights: not through a listed group either, and an
+      // existing user leaves the groups that give them.
+      for (const auto& g : admin.groups)
+        for (const char* privileged : kAdminGroups)
+          if (g == privileged)
+            return bad("admin.groups", "'" + g +
+                                           "' gives sudo rights, which admin.sudo: none "
+                                           "takes away (say password or nopasswd)");
+      if (*account) {
+        auto groups = admin_groups_of(root, admin.name);
+        if (!groups) return std::move(groups).error();
+        order.leave_groups = std::move(*groups);
+      }
     }
     // A home left from before (or planted) is checked too: useradd -m keeps it.
     const std::string home = *account ? (*account)->home : "/home/" + admin.name;

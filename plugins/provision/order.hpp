@@ -38,6 +38,8 @@ struct Order {
   bool force = false;
   // Set by prepare_order:
   std::string admin_group;  // "sudo" or "wheel" when admin.sudo is not none
+  // With admin.sudo none: the sudo/wheel groups the existing user is to leave.
+  std::vector<std::string> leave_groups;
 };
 
 // Errc::bad_input naming the field ("admin.name: ...") on the first problem.

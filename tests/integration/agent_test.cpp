@@ -42,13 +42,14 @@ const std::string kRootPassword = "Root-Pa55word-7c1d";
 const std::string kAdminPassword = "Admin-Pa55word-93ab";
 
 std::string order_yaml(const std::string& instance_id, const std::string& admin = "admin",
-                       const std::string& hostname = "web1.example.com") {
+                       const std::string& hostname = "web1.example.com",
+                       const std::string& sudo = "nopasswd") {
   std::string keys;
   for (const auto& k : kKeys) keys += "    - \"" + k + "\"\n";
   return "instance_id: " + instance_id + "\nhostname: " + hostname + "\nroot:\n  password: \"" +
          kRootPassword + "\"\n  ssh_keys:\n" + keys + "admin:\n  name: \"" + admin +
          "\"\n  password: \"" + kAdminPassword +
-         "\"\n  sudo: nopasswd\n  groups: [adm]\n  ssh_keys:\n" + keys;
+         "\"\n  sudo: " + sudo + "\n  groups: [adm]\n  ssh_keys:\n" + keys;
 }
 
 std::string shadow_hash(const gt::AgentLab& lab, const std::string& user) {
@@ -172,6 +173,21 @@ TEST_CASE("agent full provision through xinetd", "[agent-xinetd]") {
     CHECK(again.exit_code == 0);
     CHECK(lab.root_file("/home/admin/.ssh/authorized_keys") == all_keys);
     CHECK(crypt_verifies(kAdminPassword, shadow_hash(lab, "admin")));
+  }
+  SECTION("force with sudo: none takes sudo away: group and drop-in") {
+    const auto no_sudo = lab.tmp().write(
+        "no-sudo.yml", order_yaml(lab.instance_id(), "admin", "web1.example.com", "none"));
+    const auto again = lab.ctl({"--force", "provision", no_sudo.string()});
+    INFO(again.out << again.err << lab.agent_log());
+    CHECK(again.exit_code == 0);
+    const auto groups = lab.root_file("/etc/group");
+    CHECK(groups.find("\nsudo:x:27:\n") != std::string::npos);
+    CHECK(groups.find("\nadm:x:4:admin\n") != std::string::npos);  // its other groups stay
+    CHECK_FALSE(std::filesystem::exists(lab.root() / "etc/sudoers.d/90-guestkit-admin"));
+    // Idempotent: nothing left to leave the second time.
+    const auto third = lab.ctl({"--force", "provision", no_sudo.string()});
+    CHECK(third.exit_code == 0);
+    CHECK(lab.root_file("/etc/group") == groups);
   }
 }
 
@@ -395,6 +411,20 @@ TEST_CASE("agent single ops: set-password, ssh-keys, status", "[agent-xinetd]") 
   res = lab.ctl({"--json", "status"});
   CHECK(res.exit_code == 0);
   CHECK(json::parse(res.out)["result"]["provisioned"] == false);
+  // --instance-id: checked against the greeting before anything is sent.
+  CHECK(lab.ctl({"--instance-id", lab.instance_id(), "status"}).exit_code == 0);
+  const std::string log_before = lab.agent_log();
+  res = lab.ctl({"--instance-id", "vm-other", "set-hostname", "elsewhere"});
+  CHECK(res.exit_code == 2);
+  CHECK(res.err.find("is instance '" + lab.instance_id() + "', not 'vm-other': nothing sent") !=
+        std::string::npos);
+  CHECK(lab.root_file("/etc/hostname") != "elsewhere\n");
+  CHECK(lab.agent_log().find("set-hostname", log_before.size()) == std::string::npos);
+  const auto order = lab.tmp().write("order.yml", order_yaml(lab.instance_id()));
+  res = lab.ctl({"--instance-id", "vm-other", "provision", order.string()});
+  CHECK(res.exit_code == 2);
+  CHECK(res.err.find("the order is for instance \"" + lab.instance_id() +
+                     "\", --instance-id says 'vm-other'") != std::string::npos);
   CHECK(lab.agent_log().find("An0ther-secret") == std::string::npos);
 }
 

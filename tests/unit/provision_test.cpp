@@ -206,6 +206,26 @@ TEST_CASE("provision order against the image", "[provision]") {
         "admin.groups: no group 'nosuch' in the image");
   CHECK(prepared({{"name", "admin"}, {"sudo", "none"}, {"groups", {"root"}}}) ==
         "admin.groups: group 'root' is the root group");
+  CHECK(prepared({{"name", "admin"}, {"sudo", "none"}, {"groups", {"adm", "sudo"}}}) ==
+        "admin.groups: 'sudo' gives sudo rights, which admin.sudo: none takes away (say "
+        "password or nopasswd)");
+  CHECK(prepared({{"name", "admin"}, {"sudo", "nopasswd"}, {"groups", {"sudo"}}}) == "ok sudo");
+  // sudo: none for an existing member of sudo and wheel: both are to be left; a
+  // member of neither (or a new user) leaves nothing.
+  const auto leaving = [&](const std::string& name) {
+    auto order = pv::parse_order({{"instance_id", "vm-1"}, {"admin", {{"name", name}, {"sudo", "none"}}}});
+    REQUIRE(order);
+    REQUIRE(pv::prepare_order(root, *order));
+    std::string out;
+    for (const auto& g : order->leave_groups) out += g + " ";
+    return out;
+  };
+  tmp.write("etc/group", "root:x:0:\nsudo:x:27:bob,alice\nwheel:x:10:alice\nadm:x:4:alice\n"
+                         "alice:x:1000:\nalicex:x:1001:\n");
+  CHECK(leaving("alice") == "sudo wheel ");
+  tmp.write("etc/group", "root:x:0:\nsudo:x:27:alicex,xalice\nalice:x:1000:\n");
+  CHECK(leaving("alice").empty());
+  CHECK(leaving("carol").empty());
   tmp.write("etc/group", "root:x:0:\nwheel:x:10:\n");
   CHECK(prepared({{"name", "admin"}, {"sudo", "nopasswd"}}) == "ok wheel");
   tmp.write("etc/group", "root:x:0:\n");
