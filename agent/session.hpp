@@ -5,18 +5,11 @@
 // connection. The peer address is checked against agent.allow_from before anything
 // is read.
 
-#include <string>
-#include <vector>
-
 #include "agent/crypto.hpp"
 #include "agent/ops.hpp"
 #include "core/result.hpp"
 
 namespace guestkit::agent {
-
-// Whether a peer may talk to us: `allow` holds CIDRs and "unix"; empty allows all.
-// `addr` is the peer's address (4 or 16 bytes per family; unused for AF_UNIX).
-bool peer_allowed(const std::vector<std::string>& allow, int family, const unsigned char* addr);
 
 // Runs the session on `fd` (takes ownership) until the peer leaves, a deadline
 // passes or the protocol ends it. `key` is null when there is no usable key.

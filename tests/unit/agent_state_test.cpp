@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/session.hpp"
+#include "agent/peer.hpp"
 #include "agent/state.hpp"
 #include "tests/support.hpp"
 
