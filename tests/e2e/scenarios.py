@@ -335,7 +335,8 @@ def vsock(c):
         c.check(code == 0, f"a sealed status over vsock failed: {out.strip()[:300]}")
         answer = json.loads(out)
         c.check(answer.get("ok") is True, f"the sealed status was not ok: {out.strip()[:300]}")
-        code, out = c.show("journalctl -b -o cat --no-pager -t guestkit-agent | grep -c 'connection from vsock:1:'")
+        code, out = c.show(f"journalctl -b -o cat --no-pager -t guestkit -u {unit} "
+                           "| grep -c 'guestkit-agent: connection from vsock:1:'")
         c.check(code == 0 and int(out.strip() or 0) >= 2,
                 "the agent's log does not name the vsock peers (vsock:1:PORT)")
     finally:
