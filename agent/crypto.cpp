@@ -76,16 +76,16 @@ core::Result<SecretBytes> hkdf_sha256(const Bytes& ikm, const Bytes& salt, std::
   OSSL_PARAM params[5];
   std::size_t n = 0;
   params[n++] = lib.OSSL_PARAM_construct_utf8_string("digest", digest, 0);
-  params[n++] = lib.OSSL_PARAM_construct_octet_string(
-      "key", const_cast<unsigned char*>(ikm.data()), ikm.size());
+  params[n++] = lib.OSSL_PARAM_construct_octet_string("key", const_cast<unsigned char*>(ikm.data()),
+                                                      ikm.size());
   // An empty salt means HashLen zero bytes (RFC 5869 2.2); OpenSSL does that itself
   // when no salt is set.
   if (!salt.empty())
     params[n++] = lib.OSSL_PARAM_construct_octet_string(
         "salt", const_cast<unsigned char*>(salt.data()), salt.size());
   if (!info.empty())
-    params[n++] = lib.OSSL_PARAM_construct_octet_string(
-        "info", const_cast<char*>(info.data()), info.size());
+    params[n++] =
+        lib.OSSL_PARAM_construct_octet_string("info", const_cast<char*>(info.data()), info.size());
   params[n] = lib.OSSL_PARAM_construct_end();
   Bytes out(length);
   if (lib.EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
@@ -115,8 +115,8 @@ core::Result<Bytes> aes_gcm_seal(const SecretBytes& key, const Bytes& nonce,
     return crypto_error("AES-GCM aad");
   if (!plaintext.empty()) {
     if (lib.EVP_EncryptUpdate(c.ctx, out.data(), &n,
-                          reinterpret_cast<const unsigned char*>(plaintext.data()),
-                          as_int(plaintext.size())) != 1)
+                              reinterpret_cast<const unsigned char*>(plaintext.data()),
+                              as_int(plaintext.size())) != 1)
       return crypto_error("AES-GCM encrypt");
     total = n;
   }

@@ -229,8 +229,8 @@ int run_ctl(const core::CliArgs& args) {
   if (!client) return fail(client.error().message());
   // Before any order leaves: the wrong VM (a reused address, a typo) hears nothing.
   if (args.has("instance-id") && client->instance_id() != args.options.at("instance-id"))
-    return fail(args.options.at("connect") + " is instance '" + client->instance_id() +
-                "', not '" + args.options.at("instance-id") + "': nothing sent");
+    return fail(args.options.at("connect") + " is instance '" + client->instance_id() + "', not '" +
+                args.options.at("instance-id") + "': nothing sent");
   if (command == "provision" && !op_args.contains("instance_id"))
     op_args["instance_id"] = client->instance_id();
   if (command == "info" && !key) {

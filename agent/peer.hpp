@@ -11,7 +11,7 @@ namespace guestkit::agent {
 
 struct Peer {
   int family = AF_UNSPEC;
-  unsigned char addr[16] = {};  // IPv4 (4 bytes) or IPv6 (16); unused otherwise
+  unsigned char addr[16] = {};   // IPv4 (4 bytes) or IPv6 (16); unused otherwise
   std::string text = "unknown";  // for the log: 192.0.2.7:51234, [::1]:5, unix, vsock:CID:PORT
 };
 

@@ -391,8 +391,8 @@ Status write_config_cache(const Root& root, std::string_view path, const ConfigS
   options.create_parents = true;
   options.parent_mode = 0755;
   options.durable = false;  // /run: a crash loses it, and the next load rebuilds it
-  return write_file_atomic(root, path,
-                           stamp.text + std::string(kBodyMark) + encode_config(config), options);
+  return write_file_atomic(root, path, stamp.text + std::string(kBodyMark) + encode_config(config),
+                           options);
 }
 
 }  // namespace guestkit::core::detail

@@ -48,8 +48,8 @@ std::string order_yaml(const std::string& instance_id, const std::string& admin 
   for (const auto& k : kKeys) keys += "    - \"" + k + "\"\n";
   return "instance_id: " + instance_id + "\nhostname: " + hostname + "\nroot:\n  password: \"" +
          kRootPassword + "\"\n  ssh_keys:\n" + keys + "admin:\n  name: \"" + admin +
-         "\"\n  password: \"" + kAdminPassword +
-         "\"\n  sudo: " + sudo + "\n  groups: [adm]\n  ssh_keys:\n" + keys;
+         "\"\n  password: \"" + kAdminPassword + "\"\n  sudo: " + sudo +
+         "\n  groups: [adm]\n  ssh_keys:\n" + keys;
 }
 
 std::string shadow_hash(const gt::AgentLab& lab, const std::string& user) {
@@ -495,8 +495,7 @@ TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless ses
 
   // An agent without a usable key answers clear info and never maps libcrypto.
   gt::AgentLab lab;  // for the root; its xinetd stays idle
-  const auto conf =
-      lab.tmp().write("nokey.yml", "agent:\n  key_file: /etc/guestkit/absent.key\n");
+  const auto conf = lab.tmp().write("nokey.yml", "agent:\n  key_file: /etc/guestkit/absent.key\n");
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   const auto agent = gt::built_binary("agent", "guestkit-agent");

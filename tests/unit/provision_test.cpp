@@ -213,15 +213,17 @@ TEST_CASE("provision order against the image", "[provision]") {
   // sudo: none for an existing member of sudo and wheel: both are to be left; a
   // member of neither (or a new user) leaves nothing.
   const auto leaving = [&](const std::string& name) {
-    auto order = pv::parse_order({{"instance_id", "vm-1"}, {"admin", {{"name", name}, {"sudo", "none"}}}});
+    auto order =
+        pv::parse_order({{"instance_id", "vm-1"}, {"admin", {{"name", name}, {"sudo", "none"}}}});
     REQUIRE(order);
     REQUIRE(pv::prepare_order(root, *order));
     std::string out;
     for (const auto& g : order->leave_groups) out += g + " ";
     return out;
   };
-  tmp.write("etc/group", "root:x:0:\nsudo:x:27:bob,alice\nwheel:x:10:alice\nadm:x:4:alice\n"
-                         "alice:x:1000:\nalicex:x:1001:\n");
+  tmp.write("etc/group",
+            "root:x:0:\nsudo:x:27:bob,alice\nwheel:x:10:alice\nadm:x:4:alice\n"
+            "alice:x:1000:\nalicex:x:1001:\n");
   CHECK(leaving("alice") == "sudo wheel ");
   tmp.write("etc/group", "root:x:0:\nsudo:x:27:alicex,xalice\nalice:x:1000:\n");
   CHECK(leaving("alice").empty());
