@@ -3,7 +3,6 @@
 #include <dlfcn.h>
 #include <openssl/opensslv.h>
 
-#include <atomic>
 #include <string>
 
 static_assert(OPENSSL_VERSION_MAJOR >= 3, "guestkit needs OpenSSL 3 (EVP_KDF, EVP_CIPHER_fetch)");
@@ -14,8 +13,6 @@ namespace {
 #define GUESTKIT_STRINGIFY_(x) #x
 #define GUESTKIT_STRINGIFY(x) GUESTKIT_STRINGIFY_(x)
 constexpr const char* kSoname = "libcrypto.so." GUESTKIT_STRINGIFY(OPENSSL_SHLIB_VERSION);
-
-std::atomic<bool> g_loaded{false};
 
 core::Error load_error(const std::string& what) {
   return core::make_error(core::Errc::failed, std::string("cannot use ") + kSoname + ": " + what);
@@ -58,22 +55,10 @@ Loaded load() {
 
 }  // namespace
 
-const char* libcrypto_soname() {
-  return kSoname;
-}
-
 core::Result<const LibCrypto*> libcrypto() {
-  static const Loaded loaded = [] {
-    Loaded l = load();
-    g_loaded.store(true, std::memory_order_release);
-    return l;
-  }();
+  static const Loaded loaded = load();
   if (!loaded.problem.empty()) return load_error(loaded.problem);
   return &loaded.lib;
-}
-
-bool libcrypto_loaded() {
-  return g_loaded.load(std::memory_order_acquire);
 }
 
 }  // namespace guestkit::agent

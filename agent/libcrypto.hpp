@@ -57,14 +57,8 @@ struct LibCrypto {
   EVP_CIPHER* aes_256_gcm = nullptr;
 };
 
-// The soname loaded, e.g. "libcrypto.so.3".
-const char* libcrypto_soname();
-
 // libcrypto, loaded and initialised on the first call (thread-safe; later calls are a
 // load of a pointer). The error names the library and what was missing.
 core::Result<const LibCrypto*> libcrypto();
-
-// Whether libcrypto has been loaded by this process (for tests and diagnostics).
-bool libcrypto_loaded();
 
 }  // namespace guestkit::agent
