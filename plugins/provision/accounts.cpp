@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/exec.hpp"
@@ -17,15 +18,16 @@ namespace {
 
 constexpr std::size_t kAccountsLimit = 16u << 20;
 
-std::vector<std::string> fields(const std::string& line) {
+// "a:b::c" -> {"a", "b", "", "c"} (a passwd/group line's fields, or with ',' a group's
+// member list).
+std::vector<std::string> split(const std::string& text, char separator = ':') {
   std::vector<std::string> out;
   std::size_t start = 0;
   for (;;) {
-    const std::size_t colon = line.find(':', start);
-    out.push_back(
-        line.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
-    if (colon == std::string::npos) return out;
-    start = colon + 1;
+    const std::size_t at = text.find(separator, start);
+    out.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
+    if (at == std::string::npos) return out;
+    start = at + 1;
   }
 }
 
@@ -61,7 +63,7 @@ core::Result<std::optional<Account>> find_account(const core::Root& root, const 
   auto text = core::read_file(root, core::paths::kPasswd, kAccountsLimit);
   if (!text) return std::move(text).error();
   for (const auto& line : core::split_lines(*text)) {
-    const auto f = fields(line);
+    const auto f = split(line);
     if (f.size() < 7 || f[0] != name) continue;
     const auto uid = number(f[2]);
     const auto gid = number(f[3]);
@@ -77,7 +79,7 @@ core::Result<std::optional<gid_t>> find_group(const core::Root& root, const std:
   auto text = core::read_file(root, core::paths::kGroup, kAccountsLimit);
   if (!text) return std::move(text).error();
   for (const auto& line : core::split_lines(*text)) {
-    const auto f = fields(line);
+    const auto f = split(line);
     if (f.size() < 3 || f[0] != name) continue;
     if (const auto gid = number(f[2])) return std::optional<gid_t>(*gid);
   }
@@ -103,21 +105,13 @@ core::Result<std::vector<std::string>> admin_groups_of(const core::Root& root,
   if (!text) return std::move(text).error();
   std::vector<std::string> out;
   for (const auto& line : core::split_lines(*text)) {
-    const auto f = fields(line);
+    const auto f = split(line);
     if (f.size() < 4) continue;
     bool admin = false;
     for (const char* g : kAdminGroups) admin = admin || f[0] == g;
     if (!admin) continue;
-    // The member list: "a,b,c".
-    const std::string& members = f[3];
-    for (std::size_t start = 0; start <= members.size();) {
-      const std::size_t comma = std::min(members.find(',', start), members.size());
-      if (members.compare(start, comma - start, name) == 0 && comma - start == name.size()) {
-        out.push_back(f[0]);
-        break;
-      }
-      start = comma + 1;
-    }
+    const auto members = split(f[3], ',');
+    if (std::find(members.begin(), members.end(), name) != members.end()) out.push_back(f[0]);
   }
   return out;
 }
