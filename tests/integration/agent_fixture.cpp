@@ -40,13 +40,6 @@ bool port_accepts(unsigned port) {
   return ok;
 }
 
-std::string read_host(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 }  // namespace
 
 unsigned free_port() {
@@ -277,6 +270,13 @@ std::vector<std::string> ArgvWatcher::stop() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mutex_);
   return {seen_.begin(), seen_.end()};
+}
+
+std::string read_host(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
 }
 
 }  // namespace guestkit::test

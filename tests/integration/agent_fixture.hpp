@@ -88,4 +88,7 @@ class ArgvWatcher {
 // A port on 127.0.0.1 that was free a moment ago.
 unsigned free_port();
 
+// A host file's whole content ("" when it cannot be read): logs, /proc files.
+std::string read_host(const std::filesystem::path& path);
+
 }  // namespace guestkit::test

@@ -10,7 +10,6 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -473,11 +472,6 @@ std::string read_line_from(int fd) {
   return {};
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 }  // namespace
 
 TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless session",
@@ -527,8 +521,8 @@ TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless ses
   const json reply = json::parse(read_line_from(sv[0]), nullptr, false);
   INFO(reply.dump());
   CHECK(reply["ok"] == true);
-  const std::string maps = slurp("/proc/" + std::to_string(pid) + "/maps");
+  const std::string maps = gt::read_host("/proc/" + std::to_string(pid) + "/maps");
   REQUIRE_FALSE(maps.empty());
   CHECK(maps.find("libcrypto") == std::string::npos);
-  CHECK(slurp(log).find("no usable agent key") != std::string::npos);
+  CHECK(lab.tmp().read("nokey.log").find("no usable agent key") != std::string::npos);
 }
