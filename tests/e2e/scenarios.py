@@ -597,22 +597,46 @@ def memory(c):
     c.check(zones == ["Movable"], f"the new blocks are not in ZONE_MOVABLE as the default policy says: {zones}")
 
 
+# One row per scenario, in the order they run: name -> (title, story, function). The
+# story is what `tests/e2e/run demo` tells before the scenario (scripts/demo); keeping
+# all three in one row is what makes a scenario without its story impossible (the demo
+# once died with KeyError: 'vsock' because the story lived in a second table).
 SCENARIOS = {
-    "boot": ("boot: guestkit's boot stages ran, every plugin ok, swap on a blank disk", boot),
-    "provision": ("provision: an order through inetd, then ssh as the new admin with sudo", provision),
-    "vsock": ("vsock: the agent's own listener (--listen vsock:PORT), sealed status", vsock),
-    "disk": ("disk: hotplug two data disks labelled 'data', then unplug them", disk),
-    "nic": ("NIC: hotplug a second NIC, DHCP, default route stays, then unplug", nic),
-    "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy", memory),
-    "vcpu": ("vCPU: hotplug a CPU, onlined by guestkit-cpu", vcpu),
+    "boot": ("boot: guestkit's boot stages ran, every plugin ok, swap on a blank disk",
+             "At every boot, systemd runs guestkit's four stages: bootstrap (swap on the blank "
+             "disk), mount (coldplug of what is attached), config, postboot. Each plugin is timed "
+             "and reported.", boot),
+    "provision": ("provision: an order through inetd, then ssh as the new admin with sudo",
+                  "The platform sends its first order with guestkit-ctl: through the forwarded port, "
+                  "inetd spawns guestkit-agent, which sets the root password, creates the admin with "
+                  "sudo and two ssh keys, sets the hostname, and then closes its port for good.",
+                  provision),
+    "vsock": ("vsock: the agent's own listener (--listen vsock:PORT), sealed status",
+              "Without inetd: the agent listens on vsock itself, the hypervisor's socket family "
+              "(here the guest kernel's loopback transport), greets in clear and serves a sealed "
+              "status to the holder of the VM's key.", vsock),
+    "disk": ("disk: hotplug two data disks labelled 'data', then unplug them",
+             "The platform attaches a disk whose ext4 label is 'data': udev starts "
+             "guestkit-disk@.service, which mounts it at /srv/data and runs the post-disk-attach "
+             "hook. A second 'data' disk goes to /srv/data_2. Detaching them unmounts and cleans up.",
+             disk),
+    "nic": ("NIC: hotplug a second NIC, DHCP, default route stays, then unplug",
+            "A second NIC: guestkit-iface brings it up, runs a DHCP client in a unit, keeps the "
+            "default route on the first NIC, and undoes it all when the NIC goes away.", nic),
+    "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
+               "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
+               "in ZONE_MOVABLE so that the platform can take them back.", memory),
+    "vcpu": ("vCPU: hotplug a CPU, onlined by guestkit-cpu",
+             "A vCPU arrives offline; guestkit-cpu, run straight from the udev rule, brings it online.",
+             vcpu),
 }
-ORDER = ["boot", "provision", "vsock", "disk", "nic", "memory", "vcpu"]
+ORDER = list(SCENARIOS)
 
 
 def run(vm, name):
     """Runs one scenario; prints PASS/FAIL with its time and, on failure, diagnostics.
     Returns (ok, seconds, message)."""
-    title, fn = SCENARIOS[name]
+    title, _, fn = SCENARIOS[name]
     c = Context(vm, name)
     print(f"==== e2e {title}", flush=True)
     message = ""
