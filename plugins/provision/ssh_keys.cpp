@@ -8,10 +8,14 @@
 
 #include "core/encoding.hpp"
 #include "core/files.hpp"
+#include "plugins/provision/ssh_key_line.hpp"
 
 namespace guestkit::plugins::provision {
 namespace {
 
+// The types guestkit writes for a provisioning order: plain keys under their own names.
+// sshd takes more (certificates, ssh-dss, the rsa-sha2-* aliases of ssh-rsa): such lines
+// are refused explicitly, never read as another key.
 constexpr std::string_view kKeyTypes[] = {
     "ssh-ed25519",
     "ssh-rsa",
@@ -31,77 +35,15 @@ core::Error bad(std::string message) {
   return core::make_error(core::Errc::bad_input, "SSH key: " + std::move(message));
 }
 
-// Length of the options field at the start of `s` (up to the first space outside
-// quotes), or npos when a quote is left open.
-std::size_t options_length(std::string_view s) {
-  bool quoted = false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && quoted && i + 1 < s.size()) {
-      ++i;
-    } else if (s[i] == '"') {
-      quoted = !quoted;
-    } else if ((s[i] == ' ' || s[i] == '\t') && !quoted) {
-      return i;
-    }
-  }
-  return quoted ? std::string_view::npos : s.size();
-}
-
-// name or name="value", comma separated; names [A-Za-z0-9-].
-bool valid_options(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const std::size_t start = i;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-')) ++i;
-    if (i == start) return false;
-    if (i < s.size() && s[i] == '=') {
-      if (++i >= s.size() || s[i] != '"') return false;
-      ++i;
-      while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
-      if (i >= s.size()) return false;
-      ++i;
-    }
-    if (i == s.size()) return true;
-    if (s[i] != ',') return false;
-    ++i;
-  }
-  return false;  // empty, or a trailing comma
-}
-
-// The blob is the key type as an SSH string (uint32 length, bytes) followed by the
-// key's other fields, each length-prefixed too (RSA's mpints, the curve and point,
-// the security key's application), using every byte: a cut or padded blob fails.
-bool blob_names_type(const core::Bytes& blob, std::string_view type) {
-  std::size_t pos = 0;
-  std::size_t fields = 0;
-  while (pos < blob.size()) {
-    if (blob.size() - pos < 4) return false;
-    const std::size_t n = std::size_t{blob[pos]} << 24 | std::size_t{blob[pos + 1]} << 16 |
-                          std::size_t{blob[pos + 2]} << 8 | blob[pos + 3];
-    pos += 4;
-    if (n > blob.size() - pos) return false;
-    if (fields == 0 &&
-        (n != type.size() || !std::equal(type.begin(), type.end(), blob.begin() + 4)))
-      return false;
-    pos += n;
-    ++fields;
-  }
-  return fields >= 2;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
-
-std::string_view next_field(std::string_view& s) {
-  s = trim(s);
-  const std::size_t end = std::min(s.find_first_of(" \t"), s.size());
-  const std::string_view field = s.substr(0, end);
-  s.remove_prefix(end);
-  return field;
+// The key of a line sshd reads as one (options aside), as an SshKey.
+SshKey to_key(const KeyLine& line) {
+  SshKey key;
+  key.options = std::string(line.options);
+  key.type = std::string(line.type);
+  key.blob = std::string(line.blob);
+  key.comment = std::string(line.comment);
+  key.identity = line.identity;
+  return key;
 }
 
 std::string ssh_dir(const KeyOwner& owner) {
@@ -132,74 +74,73 @@ std::string SshKey::line() const {
 }
 
 core::Result<SshKey> parse_ssh_key(std::string_view line) {
+  // Stricter than sshd on the text itself: one printable line of sane length.
   if (line.size() > kMaxLine) return bad("line is longer than 16 KiB");
   if (line.find_first_of(std::string_view("\0\n\r", 3)) != std::string_view::npos)
     return bad("line holds a NUL or line break");
   for (char c : line)
-    if (static_cast<unsigned char>(c) < 0x20 && c != '\t')
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
       return bad("line holds control characters");
-  std::string_view rest = trim(line);
-  if (rest.empty() || rest.front() == '#') return bad("line is empty or a comment");
-  SshKey key;
-  // Options come first when the first field is not a key type (sshd(8) does the same).
-  const std::size_t first_end = std::min(rest.find_first_of(" \t"), rest.size());
-  if (!known_type(rest.substr(0, first_end))) {
-    const std::size_t n = options_length(rest);
-    if (n == std::string_view::npos) return bad("unterminated quote in options");
-    const std::string_view options = rest.substr(0, n);
-    if (!valid_options(options)) {
-      if (options.find('"') == std::string_view::npos &&
-          options.find('=') == std::string_view::npos &&
-          options.find(',') == std::string_view::npos)
+  // Then exactly sshd's reading: the key accepted is the key sshd would use.
+  const KeyLine read = read_key_line(line);
+  switch (read.kind) {
+    case KeyLine::Kind::skip:
+      return bad("line is empty or a comment");
+    case KeyLine::Kind::not_key:
+      if (read.error == "unknown key type")
         return bad(
             "unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an "
             "sk- type)");
-      return bad("malformed options");
-    }
-    key.options = std::string(options);
-    rest.remove_prefix(n);
+      return bad(read.error);
+    case KeyLine::Kind::key:
+      break;
   }
-  const std::string_view type = next_field(rest);
-  if (!known_type(type))
-    return bad(
-        "unknown key type (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or an sk- "
-        "type)");
-  const std::string_view blob = next_field(rest);
-  if (blob.empty()) return bad("no key data after the type");
-  auto decoded = core::base64_decode(blob);
-  if (!decoded) return bad("key data is not valid base64");
-  if (!blob_names_type(*decoded, type)) return bad("key data does not match its type");
-  key.type = std::string(type);
-  key.blob = std::string(blob);
-  key.comment = std::string(trim(rest));
-  return key;
+  if (!read.options_error.empty()) return bad("options refused by sshd: " + read.options_error);
+  if (read.certificate)
+    return bad("certificate lines are not accepted (" + std::string(read.type) + ")");
+  if (!known_type(read.type))
+    return bad("key type " + std::string(read.type) +
+               " is not accepted (expected ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521 or "
+               "an sk- type)");
+  // The blob must carry the line's own type name (sshd also takes aliases and short
+  // names there; we write only what ssh-keygen writes).
+  auto decoded = core::base64_decode(read.blob);
+  if (!decoded || decoded->size() < 4 + read.type.size() ||
+      !std::equal(read.type.begin(), read.type.end(), decoded->begin() + 4) ||
+      (std::size_t{(*decoded)[2]} << 8 | (*decoded)[3]) != read.type.size() || (*decoded)[0] ||
+      (*decoded)[1])
+    return bad("key data does not name its type as ssh-keygen writes it");
+  return to_key(read);
 }
 
 std::string merge_authorized_keys(std::string_view existing, const std::vector<SshKey>& add,
                                   const std::vector<SshKey>& remove, bool& changed) {
   changed = false;
   std::vector<std::string> lines;
-  std::vector<SshKey> present;
+  std::vector<std::string> present;  // identities of the keys sshd reads in the kept lines
   for (const auto& line : core::split_lines(existing)) {
-    auto key = parse_ssh_key(line);
-    if (key) {
+    // Every line sshd reads as a removed key goes, whatever its options (a cert-authority
+    // line, one sshd refuses for its options, an rsa-sha2-* or certificate spelling).
+    const KeyLine read = read_key_line(line);
+    if (read.kind == KeyLine::Kind::key) {
       const bool drop = std::any_of(remove.begin(), remove.end(),
-                                    [&](const SshKey& r) { return r.same_key(*key); });
+                                    [&](const SshKey& r) { return r.identity == read.identity; });
       if (drop) {
         changed = true;
         continue;
       }
-      present.push_back(*key);
+      // A line that authorizes the key as such counts as having it.
+      if (read.options_error.empty() && !read.certificate && !read.cert_authority)
+        present.push_back(read.identity);
     }
     lines.push_back(line);
   }
   for (const auto& key : add) {
-    const bool removed =
-        std::any_of(remove.begin(), remove.end(), [&](const SshKey& r) { return r.same_key(key); });
-    const bool have = std::any_of(present.begin(), present.end(),
-                                  [&](const SshKey& p) { return p.same_key(key); });
+    const bool removed = std::any_of(remove.begin(), remove.end(),
+                                     [&](const SshKey& r) { return r.same_key(key); });
+    const bool have = std::find(present.begin(), present.end(), key.identity) != present.end();
     if (removed || have) continue;
-    present.push_back(key);
+    present.push_back(key.identity);
     lines.push_back(key.line());
     changed = true;
   }
@@ -208,8 +149,11 @@ std::string merge_authorized_keys(std::string_view existing, const std::vector<S
 
 std::vector<SshKey> list_authorized_keys(std::string_view text) {
   std::vector<SshKey> keys;
-  for (const auto& line : core::split_lines(text))
-    if (auto key = parse_ssh_key(line)) keys.push_back(std::move(key).value());
+  for (const auto& line : core::split_lines(text)) {
+    const KeyLine read = read_key_line(line);
+    if (read.kind == KeyLine::Kind::key && read.options_error.empty())
+      keys.push_back(to_key(read));
+  }
   return keys;
 }
 
