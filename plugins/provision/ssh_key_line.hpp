@@ -29,10 +29,10 @@ struct KeyLine {
     not_key,  // sshd finds no key and ignores the line; `error` says why
   };
   Kind kind = Kind::skip;
-  std::string_view options;  // as written; "" when the line starts with the key
-  std::string_view type;     // the type word ("ssh-ed25519", "rsa-sha2-512", a cert type)
-  std::string_view blob;     // the base64 word
-  std::string_view comment;  // the rest (may hold blanks)
+  std::string_view options;     // as written; "" when the line starts with the key
+  std::string_view type;        // the type word ("ssh-ed25519", "rsa-sha2-512", a cert type)
+  std::string_view blob;        // the base64 word
+  std::string_view comment;     // the rest (may hold blanks)
   bool certificate = false;     // a *-cert-v01@openssh.com type
   bool cert_authority = false;  // the cert-authority option: trusts the key as a CA only
   // The public key, canonical (plain type, then its fields with leading zeros of

@@ -70,8 +70,7 @@ std::optional<long long> to_number(const std::string& s, long long lo, long long
   errno = 0;
   char* end = nullptr;
   const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (end == s.c_str() || *end != '\0' || errno == ERANGE || v < lo || v > hi)
-    return std::nullopt;
+  if (end == s.c_str() || *end != '\0' || errno == ERANGE || v < lo || v > hi) return std::nullopt;
   return v;
 }
 
@@ -122,8 +121,8 @@ bool valid_expiry(std::string value) {
       format = "%Y-%m-%d";
       break;
     case 12:
-      text = part(0, 4) + "-" + part(4, 2) + "-" + part(6, 2) + "T" + part(8, 2) + ":" +
-             part(10, 2);
+      text =
+          part(0, 4) + "-" + part(4, 2) + "-" + part(6, 2) + "T" + part(8, 2) + ":" + part(10, 2);
       format = "%Y-%m-%dT%H:%M";
       break;
     case 14:
@@ -160,11 +159,10 @@ std::string check_key_options(std::string_view s, bool* cert_authority) {
   while (i < s.size() && s[i] != ' ' && s[i] != '\t') {
     if (flag(s, i, "cert-authority", false)) {
       if (cert_authority) *cert_authority = true;
-    } else if (flag(s, i, "restrict", false) ||
-        flag(s, i, "port-forwarding", true) || flag(s, i, "agent-forwarding", true) ||
-        flag(s, i, "x11-forwarding", true) || flag(s, i, "touch-required", true) ||
-        flag(s, i, "verify-required", true) || flag(s, i, "pty", true) ||
-        flag(s, i, "user-rc", true)) {
+    } else if (flag(s, i, "restrict", false) || flag(s, i, "port-forwarding", true) ||
+               flag(s, i, "agent-forwarding", true) || flag(s, i, "x11-forwarding", true) ||
+               flag(s, i, "touch-required", true) || flag(s, i, "verify-required", true) ||
+               flag(s, i, "pty", true) || flag(s, i, "user-rc", true)) {
     } else if (const char* name = valued(s, i, "command")      ? "command"
                                   : valued(s, i, "principals") ? "principals"
                                   : valued(s, i, "from")       ? "from"

@@ -136,8 +136,8 @@ std::string merge_authorized_keys(std::string_view existing, const std::vector<S
     lines.push_back(line);
   }
   for (const auto& key : add) {
-    const bool removed = std::any_of(remove.begin(), remove.end(),
-                                     [&](const SshKey& r) { return r.same_key(key); });
+    const bool removed =
+        std::any_of(remove.begin(), remove.end(), [&](const SshKey& r) { return r.same_key(key); });
     const bool have = std::find(present.begin(), present.end(), key.identity) != present.end();
     if (removed || have) continue;
     present.push_back(key.identity);
@@ -151,8 +151,7 @@ std::vector<SshKey> list_authorized_keys(std::string_view text) {
   std::vector<SshKey> keys;
   for (const auto& line : core::split_lines(text)) {
     const KeyLine read = read_key_line(line);
-    if (read.kind == KeyLine::Kind::key && read.options_error.empty())
-      keys.push_back(to_key(read));
+    if (read.kind == KeyLine::Kind::key && read.options_error.empty()) keys.push_back(to_key(read));
   }
   return keys;
 }
