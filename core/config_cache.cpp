@@ -3,11 +3,14 @@
 
 #include "core/config_cache.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <map>
@@ -100,13 +103,25 @@ std::optional<std::vector<std::string>> decode_list(std::string_view text) {
 // std::string&, ...) or a small struct whose `value` member is one (Duration,
 // AbsolutePath, ...), so a new target type needs no code here. What the YAML decoder
 // checked is not checked again: the cache holds only what passed it.
-std::string encode_value(const bool& v) { return v ? "1" : "0"; }
-std::string encode_value(const std::string& v) { return escape(v); }
-std::string encode_value(const std::vector<std::string>& v) { return encode_list(v); }
-std::string encode_value(const std::chrono::milliseconds& v) { return std::to_string(v.count()); }
-std::string encode_value(const std::uint32_t& v) { return std::to_string(v); }
+std::string encode_value(const bool& v) {
+  return v ? "1" : "0";
+}
+std::string encode_value(const std::string& v) {
+  return escape(v);
+}
+std::string encode_value(const std::vector<std::string>& v) {
+  return encode_list(v);
+}
+std::string encode_value(const std::chrono::milliseconds& v) {
+  return std::to_string(v.count());
+}
+std::string encode_value(const std::uint32_t& v) {
+  return std::to_string(v);
+}
 // The bits of the double: exact, and no locale or libm in the way.
-std::string encode_value(const double& v) { return std::to_string(std::bit_cast<std::uint64_t>(v)); }
+std::string encode_value(const double& v) {
+  return std::to_string(std::bit_cast<std::uint64_t>(v));
+}
 std::string encode_value(const std::map<std::string, bool>& v) {
   std::string out;
   for (const auto& [name, on] : v) out += escape(name) + (on ? ":1 " : ":0 ");
@@ -164,7 +179,9 @@ bool decode_value(std::string_view text, std::map<std::string, bool>& out) {
 
 // A target that is a struct around the real member.
 template <class T>
-concept Wrapped = requires(T t) { t.value; };
+concept Wrapped = requires(T t) {
+  t.value;
+};
 
 template <class T>
 std::string encode(const T& target) {
@@ -180,12 +197,72 @@ std::string encode(const Choice<E>& t) {  // an enum: by its name
   return "";
 }
 
+// What the YAML reader (config_yaml.cpp) refuses, refused again here: a cache that is
+// damaged, forged or from a build with other rules cannot produce a value guestkit.yml
+// could not. Plain strings and lists only need to hold no NUL.
+bool no_nul(std::string_view s) {
+  return s.find('\0') == std::string_view::npos;
+}
+template <class T>
+bool acceptable(const T&) {  // bool, numbers, maps: every decodable value is one
+  return true;
+}
+bool acceptable(const std::string& v) {
+  return no_nul(v);
+}
+bool acceptable(const std::vector<std::string>& v) {
+  return std::all_of(v.begin(), v.end(), [](const std::string& s) { return no_nul(s); });
+}
+bool acceptable(const AbsolutePath& t) {
+  const std::string& p = t.value;
+  if (p.empty() || p.front() != '/' || !no_nul(p)) return false;
+  for (std::size_t start = 0; start < p.size();) {  // no ".." component
+    const std::size_t end = std::min(p.find('/', start), p.size());
+    if (p.compare(start, end - start, "..") == 0) return false;
+    start = end + 1;
+  }
+  return true;
+}
+bool acceptable(const Duration& t) {
+  return t.value.count() > 0;
+}
+bool acceptable(const Keyword& t) {
+  return std::find(t.allowed.begin(), t.allowed.end(), t.value) != t.allowed.end();
+}
+bool acceptable(const Integer& t) {
+  return t.value >= t.min && t.value <= t.max;
+}
+bool acceptable(const FileMode& t) {
+  return t.value <= 07777;
+}
+bool acceptable(const DevicePath& t) {
+  const std::string& d = t.value;
+  return d.empty() || (d.starts_with("/dev/") && d.find("/../") == std::string::npos &&
+                       !d.ends_with("/..") && std::none_of(d.begin(), d.end(), [](char c) {
+                         return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+                       }));
+}
+bool acceptable(const ZoneName& t) {
+  return t.value.empty() || valid_zone_name(t.value);
+}
+bool acceptable(const PeerList& t) {
+  return std::all_of(t.value.begin(), t.value.end(), valid_peer_entry);
+}
+bool acceptable(const PluginSwitches& t) {
+  return std::all_of(t.value.begin(), t.value.end(),
+                     [](const auto& entry) { return valid_plugin_entry(entry.first); });
+}
+// At most 9 digits before and after the point in YAML: below 10^9, never negative.
+bool acceptable(const Ratio& t) {
+  return t.value >= 0 && t.value < 1e9;
+}
+
 template <class T>
 bool decode(std::string_view text, T&& target) {
   if constexpr (Wrapped<std::remove_cvref_t<T>>)
-    return decode(text, target.value);
+    return decode(text, target.value) && acceptable(target);
   else
-    return decode_value(text, target);
+    return decode_value(text, target) && acceptable(target);
 }
 template <class E>
 bool decode(std::string_view text, Choice<E> t) {
@@ -326,8 +403,8 @@ std::optional<Config> decode_config(std::string_view text) {
   bool ok = true;
   Reader reader(lines, ok, "");
   visit_config(reader, config);
-  for (auto [key, target] : {std::pair{kSourcesKey, &config.sources},
-                             std::pair{kWarningsKey, &config.warnings}}) {
+  for (auto [key, target] :
+       {std::pair{kSourcesKey, &config.sources}, std::pair{kWarningsKey, &config.warnings}}) {
     const auto it = lines.find(key);
     if (it == lines.end() || !decode(it->second, *target)) return std::nullopt;
     lines.erase(it);
@@ -371,11 +448,35 @@ std::string_view config_cache_path(const std::vector<std::string>& extra_files) 
   return extra_files.empty() ? paths::kConfigCache : paths::kAgentConfigCache;
 }
 
+// The cache is trusted only as a regular file, with one link, owned by the effective
+// user (root in production: guestkit runs as root; a test under --root as another user
+// owns its own cache) and mode 0600, checked on the descriptor that is then read. A
+// cache that fails any check is ignored (the caller loads the YAML and writes a new one
+// over it, atomically).
+std::optional<std::string> read_trusted_cache(const Root& root, std::string_view path) {
+  auto fd = root.open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, Follow::never);
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+      st.st_uid != ::geteuid() || (st.st_mode & 07777) != 0600 ||
+      st.st_size > static_cast<off_t>(kCacheReadLimit))
+    return std::nullopt;
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd->get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    got += static_cast<std::size_t>(n);
+  }
+  return text;
+}
+
 std::optional<Config> read_config_cache(const Root& root, std::string_view path,
                                         const ConfigStamp& stamp) {
-  auto data = read_file_if_exists(root, path, kCacheReadLimit, Follow::never);
-  if (!data || !*data) return std::nullopt;
-  std::string_view text = **data;
+  const auto data = read_trusted_cache(root, path);
+  if (!data) return std::nullopt;
+  std::string_view text = *data;
   if (!text.starts_with(stamp.text)) return std::nullopt;
   text.remove_prefix(stamp.text.size());
   if (!text.starts_with(kBodyMark)) return std::nullopt;

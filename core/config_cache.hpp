@@ -38,7 +38,9 @@ Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy,
 std::string_view config_cache_path(const std::vector<std::string>& extra_files);
 
 // The Config the cache at `path` holds for exactly this stamp, or nullopt (no cache,
-// another stamp, an unreadable or damaged file: the caller loads the sources instead).
+// another stamp, an unreadable or damaged file, one that is not a regular 0600 file with
+// one link owned by the effective user, or a value the YAML reader would refuse: the
+// caller loads the sources instead and writes a new cache over it).
 std::optional<Config> read_config_cache(const Root& root, std::string_view path,
                                         const ConfigStamp& stamp);
 Status write_config_cache(const Root& root, std::string_view path, const ConfigStamp& stamp,
@@ -48,6 +50,11 @@ Status write_config_cache(const Root& root, std::string_view path, const ConfigS
 // any missing, unknown or invalid line, so a cache from another schema is never used.
 std::string encode_config(const Config& config);
 std::optional<Config> decode_config(std::string_view text);
+
+// The YAML reader's own checks of an allow_from item and of a plugin name (config_yaml.cpp),
+// which the cache applies again to what it decodes.
+bool valid_peer_entry(const std::string& text);
+bool valid_plugin_entry(std::string_view name);
 
 // guestkit.yml.d/ entries that count: *.yml, not hidden (config.cpp).
 bool is_dropin_name(std::string_view name);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/config_cache.hpp"
 #include "core/config_features.hpp"
 #include "core/config_schema.hpp"
 #include "core/yaml_reader.hpp"
@@ -359,5 +360,9 @@ bool apply_yaml(Config& config, const std::string& text, const std::string& name
   config = std::move(work);
   return true;
 }
+
+// The same rules for the configuration cache's re-validation (config_cache.cpp).
+bool detail::valid_peer_entry(const std::string& text) { return valid_peer(text); }
+bool detail::valid_plugin_entry(std::string_view name) { return valid_plugin_name(name); }
 
 }  // namespace guestkit::core

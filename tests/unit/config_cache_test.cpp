@@ -1,6 +1,8 @@
 // The compiled configuration cache: the codec is exact and strict, the stamp notices
 // every change of a source, and load_config uses the cache only when it is current.
 
+#include "core/config_cache.hpp"
+
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,9 +14,9 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include "core/config.hpp"
-#include "core/config_cache.hpp"
 #include "core/paths.hpp"
 #include "tests/support.hpp"
 
@@ -123,10 +125,10 @@ TEST_CASE("config cache codec refuses anything but a complete, valid body", "[co
     text.replace(start, text.find('\n', start) - start, value);
     return text;
   };
-  CHECK_FALSE(gd::decode_config(without("disk.root")));              // a schema key missing
-  CHECK_FALSE(gd::decode_config(good + "disk.rooot=/x\n"));          // a key it does not know
-  CHECK_FALSE(gd::decode_config(good + "disk.root=/x\n"));           // twice
-  CHECK_FALSE(gd::decode_config(good.substr(0, good.size() - 1)));   // cut short
+  CHECK_FALSE(gd::decode_config(without("disk.root")));             // a schema key missing
+  CHECK_FALSE(gd::decode_config(good + "disk.rooot=/x\n"));         // a key it does not know
+  CHECK_FALSE(gd::decode_config(good + "disk.root=/x\n"));          // twice
+  CHECK_FALSE(gd::decode_config(good.substr(0, good.size() - 1)));  // cut short
   CHECK_FALSE(gd::decode_config(replaced("disk.enabled", "yes")));
   CHECK_FALSE(gd::decode_config(replaced("cpu.online_timeout", "2s")));
   CHECK_FALSE(gd::decode_config(replaced("iface.route_metric", "-1")));
@@ -223,8 +225,7 @@ TEST_CASE("config cache: a planted symlink is neither read nor written through",
   tmp.write("etc/guestkit/guestkit.yml", "disk: {root: /data}\n");
   const auto stamp = settled_stamp(root);
   // A valid cache, but reached through a link: refused.
-  tmp.write("elsewhere",
-            stamp.text + "--\n" + gd::encode_config(*gc::load_config(root)));
+  tmp.write("elsewhere", stamp.text + "--\n" + gd::encode_config(*gc::load_config(root)));
   std::filesystem::create_directories(tmp.path() / "run/guestkit");
   std::filesystem::create_symlink("/elsewhere", tmp.path() / "run/guestkit/config.cache");
   CHECK_FALSE(gd::read_config_cache(root, kCache, stamp));
@@ -262,15 +263,112 @@ TEST_CASE("config cache: the agent's sources (with agent.yml) have their own cop
   REQUIRE(loaded.ok());
   CHECK(loaded->agent.max_message == 4096);
   gc::Config planted = *loaded;
-  planted.agent.max_message = 777;
+  planted.agent.max_message = 7777;
   REQUIRE(gd::write_config_cache(root, gc::paths::kAgentConfigCache, *stamp, planted).ok());
-  CHECK(gc::load_config(root, agent)->agent.max_message == 777);
+  CHECK(gc::load_config(root, agent)->agent.max_message == 7777);
   gc::ConfigLoadOptions helpers;
   helpers.cache = true;
-  CHECK(gc::load_config(root, helpers)->agent.max_message != 777);
+  CHECK(gc::load_config(root, helpers)->agent.max_message != 7777);
   CHECK_FALSE(std::filesystem::exists(tmp.path() / "run/guestkit/config.cache"));
 
   // An edit of agent.yml (same size) changes the agent's stamp: parsed again.
   rewrite_in_place(agent_yml, "agent: {max_message: 8192}\n");
   CHECK(gc::load_config(root, agent)->agent.max_message == 8192);
+}
+
+TEST_CASE("config cache: a planted world-writable cache that turns auth off is ignored and rebuilt",
+          "[config][cache]") {
+  TempDir tmp;
+  const auto root = tmp.root();
+  tmp.write("etc/guestkit/guestkit.yml", "disk: {root: /data}\n");
+  tmp.write("etc/guestkit/agent.yml", "agent: {auth: key}\n");
+  const std::vector<std::string> extra{gc::paths::kAgentConfigFile};
+  gc::ConfigLoadOptions agent;
+  agent.cache = true;
+  agent.extra_files = extra;
+  auto yaml = gc::load_config(root, agent);
+  REQUIRE(yaml.ok());
+  REQUIRE(yaml->agent.auth == "key");
+  // Sources older than the two seconds the stamp waits for: the load may write a cache.
+  std::this_thread::sleep_for(2100ms);
+  auto stamp = gd::stamp_config_sources(root, true, extra);
+  REQUIRE(stamp.ok());
+  REQUIRE(stamp->settled);
+
+  // The forged cache is exact for the current stamp and says auth: none.
+  gc::Config forged = *yaml;
+  forged.agent.auth = "none";
+  const std::string body = stamp->text + "--\n" + gd::encode_config(forged);
+  const std::string cache = "run/guestkit/agent-config.cache";
+  const auto plant = [&](mode_t mode) {
+    std::filesystem::remove(tmp.path() / cache);
+    tmp.write(cache, body, mode);
+    REQUIRE(::chmod((tmp.path() / cache).c_str(), mode) == 0);  // past the umask
+  };
+  SECTION("world-writable") {
+    plant(0666);
+  }
+  SECTION("group-readable") {
+    plant(0640);
+  }
+  SECTION("owned by another user") {
+    if (::geteuid() != 0) GUESTKIT_SKIP("chown to another user needs root");
+    plant(0600);
+    REQUIRE(::chown((tmp.path() / cache).c_str(), 65534, 65534) == 0);
+  }
+  SECTION("a second hard link (a file someone else may reach by another name)") {
+    plant(0600);
+    std::filesystem::create_hard_link(tmp.path() / cache, tmp.path() / "run/other-name");
+  }
+  auto loaded = gc::load_config(root, agent);
+  REQUIRE(loaded.ok());
+  CHECK(loaded->agent.auth == "key");
+  // Rebuilt: a new file in its place, 0600, the loader's own, with what the YAML says.
+  struct stat st {};
+  REQUIRE(::lstat((tmp.path() / cache).c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(st.st_uid == ::geteuid());
+  CHECK(st.st_nlink == 1);
+  CHECK(tmp.read(cache).find("agent.auth=key\n") != std::string::npos);
+  CHECK(gd::read_config_cache(root, gc::paths::kAgentConfigCache, *stamp)->agent.auth == "key");
+}
+
+TEST_CASE("config cache: a well-owned cache holding a value the YAML would refuse is ignored",
+          "[config][cache]") {
+  TempDir tmp;
+  const auto root = tmp.root();
+  tmp.write("etc/guestkit/guestkit.yml", "disk: {root: /data}\n");
+  const auto stamp = settled_stamp(root);
+  const gc::Config good = *gc::load_config(root);
+  const std::string encoded = gd::encode_config(good);
+  REQUIRE(gd::decode_config(encoded));
+  // One line changed at a time, each to something guestkit.yml could never say.
+  const std::pair<std::string, std::string> damage[] = {
+      {"agent.auth=key", "agent.auth=nothing"},
+      {"agent.key_file=", "agent.key_file=relative/"},
+      {"agent.key_file=", "agent.key_file=/etc/../"},
+      {"agent.max_message=", "agent.max_message=1"},
+      {"agent.read_timeout=", "agent.read_timeout=0"},
+      {"agent.allow_from=", "agent.allow_from=not-an-address "},
+      {"disk.mode=", "disk.mode=99999"},
+      {"boot.root_device=", "boot.root_device=/etc/shadow"},
+      {"timezone.zone=", "timezone.zone=../../etc/shadow"},
+      {"iface.backend=", "iface.backend=shell"},
+      {"plugins.enabled=", "plugins.enabled=../x:1 "},
+      {"motd.text=", "motd.text=a\\x00b"},
+  };
+  for (const auto& [from, to] : damage) {
+    INFO(to);
+    const auto at = encoded.find("\n" + from);
+    REQUIRE(at != std::string::npos);
+    const auto end = encoded.find('\n', at + 1);
+    std::string text = encoded;
+    text.replace(at + 1, end - at - 1, to);
+    CHECK_FALSE(gd::decode_config(text));
+    tmp.write("run/guestkit/config.cache", stamp.text + "--\n" + text, 0600);
+    CHECK_FALSE(gd::read_config_cache(root, kCache, stamp));
+  }
+  // The undamaged text, written the same way, is read: the refusals above are the values.
+  tmp.write("run/guestkit/config.cache", stamp.text + "--\n" + encoded, 0600);
+  CHECK(gd::read_config_cache(root, kCache, stamp));
 }

@@ -110,6 +110,8 @@ TEST_CASE("provision SSH key lines", "[provision][ssh]") {
   CHECK(with_options->options == "from=\"10.0.0.0/8,192.0.2.1\",no-pty,command=\"echo a b\"");
   CHECK(with_options->type == "ssh-ed25519");
   CHECK(with_options->comment == "u@ed25519");
+  // sshd takes a trailing comma before the blank that ends the options.
+  CHECK(pv::parse_ssh_key("no-pty, " + kEd25519));
   auto no_comment = pv::parse_ssh_key(kEd25519.substr(0, kEd25519.rfind(' ')));
   REQUIRE(no_comment);
   CHECK(no_comment->comment.empty());
@@ -120,7 +122,8 @@ TEST_CASE("provision SSH key lines", "[provision][ssh]") {
            "ssh-ed25519 !!!notbase64",
            "ssh-rsa " + blob,                                 // blob names ssh-ed25519
            "ssh-ed25519 " + blob.substr(0, blob.size() - 4),  // truncated base64
-           "no-pty, " + kEd25519,                             // trailing comma in options
+           "no-pty,bogus " + kEd25519,                        // sshd: unknown key option
+           "command=\"a\"b " + kEd25519,                        // sshd: unknown key option
            "command=\"unterminated " + kEd25519, kEd25519 + "\nssh-ed25519 " + blob,
            std::string("ssh-ed25519 AAAA\x01"), "bogus-type " + blob})
     CHECK_FALSE(pv::parse_ssh_key(bad));
