@@ -197,6 +197,8 @@ TEST_CASE("ssh-keys remove drops the line sshd authorizes, not the key quoted in
       keygen(dir, {"-t", "ed25519", "-N", "", "-f", (dir.path() / "d").string()}, "d.pub");
   const auto e =
       keygen(dir, {"-t", "ed25519", "-N", "", "-f", (dir.path() / "e").string()}, "e.pub");
+  const auto f =
+      keygen(dir, {"-t", "ed25519", "-N", "", "-f", (dir.path() / "f").string()}, "f.pub");
   const std::string attack =
       "command=\"echo \\\\\" ssh-ed25519 " + d + " z\" ssh-ed25519 " + e + " c";
   const std::string fe = oracle(dir, "ssh-ed25519 " + e);
@@ -213,13 +215,19 @@ TEST_CASE("ssh-keys remove drops the line sshd authorizes, not the key quoted in
   // What `ssh-keys remove` does: read, merge, write, on a real file.
   TempDir root_dir;
   const auto root = root_dir.root();
-  root_dir.write("home/alice/.ssh/authorized_keys", "ssh-ed25519 " + d + " kept\n" + attack + "\n",
+  root_dir.write("home/alice/.ssh/authorized_keys", "ssh-ed25519 " + f + " kept\n" + attack + "\n",
                  0600);
+  // .ssh already as it should be: `changed` then speaks of the keys only.
+  REQUIRE(::chmod((root_dir.path() / "home/alice/.ssh").c_str(), 0700) == 0);
   const pv::KeyOwner alice{"/home/alice", ::geteuid(), ::getegid()};
+  // Removing D, which only appears inside E's command, changes nothing.
+  auto kept = pv::update_authorized_keys(root, alice, {}, {*key_d});
+  REQUIRE(kept);
+  CHECK_FALSE(*kept);
   auto wrote = pv::update_authorized_keys(root, alice, {}, {*key_e});
   REQUIRE(wrote);
   CHECK(*wrote);  // was `changed: false`, E still authorized
   const std::string after = root_dir.read("home/alice/.ssh/authorized_keys");
-  CHECK(after == "ssh-ed25519 " + d + " kept\n");
+  CHECK(after == "ssh-ed25519 " + f + " kept\n");
   CHECK(oracle(dir, after).find(fe) == std::string::npos);
 }
