@@ -16,6 +16,9 @@
 // * sshd then parses the options (auth-options.c): flags and name="value" clauses
 //   (names case-insensitive), comma separated; an unknown or malformed option makes
 //   sshd refuse the whole line. `options_error` says why, as sshd would.
+// * sshd reads the key with the type of the key offered to it: a certificate line
+//   (*-cert-v01@openssh.com) is then a type mismatch for a plain key and authorizes
+//   nothing as such; ssh-keygen -l still prints its key. `certificate` marks those.
 
 #include <string>
 #include <string_view>

@@ -151,7 +151,8 @@ std::vector<SshKey> list_authorized_keys(std::string_view text) {
   std::vector<SshKey> keys;
   for (const auto& line : core::split_lines(text)) {
     const KeyLine read = read_key_line(line);
-    if (read.kind == KeyLine::Kind::key && read.options_error.empty()) keys.push_back(to_key(read));
+    if (read.kind == KeyLine::Kind::key && read.options_error.empty() && !read.certificate)
+      keys.push_back(to_key(read));
   }
   return keys;
 }

@@ -44,8 +44,8 @@ std::string merge_authorized_keys(std::string_view existing, const std::vector<S
                                   const std::vector<SshKey>& remove, bool& changed);
 
 // The keys sshd authorizes from a file's text, in order, as sshd reads them (lines it
-// refuses or reads no key from are skipped; cert-authority lines are listed with their
-// options).
+// refuses or reads no key from are skipped, and certificate lines, which never match a
+// plain key; cert-authority lines are listed with their options).
 std::vector<SshKey> list_authorized_keys(std::string_view text);
 
 struct KeyOwner {
