@@ -163,7 +163,10 @@ std::string blob_identity(const core::Bytes& blob, const KeyType& t, std::string
     error = "key data names an unknown key type";
     return {};
   }
-  if (bt->family != t.family || bt->cert != t.cert || bt->curve != t.curve) {
+  // ECDSA blobs find their curve by the exact type name: a short name is no ECDSA key.
+  const bool ecdsa = t.family == Family::ecdsa || t.family == Family::ecdsa_sk;
+  if (bt->family != t.family || bt->cert != t.cert || bt->curve != t.curve ||
+      (ecdsa && *name != bt->name)) {
     error = "key data does not match its type";
     return {};
   }
