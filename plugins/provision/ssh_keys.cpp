@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "core/encoding.hpp"
 #include "core/files.hpp"
@@ -104,11 +105,14 @@ core::Result<SshKey> parse_ssh_key(std::string_view line) {
                "an sk- type)");
   // The blob must carry the line's own type name (sshd also takes aliases and short
   // names there; we write only what ssh-keygen writes).
-  auto decoded = core::base64_decode(read.blob);
-  if (!decoded || decoded->size() < 4 + read.type.size() ||
-      !std::equal(read.type.begin(), read.type.end(), decoded->begin() + 4) ||
-      (std::size_t{(*decoded)[2]} << 8 | (*decoded)[3]) != read.type.size() || (*decoded)[0] ||
-      (*decoded)[1])
+  std::string prefix;  // the blob's first field: uint32 length, then the name
+  const auto n = static_cast<std::uint32_t>(read.type.size());
+  for (const int shift : {24, 16, 8, 0}) prefix += static_cast<char>(n >> shift);
+  prefix += read.type;
+  const auto decoded = core::base64_decode(read.blob);
+  if (!decoded || decoded->size() < prefix.size() ||
+      !std::equal(prefix.begin(), prefix.end(), decoded->begin(),
+                  [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; }))
     return bad("key data does not name its type as ssh-keygen writes it");
   return to_key(read);
 }
