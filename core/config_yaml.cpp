@@ -362,7 +362,11 @@ bool apply_yaml(Config& config, const std::string& text, const std::string& name
 }
 
 // The same rules for the configuration cache's re-validation (config_cache.cpp).
-bool detail::valid_peer_entry(const std::string& text) { return valid_peer(text); }
-bool detail::valid_plugin_entry(std::string_view name) { return valid_plugin_name(name); }
+bool detail::valid_peer_entry(const std::string& text) {
+  return valid_peer(text);
+}
+bool detail::valid_plugin_entry(std::string_view name) {
+  return valid_plugin_name(name);
+}
 
 }  // namespace guestkit::core
