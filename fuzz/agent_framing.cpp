@@ -1,7 +1,7 @@
 // The agent's input path before any key is involved: bytes from the peer in arbitrary
 // chunks -> LineReader -> UTF-8 check -> JSON -> envelope shape. Properties: a line is
-// never longer than the cap and never holds '\n'; the reader never loses or invents
-// bytes (the lines and what is buffered add up to what was fed, up to an error).
+// never longer than the cap and never holds '\n'; lines are exactly the stream's bytes
+// in order, each ended by "\n" or "\r\n" (nothing lost, nothing invented).
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -36,7 +36,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       FUZZ_CHECK(line.size() <= cap);
       FUZZ_CHECK(line.find('\n') == std::string::npos);
       FUZZ_CHECK(guestkit::agent::valid_utf8_text(line));
-      consumed += line.size() + 1;
+      const auto raw = fuzz_text(data + 1, size - 1);
+      FUZZ_CHECK(raw.substr(consumed, line.size()) == line);
+      consumed += line.size();
+      if (raw[consumed] == '\r') ++consumed;
+      FUZZ_CHECK(raw[consumed] == '\n');
+      ++consumed;
       auto json = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (!json.is_discarded()) {
         (void)guestkit::agent::is_envelope(json);

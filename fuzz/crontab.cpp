@@ -1,5 +1,5 @@
 // 03-randomize-cron on any /etc/crontab: the number of lines is kept, lines it does
-// not own are untouched, and a second pass with the same seed changes nothing.
+// does not own (no /etc/cron.* directory in them) are untouched, and a second pass with the same seed changes nothing.
 
 #include <string>
 #include <vector>
@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   guestkit::plugins::builtin::spread_crontab(lines, seed);
   FUZZ_CHECK(lines.size() == before.size());
   for (std::size_t i = 0; i < lines.size(); ++i)
-    if (lines[i] != before[i]) FUZZ_CHECK(before[i].find("run-parts") != std::string::npos);
+    if (lines[i] != before[i]) FUZZ_CHECK(before[i].find("/etc/cron.") != std::string::npos);
   const auto once = lines;
   FUZZ_CHECK(!guestkit::plugins::builtin::spread_crontab(lines, seed));
   FUZZ_CHECK(lines == once);

@@ -15,15 +15,21 @@
 #include "plugins/disk/mounts.hpp"
 
 namespace {
+// A char array, not a std::string: the atexit handler runs after static objects
+// constructed later are gone.
+char g_tree[] = "/dev/shm/guestkit-fuzz.XXXXXX";
 std::filesystem::path tree() {
-  static const std::filesystem::path dir = [] {
-    std::string pattern = "/dev/shm/guestkit-fuzz.XXXXXX";
-    if (!::mkdtemp(pattern.data())) std::abort();
-    std::filesystem::create_directories(std::filesystem::path(pattern) / "proc/self");
-    std::atexit([] { std::filesystem::remove_all(tree()); });
-    return std::filesystem::path(pattern);
+  static const bool made = [] {
+    if (!::mkdtemp(g_tree)) std::abort();
+    std::filesystem::create_directories(std::filesystem::path(g_tree) / "proc/self");
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(g_tree, ec);
+    });
+    return true;
   }();
-  return dir;
+  (void)made;
+  return g_tree;
 }
 void write(const std::filesystem::path& path, std::string_view text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

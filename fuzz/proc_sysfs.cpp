@@ -12,7 +12,8 @@
 #include "plugins/builtin/memory_zones.hpp"
 #include "plugins/builtin/sysfs.hpp"
 
-namespace b = guestkit::plugins::builtin;
+namespace b = guestkit::plugins::sysfs;
+namespace mem = guestkit::plugins::memory;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto text = fuzz_text(data, size);
@@ -35,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (unsigned id : ids) FUZZ_CHECK(b::in_ranges(*back, id));
     }
   }
-  (void)b::parse_zoneinfo(text, 4096);
+  (void)mem::parse_zoneinfo(text, 4096);
   (void)b::parse_indexed_name(text, "cpu");
   (void)b::parse_indexed_name(text, "memory");
   (void)guestkit::agent::parse_key_text(text);

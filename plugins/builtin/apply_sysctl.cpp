@@ -47,10 +47,14 @@ std::string squeeze(std::string_view s) {
 // "net.ipv4.ip_forward" or "net/ipv4/ip_forward" -> "/proc/sys/net/ipv4/ip_forward".
 std::optional<std::string> key_path(std::string_view key) {
   if (key.empty() || key.size() > 256) return std::nullopt;
-  // sysctl(8): with dots as separators, a slash inside a component stands for a dot
-  // (vlan interface names); keep it simple and accept only one separator kind.
-  const bool slashes =
-      key.find('/') != std::string_view::npos && key.find('.') == std::string_view::npos;
+  // sysctl.d(5): with dots as separators, a slash inside a component stands for a dot
+  // (vlan interface names: "net.ipv4.conf.eth0/100.rp_filter" is
+  // /proc/sys/net/ipv4/conf/eth0.100/rp_filter); with slashes as separators (the first
+  // separator is a slash), a dot is a dot. Either way a component is never "." or ".." (fuzz/sysctl_conf.cpp once
+  // found "kernel/.//panic" taken as the path /proc/sys/kernel///panic).
+  // The first separator decides the style, as in sysctl.d(5) and procps' sysctl.
+  const auto first = key.find_first_of("./");
+  const bool slashes = first != std::string_view::npos && key[first] == '/';
   std::string path = core::paths::kProcSys;
   std::string part;
   auto flush = [&]() {
@@ -66,7 +70,7 @@ std::optional<std::string> key_path(std::string_view key) {
     if ((slashes && c == '/') || (!slashes && c == '.')) {
       if (!flush()) return std::nullopt;
     } else {
-      part += c;
+      part += (!slashes && c == '/') ? '.' : c;
     }
   }
   if (!flush()) return std::nullopt;
