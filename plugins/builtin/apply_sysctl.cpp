@@ -16,6 +16,7 @@
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/builtin.hpp"
+#include "plugins/builtin/sysctl_conf.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {
@@ -46,10 +47,14 @@ std::string squeeze(std::string_view s) {
 // "net.ipv4.ip_forward" or "net/ipv4/ip_forward" -> "/proc/sys/net/ipv4/ip_forward".
 std::optional<std::string> key_path(std::string_view key) {
   if (key.empty() || key.size() > 256) return std::nullopt;
-  // sysctl(8): with dots as separators, a slash inside a component stands for a dot
-  // (vlan interface names); keep it simple and accept only one separator kind.
-  const bool slashes =
-      key.find('/') != std::string_view::npos && key.find('.') == std::string_view::npos;
+  // sysctl.d(5): with dots as separators, a slash inside a component stands for a dot
+  // (vlan interface names: "net.ipv4.conf.eth0/100.rp_filter" is
+  // /proc/sys/net/ipv4/conf/eth0.100/rp_filter); with slashes as separators (the first
+  // separator is a slash), a dot is a dot. Either way a component is never "." or ".." (fuzz/sysctl_conf.cpp once
+  // found "kernel/.//panic" taken as the path /proc/sys/kernel///panic).
+  // The first separator decides the style, as in sysctl.d(5) and procps' sysctl.
+  const auto first = key.find_first_of("./");
+  const bool slashes = first != std::string_view::npos && key[first] == '/';
   std::string path = core::paths::kProcSys;
   std::string part;
   auto flush = [&]() {
@@ -65,7 +70,7 @@ std::optional<std::string> key_path(std::string_view key) {
     if ((slashes && c == '/') || (!slashes && c == '.')) {
       if (!flush()) return std::nullopt;
     } else {
-      part += c;
+      part += (!slashes && c == '/') ? '.' : c;
     }
   }
   if (!flush()) return std::nullopt;
@@ -74,34 +79,50 @@ std::optional<std::string> key_path(std::string_view key) {
 
 }  // namespace
 
+SysctlConf parse_sysctl_conf(std::string_view text, std::string_view display) {
+  SysctlConf conf;
+  int number = 0;
+  for (const auto& raw : core::split_lines(text)) {
+    ++number;
+    std::string line = trim(raw);
+    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
+    const auto eq = line.find('=');
+    const std::string where = std::string(display) + ":" + std::to_string(number);
+    if (eq == std::string::npos) {
+      conf.problems.push_back(where + ": not 'key = value'");
+      continue;
+    }
+    SysctlSetting s;
+    s.line = number;
+    s.key = trim(std::string_view(line).substr(0, eq));
+    s.value = trim(std::string_view(line).substr(eq + 1));
+    s.optional = !s.key.empty() && s.key.front() == '-';
+    if (s.optional) s.key.erase(0, 1);
+    auto path = key_path(s.key);
+    if (!path) {
+      conf.problems.push_back(where + ": invalid key");
+      continue;
+    }
+    s.path = std::move(*path);
+    conf.settings.push_back(std::move(s));
+  }
+  return conf;
+}
+
 core::Result<Outcome> apply_sysctl(PluginContext& p) {
   const core::Root& root = p.ctx.root;
   auto text = core::read_file_if_exists(root, core::paths::kSysctlConf, 1 << 20);
   if (!text) return std::move(text).error();
   if (!*text) return Outcome::skipped;
 
+  auto conf = parse_sysctl_conf(**text, root.display(core::paths::kSysctlConf));
   bool changed = false;
-  std::vector<std::string> problems;
-  int number = 0;
-  for (const auto& raw : core::split_lines(**text)) {
-    ++number;
-    std::string line = trim(raw);
-    if (line.empty() || line.front() == '#' || line.front() == ';') continue;
-    const auto eq = line.find('=');
-    const std::string where = root.display(core::paths::kSysctlConf) + ":" + std::to_string(number);
-    if (eq == std::string::npos) {
-      problems.push_back(where + ": not 'key = value'");
-      continue;
-    }
-    std::string key = trim(std::string_view(line).substr(0, eq));
-    const std::string value = trim(std::string_view(line).substr(eq + 1));
-    const bool optional = !key.empty() && key.front() == '-';
-    if (optional) key.erase(0, 1);
-    auto path = key_path(key);
-    if (!path) {
-      problems.push_back(where + ": invalid key");
-      continue;
-    }
+  std::vector<std::string> problems = std::move(conf.problems);
+  for (const auto& setting : conf.settings) {
+    const std::string& key = setting.key;
+    const std::string& value = setting.value;
+    const bool optional = setting.optional;
+    const auto* path = &setting.path;
     // Never follow a symlink out of /proc/sys, never create a setting.
     auto current = core::read_file_if_exists(root, *path, 64 << 10, core::Follow::never);
     if (!current || !*current) {

@@ -99,11 +99,12 @@ class VM:
     # -------- checks before anything is built --------
     @staticmethod
     def check_qemu():
-        """Raises NotRun when QEMU cannot run a TCG machine at all."""
+        """Raises NotRun when QEMU cannot run a TCG machine at all (the machine's
+        fault); a missing QEMU is scripts/setup's fault, so a failure, not a skip."""
         if shutil.which(QEMU) is None:
-            raise NotRun(f"{QEMU} is not installed (scripts/setup installs qemu-system-x86)")
+            raise RuntimeError(f"{QEMU} is not installed (scripts/setup installs qemu-system-x86)")
         if shutil.which("qemu-img") is None:
-            raise NotRun("qemu-img is not installed (qemu-utils)")
+            raise RuntimeError("qemu-img is not installed (scripts/setup installs qemu-utils)")
         try:
             p = subprocess.run([QEMU, "-nodefaults", "-display", "none", "-machine", "pc", "-accel", "tcg",
                                 "-S", "-monitor", "none", "-qmp", "stdio"], input=b'{"execute":"qmp_capabilities"}\n'
