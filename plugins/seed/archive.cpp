@@ -127,6 +127,7 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out, const
     }
     const std::string name = clean_name(raw);
     const mode_t type = archive_entry_filetype(e);
+    if (type == AE_IFDIR && (name == "." || name.empty())) continue;  // an ISO's root
     if (const std::string why = unsafe_name(name); !why.empty()) {
       c.refuse(raw, why);
       continue;
