@@ -395,7 +395,7 @@ TEST_CASE("swap: a blank disk with a seed tar is formatted and the seed erased",
   CHECK(slurp(lab.image_of(loop)).find("s3cr3t") == std::string::npos);
 }
 
-TEST_CASE("swap: the old platform's gandiswap partition is found, its seed erased", "[seed]") {
+TEST_CASE("swap: the old platform's gandiswap partition is found and its seed erased", "[seed]") {
   DiskLab lab;
   auto loop = lab.add_loop(16, true);
   const std::string disk = "/dev/" + loop;

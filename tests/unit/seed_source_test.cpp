@@ -209,3 +209,52 @@ TEST_CASE("seed: guestkit-disk's refusal of seed media", "[seed]") {
   CHECK(seed::seed_device_reason("data", "").empty());
   CHECK(seed::seed_device_reason("Cidata", "root").empty());
 }
+
+namespace {
+
+// A whole disk under a fake root: sysfs attributes and a blank (or swap) image at /dev.
+void fake_disk(const TempDir& t, const std::string& name, const std::string& devno, bool swap = false) {
+  t.write("sys/class/block/" + name + "/dev", devno + "\n");
+  t.write("sys/class/block/" + name + "/size", "8192\n");
+  t.write("sys/class/block/" + name + "/ro", "0\n");
+  t.write("sys/class/block/" + name + "/uevent", "DEVNAME=" + name + "\n");
+  std::string image(1 << 16, '\0');
+  if (swap) image.replace(4096 - 10, 10, "SWAPSPACE2");
+  t.write("dev/" + name, image);
+  fs::create_directories(t.path() / "sys/dev/block");
+  fs::create_symlink("/sys/class/block/" + name, t.path() / "sys/dev/block" / devno);
+}
+
+}  // namespace
+
+TEST_CASE("seed: the old platform's swap disks by name: xvdz, then sdb unless it is root's", "[seed]") {
+  {
+    TempDir t;
+    fake_disk(t, "sdb", "8:16");
+    fake_disk(t, "xvdz", "202:6400", true);
+    auto d = seed::find_swap_device(t.root());
+    REQUIRE(d);
+    CHECK(*d == "/dev/xvdz");
+  }
+  {
+    TempDir t;
+    fake_disk(t, "sda", "8:0");
+    fake_disk(t, "sdb", "8:16");
+    t.write("proc/self/mountinfo", "22 1 8:0 / / rw,relatime shared:1 - ext4 /dev/sda rw\n");
+    auto d = seed::find_swap_device(t.root());
+    REQUIRE(d);
+    CHECK(*d == "/dev/sdb");
+    // The same disk holding "/" is never swap.
+    t.write("proc/self/mountinfo", "22 1 8:16 / / rw,relatime shared:1 - ext4 /dev/sdb rw\n");
+    auto none = seed::find_swap_device(t.root());
+    REQUIRE(none);
+    CHECK_FALSE(*none);
+  }
+  {
+    TempDir t;  // other names are not swap just for being blank
+    fake_disk(t, "vdb", "254:16");
+    auto d = seed::find_swap_device(t.root());
+    REQUIRE(d);
+    CHECK_FALSE(*d);
+  }
+}
