@@ -47,6 +47,11 @@ void discover_swap(const core::Root& host, const std::string& configured, std::v
   }
   auto fd = detail::open_device(device);
   if (!fd) return note(ignored, device + ": " + fd.error().message() + ", ignoring");
+  // Swap in use holds the memory's pages, not a seed: never parse those.
+  struct stat dst {};
+  if (::fstat(fd->get(), &dst) == 0 && S_ISBLK(dst.st_mode)) {
+    if (auto table = disk::MountTable::load(host); table && table->is_swap(dst.st_rdev)) return;
+  }
   auto probe = detail::probe_fd(fd->get(), device);
   if (!probe) return note(ignored, probe.error().message() + ", ignoring");
   if (!probe->type.empty() && probe->type != "swap")
