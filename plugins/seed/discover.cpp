@@ -145,15 +145,6 @@ core::Result<std::optional<std::string>> find_swap_device(const core::Root& host
   return std::optional<std::string>();
 }
 
-std::string seed_device_reason(std::string_view fs_label, std::string_view part_name) {
-  if (fs_label == "cidata" || fs_label == "CIDATA") return "a NoCloud seed (label " + std::string(fs_label) + ")";
-  if (fs_label == "config-2" || fs_label == "CONFIG-2")
-    return "a ConfigDrive seed (label " + std::string(fs_label) + ")";
-  if (part_name == "swap" || part_name == "guestkitswap" || part_name == "gandiswap")
-    return "the swap partition (" + std::string(part_name) + ")";
-  return "";
-}
-
 std::vector<Found> discover(const core::Root& root, const std::string& swap_device,
                             std::vector<std::string>* ignored) {
   std::vector<Found> found;

@@ -91,7 +91,7 @@ TEST_CASE("seed: read_smbios reads entries/11-*/raw through the root", "[seed]")
   CHECK_FALSE(e->agent_key_hex);
 }
 
-TEST_CASE("seed: ds=nocloud;s=file:///PATH/ from a command line or a serial", "[seed]") {
+TEST_CASE("seed: ds=nocloud with s=file:///PATH/ from a command line or a serial", "[seed]") {
   CHECK(seed::ds_seed_dir("BOOT_IMAGE=/vmlinuz ro ds=nocloud;s=file:///var/seed/ quiet") == "/var/seed");
   CHECK(seed::ds_seed_dir("\"ds=nocloud;s=file:///srv/a b/\"") == "/srv/a b");  // quoted word
   CHECK(seed::ds_seed_dir("ds=NoCloud;i=iid-1;seedfrom=file:///x//y/") == "/x/y");
