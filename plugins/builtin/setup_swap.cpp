@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 
 #include "core/files.hpp"
 #include "core/log.hpp"
@@ -71,8 +72,8 @@ struct SeedArea {
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
 };
-core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host, const std::string& device,
-                                                     dev_t devno) {
+core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
+                                                     const std::string& device, dev_t devno) {
   std::string whole = device;
   std::uint64_t start = 0, size = 0;
   if (auto name = disk::block_name_of(host, devno)) {
@@ -80,9 +81,13 @@ core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host, con
     if (dev && dev->partition) {
       whole = "/dev/" + dev->disk;
       size = dev->size_bytes;
-      auto sectors = core::read_file(host, std::string(core::paths::kSysClassBlock) + "/" + *name + "/start", 64);
+      auto sectors = core::read_file(
+          host, std::string(core::paths::kSysClassBlock) + "/" + *name + "/start", 64);
       if (!sectors) return std::move(sectors).error();
-      start = std::stoull(*sectors) * 512;
+      char* end = nullptr;
+      start = std::strtoull(sectors->c_str(), &end, 10) * 512;
+      if (end == sectors->c_str())
+        return core::make_error(core::Errc::bad_input, "unreadable start of partition " + *name);
     }
   }
   core::UniqueFd fd(::open(whole.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -90,7 +95,8 @@ core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host, con
   auto extent = seed::swap_seed_extent(fd.get());
   if (!extent) return std::move(extent).error();
   if (!*extent) return std::optional<SeedArea>();
-  if (whole == device) return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset, **extent});
+  if (whole == device)
+    return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset, **extent});
   if (seed::kSwapSeedOffset < start || seed::kSwapSeedOffset + **extent > start + size) {
     core::log_notice("swap: the seed tar on ", whole, " lies outside ", device, ": not erased");
     return std::optional<SeedArea>();
@@ -161,14 +167,16 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
 
   if (p.ctx.dry_run) {
     if (*seed_area)
-      p.ctx.would("erase the seed tar on " + device + " (" + std::to_string((*seed_area)->length) + " bytes)");
+      p.ctx.would("erase the seed tar on " + device + " (" + std::to_string((*seed_area)->length) +
+                  " bytes)");
     if (format) p.ctx.would("mkswap -L swap " + device);
     p.ctx.would("swapon " + device);
     return Outcome::changed;
   }
   if (*seed_area) {
     if (auto r = erase_seed(**seed_area); !r) return std::move(r).error();
-    core::log_notice("swap: erased the seed tar on ", device, " (", (*seed_area)->length, " bytes)");
+    core::log_notice("swap: erased the seed tar on ", device, " (", (*seed_area)->length,
+                     " bytes)");
   }
   if (format) {
     if (auto r = run_tool(p.ctx, {"mkswap", "-L", "swap", device}); !r) return std::move(r).error();

@@ -70,12 +70,18 @@ using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>
 
 const char* entry_kind(mode_t type) {
   switch (type) {
-    case AE_IFLNK: return "a symbolic link";
-    case AE_IFCHR: return "a character device";
-    case AE_IFBLK: return "a block device";
-    case AE_IFIFO: return "a fifo";
-    case AE_IFSOCK: return "a socket";
-    default: return "not a regular file";
+    case AE_IFLNK:
+      return "a symbolic link";
+    case AE_IFCHR:
+      return "a character device";
+    case AE_IFBLK:
+      return "a block device";
+    case AE_IFIFO:
+      return "a fifo";
+    case AE_IFSOCK:
+      return "a socket";
+    default:
+      return "not a regular file";
   }
 }
 
@@ -109,7 +115,8 @@ struct Walk {
   bool want_data = true;
 };
 
-core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out, const std::string& origin) {
+core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
+                  const std::string& origin) {
   Collector c(out);
   struct archive_entry* e = nullptr;
   for (std::size_t count = 0;; ++count) {
@@ -145,13 +152,15 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out, const
       const auto layout = swap_layout_of(name);
       if (!w.kind && layout) w.kind = layout;
       if (layout != w.kind) {
-        c.refuse(name, w.kind ? "outside the seed's layout" : "before any guestkit/ or gandi/ member");
+        c.refuse(name,
+                 w.kind ? "outside the seed's layout" : "before any guestkit/ or gandi/ member");
         continue;
       }
     }
     const auto cap = w.kind ? member_cap(*w.kind, name) : std::nullopt;
     if (!cap) {
-      core::log_debug("seed: ", origin, ": ", core::sanitize_for_log(name), " is not part of the layout, ignoring");
+      core::log_debug("seed: ", origin, ": ", core::sanitize_for_log(name),
+                      " is not part of the layout, ignoring");
       continue;
     }
     if (archive_entry_sparse_count(e) > 0) {
@@ -159,7 +168,8 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out, const
       continue;
     }
     if (archive_entry_size_is_set(e) && archive_entry_size(e) > static_cast<la_int64_t>(*cap)) {
-      c.refuse(name, std::to_string(archive_entry_size(e)) + " bytes, over the cap of " + std::to_string(*cap));
+      c.refuse(name, std::to_string(archive_entry_size(e)) + " bytes, over the cap of " +
+                         std::to_string(*cap));
       continue;
     }
     if (c.seen(name)) {
@@ -195,7 +205,8 @@ core::Result<ArchivePtr> open_archive(Source& src, bool iso, const std::string& 
   archive_read_set_read_callback(a.get(), on_read);
   archive_read_set_skip_callback(a.get(), on_skip);
   archive_read_set_callback_data(a.get(), &src);
-  if (archive_read_open1(a.get()) != ARCHIVE_OK) return archive_error(a.get(), src, "open " + origin);
+  if (archive_read_open1(a.get()) != ARCHIVE_OK)
+    return archive_error(a.get(), src, "open " + origin);
   return a;
 }
 
@@ -205,7 +216,8 @@ core::Result<std::uint64_t> size_of_fd(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return core::errno_error("fstat");
   if (S_ISREG(st.st_mode)) return static_cast<std::uint64_t>(st.st_size);
-  if (!S_ISBLK(st.st_mode)) return core::make_error(core::Errc::bad_input, "not a block device or a file");
+  if (!S_ISBLK(st.st_mode))
+    return core::make_error(core::Errc::bad_input, "not a block device or a file");
   std::uint64_t size = 0;
   if (::ioctl(fd, BLKGETSIZE64, &size) != 0) return core::errno_error("BLKGETSIZE64");
   return size;
@@ -228,7 +240,8 @@ core::Result<SeedFiles> read_iso(int fd, SourceKind kind, const std::string& ori
   return out;
 }
 
-core::Result<std::optional<SwapTar>> read_swap_tar(int fd, const std::string& origin, bool want_data) {
+core::Result<std::optional<SwapTar>> read_swap_tar(int fd, const std::string& origin,
+                                                   bool want_data) {
   auto size = size_of_fd(fd);
   if (!size) return std::move(size).error();
   if (*size <= kSwapSeedOffset + 512) return std::optional<SwapTar>();

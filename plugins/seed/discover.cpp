@@ -76,11 +76,12 @@ void discover_swap(const core::Root& host, const std::string& configured, std::v
   auto tar = detail::read_swap_tar(disk_fd.get(), whole, false);
   if (!tar) return note(ignored, whole + ": " + tar.error().message() + ", ignoring");
   if (!*tar) return;
-  found.push_back({(*tar)->files.kind, Medium::swap_tar, whole, "tar at 512 KiB of swap disk " + whole});
+  found.push_back(
+      {(*tar)->files.kind, Medium::swap_tar, whole, "tar at 512 KiB of swap disk " + whole});
 }
 
-void discover_devices(const core::Root& host, std::vector<Found>& nocloud, std::vector<Found>& configdrive,
-                      std::vector<std::string>* ignored) {
+void discover_devices(const core::Root& host, std::vector<Found>& nocloud,
+                      std::vector<Found>& configdrive, std::vector<std::string>* ignored) {
   auto names = disk::list_block_devices(host);
   if (!names) return note(ignored, "cannot list block devices: " + names.error().message());
   for (const auto& name : *names) {
@@ -96,10 +97,11 @@ void discover_devices(const core::Root& host, std::vector<Found>& nocloud, std::
     if (probe->type != "iso9660" && probe->type != "vfat") continue;
     const Medium medium = probe->type == "iso9660" ? Medium::iso9660 : Medium::vfat;
     if (probe->label == "cidata" || probe->label == "CIDATA")
-      nocloud.push_back({SourceKind::nocloud, medium, dev->devname, probe->type + " labelled " + probe->label});
+      nocloud.push_back(
+          {SourceKind::nocloud, medium, dev->devname, probe->type + " labelled " + probe->label});
     else if (probe->label == "config-2" || probe->label == "CONFIG-2")
-      configdrive.push_back(
-          {SourceKind::configdrive, medium, dev->devname, probe->type + " labelled " + probe->label});
+      configdrive.push_back({SourceKind::configdrive, medium, dev->devname,
+                             probe->type + " labelled " + probe->label});
   }
 }
 
@@ -108,14 +110,17 @@ bool is_dir(const core::Root& root, const std::string& path) {
   return st && *st && S_ISDIR((*st)->st_mode);
 }
 
-void discover_ds(const core::Root& root, const char* file, const char* what, std::vector<Found>& out,
-                 std::vector<std::string>* ignored) {
+void discover_ds(const core::Root& root, const char* file, const char* what,
+                 std::vector<Found>& out, std::vector<std::string>* ignored) {
   auto text = core::read_file_if_exists(root, file, 64u << 10);
   if (!text || !*text) return;
   auto dir = ds_seed_dir(**text);
   if (!dir) return;
-  if (!is_dir(root, *dir)) return note(ignored, std::string("ds=nocloud in ") + what + ": " + *dir + " is not a directory");
-  out.push_back({SourceKind::nocloud, Medium::directory, *dir, std::string("ds=nocloud;s=file:// in ") + what});
+  if (!is_dir(root, *dir))
+    return note(ignored,
+                std::string("ds=nocloud in ") + what + ": " + *dir + " is not a directory");
+  out.push_back({SourceKind::nocloud, Medium::directory, *dir,
+                 std::string("ds=nocloud;s=file:// in ") + what});
 }
 
 }  // namespace
@@ -135,7 +140,8 @@ core::Result<std::optional<std::string>> find_swap_device(const core::Root& host
     if (is_swap_label(*probe)) return std::optional<std::string>(dev->devname);
     // The old platform's swap disks, by name: only when they hold swap or nothing, so
     // a customer's data disk that happens to be called sdb is never a candidate.
-    const bool blank_or_swap = probe->type == "swap" || (probe->type.empty() && probe->pttype.empty());
+    const bool blank_or_swap =
+        probe->type == "swap" || (probe->type.empty() && probe->pttype.empty());
     if (dev->partition || !blank_or_swap) continue;
     if (name == "xvdz") xvdz = dev->devname;
     if (name == "sdb") sdb = dev->devname;
@@ -156,7 +162,8 @@ std::vector<Found> discover(const core::Root& root, const std::string& swap_devi
   discover_ds(root, core::paths::kDmiProductSerial, "the SMBIOS system serial", found, ignored);
   found.insert(found.end(), devices.begin(), devices.end());
   if (is_dir(root, core::paths::kNoCloudSeedDir))
-    found.push_back({SourceKind::nocloud, Medium::directory, core::paths::kNoCloudSeedDir, "the image's seed directory"});
+    found.push_back({SourceKind::nocloud, Medium::directory, core::paths::kNoCloudSeedDir,
+                     "the image's seed directory"});
   found.insert(found.end(), configdrive.begin(), configdrive.end());
   return found;
 }
@@ -170,7 +177,8 @@ core::Result<SeedFiles> read(const core::Root& root, const Found& found) {
       if (!fd) return std::move(fd).error();
       auto tar = read_swap_seed(fd->get(), found.path);
       if (!tar) return std::move(tar).error();
-      if (!*tar) return core::make_error(core::Errc::bad_input, found.path + ": the seed tar is gone");
+      if (!*tar)
+        return core::make_error(core::Errc::bad_input, found.path + ": the seed tar is gone");
       return std::move(**tar);
     }
     case Medium::iso9660:

@@ -8,7 +8,8 @@
 namespace guestkit::plugins::seed {
 
 std::string seed_device_reason(std::string_view fs_label, std::string_view part_name) {
-  if (fs_label == "cidata" || fs_label == "CIDATA") return "a NoCloud seed (label " + std::string(fs_label) + ")";
+  if (fs_label == "cidata" || fs_label == "CIDATA")
+    return "a NoCloud seed (label " + std::string(fs_label) + ")";
   if (fs_label == "config-2" || fs_label == "CONFIG-2")
     return "a ConfigDrive seed (label " + std::string(fs_label) + ")";
   if (part_name == "swap" || part_name == "guestkitswap" || part_name == "gandiswap")

@@ -150,10 +150,14 @@ std::vector<std::string> fixed_members(SourceKind kind) {
 
 const char* kind_name(SourceKind kind) {
   switch (kind) {
-    case SourceKind::swap_guestkit: return "in-swap seed (guestkit/)";
-    case SourceKind::swap_gandi: return "in-swap seed (gandi/)";
-    case SourceKind::nocloud: return "NoCloud";
-    case SourceKind::configdrive: return "ConfigDrive";
+    case SourceKind::swap_guestkit:
+      return "in-swap seed (guestkit/)";
+    case SourceKind::swap_gandi:
+      return "in-swap seed (gandi/)";
+    case SourceKind::nocloud:
+      return "NoCloud";
+    case SourceKind::configdrive:
+      return "ConfigDrive";
   }
   return "seed";
 }
@@ -164,7 +168,9 @@ void Collector::refuse(std::string_view name, std::string_view why) {
   out_.refused.push_back(core::sanitize_for_log(name) + ": " + std::string(why) + ", refused");
 }
 
-bool Collector::fits(std::size_t bytes) const { return bytes <= kMaxTotalBytes - total_; }
+bool Collector::fits(std::size_t bytes) const {
+  return bytes <= kMaxTotalBytes - total_;
+}
 
 void Collector::add(const std::string& name, std::string content) {
   total_ += content.size();

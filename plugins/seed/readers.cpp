@@ -1,6 +1,8 @@
 // Seeds read by device (libblkid says what the medium is: iso9660 and the swap tar
 // through libarchive, vfat through mtools) and by directory (through the Root).
 
+#include "plugins/seed/readers.hpp"
+
 #include <blkid/blkid.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,7 +15,6 @@
 #include "plugins/seed/archive.hpp"
 #include "plugins/seed/discover.hpp"
 #include "plugins/seed/layout.hpp"
-#include "plugins/seed/readers.hpp"
 
 namespace guestkit::plugins::seed {
 namespace {
@@ -26,8 +27,8 @@ std::optional<SourceKind> kind_of_label(std::string_view label) {
 
 // Reads one member of a seed directory, never following a symlink and never opening a
 // fifo or device for reading (O_NONBLOCK, then fstat before any read).
-core::Status read_dir_member(const core::Root& root, const std::string& dir, const std::string& name,
-                             std::size_t cap, detail::Collector& c) {
+core::Status read_dir_member(const core::Root& root, const std::string& dir,
+                             const std::string& name, std::size_t cap, detail::Collector& c) {
   const std::string path = dir + "/" + name;
   auto st = root.lstat(path);
   if (!st) {
@@ -53,7 +54,8 @@ core::Status read_dir_member(const core::Root& root, const std::string& dir, con
   if (!S_ISREG(fst.st_mode)) return c.refuse(name, "not a regular file"), core::Status{};
   if (fst.st_nlink > 1) return c.refuse(name, "a hard link"), core::Status{};
   if (static_cast<std::uint64_t>(fst.st_size) > cap)
-    return c.refuse(name, std::to_string(fst.st_size) + " bytes, over the cap of " + std::to_string(cap)),
+    return c.refuse(name,
+                    std::to_string(fst.st_size) + " bytes, over the cap of " + std::to_string(cap)),
            core::Status{};
   std::string data;
   data.resize(cap + 1);
@@ -82,15 +84,17 @@ bool dir_exists(const core::Root& root, const std::string& path) {
 namespace detail {
 
 core::Result<DeviceProbe> probe_fd(int fd, const std::string& origin) {
-  std::unique_ptr<std::remove_pointer_t<blkid_probe>, decltype(&blkid_free_probe)> pr(blkid_new_probe(),
-                                                                                     &blkid_free_probe);
+  std::unique_ptr<std::remove_pointer_t<blkid_probe>, decltype(&blkid_free_probe)> pr(
+      blkid_new_probe(), &blkid_free_probe);
   if (!pr) return core::errno_error("blkid_new_probe", ENOMEM);
-  if (blkid_probe_set_device(pr.get(), fd, 0, 0) != 0) return core::errno_error("blkid " + origin, EIO);
+  if (blkid_probe_set_device(pr.get(), fd, 0, 0) != 0)
+    return core::errno_error("blkid " + origin, EIO);
   blkid_probe_enable_superblocks(pr.get(), 1);
   blkid_probe_set_superblocks_flags(pr.get(), BLKID_SUBLKS_LABEL | BLKID_SUBLKS_TYPE);
   blkid_probe_enable_partitions(pr.get(), 1);
   const int rc = blkid_do_safeprobe(pr.get());
-  if (rc == -2) return core::make_error(core::Errc::bad_input, origin + " holds conflicting signatures");
+  if (rc == -2)
+    return core::make_error(core::Errc::bad_input, origin + " holds conflicting signatures");
   if (rc < 0) return core::errno_error("blkid " + origin, EIO);
   DeviceProbe p;
   auto get = [&](const char* key, std::string& out) {
@@ -111,18 +115,21 @@ core::Result<core::UniqueFd> open_device(const std::string& device) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return core::errno_error("fstat " + device);
   if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
-    return core::make_error(core::Errc::bad_input, device + " is not a block device or an image file");
+    return core::make_error(core::Errc::bad_input,
+                            device + " is not a block device or an image file");
   return fd;
 }
 
 core::Result<SeedFiles> read_vfat(int fd, const std::string& device, SourceKind kind) {
   // mtools opens the device by name: check that the name still is the device we
   // opened and probed (same device number, or same inode for an image file).
-  struct stat by_fd {}, by_name {};
+  struct stat by_fd {
+  }, by_name{};
   if (::fstat(fd, &by_fd) != 0) return core::errno_error("fstat " + device);
   if (::stat(device.c_str(), &by_name) != 0) return core::errno_error("stat " + device);
-  const bool same = S_ISBLK(by_fd.st_mode) ? (S_ISBLK(by_name.st_mode) && by_fd.st_rdev == by_name.st_rdev)
-                                           : (by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino);
+  const bool same = S_ISBLK(by_fd.st_mode)
+                        ? (S_ISBLK(by_name.st_mode) && by_fd.st_rdev == by_name.st_rdev)
+                        : (by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino);
   if (!same) return core::make_error(core::Errc::unsafe, device + " changed while it was read");
   SeedFiles out;
   out.kind = kind;
@@ -139,8 +146,9 @@ core::Result<SeedFiles> read_vfat(int fd, const std::string& device, SourceKind 
     if (!r) return std::move(r).error();
     if (!r->success()) {
       if (r->exit_code == 1 && r->err.find("not found") != std::string::npos) continue;
-      return core::make_error(core::Errc::failed, "mcopy " + name + " from " + device + " " + r->describe() +
-                                                      ": " + core::sanitize_for_log(r->err));
+      return core::make_error(core::Errc::failed, "mcopy " + name + " from " + device + " " +
+                                                      r->describe() + ": " +
+                                                      core::sanitize_for_log(r->err));
     }
     if (r->output_truncated || r->out.size() > cap) {
       c.refuse(name, "over the cap of " + std::to_string(cap));
@@ -174,17 +182,21 @@ core::Result<SeedFiles> read_device(const std::string& device, std::optional<Sou
   }
   if (!probe->type.empty() && probe->type != "swap")
     return core::make_error(core::Errc::bad_input,
-                            device + " holds " + probe->type + ": not a seed (a seed tar is only read from a "
-                                                               "disk without a filesystem)");
+                            device + " holds " + probe->type +
+                                ": not a seed (a seed tar is only read from a "
+                                "disk without a filesystem)");
   auto tar = detail::read_swap_tar(fd->get(), device, true);
   if (!tar) return std::move(tar).error();
   if (!*tar)
-    return core::make_error(core::Errc::bad_input, device + ": no seed (no iso9660 or vfat labelled cidata or "
-                                                            "config-2, no seed tar at 512 KiB)");
+    return core::make_error(core::Errc::bad_input,
+                            device +
+                                ": no seed (no iso9660 or vfat labelled cidata or "
+                                "config-2, no seed tar at 512 KiB)");
   return std::move((*tar)->files);
 }
 
-core::Result<SeedFiles> read_dir(const core::Root& root, const std::string& dir, std::optional<SourceKind> kind) {
+core::Result<SeedFiles> read_dir(const core::Root& root, const std::string& dir,
+                                 std::optional<SourceKind> kind) {
   auto resolved = root.resolve(dir, core::Follow::in_root, true);
   if (!resolved) return std::move(resolved).error();
   if (!dir_exists(root, *resolved))
@@ -207,7 +219,8 @@ core::Result<SeedFiles> read_dir(const core::Root& root, const std::string& dir,
   std::vector<std::string> names = detail::fixed_members(*kind);
   // The swap layouts also name files by pattern: list those directories.
   const char* listed[2] = {nullptr, nullptr};
-  if (*kind == SourceKind::swap_guestkit) listed[0] = "guestkit/postboot", listed[1] = "guestkit/modules";
+  if (*kind == SourceKind::swap_guestkit)
+    listed[0] = "guestkit/postboot", listed[1] = "guestkit/modules";
   if (*kind == SourceKind::swap_gandi) listed[0] = "gandi/modules";
   for (const char* sub : listed) {
     if (!sub) continue;

@@ -70,8 +70,8 @@ core::Result<std::vector<std::string>> smbios_oem_strings(std::string_view raw) 
   }
   if (out.size() != count)
     return core::make_error(core::Errc::bad_input, "SMBIOS type 11: " + std::to_string(count) +
-                                                       " strings announced, " + std::to_string(out.size()) +
-                                                       " present");
+                                                       " strings announced, " +
+                                                       std::to_string(out.size()) + " present");
   return out;
 }
 
@@ -81,13 +81,16 @@ core::Result<std::optional<std::string>> agent_key_of(const std::vector<std::str
     if (s.compare(0, kKeyPrefix.size(), kKeyPrefix) != 0) continue;
     const std::string_view hex = std::string_view(s).substr(kKeyPrefix.size());
     const bool ok = hex.size() >= 64 && hex.size() <= 128 && hex.size() % 2 == 0 &&
-                    std::all_of(hex.begin(), hex.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+                    std::all_of(hex.begin(), hex.end(), [](char c) {
+                      return std::isxdigit(static_cast<unsigned char>(c));
+                    });
     // The value is a secret: the message says what is wrong, never what it is.
     if (!ok)
       return core::make_error(core::Errc::bad_input,
                               "SMBIOS OEM string io.guestkit.agent-key: not 64 to 128 hex digits");
     if (key && *key != lower(hex))
-      return core::make_error(core::Errc::bad_input, "SMBIOS OEM strings hold two different agent keys");
+      return core::make_error(core::Errc::bad_input,
+                              "SMBIOS OEM strings hold two different agent keys");
     key = lower(hex);
   }
   return key;
@@ -100,7 +103,8 @@ core::Result<SmbiosSeed> read_smbios(const core::Root& root) {
   std::vector<std::string> strings;
   for (const auto& name : *names) {
     if (name.compare(0, 3, "11-") != 0) continue;
-    auto raw = core::read_file(root, std::string(core::paths::kSysDmiEntries) + "/" + name + "/raw", kMaxRawBytes);
+    auto raw = core::read_file(root, std::string(core::paths::kSysDmiEntries) + "/" + name + "/raw",
+                               kMaxRawBytes);
     if (!raw) return std::move(raw).error();
     auto s = smbios_oem_strings(*raw);
     if (!s) return core::make_error(s.error().code, name + ": " + s.error().context);
@@ -136,7 +140,8 @@ std::optional<std::string> ds_seed_dir(std::string_view text) {
       // Only a local directory: a network seed would need the network this runs before.
       if (url.substr(0, 8) != "file:///") return std::nullopt;
       std::string_view path = url.substr(7);
-      if (path.find("/../") != std::string_view::npos || path.substr(path.size() >= 3 ? path.size() - 3 : 0) == "/.." ||
+      if (path.find("/../") != std::string_view::npos ||
+          path.substr(path.size() >= 3 ? path.size() - 3 : 0) == "/.." ||
           path.find('\0') != std::string_view::npos || path.find('%') != std::string_view::npos)
         return std::nullopt;
       auto norm = core::Root::normalize(path);

@@ -29,7 +29,8 @@ using guestkit::test::DiskLab;
 namespace {
 
 void require_tool(const char* tool) {
-  if (!core::find_program(tool)) GUESTKIT_SKIP(std::string(tool) + " is not installed (scripts/setup installs it)");
+  if (!core::find_program(tool))
+    GUESTKIT_SKIP(std::string(tool) + " is not installed (scripts/setup installs it)");
 }
 
 std::string slurp(const fs::path& p) {
@@ -90,7 +91,8 @@ void check_nocloud(const core::Result<seed::SeedFiles>& s, const std::string& de
   CHECK(refused == "");
 }
 
-bool found_has(const std::vector<seed::Found>& found, const std::string& path, seed::SourceKind kind) {
+bool found_has(const std::vector<seed::Found>& found, const std::string& path,
+               seed::SourceKind kind) {
   return std::any_of(found.begin(), found.end(),
                      [&](const seed::Found& f) { return f.path == path && f.kind == kind; });
 }
@@ -109,9 +111,12 @@ std::string gnu_tar(DiskLab& lab, const fs::path& dir, std::vector<std::string> 
 core::ExecResult boot(const DiskLab& lab, const std::string& yaml, std::vector<std::string> args) {
   fs::create_directories(lab.dir().path() / "root/etc");
   lab.dir().write("boot.yml", yaml);
-  std::vector<std::string> argv{guestkit::test::built_binary("plugins", "guestkit-boot").string(), "--root",
-                                (lab.dir().path() / "root").string(), "--config",
-                                (lab.dir().path() / "boot.yml").string(), "--log-stderr"};
+  std::vector<std::string> argv{guestkit::test::built_binary("plugins", "guestkit-boot").string(),
+                                "--root",
+                                (lab.dir().path() / "root").string(),
+                                "--config",
+                                (lab.dir().path() / "boot.yml").string(),
+                                "--log-stderr"};
   argv.insert(argv.end(), args.begin(), args.end());
   core::ExecOptions o;
   o.timeout = std::chrono::seconds(120);
@@ -140,7 +145,8 @@ TEST_CASE("seed: a NoCloud ISO made by cloud-localds, read from its loop device"
   DiskLab lab;
   auto src = nocloud_files(lab, "nc");
   const fs::path iso = lab.dir().path() / "seed.iso";
-  lab.must({"cloud-localds", iso.string(), (src / "user-data").string(), (src / "meta-data").string()});
+  lab.must(
+      {"cloud-localds", iso.string(), (src / "user-data").string(), (src / "meta-data").string()});
   auto loop = loop_with(lab, iso);
   const std::string dev = "/dev/" + loop;
   check_nocloud(seed::read_device(dev), dev);
@@ -162,8 +168,8 @@ TEST_CASE("seed: NoCloud ISOs made by genisoimage and by xorriso", "[seed]") {
   const fs::path g = lab.dir().path() / "g.iso", x = lab.dir().path() / "x.iso";
   lab.must({"genisoimage", "-quiet", "-output", g.string(), "-volid", "CIDATA", "-joliet", "-rock",
             (src / "user-data").string(), (src / "meta-data").string()});
-  lab.must({"xorriso", "-abort_on", "FAILURE", "-outdev", x.string(), "-volid", "cidata", "-joliet", "on",
-            "-map", src.string(), "/"});
+  lab.must({"xorriso", "-abort_on", "FAILURE", "-outdev", x.string(), "-volid", "cidata", "-joliet",
+            "on", "-map", src.string(), "/"});
   for (const auto& iso : {g, x}) {
     auto loop = loop_with(lab, iso);
     check_nocloud(seed::read_device("/dev/" + loop), "/dev/" + loop);
@@ -199,8 +205,8 @@ TEST_CASE("seed: a config-2 ISO with the OpenStack layout", "[seed]") {
   lab.dir().write("cd/openstack/2012-08-10/meta_data.json", "{}");
   lab.dir().write("cd/ec2/latest/meta-data.json", "{}");
   const fs::path iso = lab.dir().path() / "cd.iso";
-  lab.must({"genisoimage", "-quiet", "-output", iso.string(), "-volid", "config-2", "-joliet", "-rock",
-            (lab.dir().path() / "cd").string()});
+  lab.must({"genisoimage", "-quiet", "-output", iso.string(), "-volid", "config-2", "-joliet",
+            "-rock", (lab.dir().path() / "cd").string()});
   auto loop = loop_with(lab, iso);
   auto s = seed::read_device("/dev/" + loop);
   INFO((s ? "" : s.error().message()));
@@ -209,7 +215,8 @@ TEST_CASE("seed: a config-2 ISO with the OpenStack layout", "[seed]") {
   CHECK(s->files.size() == 2);  // only openstack/latest/, only the whitelisted names
   CHECK(s->files.at("openstack/latest/meta_data.json") == meta);
   CHECK(s->files.at("openstack/latest/user_data") == kUserData);
-  CHECK(found_has(seed::discover(core::Root::host()), "/dev/" + loop, seed::SourceKind::configdrive));
+  CHECK(
+      found_has(seed::discover(core::Root::host()), "/dev/" + loop, seed::SourceKind::configdrive));
 }
 
 TEST_CASE("seed: the in-swap tar at 512 KiB of a blank disk, both layouts", "[seed]") {
@@ -227,7 +234,8 @@ TEST_CASE("seed: the in-swap tar at 512 KiB of a blank disk, both layouts", "[se
     seed::SourceKind kind;
     std::size_t files;
   };
-  for (const auto& c : {Case{gtar, seed::SourceKind::swap_guestkit, 4}, Case{otar, seed::SourceKind::swap_gandi, 2}}) {
+  for (const auto& c : {Case{gtar, seed::SourceKind::swap_guestkit, 4},
+                        Case{otar, seed::SourceKind::swap_gandi, 2}}) {
     auto loop = lab.add_loop(16);
     const std::string dev = "/dev/" + loop;
     write_device(dev, seed::kSwapSeedOffset, c.tar);
@@ -265,8 +273,8 @@ TEST_CASE("seed: hostile members of a swap tar are refused and never read", "[se
   DiskLab lab;
   const fs::path d = lab.dir().path() / "h";
   lab.dir().write("h/guestkit/order.json", R"({"op": "provision"})");
-  lab.dir().write("evil", "outside");                          // stored as ../evil
-  lab.dir().write("abs/secret", "absolute");                   // stored as /.../abs/secret
+  lab.dir().write("evil", "outside");                           // stored as ../evil
+  lab.dir().write("abs/secret", "absolute");                    // stored as /.../abs/secret
   fs::create_symlink("/etc/shadow", d / "guestkit/agent.key");  // a link where the key goes
   fs::create_directories(d / "guestkit/postboot");
   fs::create_hard_link(d / "guestkit/order.json", d / "guestkit/postboot/10-hard");
@@ -313,7 +321,8 @@ TEST_CASE("seed: hostile members of an ISO are refused", "[seed]") {
   fs::create_symlink("/etc/shadow", src / "vendor-data");
   lab.dir().write("nc/network-config", std::string(seed::kMaxFileBytes + 1, 'n'));
   const fs::path iso = lab.dir().path() / "h.iso";
-  lab.must({"genisoimage", "-quiet", "-output", iso.string(), "-volid", "cidata", "-rock", src.string()});
+  lab.must({"genisoimage", "-quiet", "-output", iso.string(), "-volid", "cidata", "-rock",
+            src.string()});
   auto loop = loop_with(lab, iso);
   auto s = seed::read_device("/dev/" + loop);
   INFO((s ? "" : s.error().message()));
@@ -331,11 +340,13 @@ TEST_CASE("seed: two seeds at once, the in-swap one wins and both are found", "[
   DiskLab lab;
   auto src = nocloud_files(lab, "nc");
   const fs::path iso = lab.dir().path() / "seed.iso";
-  lab.must({"cloud-localds", iso.string(), (src / "user-data").string(), (src / "meta-data").string()});
+  lab.must(
+      {"cloud-localds", iso.string(), (src / "user-data").string(), (src / "meta-data").string()});
   auto cidata = loop_with(lab, iso);
   lab.dir().write("g/guestkit/order.json", "{}");
   auto swap = lab.add_loop(8);
-  write_device("/dev/" + swap, seed::kSwapSeedOffset, gnu_tar(lab, lab.dir().path() / "g", {"guestkit"}));
+  write_device("/dev/" + swap, seed::kSwapSeedOffset,
+               gnu_tar(lab, lab.dir().path() / "g", {"guestkit"}));
   auto found = seed::discover(core::Root::host(), "/dev/" + swap);
   REQUIRE(found.size() >= 2);
   CHECK(found.front().path == "/dev/" + swap);
@@ -357,7 +368,8 @@ TEST_CASE("seed: a swap disk with a filesystem and a tar: seed ignored, swap ref
   auto found = seed::discover(core::Root::host(), dev, &ignored);
   CHECK_FALSE(found_has(found, dev, seed::SourceKind::swap_guestkit));
   REQUIRE(ignored.size() >= 1);
-  CHECK(ignored.front() == "swap device " + dev + " holds ext4: its in-swap seed, if any, is ignored");
+  CHECK(ignored.front() ==
+        "swap device " + dev + " holds ext4: its in-swap seed, if any, is ignored");
   const auto before = slurp(lab.image_of(loop));
   auto b = boot(lab, "swap: {device: " + dev + "}\n", {"--only", "01-setup-swap", "bootstrap"});
   INFO(b.err);
@@ -419,7 +431,8 @@ TEST_CASE("swap: the old platform's gandiswap partition is found and its seed er
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(part));
-  CHECK(read_device_bytes(disk, seed::kSwapSeedOffset, tar.size()) == std::string(tar.size(), '\0'));
+  CHECK(read_device_bytes(disk, seed::kSwapSeedOffset, tar.size()) ==
+        std::string(tar.size(), '\0'));
 }
 
 TEST_CASE("guestkit-disk never mounts a seed medium or the swap partition", "[seed]") {

@@ -26,7 +26,8 @@ std::string type11(const std::vector<std::string>& strings, int announced = -1) 
   raw.push_back(5);  // formatted area: header (4) + count (1)
   raw.push_back(0x2a);
   raw.push_back(0);
-  raw.push_back(static_cast<char>(announced < 0 ? strings.size() : static_cast<std::size_t>(announced)));
+  raw.push_back(
+      static_cast<char>(announced < 0 ? strings.size() : static_cast<std::size_t>(announced)));
   for (const auto& s : strings) raw += s + std::string(1, '\0');
   raw.push_back('\0');
   if (strings.empty()) raw.push_back('\0');
@@ -72,9 +73,10 @@ TEST_CASE("seed: the agent key from OEM strings, validated, never quoted", "[see
   const std::string bad = "io.guestkit.agent-key=" + std::string(62, 'b') + "zz";
   auto b = seed::agent_key_of({bad});
   REQUIRE_FALSE(b);
-  CHECK(b.error().message().find("bbbb") == std::string::npos);  // a secret is never quoted
+  CHECK(b.error().message().find("bbbb") == std::string::npos);     // a secret is never quoted
   CHECK_FALSE(seed::agent_key_of({"io.guestkit.agent-key=abcd"}));  // too short
-  CHECK_FALSE(seed::agent_key_of({"io.guestkit.agent-key=" + kKey, "io.guestkit.agent-key=" + std::string(64, 'c')}));
+  CHECK_FALSE(seed::agent_key_of(
+      {"io.guestkit.agent-key=" + kKey, "io.guestkit.agent-key=" + std::string(64, 'c')}));
 }
 
 TEST_CASE("seed: read_smbios reads entries/11-*/raw through the root", "[seed]") {
@@ -92,7 +94,8 @@ TEST_CASE("seed: read_smbios reads entries/11-*/raw through the root", "[seed]")
 }
 
 TEST_CASE("seed: ds=nocloud with s=file:///PATH/ from a command line or a serial", "[seed]") {
-  CHECK(seed::ds_seed_dir("BOOT_IMAGE=/vmlinuz ro ds=nocloud;s=file:///var/seed/ quiet") == "/var/seed");
+  CHECK(seed::ds_seed_dir("BOOT_IMAGE=/vmlinuz ro ds=nocloud;s=file:///var/seed/ quiet") ==
+        "/var/seed");
   CHECK(seed::ds_seed_dir("\"ds=nocloud;s=file:///srv/a b/\"") == "/srv/a b");  // quoted word
   CHECK(seed::ds_seed_dir("ds=NoCloud;i=iid-1;seedfrom=file:///x//y/") == "/x/y");
   CHECK(seed::ds_seed_dir("ds=nocloud-net;s=file:///seed") == "/seed");
@@ -115,7 +118,7 @@ TEST_CASE("seed: member names: unsafe ones and the whitelist", "[seed]") {
   CHECK_FALSE(d::unsafe_name("guestkit/../../etc/shadow").empty());
   CHECK_FALSE(d::unsafe_name("/etc/shadow").empty());
   CHECK_FALSE(d::unsafe_name("guestkit/\xff\xfe").empty());
-  CHECK_FALSE(d::unsafe_name("a\xc0\xaf").empty());  // overlong '/'
+  CHECK_FALSE(d::unsafe_name("a\xc0\xaf").empty());      // overlong '/'
   CHECK_FALSE(d::unsafe_name("a\xed\xa0\x80").empty());  // a surrogate
   CHECK_FALSE(d::unsafe_name("a\nb").empty());
   CHECK_FALSE(d::unsafe_name("a//b").empty());
@@ -131,7 +134,8 @@ TEST_CASE("seed: member names: unsafe ones and the whitelist", "[seed]") {
   CHECK(d::member_cap(K::swap_guestkit, "guestkit/postboot/10-hello"));
   CHECK_FALSE(d::member_cap(K::swap_guestkit, "guestkit/postboot/hello"));
   CHECK_FALSE(d::member_cap(K::swap_guestkit, "guestkit/postboot/10-a.sh"));
-  CHECK(d::member_cap(K::swap_guestkit, "guestkit/modules/6.1.0-13-amd64.tar.xz") == seed::kMaxModulesBytes);
+  CHECK(d::member_cap(K::swap_guestkit, "guestkit/modules/6.1.0-13-amd64.tar.xz") ==
+        seed::kMaxModulesBytes);
   CHECK_FALSE(d::member_cap(K::swap_guestkit, "guestkit/modules/6.1.0.zip"));
   CHECK_FALSE(d::member_cap(K::swap_guestkit, "gandi/config"));
   CHECK(d::member_cap(K::swap_gandi, "gandi/init"));
@@ -213,7 +217,8 @@ TEST_CASE("seed: guestkit-disk's refusal of seed media", "[seed]") {
 namespace {
 
 // A whole disk under a fake root: sysfs attributes and a blank (or swap) image at /dev.
-void fake_disk(const TempDir& t, const std::string& name, const std::string& devno, bool swap = false) {
+void fake_disk(const TempDir& t, const std::string& name, const std::string& devno,
+               bool swap = false) {
   t.write("sys/class/block/" + name + "/dev", devno + "\n");
   t.write("sys/class/block/" + name + "/size", "8192\n");
   t.write("sys/class/block/" + name + "/ro", "0\n");
@@ -227,7 +232,8 @@ void fake_disk(const TempDir& t, const std::string& name, const std::string& dev
 
 }  // namespace
 
-TEST_CASE("seed: the old platform's swap disks by name: xvdz, then sdb unless it is root's", "[seed]") {
+TEST_CASE("seed: the old platform's swap disks by name: xvdz, then sdb unless it is root's",
+          "[seed]") {
   {
     TempDir t;
     fake_disk(t, "sdb", "8:16");
