@@ -161,7 +161,14 @@ std::vector<Found> discover(const core::Root& root, const std::string& swap_devi
   discover_ds(root, core::paths::kProcCmdline, "the kernel command line", found, ignored);
   discover_ds(root, core::paths::kDmiProductSerial, "the SMBIOS system serial", found, ignored);
   found.insert(found.end(), devices.begin(), devices.end());
-  if (is_dir(root, core::paths::kNoCloudSeedDir))
+  // An image's seed directory counts when it holds something (cloud-init's images
+  // often ship the directory empty).
+  const std::string dir = core::paths::kNoCloudSeedDir;
+  auto has = [&](const char* f) {
+    auto st = root.lstat(dir + "/" + f);
+    return st && *st;
+  };
+  if (is_dir(root, dir) && (has("meta-data") || has("user-data")))
     found.push_back({SourceKind::nocloud, Medium::directory, core::paths::kNoCloudSeedDir,
                      "the image's seed directory"});
   found.insert(found.end(), configdrive.begin(), configdrive.end());

@@ -228,7 +228,8 @@ TEST_CASE("seed: the in-swap tar at 512 KiB of a blank disk, both layouts", "[se
   lab.dir().write("o/gandi/config", R"({"vm_hostname": "old"})");
   lab.dir().write("o/gandi/init", "#!/bin/sh\n", 0755);
   const auto gtar = gnu_tar(lab, lab.dir().path() / "g", {"guestkit"});
-  const auto otar = gnu_tar(lab, lab.dir().path() / "o", {"./gandi"});  // "./" names too
+  // The old layout as a POSIX (pax) archive, with "./" names.
+  const auto otar = gnu_tar(lab, lab.dir().path() / "o", {"./gandi"}, {"--format=posix"});
   struct Case {
     std::string tar;
     seed::SourceKind kind;
