@@ -9,10 +9,10 @@
 // and never read.
 //
 // Discovery (live systems only: under --root the caller names a device or a dir):
-// 1. the in-swap tar at 512 KiB of the swap disk, 2. NoCloud (label cidata/CIDATA,
-// ds=nocloud;s=file:///PATH/ on the kernel command line or the SMBIOS system serial,
-// /var/lib/cloud/seed/nocloud/), 3. ConfigDrive (label config-2/CONFIG-2). All found
-// are returned, the first one wins.
+// 1. the in-swap tar at 512 KiB of the swap disk, 2. NoCloud (ds=nocloud;s=file:///PATH/
+// on the kernel command line, then in the SMBIOS system serial, then iso9660/vfat
+// labelled cidata/CIDATA, then the image's /var/lib/cloud/seed/nocloud/), 3. ConfigDrive
+// (iso9660/vfat labelled config-2/CONFIG-2). All found are returned, the first wins.
 
 #include <cstdint>
 #include <optional>

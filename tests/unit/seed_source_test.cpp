@@ -264,3 +264,68 @@ TEST_CASE("seed: the old platform's swap disks by name: xvdz, then sdb unless it
     CHECK_FALSE(*d);
   }
 }
+
+namespace {
+
+// A ustar header for one regular file (POSIX.1-1988), checksum filled in.
+std::string ustar_header(const std::string& name, std::size_t size) {
+  std::string h(512, '\0');
+  h.replace(0, name.size(), name);
+  h.replace(100, 7, "0000644");
+  h.replace(108, 7, "0000000");
+  h.replace(116, 7, "0000000");
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%011zo", size);
+  h.replace(124, 11, buf);
+  h.replace(136, 11, "00000000000");
+  h[156] = '0';
+  h.replace(257, 6, std::string("ustar\0", 6));
+  h.replace(263, 2, "00");
+  h.replace(148, 8, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(buf, sizeof buf, "%06o", sum);
+  h.replace(148, 7, std::string(buf, 6) + '\0');
+  return h;
+}
+
+// An image file: `at` bytes of zeros, then `bytes`, then zeros up to `size`.
+std::string image(const TempDir& t, const std::string& name, std::size_t at,
+                  const std::string& bytes, std::size_t size) {
+  std::string img(size, '\0');
+  img.replace(at, bytes.size(), bytes);
+  return t.write(name, img).string();
+}
+
+}  // namespace
+
+TEST_CASE("seed: a swap tar read from an image file, and broken ones", "[seed]") {
+  TempDir t;
+  const std::string order = R"({"op": "provision"})";
+  std::string tar = ustar_header("guestkit/order.json", order.size()) + order;
+  tar.resize((tar.size() + 511) / 512 * 512, '\0');
+  tar += std::string(1024, '\0');  // end of archive
+  auto ok = seed::read_device(image(t, "ok.img", seed::kSwapSeedOffset, tar, 1u << 20));
+  INFO((ok ? "" : ok.error().message()));
+  REQUIRE(ok);
+  CHECK(ok->kind == seed::SourceKind::swap_guestkit);
+  CHECK(ok->files.at("guestkit/order.json") == order);
+
+  // The header says 100 KiB, the image ends first: an error, not a short read taken as whole.
+  auto cut = seed::read_device(image(t, "cut.img", seed::kSwapSeedOffset,
+                                     ustar_header("guestkit/order.json", 100 << 10) + "{",
+                                     seed::kSwapSeedOffset + 4096));
+  CHECK_FALSE(cut);
+  // A bad checksum is not a tar; nor are random bytes; nor is a disk too small.
+  std::string bad = tar;
+  bad[148] = '7';
+  CHECK_FALSE(seed::read_device(image(t, "bad.img", seed::kSwapSeedOffset, bad, 1u << 20)));
+  std::string noise(8192, '\0');
+  for (std::size_t i = 0; i < noise.size(); ++i)
+    noise[i] = static_cast<char>((i * 2654435761u) >> 13);
+  CHECK_FALSE(seed::read_device(image(t, "noise.img", seed::kSwapSeedOffset, noise, 1u << 20)));
+  CHECK_FALSE(seed::read_device(image(t, "small.img", 0, "", seed::kSwapSeedOffset)));
+  // Only a tar in a seed layout is a seed.
+  std::string other = ustar_header("etc/passwd", 0) + std::string(1024, '\0');
+  CHECK_FALSE(seed::read_device(image(t, "other.img", seed::kSwapSeedOffset, other, 1u << 20)));
+}
