@@ -451,3 +451,30 @@ TEST_CASE("guestkit-disk never mounts a seed medium or the swap partition", "[se
   }
   CHECK(fs::is_empty(lab.srv()));
 }
+
+TEST_CASE("seed: a vfat config-2 with the OpenStack layout, read by mtools", "[seed]") {
+  require_tool("mcopy");
+  DiskLab lab;
+  auto loop = lab.add_loop(8);
+  const std::string dev = "/dev/" + loop;
+  lab.must({"mkfs.vfat", "-n", "CONFIG-2", dev});
+  const std::string meta = R"({"uuid": "u-2", "hostname": "fat"})";
+  lab.dir().write("m.json", meta);
+  core::ExecOptions o;
+  o.env["MTOOLS_SKIP_CHECK"] = "1";
+  for (std::vector<std::string> argv :
+       {std::vector<std::string>{"mmd", "-i", dev, "::/openstack", "::/openstack/latest"},
+        std::vector<std::string>{"mcopy", "-i", dev, (lab.dir().path() / "m.json").string(),
+                                 "::/openstack/latest/meta_data.json"}}) {
+    auto r = core::run(argv, o);
+    REQUIRE(r);
+    INFO(r->err);
+    REQUIRE(r->success());
+  }
+  auto s = seed::read_device(dev);
+  INFO((s ? "" : s.error().message()));
+  REQUIRE(s);
+  CHECK(s->kind == seed::SourceKind::configdrive);
+  CHECK(s->files.size() == 1);
+  CHECK(s->files.at("openstack/latest/meta_data.json") == meta);
+}
