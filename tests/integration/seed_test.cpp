@@ -478,3 +478,27 @@ TEST_CASE("seed: a vfat config-2 with the OpenStack layout, read by mtools", "[s
   CHECK(s->files.size() == 1);
   CHECK(s->files.at("openstack/latest/meta_data.json") == meta);
 }
+
+TEST_CASE("seed: a vfat member over the cap is refused, the others read", "[seed]") {
+  require_tool("mcopy");
+  DiskLab lab;
+  auto src = nocloud_files(lab, "nc");
+  lab.dir().write("nc/vendor-data", std::string(seed::kMaxFileBytes + 1, 'v'));
+  auto loop = lab.add_loop(8);
+  const std::string dev = "/dev/" + loop;
+  lab.must({"mkfs.vfat", "-n", "cidata", dev});
+  core::ExecOptions o;
+  o.env["MTOOLS_SKIP_CHECK"] = "1";
+  for (const char* f : {"user-data", "meta-data", "vendor-data"}) {
+    auto r = core::run({"mcopy", "-i", dev, (src / f).string(), std::string("::/") + f}, o);
+    REQUIRE(r);
+    REQUIRE(r->success());
+  }
+  auto s = seed::read_device(dev);
+  INFO((s ? "" : s.error().message()));
+  REQUIRE(s);
+  CHECK(s->files.size() == 2);
+  CHECK(s->files.count("vendor-data") == 0);
+  REQUIRE(s->refused.size() == 1);
+  CHECK(s->refused[0] == "vendor-data: over the cap of 1048576, refused");
+}
