@@ -30,33 +30,33 @@ std::optional<SourceKind> kind_of_label(std::string_view label) {
 core::Status read_dir_member(const core::Root& root, const std::string& dir,
                              const std::string& name, std::size_t cap, detail::Collector& c) {
   const std::string path = dir + "/" + name;
+  auto refuse = [&](const std::string& why) {
+    c.refuse(name, why);
+    return core::Status{};
+  };
   auto st = root.lstat(path);
   if (!st) {
     if (st.error().code == core::make_error_code(core::Errc::symlink_refused) ||
         st.error().code == std::errc::too_many_symbolic_link_levels) {
-      c.refuse(name, "a symbolic link on the way");
-      return {};
+      return refuse("a symbolic link on the way");
     }
     return std::move(st).error();
   }
   if (!*st) return {};  // absent
   const mode_t type = (*st)->st_mode & S_IFMT;
-  if (type == S_IFLNK) return c.refuse(name, "a symbolic link"), core::Status{};
-  if (type == S_IFDIR) return c.refuse(name, "a directory"), core::Status{};
-  if (type != S_IFREG) return c.refuse(name, "a device, fifo or socket"), core::Status{};
+  if (type == S_IFLNK) return refuse("a symbolic link");
+  if (type == S_IFDIR) return refuse("a directory");
+  if (type != S_IFREG) return refuse("a device, fifo or socket");
   auto fd = root.open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW, 0, core::Follow::never);
   if (!fd) {
-    c.refuse(name, "cannot be opened without following a link (" + fd.error().message() + ")");
-    return {};
+    return refuse("cannot be opened without following a link (" + fd.error().message() + ")");
   }
   struct stat fst {};
   if (::fstat(fd->get(), &fst) != 0) return core::errno_error("fstat " + root.display(path));
-  if (!S_ISREG(fst.st_mode)) return c.refuse(name, "not a regular file"), core::Status{};
-  if (fst.st_nlink > 1) return c.refuse(name, "a hard link"), core::Status{};
+  if (!S_ISREG(fst.st_mode)) return refuse("not a regular file");
+  if (fst.st_nlink > 1) return refuse("a hard link");
   if (static_cast<std::uint64_t>(fst.st_size) > cap)
-    return c.refuse(name,
-                    std::to_string(fst.st_size) + " bytes, over the cap of " + std::to_string(cap)),
-           core::Status{};
+    return refuse(std::to_string(fst.st_size) + " bytes, over the cap of " + std::to_string(cap));
   std::string data;
   data.resize(cap + 1);
   std::size_t got = 0;
@@ -67,9 +67,9 @@ core::Status read_dir_member(const core::Root& root, const std::string& dir,
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
-  if (got > cap) return c.refuse(name, "over the cap of " + std::to_string(cap)), core::Status{};
+  if (got > cap) return refuse("over the cap of " + std::to_string(cap));
   data.resize(got);
-  if (!c.fits(got)) return c.refuse(name, "over the seed's total cap"), core::Status{};
+  if (!c.fits(got)) return refuse("over the seed's total cap");
   c.add(name, std::move(data));
   return {};
 }
