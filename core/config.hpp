@@ -140,7 +140,8 @@ struct BootConfig {
 
 struct SwapConfig {
   bool enabled = true;
-  // Swap device; empty: found by partition label swap/guestkitswap or fs label swap.
+  // Swap device; empty: seed::find_swap_device (labels swap/guestkitswap/gandiswap, fs
+  // label swap, else the old platform's xvdz or sdb).
   // With --root only an explicit device is used.
   std::string device;
 };

@@ -105,4 +105,10 @@ inline constexpr const char* kProcConsoles = "/proc/consoles";
 inline constexpr const char* kProcSys = "/proc/sys";
 inline constexpr const char* kDmiProductUuid = "/sys/class/dmi/id/product_uuid";
 
+// platform seeds (plugins/seed): SMBIOS structures (type 11 OEM strings: the agent key),
+// the system serial (ds=nocloud;s=file://...), an image's own NoCloud seed directory
+inline constexpr const char* kSysDmiEntries = "/sys/firmware/dmi/entries";
+inline constexpr const char* kDmiProductSerial = "/sys/class/dmi/id/product_serial";
+inline constexpr const char* kNoCloudSeedDir = "/var/lib/cloud/seed/nocloud";
+
 }  // namespace guestkit::core::paths

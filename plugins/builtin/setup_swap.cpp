@@ -1,55 +1,46 @@
 // 01-setup-swap (bootstrap): enable the VM's swap device, formatting it only when it
 // is provably blank.
 //
-// The device: swap.device, else (only on the live system) the first block device
-// whose GPT partition is labelled "swap" or "guestkitswap", or whose filesystem
-// label is "swap". Already in /proc/swaps: nothing to do. Holding a swap signature:
-// swapon. Blank (no signature and the first 512 KiB all zero, or a GPT partition of
-// the Linux swap type without a signature): mkswap -L swap, then swapon. Anything
-// else (a filesystem, LVM, RAID, a partition table) is refused and reported: guestkit
-// never formats data. With --root DIR only an explicit swap.device is touched, so an
-// image build never enables the builder's swap.
+// The device: swap.device, else (only on the live system) seed::find_swap_device: the
+// first block device whose GPT partition is labelled "swap", "guestkitswap" or
+// "gandiswap", or whose filesystem label is "swap", else the old platform's whole disks
+// xvdz, then sdb when it is not the root disk (only when blank or swap). Already in
+// /proc/swaps: nothing to do. Holding a swap signature: swapon. Blank (no signature
+// and the first 512 KiB all zero, or a GPT partition of the Linux swap type without a
+// signature): mkswap -L swap, then swapon. Anything else (a filesystem, LVM, RAID, a
+// partition table) is refused and reported: guestkit never formats data. With --root
+// DIR only an explicit swap.device is touched, so an image build never enables the
+// builder's swap.
+//
+// The platform's seed tar at 512 KiB of the swap disk (plugins/seed) was read by
+// 00-apply-seed, first in this stage; it holds secrets (passwords, the agent key), and
+// mkswap only writes the first page, so the tar's bytes are zeroed here before the
+// area becomes swap. A seed tar after 512 zero KiB keeps a disk blank.
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 
+#include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/paths.hpp"
 #include "plugins/builtin/boot_util.hpp"
 #include "plugins/builtin/builtin.hpp"
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
+#include "plugins/seed/discover.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {
 
 constexpr std::string_view kGptSwapType = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f";
 constexpr std::size_t kBlankBytes = 512 << 10;
-
-bool is_swap_label(const disk::Probe& p) {
-  return p.part_name == "swap" || p.part_name == "guestkitswap" ||
-         (p.type == "swap" && p.label == "swap");
-}
-
-// The first device (natural order) that is labelled as swap.
-core::Result<std::optional<std::string>> find_swap_device(const core::Root& host) {
-  auto names = disk::list_block_devices(host);
-  if (!names) return std::move(names).error();
-  for (const auto& name : *names) {
-    auto dev = disk::read_block_device(host, name);
-    if (!dev || dev->size_bytes == 0 || dev->read_only || !dev->holders.empty()) continue;
-    auto probe = disk::probe_block_device(host, dev->devname);
-    if (!probe) {
-      core::log_debug("swap: ", dev->devname, ": ", probe.error().message(), ", ignoring");
-      continue;
-    }
-    if (is_swap_label(*probe)) return std::optional<std::string>(dev->devname);
-  }
-  return std::optional<std::string>();
-}
 
 core::Result<bool> first_bytes_zero(const std::string& device) {
   int fd = ::open(device.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -72,6 +63,59 @@ core::Result<bool> first_bytes_zero(const std::string& device) {
   return zero;
 }
 
+// Where the seed tar at 512 KiB of the whole disk lies on `device` (itself the disk,
+// or a partition of it): the device and offset to zero, and how many bytes. nullopt
+// when there is no seed tar, or when it lies outside `device` (then it is not ours to
+// erase).
+struct SeedArea {
+  std::string device;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
+                                                     const std::string& device, dev_t devno) {
+  std::string whole = device;
+  std::uint64_t start = 0, size = 0;
+  if (auto name = disk::block_name_of(host, devno)) {
+    auto dev = disk::read_block_device(host, *name);
+    if (dev && dev->partition) {
+      whole = "/dev/" + dev->disk;
+      size = dev->size_bytes;
+      auto sectors = core::read_file(
+          host, std::string(core::paths::kSysClassBlock) + "/" + *name + "/start", 64);
+      if (!sectors) return std::move(sectors).error();
+      char* end = nullptr;
+      start = std::strtoull(sectors->c_str(), &end, 10) * 512;
+      if (end == sectors->c_str())
+        return core::make_error(core::Errc::bad_input, "unreadable start of partition " + *name);
+    }
+  }
+  core::UniqueFd fd(::open(whole.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd) return core::errno_error("open " + whole);
+  auto extent = seed::swap_seed_extent(fd.get());
+  if (!extent) return std::move(extent).error();
+  if (!*extent) return std::optional<SeedArea>();
+  if (whole == device)
+    return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset, **extent});
+  if (seed::kSwapSeedOffset < start || seed::kSwapSeedOffset + **extent > start + size) {
+    core::log_notice("swap: the seed tar on ", whole, " lies outside ", device, ": not erased");
+    return std::optional<SeedArea>();
+  }
+  return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset - start, **extent});
+}
+
+// Zeroes the seed's bytes (BLKZEROOUT: the device writes zeros itself), with an
+// exclusive open so that nothing that holds the device open is written under.
+core::Status erase_seed(const SeedArea& area) {
+  core::UniqueFd fd(::open(area.device.c_str(), O_WRONLY | O_CLOEXEC | O_EXCL));
+  if (!fd) return core::errno_error("open " + area.device + " to erase the seed");
+  std::uint64_t range[2] = {area.offset, area.length};
+  if (::ioctl(fd.get(), BLKZEROOUT, &range) != 0)
+    return core::errno_error("erase the seed on " + area.device);
+  if (::fsync(fd.get()) != 0) return core::errno_error("fsync " + area.device);
+  return {};
+}
+
 }  // namespace
 
 core::Result<Outcome> setup_swap(PluginContext& p) {
@@ -82,7 +126,7 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
       core::log_debug("swap: with --root only swap.device is used");
       return Outcome::skipped;
     }
-    auto found = find_swap_device(host);
+    auto found = seed::find_swap_device(host);
     if (!found) return std::move(found).error();
     if (!*found) return Outcome::skipped;  // this VM has no swap device
     device = **found;
@@ -118,10 +162,21 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
     format = true;
   }
 
+  auto seed_area = find_seed_area(host, device, st.st_rdev);
+  if (!seed_area) return std::move(seed_area).error();
+
   if (p.ctx.dry_run) {
+    if (*seed_area)
+      p.ctx.would("erase the seed tar on " + device + " (" + std::to_string((*seed_area)->length) +
+                  " bytes)");
     if (format) p.ctx.would("mkswap -L swap " + device);
     p.ctx.would("swapon " + device);
     return Outcome::changed;
+  }
+  if (*seed_area) {
+    if (auto r = erase_seed(**seed_area); !r) return std::move(r).error();
+    core::log_notice("swap: erased the seed tar on ", device, " (", (*seed_area)->length,
+                     " bytes)");
   }
   if (format) {
     if (auto r = run_tool(p.ctx, {"mkswap", "-L", "swap", device}); !r) return std::move(r).error();

@@ -18,6 +18,7 @@
 #include "plugins/disk/label.hpp"
 #include "plugins/disk/records.hpp"
 #include "plugins/external.hpp"
+#include "plugins/seed/discover.hpp"
 
 namespace guestkit::plugins::disk {
 namespace {
@@ -316,6 +317,9 @@ core::Result<Examined> examine(const core::Context& ctx, const MountTable& mount
   auto probe = probe_block_device(ctx.root, ex.dev.devname);
   if (!probe) return std::move(probe).error();
   ex.probe = std::move(probe).value();
+  // The platform's seed media hold secrets and are read (never mounted) by plugins/seed.
+  if (auto why = seed::seed_device_reason(ex.probe.label, ex.probe.part_name); !why.empty())
+    return skip(why + ", never mounted");
   if (ex.probe.type.empty() && !ex.probe.pttype.empty()) return skip("partition table without partitions");
   if (ex.probe.type.empty()) return skip("no filesystem");
   if (ex.probe.type == "swap") return skip("holds swap");
