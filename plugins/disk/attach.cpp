@@ -272,8 +272,11 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
 
   if (auto g = grow_mounted(ctx, ex.dev, ex.probe.type, where); !g)
     core::log_warning(name, ": ", g.error().message(), ", ignoring");
+  // A failed hook fails the plugin (exit 1, partial), as every hook does; the disk
+  // stays mounted and recorded, so a replayed event does not run the hook again.
   if (auto h = run_hook(ctx, "post-disk-attach", {ex.dev.devname, ex.probe.type, ctx.root.display(where)}); !h)
-    core::log_warning(name, ": ", h.error().message());
+    return core::make_error(core::Errc::failed, "mounted at " + ctx.root.display(where) + ", but " +
+                                                    h.error().message());
   return Outcome::changed;
 }
 

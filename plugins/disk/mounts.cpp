@@ -1,7 +1,10 @@
 #include "plugins/disk/mounts.hpp"
 
+#include <fcntl.h>
 #include <libmount.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <memory>
 
@@ -38,8 +41,8 @@ core::Result<MountTable> MountTable::load(const core::Root& root) {
   libmnt_iter* it = mnt_new_iter(MNT_ITER_FORWARD);
   libmnt_fs* fs = nullptr;
   while (mnt_table_next_fs(tb.get(), it, &fs) == 0) {
-    MountEntry e{mnt_fs_get_devno(fs), str(mnt_fs_get_source(fs)), str(mnt_fs_get_target(fs)),
-                 str(mnt_fs_get_fstype(fs)), ""};
+    MountEntry e{mnt_fs_get_id(fs),          mnt_fs_get_devno(fs),       str(mnt_fs_get_source(fs)),
+                 str(mnt_fs_get_target(fs)), str(mnt_fs_get_fstype(fs)), ""};
     // VFS options (ro, nosuid...) and the filesystem's own, as mount(8) shows them.
     std::unique_ptr<char, decltype(&free)> opts(mnt_fs_strdup_options(fs), &free);
     e.options = str(opts.get());
@@ -78,6 +81,12 @@ std::optional<MountEntry> MountTable::mounted_at(const std::string& target) cons
   return found;
 }
 
+std::optional<MountEntry> MountTable::by_id(int id) const {
+  for (const auto& e : entries_)
+    if (e.id == id) return e;
+  return std::nullopt;
+}
+
 bool MountTable::is_swap(dev_t devno) const {
   for (dev_t d : swaps_)
     if (d == devno) return true;
@@ -105,16 +114,34 @@ core::Status mount_device(const std::string& source, int target_fd, const std::s
   return {};
 }
 
-core::Status unmount(const std::string& target, bool lazy) {
-  Context cxt(mnt_new_context(), &mnt_free_context);
-  if (!cxt) return core::errno_error("mnt_new_context");
-  mnt_context_disable_helpers(cxt.get(), 1);
-  mnt_context_disable_mtab(cxt.get(), 1);
-  if (lazy) mnt_context_enable_lazy(cxt.get(), 1);
-  mnt_context_set_target(cxt.get(), target.c_str());
-  int rc = mnt_context_umount(cxt.get());
-  if (rc != 0 || mnt_context_get_status(cxt.get()) != 1)
-    return context_error(cxt.get(), rc, "unmount " + target);
+core::Result<std::optional<MountRoot>> mount_root_at(int parent_fd, const std::string& leaf) {
+  struct statx stx {};
+  // AT_SYMLINK_NOFOLLOW: a symlink planted at the name is looked at, never through.
+  // The lookup of the name crosses into whatever is mounted on it, like a path would.
+  if (::statx(parent_fd, leaf.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+              STATX_TYPE | STATX_MNT_ID, &stx) < 0) {
+    if (errno == ENOENT) return std::optional<MountRoot>{};
+    return core::errno_error("statx " + leaf);
+  }
+  if (!(stx.stx_mask & STATX_MNT_ID) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+    return core::make_error(core::Errc::failed,
+                            "the kernel does not tell mount roots (statx, Linux 5.8)");
+  MountRoot m;
+  m.is_mount_root = (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0 && S_ISDIR(stx.stx_mode);
+  m.devno = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+  m.mount_id = static_cast<int>(stx.stx_mnt_id);
+  return std::optional<MountRoot>(m);
+}
+
+core::Status unmount_at(int parent_fd, const std::string& leaf, int mount_id, bool lazy) {
+  auto now = mount_root_at(parent_fd, leaf);
+  if (!now) return std::move(now).error();
+  if (!*now || !(*now)->is_mount_root || (*now)->mount_id != mount_id)
+    return core::make_error(core::Errc::failed,
+                            leaf + ": the mount checked before is no longer there, not unmounting");
+  const std::string target = "/proc/self/fd/" + std::to_string(parent_fd) + "/" + leaf;
+  if (::umount2(target.c_str(), UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) < 0)
+    return core::errno_error(std::string(lazy ? "detach " : "unmount ") + leaf);
   return {};
 }
 

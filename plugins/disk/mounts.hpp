@@ -15,6 +15,7 @@
 namespace guestkit::plugins::disk {
 
 struct MountEntry {
+  int id = 0;  // the kernel's mount id (statx STATX_MNT_ID)
   dev_t devno = 0;
   std::string source;   // /dev/vdb1
   std::string target;   // /srv/data (host path, as the kernel reports it)
@@ -29,6 +30,7 @@ class MountTable {
   const std::vector<MountEntry>& entries() const { return entries_; }
   std::vector<MountEntry> mounts_of(dev_t devno) const;
   std::optional<MountEntry> mounted_at(const std::string& target) const;
+  std::optional<MountEntry> by_id(int id) const;
   // The device holding "/" (0 if unknown), and every device number used as swap.
   dev_t root_devno() const { return root_devno_; }
   bool is_swap(dev_t devno) const;
@@ -43,7 +45,25 @@ class MountTable {
 // directory checked is the directory mounted on, whatever happens to its path).
 core::Status mount_device(const std::string& source, int target_fd, const std::string& fstype,
                           const std::string& options);
-// Unmounts `target` (a host path); with `lazy`, detaches a busy filesystem.
-core::Status unmount(const std::string& target, bool lazy);
+
+// What the name `leaf` in the directory `parent_fd` shows now, through that descriptor
+// (never a path lookup from "/"): a mount's root, or a plain directory or file of the
+// filesystem it is in.
+struct MountRoot {
+  bool is_mount_root = false;  // something is mounted on the name
+  dev_t devno = 0;             // device number of the filesystem seen there
+  int mount_id = 0;
+};
+// std::nullopt when the name does not exist. A symlink is reported as itself (never a
+// mount root).
+core::Result<std::optional<MountRoot>> mount_root_at(int parent_fd, const std::string& leaf);
+
+// Unmounts the mount on `leaf` in `parent_fd`, but only while it is still mount
+// `mount_id` (checked right before, through the same descriptor). The kernel has no
+// unmount by mount id, and a descriptor on the mount itself keeps it busy, so the
+// target is "/proc/self/fd/PARENT/LEAF" with UMOUNT_NOFOLLOW: the parent is the
+// directory we hold, the leaf is never followed if it is a symlink. With `lazy`,
+// detaches a busy filesystem. Errc::failed when another mount is there now.
+core::Status unmount_at(int parent_fd, const std::string& leaf, int mount_id, bool lazy);
 
 }  // namespace guestkit::plugins::disk
