@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 
@@ -60,6 +61,7 @@ struct Lab : Files {
   std::unique_ptr<Daemon> dnsmasq;
   std::string client = "dhclient";
   std::string dhcp_timeout = "20s";
+  std::string match = "[gkpub0, gkpriv0, gkoff0]";
 
   Lab() {
     guestkit::test::need_program("nsenter", "util-linux");
@@ -103,7 +105,9 @@ struct Lab : Files {
                                          "\n"
                                          "plugins: {timeout: 20s}\n"
                                          "iface:\n"
-                                         "  match: [gkpub0, gkpriv0, gkoff0]\n"
+                                         "  match: " +
+                                         match +
+                                         "\n"
                                          "  no_dhcp: [gkoff0]\n"
                                          "  dhcp_client: " +
                                          client +
@@ -114,9 +118,14 @@ struct Lab : Files {
 
   core::ExecResult iface(std::vector<std::string> args,
                          const std::map<std::string, std::string>& env = {}) {
+    return iface_with(config(), std::move(args), env);
+  }
+  // With a config written before: events run in parallel must not rewrite it.
+  core::ExecResult iface_with(const fs::path& config_file, std::vector<std::string> args,
+                              const std::map<std::string, std::string>& env = {}) const {
     std::vector<std::string> argv{
         guestkit::test::built_binary("hotplug", "guestkit-iface").string(), "--config",
-        config().string(), "--log-stderr"};
+        config_file.string(), "--log-stderr"};
     argv.insert(argv.end(), args.begin(), args.end());
     return near.run(argv, env);
   }
@@ -358,4 +367,120 @@ TEST_CASE("iface: udhcpc without a DHCP server: add waits one dhcp_timeout, not 
   CHECK(lab.clients_on("gkpub0") == 1);
   REQUIRE(lab.iface({"remove", "gkpub0"}).exit_code == 0);
   CHECK(eventually([&] { return lab.clients_on("gkpub0") == 0; }, std::chrono::seconds(5)));
+}
+
+namespace {
+
+// Two public NICs: gkpub0 (192.0.2.0/24) made first, so it has the lower index and is
+// the one the route policy keeps; gkpub1 (198.51.100.0/24) is public as well (the
+// TEST-NETs are not RFC 1918), so its default route is the one removed, and the one to
+// come back when gkpub0 goes.
+void two_public_nics(Lab& lab) {
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  lab.match = "[gkpub0, gkpub1]";
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
+  lab.link("gkpub1", "gkd1", "198.51.100.1/24", "198.51.100.50,198.51.100.99");
+  lab.serve();
+}
+
+// gkpub0 is unplugged: gkpub1 must get its default route back.
+void unplug_first_and_expect_restore(Lab& lab) {
+  lab.far.must({"ip", "link", "delete", "gkd0"});  // takes its peer gkpub0 along
+  auto gone = lab.iface({"remove", "gkpub0"});
+  INFO(gone.err);
+  CHECK(gone.exit_code == 0);
+  CHECK(gone.err.find("gkpub1: default route via 198.51.100.1 restored") != std::string::npos);
+  const std::string routes = lab.default_routes();
+  INFO(routes);
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 198.51.100.1 dev gkpub1 ", 0) == 0);
+  CHECK_FALSE(fs::exists(lab.state_dir() / "default-routes"));  // nothing left to give back
+}
+
+}  // namespace
+
+TEST_CASE("iface: two NICs attached together keep each other's saved default route",
+          "[iface-net]") {
+  // gkpub1's event is still running (its post-iface-attach hook, held by the test)
+  // while gkpub0's event removes gkpub1's default route and records it. gkpub1's event
+  // then finishes and writes its own state: the record of the removed route must
+  // survive that, or the VM has no default route left after gkpub0 is removed.
+  Lab lab;
+  two_public_nics(lab);
+  const fs::path started = lab.dir.path() / "gkpub1-hook-started";
+  const fs::path release = lab.dir.path() / "release";
+  lab.dir.write(
+      "hooks/post-iface-attach",
+      "#!/bin/sh\necho \"post-iface-attach $1\" >> " + (lab.dir.path() / "hooks.log").string() +
+          "\nif [ \"$1\" = gkpub1 ]; then\n  : > " + started.string() + "\n  i=0\n  while [ ! -e " +
+          release.string() + " ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done\nfi\n",
+      0755);
+  const fs::path config = lab.config();
+
+  auto second = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub1"});
+  });
+  REQUIRE(eventually([&] { return fs::exists(started); }, std::chrono::seconds(20)));
+  auto first = lab.iface_with(config, {"add", "gkpub0"});
+  lab.dir.write("release", "");
+  auto second_done = second.get();
+  INFO(first.err);
+  INFO(second_done.err);
+  REQUIRE(first.exit_code == 0);
+  REQUIRE(second_done.exit_code == 0);
+  CHECK(first.err.find("gkpub1: removed the default route via 198.51.100.1") != std::string::npos);
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 192.0.2.1 dev gkpub0 ", 0) == 0);
+  // gkpub1's own state still has its client; the removed route is in the policy's record.
+  CHECK(slurp(lab.state_dir() / "gkpub1.state").find("CLIENT=dhclient") != std::string::npos);
+
+  unplug_first_and_expect_restore(lab);
+}
+
+TEST_CASE(
+    "iface: two NICs added at the same moment end with one default route, given back "
+    "on remove",
+    "[iface-net]") {
+  Lab lab;
+  two_public_nics(lab);
+  const fs::path config = lab.config();
+  auto a = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub1"});
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub0"});
+  });
+  auto ra = a.get(), rb = b.get();
+  INFO(ra.err);
+  INFO(rb.err);
+  REQUIRE(ra.exit_code == 0);
+  REQUIRE(rb.exit_code == 0);
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 192.0.2.1 dev gkpub0 ", 0) == 0);
+  unplug_first_and_expect_restore(lab);
+}
+
+TEST_CASE("iface: a state the route policy cannot read stops it before any change", "[iface-net]") {
+  // A read error used to pass for an empty state, which was written back: the
+  // interface's record of its DHCP client (CLIENT, UNIT) was lost, so its remove
+  // left the client running.
+  Lab lab;
+  two_public_nics(lab);
+  REQUIRE(lab.iface({"add", "gkpub1"}).exit_code == 0);
+  const fs::path state = lab.state_dir() / "gkpub1.state";
+  // Over the 64 KiB a state file may have: unreadable, as an I/O error would make it.
+  std::string big = slurp(state) + std::string(70 * 1024, '#') + "\n";
+  { std::ofstream(state, std::ios::trunc) << big; }
+
+  auto add = lab.iface({"add", "gkpub0"});
+  INFO(add.err);
+  CHECK(add.exit_code == 1);
+  CHECK(add.err.find("30-route-iface: failed") != std::string::npos);
+  CHECK(slurp(state) == big);  // nothing written back
+  // Nothing changed either: both default routes are still there.
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 2);
+  CHECK(routes.find("dev gkpub1") != std::string::npos);
 }
