@@ -79,8 +79,7 @@ int status(core::Context& ctx) {
     // Mounted means our disk is there: another filesystem mounted over the same path
     // since (the admin's) leaves our record stale.
     auto at = mounts && host ? mounts->mounted_at(host->string()) : std::nullopt;
-    bool mounted =
-        at && std::to_string(major(at->devno)) + ":" + std::to_string(minor(at->devno)) == r.devno;
+    bool mounted = at && record_mount(r, at->devno, at->source);
     char since[32] = "-";
     std::time_t t = static_cast<std::time_t>(r.since);
     if (std::tm tm{}; r.since > 0 && ::localtime_r(&t, &tm)) std::strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);

@@ -136,28 +136,8 @@ core::Status unmount_record(const DiskRecord& rec, const core::Root::Parent& at,
   return unmount_at(at.dir.get(), at.leaf, mount_id, true);
 }
 
-// "254:17" as a device number; nullopt for anything else.
-std::optional<dev_t> parse_devno(const std::string& text) {
-  auto colon = text.find(':');
-  if (colon == std::string::npos) return std::nullopt;
-  unsigned maj = 0, min = 0;
-  const char* end = text.data() + text.size();
-  auto a = std::from_chars(text.data(), text.data() + colon, maj);
-  auto b = std::from_chars(text.data() + colon + 1, end, min);
-  if (a.ec != std::errc() || a.ptr != text.data() + colon || b.ec != std::errc() || b.ptr != end ||
-      colon == 0 || colon + 1 == text.size())
-    return std::nullopt;
-  return makedev(maj, min);
-}
-
-std::string devno_text(dev_t d) {
-  return std::to_string(major(d)) + ":" + std::to_string(minor(d));
-}
-
 // What the recorded mountpoint holds, for the log: "ext4 /dev/vdc (254:32)".
-std::string describe_mount(const core::Root& root, int mount_id, dev_t devno) {
-  auto table = MountTable::load(root);
-  auto e = table ? table->by_id(mount_id) : std::nullopt;
+std::string describe_mount(const std::optional<MountEntry>& e, dev_t devno) {
   if (!e) return devno_text(devno);
   return e->fstype + " " + e->source + " (" + devno_text(devno) + ")";
 }
@@ -186,8 +166,7 @@ core::Result<Outcome> detach_offline(core::Context& ctx, const DiskRecord& rec,
   auto mounts = MountTable::load(ctx.root);
   if (!mounts) return std::move(mounts).error();
   auto at = mounts->mounted_at(shown);
-  auto want = parse_devno(rec.devno);
-  if (at && want && at->devno == *want) {
+  if (at && record_mount(rec, at->devno, at->source)) {
     ctx.would("run hook pre-disk-detach " + rec.devname + " " + shown + " (if present)");
     ctx.would("stop the services listed in " + shown + "/.guestkit/services");
     ctx.would("unmount " + shown);
@@ -230,13 +209,17 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
     return forget(ctx, rec, shown, true);
   }
   const MountRoot m = **seen;
-  auto want = parse_devno(rec.devno);
-  if (!want || m.devno != *want) {
+  // The mount's entry, by its id, gives its device number and source as mountinfo has
+  // them, as in the record (btrfs: an anonymous number, where stat shows the
+  // subvolume's); the block device's number otherwise, the same as stat's.
+  auto table = MountTable::load(ctx.root);
+  const auto entry = table ? table->by_id(m.mount_id) : std::nullopt;
+  const dev_t devno = entry ? entry->devno : m.devno;
+  if (!record_mount(rec, devno, entry ? entry->source : "")) {
     // Not ours: the admin unmounted our disk and mounted another here. Its hook, its
     // services and its mount are none of this event's business.
-    core::log_notice(name, ": ", shown, " now holds ",
-                     describe_mount(ctx.root, m.mount_id, m.devno), ", not the recorded ",
-                     rec.devno.empty() ? "device" : rec.devno,
+    core::log_notice(name, ": ", shown, " now holds ", describe_mount(entry, devno),
+                     ", not the recorded ", rec.devno.empty() ? "device" : rec.devno,
                      ": leaving it mounted, running no hook, dropping the stale record");
     return forget(ctx, rec, shown, false);
   }

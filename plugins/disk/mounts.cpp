@@ -41,8 +41,18 @@ core::Result<MountTable> MountTable::load(const core::Root& root) {
   libmnt_iter* it = mnt_new_iter(MNT_ITER_FORWARD);
   libmnt_fs* fs = nullptr;
   while (mnt_table_next_fs(tb.get(), it, &fs) == 0) {
-    MountEntry e{mnt_fs_get_id(fs),          mnt_fs_get_devno(fs),       str(mnt_fs_get_source(fs)),
-                 str(mnt_fs_get_target(fs)), str(mnt_fs_get_fstype(fs)), ""};
+    MountEntry e{mnt_fs_get_id(fs),
+                 mnt_fs_get_devno(fs),
+                 str(mnt_fs_get_source(fs)),
+                 0,
+                 str(mnt_fs_get_target(fs)),
+                 str(mnt_fs_get_fstype(fs)),
+                 ""};
+    if (e.source.rfind("/dev/", 0) == 0) {
+      // The node inside the root; one that is gone (a pulled disk) stays unknown.
+      auto st = root.stat(e.source);
+      if (st && *st && S_ISBLK((*st)->st_mode)) e.source_rdev = (*st)->st_rdev;
+    }
     // VFS options (ro, nosuid...) and the filesystem's own, as mount(8) shows them.
     std::unique_ptr<char, decltype(&free)> opts(mnt_fs_strdup_options(fs), &free);
     e.options = str(opts.get());
@@ -70,7 +80,7 @@ core::Result<MountTable> MountTable::load(const core::Root& root) {
 std::vector<MountEntry> MountTable::mounts_of(dev_t devno) const {
   std::vector<MountEntry> out;
   for (const auto& e : entries_)
-    if (e.devno == devno) out.push_back(e);
+    if (e.devno == devno || e.source_rdev == devno) out.push_back(e);
   return out;
 }
 

@@ -18,6 +18,9 @@ struct MountEntry {
   int id = 0;  // the kernel's mount id (statx STATX_MNT_ID)
   dev_t devno = 0;
   std::string source;   // /dev/vdb1
+  // The device number of the source's node, when it is one (0 otherwise): btrfs
+  // mounts report an anonymous `devno`, their source is still the disk.
+  dev_t source_rdev = 0;
   std::string target;   // /srv/data (host path, as the kernel reports it)
   std::string fstype;
   std::string options;  // VFS and filesystem options, comma-separated
@@ -28,6 +31,7 @@ class MountTable {
   static core::Result<MountTable> load(const core::Root& root);
 
   const std::vector<MountEntry>& entries() const { return entries_; }
+  // Mounts of a block device: by the mount's device number or by its source node.
   std::vector<MountEntry> mounts_of(dev_t devno) const;
   std::optional<MountEntry> mounted_at(const std::string& target) const;
   std::optional<MountEntry> by_id(int id) const;
@@ -51,7 +55,9 @@ core::Status mount_device(const std::string& source, int target_fd, const std::s
 // filesystem it is in.
 struct MountRoot {
   bool is_mount_root = false;  // something is mounted on the name
-  dev_t devno = 0;             // device number of the filesystem seen there
+  // Device number of what is seen there (stat's st_dev). For btrfs that of the
+  // subvolume, which is not the mount's number in mountinfo.
+  dev_t devno = 0;
   int mount_id = 0;
 };
 // std::nullopt when the name does not exist. A symlink is reported as itself (never a

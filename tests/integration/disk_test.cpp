@@ -114,6 +114,55 @@ TEST_CASE("an xfs disk mounts at its label and a pristine root takes owner and m
   CHECK(stat_of(lab.srv() / "logs").st_uid == 33);
 }
 
+TEST_CASE("a btrfs disk, whose mount reports another device number, is still recognised as ours",
+          "[disk]") {
+  // btrfs gives its mounts an anonymous device number (0:NN), not the block device's:
+  // the record keeps both, so a replayed add and the remove recognise the mount.
+  if (!guestkit::core::find_program("mkfs.btrfs"))
+    guestkit::test::skip("mkfs.btrfs is not installed (btrfs-progs, scripts/setup installs it)");
+  if (!filesystem_supported("btrfs")) guestkit::test::skip("this kernel has no btrfs support");
+  DiskLab lab;
+  lab.add_logging_hook("pre-disk-detach");
+  auto loop = lab.add_loop(128);
+  lab.must({"mkfs.btrfs", "-q", "-L", "tree", "/dev/" + loop});
+  auto add = lab.disk({"add", loop});
+  INFO(add.err);
+  REQUIRE(add.exit_code == 0);
+  const auto mp = lab.srv() / "tree";
+  REQUIRE(lab.mountinfo_of(mp).find(" btrfs /dev/" + loop + " ") != std::string::npos);
+
+  auto again = lab.disk({"add", loop});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("10-mount-disk: unchanged") != std::string::npos);
+  CHECK(lab.disk({"--status"}).out.find("mounted") != std::string::npos);
+
+  std::ifstream record("/run/guestkit/disks/" + loop);
+  std::string rec((std::istreambuf_iterator<char>(record)), {});
+  CHECK(rec.find("\"fs_devno\": \"0:") != std::string::npos);
+
+  auto rm = lab.disk({"remove", loop});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 0);
+  CHECK(lab.mountinfo_of(mp).empty());
+  CHECK_FALSE(fs::exists(mp));
+  CHECK(lab.hooks_log() == "pre-disk-detach /dev/" + loop + " " + mp.string() + "\n");
+
+  // Another btrfs mounted by hand where ours was: its anonymous number may be the one
+  // ours had (freed at the unmount), its device node is not: left alone.
+  auto other = lab.add_loop(128);
+  lab.must({"mkfs.btrfs", "-q", "-L", "other", "/dev/" + other});
+  REQUIRE(lab.disk({"add", loop}).exit_code == 0);
+  lab.must({"umount", mp.string()});
+  lab.must({"mount", "/dev/" + other, mp.string()});
+  auto rm2 = lab.disk({"remove", loop});
+  INFO(rm2.err);
+  CHECK(rm2.exit_code == 0);
+  CHECK(lab.mountinfo_of(mp).find(" btrfs /dev/" + other + " ") != std::string::npos);
+  CHECK(rm2.err.find("leaving it mounted, running no hook") != std::string::npos);
+  CHECK(lab.hooks_log() == "pre-disk-detach /dev/" + loop + " " + mp.string() + "\n");
+}
+
 TEST_CASE("a vfat disk gets ownership and mode as mount options", "[disk]") {
   if (!filesystem_supported("vfat")) GUESTKIT_SKIP("this kernel has no vfat support (not in /proc/filesystems)");
   DiskLab lab;
