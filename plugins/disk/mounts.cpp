@@ -107,7 +107,8 @@ core::Status mount_device(const std::string& source, int target_fd, const std::s
                           const std::string& options) {
   Context cxt(mnt_new_context(), &mnt_free_context);
   if (!cxt) return core::errno_error("mnt_new_context");
-  const std::string target = "/proc/self/fd/" + std::to_string(target_fd);
+  const std::string target =
+      std::string(core::paths::kProcDir) + "/self/fd/" + std::to_string(target_fd);
   // The target is a magic link to the exact directory we checked: canonicalizing it
   // would turn it back into a path someone could swap a symlink into.
   mnt_context_disable_canonicalize(cxt.get(), 1);
@@ -149,7 +150,8 @@ core::Status unmount_at(int parent_fd, const std::string& leaf, int mount_id, bo
   if (!*now || !(*now)->is_mount_root || (*now)->mount_id != mount_id)
     return core::make_error(core::Errc::failed,
                             leaf + ": the mount checked before is no longer there, not unmounting");
-  const std::string target = "/proc/self/fd/" + std::to_string(parent_fd) + "/" + leaf;
+  const std::string target =
+      std::string(core::paths::kProcDir) + "/self/fd/" + std::to_string(parent_fd) + "/" + leaf;
   if (::umount2(target.c_str(), UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) < 0)
     return core::errno_error(std::string(lazy ? "detach " : "unmount ") + leaf);
   return {};
