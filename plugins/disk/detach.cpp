@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -249,7 +248,12 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
     ctx.would("unmount " + shown);
     return forget(ctx, rec, shown, true);
   }
-  if (auto u = unmount_record(rec, *parent, m.mount_id, shown); !u) return std::move(u).error();
+  if (auto u = unmount_record(rec, *parent, m.mount_id, shown); !u) {
+    // unmount_at names the leaf only: say which mountpoint.
+    std::string why = shown + ": " + u.error().message();
+    if (hook_failed) why += "; " + hook_failed->message();
+    return core::make_error(u.error().code, why);
+  }
   core::log_notice(name, ": unmounted ", shown);
   auto done = forget(ctx, rec, shown, true);
   if (!done) return done;

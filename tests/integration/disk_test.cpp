@@ -419,6 +419,26 @@ TEST_CASE("a remove event never touches another disk mounted since at the record
         std::string::npos);
 }
 
+TEST_CASE("a disk still in use is detached lazily on remove", "[disk]") {
+  DiskLab lab;
+  auto loop = lab.add_loop(32);
+  lab.must({"mkfs.ext4", "-q", "-L", "busy", "/dev/" + loop});
+  REQUIRE(lab.disk({"add", loop}).exit_code == 0);
+  const auto mp = lab.srv() / "busy";
+  lab.dir().write("srv/busy/open", "data");
+  std::ifstream held(mp / "open");  // a process using the disk
+  REQUIRE(held);
+  auto rm = lab.disk({"remove", loop});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 0);
+  CHECK(rm.err.find(mp.string() + " is busy, detaching it lazily") != std::string::npos);
+  CHECK(lab.mountinfo_of(mp).empty());
+  CHECK_FALSE(fs::exists("/run/guestkit/disks/" + loop));
+  std::string text;
+  CHECK(std::getline(held, text));  // the process keeps its file
+  CHECK(text == "data");
+}
+
 TEST_CASE("a failing disk hook fails its plugin (exit 1) and the work is still done", "[disk]") {
   DiskLab lab;
   const auto log = lab.dir().path() / "hooks.log";
