@@ -118,11 +118,11 @@ void stop_services(core::Context& ctx, const DiskRecord& rec, int mount_fd) {
   }
 }
 
-core::Status unmount_record(const DiskRecord& rec, const core::Root::Parent& at, int mount_id,
-                            const std::string& shown) {
+core::Status unmount_record(const DiskRecord& rec, const core::Root::Parent& at,
+                            const MountRoot& seen, const std::string& shown) {
   core::Status last;
   for (int i = 0; i < kUnmountTries; ++i) {
-    last = unmount_at(at.dir.get(), at.leaf, mount_id, false);
+    last = unmount_at(at.dir.get(), at.leaf, seen, false);
     if (last || last.error().code != std::errc::device_or_resource_busy) break;
     std::this_thread::sleep_for(kUnmountPause);
   }
@@ -132,7 +132,7 @@ core::Status unmount_record(const DiskRecord& rec, const core::Root::Parent& at,
   // path does not keep pointing at a dead disk, and say so.
   core::log_warning(rec.name, ": ", shown,
                     " is busy, detaching it lazily (processes still use it)");
-  return unmount_at(at.dir.get(), at.leaf, mount_id, true);
+  return unmount_at(at.dir.get(), at.leaf, seen, true);
 }
 
 // What the recorded mountpoint holds, for the log: "ext4 /dev/vdc (254:32)".
@@ -211,8 +211,12 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
   // The mount's entry, by its id, gives its device number and source as mountinfo has
   // them, as in the record (btrfs: an anonymous number, where stat shows the
   // subvolume's); the block device's number otherwise, the same as stat's.
+  // (A kernel before 5.8 gives no mount id: the last mount mountinfo has at that path
+  // is the one seen there, as the lookup crossed into the top one.)
   auto table = MountTable::load(ctx.root);
-  const auto entry = table ? table->by_id(m.mount_id) : std::nullopt;
+  const auto entry = !table       ? std::nullopt
+                     : m.mount_id ? table->by_id(m.mount_id)
+                                  : table->mounted_at(shown);
   const dev_t devno = entry ? entry->devno : m.devno;
   if (!record_mount(rec, devno, entry ? entry->source : "")) {
     // Not ours: the admin unmounted our disk and mounted another here. Its hook, its
@@ -229,11 +233,11 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
     // since an open descriptor keeps the filesystem busy.
     core::UniqueFd root_fd(::openat(parent->dir.get(), parent->leaf.c_str(),
                                     O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct statx stx {};
-    if (!root_fd || ::statx(root_fd.get(), "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0)
-      return core::errno_error("open " + shown);
-    if (static_cast<int>(stx.stx_mnt_id) != m.mount_id ||
-        makedev(stx.stx_dev_major, stx.stx_dev_minor) != m.devno)
+    if (!root_fd) return core::errno_error("open " + shown);
+    auto again = mount_root_at(parent->dir.get(), parent->leaf);
+    struct stat st {};
+    if (!again || !*again || !(*again)->same_as(m) || ::fstat(root_fd.get(), &st) < 0 ||
+        st.st_dev != m.devno || st.st_ino != m.ino)
       return core::make_error(core::Errc::failed,
                               shown + " changed while being looked at, not detaching");
     if (auto h = run_hook(ctx, "pre-disk-detach", {rec.devname, shown}); !h) {
@@ -248,7 +252,7 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
     ctx.would("unmount " + shown);
     return forget(ctx, rec, shown, true);
   }
-  if (auto u = unmount_record(rec, *parent, m.mount_id, shown); !u) {
+  if (auto u = unmount_record(rec, *parent, m, shown); !u) {
     // unmount_at names the leaf only: say which mountpoint.
     std::string why = shown + ": " + u.error().message();
     if (hook_failed) why += "; " + hook_failed->message();

@@ -8,6 +8,14 @@
 
 #include <memory>
 
+// Older C libraries lack the Linux 5.8 names; the kernel ignores what it does not know.
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+#ifndef STATX_ATTR_MOUNT_ROOT
+#define STATX_ATTR_MOUNT_ROOT 0x00002000
+#endif
+
 #include "core/paths.hpp"
 
 namespace guestkit::plugins::disk {
@@ -125,29 +133,40 @@ core::Status mount_device(const std::string& source, int target_fd, const std::s
   return {};
 }
 
+MountRoot interpret_statx(const struct statx& name, const struct statx& parent) {
+  MountRoot m;
+  m.devno = makedev(name.stx_dev_major, name.stx_dev_minor);
+  m.ino = name.stx_ino;
+  const bool dir = S_ISDIR(name.stx_mode);
+  if ((name.stx_mask & STATX_MNT_ID) && (name.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) {
+    m.mount_id = static_cast<int>(name.stx_mnt_id);
+    m.is_mount_root = dir && (name.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  } else {
+    m.is_mount_root = dir && (name.stx_dev_major != parent.stx_dev_major ||
+                              name.stx_dev_minor != parent.stx_dev_minor);
+  }
+  return m;
+}
+
 core::Result<std::optional<MountRoot>> mount_root_at(int parent_fd, const std::string& leaf) {
-  struct statx stx {};
+  constexpr unsigned kWant = STATX_TYPE | STATX_INO | STATX_MNT_ID;
+  struct statx name {
+  }, parent{};
   // AT_SYMLINK_NOFOLLOW: a symlink planted at the name is looked at, never through.
   // The lookup of the name crosses into whatever is mounted on it, like a path would.
-  if (::statx(parent_fd, leaf.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-              STATX_TYPE | STATX_MNT_ID, &stx) < 0) {
+  if (::statx(parent_fd, leaf.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, kWant, &name) < 0) {
     if (errno == ENOENT) return std::optional<MountRoot>{};
     return core::errno_error("statx " + leaf);
   }
-  if (!(stx.stx_mask & STATX_MNT_ID) || !(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
-    return core::make_error(core::Errc::failed,
-                            "the kernel does not tell mount roots (statx, Linux 5.8)");
-  MountRoot m;
-  m.is_mount_root = (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0 && S_ISDIR(stx.stx_mode);
-  m.devno = makedev(stx.stx_dev_major, stx.stx_dev_minor);
-  m.mount_id = static_cast<int>(stx.stx_mnt_id);
-  return std::optional<MountRoot>(m);
+  if (::statx(parent_fd, "", AT_EMPTY_PATH, kWant, &parent) < 0)
+    return core::errno_error("statx of the directory of " + leaf);
+  return std::optional<MountRoot>(interpret_statx(name, parent));
 }
 
-core::Status unmount_at(int parent_fd, const std::string& leaf, int mount_id, bool lazy) {
+core::Status unmount_at(int parent_fd, const std::string& leaf, const MountRoot& seen, bool lazy) {
   auto now = mount_root_at(parent_fd, leaf);
   if (!now) return std::move(now).error();
-  if (!*now || !(*now)->is_mount_root || (*now)->mount_id != mount_id)
+  if (!*now || !(*now)->is_mount_root || !(*now)->same_as(seen))
     return core::make_error(core::Errc::failed,
                             leaf + ": the mount checked before is no longer there, not unmounting");
   const std::string target =

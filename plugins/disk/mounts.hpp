@@ -3,6 +3,7 @@
 // <root>/proc/self/mountinfo and <root>/proc/swaps (never regexes over /proc/mounts),
 // and mounting goes through mnt_context.
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -58,18 +59,29 @@ struct MountRoot {
   // Device number of what is seen there (stat's st_dev). For btrfs that of the
   // subvolume, which is not the mount's number in mountinfo.
   dev_t devno = 0;
-  int mount_id = 0;
+  ino_t ino = 0;
+  int mount_id = 0;  // 0 when the kernel does not tell (before Linux 5.8)
+  // The same object, seen twice: what unmount_at checks right before unmounting.
+  bool same_as(const MountRoot& o) const {
+    return is_mount_root == o.is_mount_root && devno == o.devno && ino == o.ino &&
+           mount_id == o.mount_id;
+  }
 };
+// The decision from statx of the name and of its parent directory, pure: with
+// STATX_MNT_ID and STATX_ATTR_MOUNT_ROOT (Linux 5.8) the kernel says; before, a
+// directory on another device than its parent is a mount root (a bind mount from the
+// same filesystem is not told apart, and none of our disks is one).
+MountRoot interpret_statx(const struct statx& name, const struct statx& parent);
 // std::nullopt when the name does not exist. A symlink is reported as itself (never a
 // mount root).
 core::Result<std::optional<MountRoot>> mount_root_at(int parent_fd, const std::string& leaf);
 
-// Unmounts the mount on `leaf` in `parent_fd`, but only while it is still mount
-// `mount_id` (checked right before, through the same descriptor). The kernel has no
-// unmount by mount id, and a descriptor on the mount itself keeps it busy, so the
-// target is "/proc/self/fd/PARENT/LEAF" with UMOUNT_NOFOLLOW: the parent is the
-// directory we hold, the leaf is never followed if it is a symlink. With `lazy`,
-// detaches a busy filesystem. Errc::failed when another mount is there now.
-core::Status unmount_at(int parent_fd, const std::string& leaf, int mount_id, bool lazy);
+// Unmounts the mount on `leaf` in `parent_fd`, but only while it is still `seen`
+// (checked right before, through the same descriptor). The kernel has no unmount by
+// mount id, and a descriptor on the mount itself keeps it busy, so the target is
+// "/proc/self/fd/PARENT/LEAF" with UMOUNT_NOFOLLOW: the parent is the directory we
+// hold, the leaf is never followed if it is a symlink. With `lazy`, detaches a busy
+// filesystem. Errc::failed when another mount is there now.
+core::Status unmount_at(int parent_fd, const std::string& leaf, const MountRoot& seen, bool lazy);
 
 }  // namespace guestkit::plugins::disk

@@ -13,6 +13,7 @@
 
 #include "core/exec.hpp"
 #include "plugins/disk/label.hpp"
+#include "plugins/disk/mounts.hpp"
 #include "plugins/disk/records.hpp"
 #include "tests/support.hpp"
 
@@ -276,4 +277,53 @@ TEST_CASE("detach under a non-host root: another device mounted at the recorded 
   CHECK(out.str().find("would run hook pre-disk-detach /dev/vdb " + mp) != std::string::npos);
   CHECK(out.str().find("would unmount " + mp + "\n") != std::string::npos);
   CHECK(fs::exists(vm.t.path() / "run/guestkit/disks/vdb"));  // a dry run changes nothing
+}
+
+TEST_CASE("mount roots from statx: the kernel's word since 5.8, another device before", "[disk]") {
+  struct statx parent {
+  }, name{};
+  parent.stx_dev_major = 254;
+  parent.stx_dev_minor = 1;
+  name.stx_mode = S_IFDIR | 0755;
+  name.stx_ino = 2;
+
+  // Linux 5.8+: STATX_MNT_ID and STATX_ATTR_MOUNT_ROOT are what counts.
+  name.stx_mask = STATX_TYPE | STATX_INO | STATX_MNT_ID;
+  name.stx_attributes_mask = STATX_ATTR_MOUNT_ROOT;
+  name.stx_attributes = STATX_ATTR_MOUNT_ROOT;
+  name.stx_mnt_id = 77;
+  name.stx_dev_major = 254;  // a bind mount of the parent's filesystem still counts
+  name.stx_dev_minor = 1;
+  auto m = dk::interpret_statx(name, parent);
+  CHECK(m.is_mount_root);
+  CHECK(m.mount_id == 77);
+  CHECK(m.devno == makedev(254, 1));
+  CHECK(m.ino == 2);
+  name.stx_attributes = 0;  // a plain directory, even on another device
+  name.stx_dev_minor = 16;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // Before 5.8 (no mount id, no mount-root attribute): another device than the parent.
+  name.stx_mask = STATX_TYPE | STATX_INO;
+  name.stx_attributes_mask = 0;
+  m = dk::interpret_statx(name, parent);
+  CHECK(m.is_mount_root);
+  CHECK(m.mount_id == 0);
+  CHECK(m.devno == makedev(254, 16));
+  name.stx_dev_minor = 1;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // A symlink or a file is never a mount root here.
+  name.stx_dev_minor = 16;
+  name.stx_mode = S_IFLNK | 0777;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // same_as: every part counts.
+  dk::MountRoot a{true, makedev(254, 16), 2, 77}, b = a;
+  CHECK(a.same_as(b));
+  b.mount_id = 78;
+  CHECK_FALSE(a.same_as(b));
+  b = a;
+  b.ino = 3;
+  CHECK_FALSE(a.same_as(b));
 }
