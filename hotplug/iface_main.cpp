@@ -24,7 +24,7 @@ int main(int argc, char** argv, char** envp) {
       "20-dhcp-iface, 30-route-iface), plus executables in\n"
       "/etc/guestkit/plugins.d/iface-add/ etc. An add waits at most iface.dhcp_timeout\n"
       "for the lease, the client's start included. 30-route-iface keeps one IPv4\n"
-      "default route (iface.default_route) under the lock iface-routes, and records\n"
+      "default route (iface.default_route) under the lock iface:routes, and records\n"
       "the routes it removed in /run/guestkit/iface/default-routes to give one back\n"
       "on remove. A failing hook makes the exit status 1.\n"
       "\n"

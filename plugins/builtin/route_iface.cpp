@@ -5,7 +5,7 @@
 // connection, that is told to stop installing it, so a renewal does not bring it
 // back. Each drop is remembered in /run/guestkit/iface/default-routes
 // (plugins/iface/route_record.hpp). Gathering the state, deciding, changing the
-// routes and recording happen under the one lock iface-routes, whichever interface's
+// routes and recording happen under the one lock iface:routes, whichever interface's
 // event runs the policy.
 //
 // After every remove: if no handled interface has a default route any more (the one

@@ -3,7 +3,7 @@
 // to give one back when the interface that kept the default route goes away.
 //
 // The route policy is the only writer, and it writes only under the lock
-// `iface-routes` (kRoutesLock), around gathering the state, deciding, changing routes
+// `iface:routes` (kRoutesLock), around gathering the state, deciding, changing routes
 // and recording: two NICs attached at once cannot lose each other's entries. It is
 // not kept in the interfaces' own state files, which their own events rewrite under
 // their own locks (a hook run, a DHCP restart) and would overwrite an entry made
@@ -19,7 +19,9 @@
 
 namespace guestkit::plugins::iface {
 
-inline constexpr const char* kRoutesLock = "iface-routes";
+// Not "iface-routes": each event holds "iface-<its interface>", and an interface may be
+// named "routes"; no interface name holds a ':'.
+inline constexpr const char* kRoutesLock = "iface:routes";
 
 struct RemovedRoute {
   std::string name;  // interface name, for the log and its state file

@@ -484,3 +484,25 @@ TEST_CASE("iface: a state the route policy cannot read stops it before any chang
   CHECK(count_lines(routes) == 2);
   CHECK(routes.find("dev gkpub1") != std::string::npos);
 }
+
+TEST_CASE("iface: an interface named 'routes' does not wait for its own route lock",
+          "[iface-net]") {
+  // The event holds the lock iface-<name>; the route policy's lock must never be that
+  // of an interface (it would wait for itself until its lock timeout and fail).
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  Lab lab;
+  lab.match = "[routes]";
+  lab.link("routes", "gkd0", "203.0.113.1/24", "203.0.113.50,203.0.113.99");
+  lab.serve();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto add = lab.iface({"add", "routes"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  INFO(add.err);
+  CHECK(add.exit_code == 0);
+  CHECK(add.err.find("30-route-iface: unchanged") != std::string::npos);
+  CHECK(took < std::chrono::seconds(15));
+  CHECK(lab.default_routes().rfind("default via 203.0.113.1 dev routes ", 0) == 0);
+  auto remove = lab.iface({"remove", "routes"});
+  INFO(remove.err);
+  CHECK(remove.exit_code == 0);
+}
