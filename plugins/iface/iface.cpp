@@ -233,8 +233,10 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
 
 core::Status write_state(const core::Root& root, std::string_view name, const State& s_in) {
   State s = s_in;
-  if (auto before = read_state(root, name); before && *before)
-    s.attached = s.attached || (*before)->attached;
+  // An unreadable state is an error, never taken for none: `attached` would be lost.
+  auto before = read_state(root, name);
+  if (!before) return std::move(before).error();
+  if (*before) s.attached = s.attached || (*before)->attached;
   std::string text =
       "# guestkit-iface: what was set up for " + std::string(name) + "; undone on remove\n";
   const auto put = [&](const char* key, const std::string& value) {

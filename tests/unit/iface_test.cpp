@@ -198,3 +198,15 @@ TEST_CASE("route record: round-trips, empty removes it, unreadable or malformed 
   t.write("run/guestkit/iface/default-routes", std::string(70 * 1024, '#'));
   CHECK_FALSE(iface::read_removed_routes(root).ok());
 }
+
+TEST_CASE("iface state: an unreadable state file is an error, never overwritten as if absent",
+          "[iface]") {
+  TempDir t;
+  const std::string big = "CLIENT=dhclient\nATTACHED=yes\n" + std::string(70 * 1024, '#') + "\n";
+  t.write("run/guestkit/iface/eth1.state", big);
+  CHECK_FALSE(iface::read_state(t.root(), "eth1").ok());
+  iface::State s;
+  s.dhcp = "client";
+  CHECK_FALSE(iface::write_state(t.root(), "eth1", s).ok());
+  CHECK(t.read("run/guestkit/iface/eth1.state") == big);
+}
