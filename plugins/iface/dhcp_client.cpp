@@ -1,6 +1,7 @@
 #include "plugins/iface/dhcp_client.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -73,6 +74,20 @@ bool gone(pid_t pid) {
   // "pid (comm) S ...": the state follows the last ')' (comm may hold one).
   auto paren = (*stat)->rfind(')');
   return paren != std::string::npos && paren + 2 < (*stat)->size() && (**stat)[paren + 2] == 'Z';
+}
+
+// Whether a process works in another network namespace than ours: a client there
+// (a container's, another test's) configures an interface of that namespace, whatever
+// its name. Only on the host root, whose /proc is live; unknown counts as ours.
+bool in_other_netns(const core::Root& root, pid_t pid) {
+  if (!root.is_host()) return false;
+  const std::string proc(core::paths::kProcDir);
+  struct stat mine {
+  }, theirs{};
+  if (::stat((proc + "/self/ns/net").c_str(), &mine) < 0 ||
+      ::stat((proc + "/" + std::to_string(pid) + "/ns/net").c_str(), &theirs) < 0)
+    return false;
+  return mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev;
 }
 
 }  // namespace
@@ -155,7 +170,8 @@ core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_
     auto pid = parse_pid(e);
     if (!pid) continue;
     auto argv = cmdline(root, *pid);
-    if (argv && is_client_on(*argv, name)) out.push_back(*pid);  // a process that just ended: skip
+    // A process that just ended is skipped.
+    if (argv && is_client_on(*argv, name) && !in_other_netns(root, *pid)) out.push_back(*pid);
   }
   return out;
 }

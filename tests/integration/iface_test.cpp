@@ -506,3 +506,35 @@ TEST_CASE("iface: an interface named 'routes' does not wait for its own route lo
   INFO(remove.err);
   CHECK(remove.exit_code == 0);
 }
+
+TEST_CASE("iface: a DHCP client on a same-named interface in another network namespace is not ours",
+          "[iface-net]") {
+  // A container's (or another test's) dhclient for its own gkpub0 runs in another
+  // network namespace: it neither configures our gkpub0 nor keeps guestkit from it.
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  Lab lab;
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
+  lab.serve();
+  Namespace other{true, lab.dir.path() / "resolv.conf"};
+  other.must({"ip", "link", "add", "gkpub0", "type", "veth", "peer", "name", "gkx0"});
+  other.must({"ip", "link", "set", "gkpub0", "up"});
+  // No script (-sf /bin/true): it changes nothing even when it runs.
+  other.must({"dhclient", "-4", "-nw", "-sf", "/bin/true", "-pf",
+              (lab.dir.path() / "other.pid").string(), "-lf",
+              (lab.dir.path() / "other.leases").string(), "gkpub0"});
+  REQUIRE(eventually([&] { return fs::exists(lab.dir.path() / "other.pid"); }));
+  const pid_t foreign = std::stoi(slurp(lab.dir.path() / "other.pid"));
+  REQUIRE(alive(foreign));
+
+  auto add = lab.iface({"add", "gkpub0"});
+  INFO(add.err);
+  CHECK(add.exit_code == 0);
+  CHECK(add.err.find("a DHCP client runs on it already") == std::string::npos);
+  CHECK(add.err.find("20-dhcp-iface: changed") != std::string::npos);
+  CHECK(lab.ipv4("gkpub0").find("inet 192.0.2.") != std::string::npos);
+  const pid_t ours = std::stoi(slurp(lab.state_dir() / "gkpub0.pid"));
+  CHECK(ours != foreign);
+  REQUIRE(lab.iface({"remove", "gkpub0"}).exit_code == 0);
+  CHECK(eventually([&] { return !alive(ours); }, std::chrono::seconds(5)));
+  CHECK(alive(foreign));  // not ours to stop
+}
