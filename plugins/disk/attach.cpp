@@ -223,7 +223,9 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
   auto mounted = mounts.mounts_of(ex.dev.devno);
   if (*record) {
     auto host = ctx.root.host_path((*record)->mountpoint);
-    bool ours = host && mounts.mounted_at(host->string()) && mounts.mounted_at(host->string())->devno == ex.dev.devno;
+    auto at = host ? mounts.mounted_at(host->string()) : std::nullopt;
+    bool ours = (*record)->devno == devno_text(ex.dev.devno) && at &&
+                record_mount(**record, at->devno, at->source);
     if (ours) return Outcome::unchanged;  // the same event again: nothing to do
     core::log_notice(name, ": record of ", (*record)->mountpoint, " is stale, dropping it");
     if (live(ctx)) (void)remove_record(ctx.root, name);
@@ -266,15 +268,34 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
   core::log_notice(name, ": mounted ", ex.probe.type, " '", ex.probe.label, "' at ", ctx.root.display(where));
   adopt_fs_root(ctx, where, *ids, ex.probe.type);
 
-  DiskRecord rec{name, ex.dev.devname, std::to_string(major(ex.dev.devno)) + ":" + std::to_string(minor(ex.dev.devno)),
-                 ex.probe.type, ex.probe.label, ex.probe.uuid, where, options,
-                 std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()};
+  DiskRecord rec{name,
+                 ex.dev.devname,
+                 devno_text(ex.dev.devno),
+                 "",
+                 ex.probe.type,
+                 ex.probe.label,
+                 ex.probe.uuid,
+                 where,
+                 options,
+                 std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count()};
+  // The number mountinfo gives the mount (btrfs: an anonymous one), which is what
+  // detach and a replayed add find at the mountpoint.
+  if (auto now = MountTable::load(ctx.root); now) {
+    auto host = ctx.root.host_path(where);
+    auto at = host ? now->mounted_at(host->string()) : std::nullopt;
+    if (at && at->devno != ex.dev.devno) rec.fs_devno = devno_text(at->devno);
+  }
   if (auto w = write_record(ctx.root, rec); !w) return std::move(w).error();
 
   if (auto g = grow_mounted(ctx, ex.dev, ex.probe.type, where); !g)
     core::log_warning(name, ": ", g.error().message(), ", ignoring");
+  // A failed hook fails the plugin (exit 1, partial), as every hook does; the disk
+  // stays mounted and recorded, so a replayed event does not run the hook again.
   if (auto h = run_hook(ctx, "post-disk-attach", {ex.dev.devname, ex.probe.type, ctx.root.display(where)}); !h)
-    core::log_warning(name, ": ", h.error().message());
+    return core::make_error(core::Errc::failed, "mounted at " + ctx.root.display(where) + ", but " +
+                                                    h.error().message());
   return Outcome::changed;
 }
 

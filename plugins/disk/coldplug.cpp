@@ -76,7 +76,10 @@ int status(core::Context& ctx) {
      << std::setw(9) << "STATE" << std::setw(21) << "SINCE" << "MOUNTPOINT\n";
   for (const auto& r : *records) {
     auto host = ctx.root.host_path(r.mountpoint);
-    bool mounted = mounts && host && mounts->mounted_at(host->string()).has_value();
+    // Mounted means our disk is there: another filesystem mounted over the same path
+    // since (the admin's) leaves our record stale.
+    auto at = mounts && host ? mounts->mounted_at(host->string()) : std::nullopt;
+    bool mounted = at && record_mount(r, at->devno, at->source);
     char since[32] = "-";
     std::time_t t = static_cast<std::time_t>(r.since);
     if (std::tm tm{}; r.since > 0 && ::localtime_r(&t, &tm)) std::strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S", &tm);

@@ -1,12 +1,19 @@
 // disk-remove: pre-disk-detach, stop the disk's services, unmount, clean up. Works
 // from the record alone, so it also cleans up after a disk whose node is gone.
+//
+// The recorded mountpoint is only a name: the admin may have unmounted our disk and
+// mounted another one there since. Everything is done to the mount found at that name
+// only when its device number is the record's, and the mount is looked at and
+// unmounted through the descriptor of its parent directory, never by a path lookup.
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cctype>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "core/exec.hpp"
@@ -33,10 +40,42 @@ bool valid_service(const std::string& s) {
   return s.find("..") == std::string::npos;
 }
 
-void stop_services(core::Context& ctx, const DiskRecord& rec) {
-  // On the data disk itself: never follow a link placed there.
-  auto text = core::read_file_if_exists(ctx.root, rec.mountpoint + "/.guestkit/services", 64 * 1024,
-                                        core::Follow::never);
+// MOUNT/.guestkit/services, read through the descriptor of the mount's root (the
+// mount whose device number was checked): no link placed on the disk is followed.
+core::Result<std::optional<std::string>> read_services(int mount_fd) {
+  core::UniqueFd dir(
+      ::openat(mount_fd, ".guestkit", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    return core::errno_error(".guestkit");
+  }
+  core::UniqueFd fd(
+      ::openat(dir.get(), "services", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<std::string>{};
+    return core::errno_error(".guestkit/services");
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) < 0) return core::errno_error(".guestkit/services");
+  if (!S_ISREG(st.st_mode))
+    return core::make_error(core::Errc::bad_input, ".guestkit/services is not a regular file");
+  constexpr std::size_t kLimit = 64 * 1024;
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return core::errno_error(".guestkit/services");
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kLimit)
+      return core::make_error(core::Errc::bad_input, ".guestkit/services is over 64 KiB");
+  }
+  return std::optional<std::string>(std::move(text));
+}
+
+void stop_services(core::Context& ctx, const DiskRecord& rec, int mount_fd) {
+  auto text = read_services(mount_fd);
   if (!text) {
     core::log_warning(rec.name, ": ", text.error().message(), ", not stopping services");
     return;
@@ -79,10 +118,11 @@ void stop_services(core::Context& ctx, const DiskRecord& rec) {
   }
 }
 
-core::Status unmount_record(const DiskRecord& rec, const std::string& host_target) {
+core::Status unmount_record(const DiskRecord& rec, const core::Root::Parent& at,
+                            const MountRoot& seen, const std::string& shown) {
   core::Status last;
   for (int i = 0; i < kUnmountTries; ++i) {
-    last = unmount(host_target, false);
+    last = unmount_at(at.dir.get(), at.leaf, seen, false);
     if (last || last.error().code != std::errc::device_or_resource_busy) break;
     std::this_thread::sleep_for(kUnmountPause);
   }
@@ -90,8 +130,51 @@ core::Status unmount_record(const DiskRecord& rec, const std::string& host_targe
   if (last.error().code != std::errc::device_or_resource_busy) return last;
   // Still busy: the device is going away whatever we do; detach the mount so the
   // path does not keep pointing at a dead disk, and say so.
-  core::log_warning(rec.name, ": ", host_target, " is busy, detaching it lazily (processes still use it)");
-  return unmount(host_target, true);
+  core::log_warning(rec.name, ": ", shown,
+                    " is busy, detaching it lazily (processes still use it)");
+  return unmount_at(at.dir.get(), at.leaf, seen, true);
+}
+
+// What the recorded mountpoint holds, for the log: "ext4 /dev/vdc (254:32)".
+std::string describe_mount(const std::optional<MountEntry>& e, dev_t devno) {
+  if (!e) return devno_text(devno);
+  return e->fstype + " " + e->source + " (" + devno_text(devno) + ")";
+}
+
+// Drops the record and the empty directory we made; anything left in it stays (data).
+core::Result<Outcome> forget(core::Context& ctx, const DiskRecord& rec, const std::string& shown,
+                             bool remove_dir) {
+  if (!live(ctx)) {
+    ctx.would(std::string(remove_dir ? "remove " + shown + " if empty, and " : "remove ") +
+              "the record of " + rec.name);
+    return Outcome::changed;
+  }
+  if (remove_dir) {
+    auto parent = ctx.root.open_parent(rec.mountpoint, core::Follow::never);
+    if (parent && ::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
+      core::log_info(rec.name, ": leaving ", shown, " in place: ", std::strerror(errno));
+  }
+  if (auto r = remove_record(ctx.root, rec.name); !r) return std::move(r).error();
+  return Outcome::changed;
+}
+
+// --root DIR: the tree's mountinfo is all there is to look at; nothing live happens.
+core::Result<Outcome> detach_offline(core::Context& ctx, const DiskRecord& rec,
+                                     const std::string& shown) {
+  auto mounts = MountTable::load(ctx.root);
+  if (!mounts) return std::move(mounts).error();
+  auto at = mounts->mounted_at(shown);
+  if (at && record_mount(rec, at->devno, at->source)) {
+    ctx.would("run hook pre-disk-detach " + rec.devname + " " + shown + " (if present)");
+    ctx.would("stop the services listed in " + shown + "/.guestkit/services");
+    ctx.would("unmount " + shown);
+  } else if (at) {
+    ctx.would("leave " + shown + " mounted: it holds " + at->source + " (" + devno_text(at->devno) +
+              "), not " + rec.devno + " of the record");
+    return forget(ctx, rec, shown, false);
+  }
+  return forget(ctx, rec, shown, true);
 }
 
 }  // namespace
@@ -106,30 +189,80 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
   const DiskRecord& rec = **record;
   auto host = ctx.root.host_path(rec.mountpoint);
   if (!host) return std::move(host).error();
-  auto mounts = MountTable::load(ctx.root);
-  if (!mounts) return std::move(mounts).error();
-  const bool mounted = mounts->mounted_at(host->string()).has_value();
+  const std::string shown = host->string();
+  if (!ctx.root.is_host()) return detach_offline(ctx, rec, shown);
 
-  if (mounted) {
-    if (auto h = run_hook(ctx, "pre-disk-detach", {rec.devname, host->string()}); !h)
-      core::log_warning(name, ": ", h.error().message());
-    stop_services(ctx, rec);
+  // The parent is reached without following any symlink; everything below goes
+  // through its descriptor and the leaf name, which is never followed either.
+  auto parent = ctx.root.open_parent(rec.mountpoint, core::Follow::never);
+  if (!parent) {
+    if (parent.error().code != std::errc::no_such_file_or_directory)
+      return std::move(parent).error();
+    core::log_info(name, ": ", shown, " is gone, dropping the record");
+    return forget(ctx, rec, shown, false);
+  }
+  auto seen = mount_root_at(parent->dir.get(), parent->leaf);
+  if (!seen) return std::move(seen).error();
+  if (!*seen || !(*seen)->is_mount_root) {
+    core::log_info(name, ": nothing is mounted at ", shown, " any more, dropping the record");
+    return forget(ctx, rec, shown, true);
+  }
+  const MountRoot m = **seen;
+  // The mount's entry, by its id, gives its device number and source as mountinfo has
+  // them, as in the record (btrfs: an anonymous number, where stat shows the
+  // subvolume's); the block device's number otherwise, the same as stat's.
+  // (A kernel before 5.8 gives no mount id: the last mount mountinfo has at that path
+  // is the one seen there, as the lookup crossed into the top one.)
+  auto table = MountTable::load(ctx.root);
+  const auto entry = !table       ? std::nullopt
+                     : m.mount_id ? table->by_id(m.mount_id)
+                                  : table->mounted_at(shown);
+  const dev_t devno = entry ? entry->devno : m.devno;
+  if (!record_mount(rec, devno, entry ? entry->source : "")) {
+    // Not ours: the admin unmounted our disk and mounted another here. Its hook, its
+    // services and its mount are none of this event's business.
+    core::log_notice(name, ": ", shown, " now holds ", describe_mount(entry, devno),
+                     ", not the recorded ", rec.devno.empty() ? "device" : rec.devno,
+                     ": leaving it mounted, running no hook, dropping the stale record");
+    return forget(ctx, rec, shown, false);
+  }
+
+  std::optional<core::Error> hook_failed;
+  {
+    // The mount's root, checked to be the one just seen; closed before unmounting,
+    // since an open descriptor keeps the filesystem busy.
+    core::UniqueFd root_fd(::openat(parent->dir.get(), parent->leaf.c_str(),
+                                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root_fd) return core::errno_error("open " + shown);
+    auto again = mount_root_at(parent->dir.get(), parent->leaf);
+    struct stat st {};
+    if (!again || !*again || !(*again)->same_as(m) || ::fstat(root_fd.get(), &st) < 0 ||
+        st.st_dev != m.devno || st.st_ino != m.ino)
+      return core::make_error(core::Errc::failed,
+                              shown + " changed while being looked at, not detaching");
+    if (auto h = run_hook(ctx, "pre-disk-detach", {rec.devname, shown}); !h) {
+      // Logged by the runner as the plugin's failure, after the detach is done: the
+      // disk goes away whatever the hook says.
+      core::log_debug(name, ": ", h.error().message());
+      hook_failed = h.error();
+    }
+    stop_services(ctx, rec, root_fd.get());
   }
   if (!live(ctx)) {
-    if (mounted) ctx.would("unmount " + host->string());
-    ctx.would("remove " + host->string() + " if empty, and the record of " + name);
-    return Outcome::changed;
+    ctx.would("unmount " + shown);
+    return forget(ctx, rec, shown, true);
   }
-  if (mounted) {
-    if (auto u = unmount_record(rec, host->string()); !u) return std::move(u).error();
-    core::log_notice(name, ": unmounted ", host->string());
+  if (auto u = unmount_record(rec, *parent, m, shown); !u) {
+    // unmount_at names the leaf only: say which mountpoint.
+    std::string why = shown + ": " + u.error().message();
+    if (hook_failed) why += "; " + hook_failed->message();
+    return core::make_error(u.error().code, why);
   }
-  // The empty directory we made goes too; anything left in it stays (it is data).
-  auto parent = ctx.root.open_parent(rec.mountpoint, core::Follow::never);
-  if (parent && ::unlinkat(parent->dir.get(), parent->leaf.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
-    core::log_info(name, ": leaving ", host->string(), " in place: ", std::strerror(errno));
-  if (auto r = remove_record(ctx.root, name); !r) return std::move(r).error();
-  return Outcome::changed;
+  core::log_notice(name, ": unmounted ", shown);
+  auto done = forget(ctx, rec, shown, true);
+  if (!done) return done;
+  if (hook_failed) return *hook_failed;
+  return done;
 }
 
 }  // namespace guestkit::plugins::disk

@@ -1,6 +1,7 @@
 #include "plugins/disk/records.hpp"
 
 #include <fcntl.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,18 @@ core::Result<std::string> record_path(const std::string& name) {
 
 }  // namespace
 
+std::string devno_text(dev_t devno) {
+  return std::to_string(major(devno)) + ":" + std::to_string(minor(devno));
+}
+
+bool record_mount(const DiskRecord& r, dev_t mount_devno, const std::string& mount_source) {
+  const std::string d = devno_text(mount_devno);
+  if (!r.devno.empty() && d == r.devno) return true;
+  // An anonymous number alone could be reused by a filesystem mounted later from
+  // another device: the source must be the recorded device node too.
+  return !r.fs_devno.empty() && d == r.fs_devno && mount_source == r.devname;
+}
+
 core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, const std::string& name) {
   auto path = record_path(name);
   if (!path) return std::move(path).error();
@@ -34,6 +47,7 @@ core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, cons
   r.name = s("name");
   r.devname = s("devname");
   r.devno = s("devno");
+  r.fs_devno = s("fs_devno");
   r.fstype = s("fstype");
   r.label = s("label");
   r.uuid = s("uuid");
@@ -48,9 +62,10 @@ core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, cons
 core::Status write_record(const core::Root& root, const DiskRecord& r) {
   auto path = record_path(r.name);
   if (!path) return std::move(path).error();
-  nlohmann::json j{{"name", r.name},         {"devname", r.devname}, {"devno", r.devno},
-                   {"fstype", r.fstype},     {"label", r.label},     {"uuid", r.uuid},
-                   {"mountpoint", r.mountpoint}, {"options", r.options}, {"since", r.since}};
+  nlohmann::json j{{"name", r.name},         {"devname", r.devname},       {"devno", r.devno},
+                   {"fs_devno", r.fs_devno}, {"fstype", r.fstype},         {"label", r.label},
+                   {"uuid", r.uuid},         {"mountpoint", r.mountpoint}, {"options", r.options},
+                   {"since", r.since}};
   core::WriteOptions wo;
   wo.mode = 0644;
   wo.create_parents = true;

@@ -120,7 +120,7 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
 }
 
 core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info, Backend backend,
-                                std::uint32_t metric) {
+                                std::uint32_t metric, Clock::time_point deadline) {
   auto ours = our_client(ctx.root, info.name);
   if (!ours) return std::move(ours).error();
   if (*ours) {
@@ -149,8 +149,12 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
   auto pid = ctx.root.host_path(pid_path(info.name));
   auto lease = ctx.root.host_path(lease_path(info.name));
   if (!pid || !lease) return failure("state paths under " + ctx.root.prefix().string());
-  auto cmd = client_command(*client, info.name, pid->string(), lease->string(), metric, false,
-                            ctx.config.iface.dhcp_timeout);
+  // A client that waits before detaching (udhcpc) gets what is left of the step's
+  // deadline, not a whole dhcp_timeout of its own.
+  const auto left =
+      std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  auto cmd =
+      client_command(*client, info.name, pid->string(), lease->string(), metric, false, left);
   if (!ctx.dry_run) {
     if (auto d = ctx.root.mkdirs(core::paths::kIfaceStateDir, 0755, core::Follow::never); !d)
       return std::move(d).error();
@@ -196,10 +200,15 @@ bool has_default_route(int ifindex) {
 }
 
 // The address comes first, the routes a moment later (dhclient-script, networkd):
-// the route policy that runs next must see both.
-void wait_for_lease(const core::Context& ctx, const IfaceInfo& info) {
-  const auto start = Clock::now();
-  auto got = core::netlink::wait_for_ipv4_address(info.ifindex, ctx.config.iface.dhcp_timeout);
+// the route policy that runs next must see both. Both waits end at the step's
+// deadline (`start` + iface.dhcp_timeout), whatever the client's start took.
+void wait_for_lease(const core::Context& ctx, const IfaceInfo& info, Clock::time_point start,
+                    Clock::time_point deadline) {
+  const auto left = [&] {
+    return std::max(milliseconds(0),
+                    std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+  };
+  auto got = core::netlink::wait_for_ipv4_address(info.ifindex, left());
   const auto ms = [&] {
     return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
   };
@@ -214,7 +223,7 @@ void wait_for_lease(const core::Context& ctx, const IfaceInfo& info) {
   }
   auto state = read_state(ctx.root, info.name);
   const State s = state && *state ? **state : State{};
-  const auto settle_deadline = Clock::now() + kSettle;
+  const auto settle_deadline = std::min(Clock::now() + kSettle, deadline);
   while (Clock::now() < settle_deadline && !settled(ctx, info, s) &&
          !has_default_route(info.ifindex))
     std::this_thread::sleep_for(kSettlePoll);
@@ -244,6 +253,9 @@ core::Status command(const core::Context& ctx, const std::vector<std::string>& a
 
 core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info) {
   const auto& cfg = ctx.config.iface;
+  // One deadline for the whole step: starting the client and waiting for the lease.
+  const auto start = Clock::now();
+  const auto deadline = start + cfg.dhcp_timeout;
   if (is_no_dhcp(cfg, info.name)) {
     core::log_info(info.name, ": left without DHCP (iface.no_dhcp)");
     State s;
@@ -306,13 +318,13 @@ core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info
       if (foreign != others->end())
         return leave(ctx, info, backend,
                      "a DHCP client runs on it already (pid " + std::to_string(*foreign) + ")");
-      started = start_client(ctx, info, backend, metric);
+      started = start_client(ctx, info, backend, metric, deadline);
       break;
     }
   }
   if (!started) return std::move(started).error();
   if (!*started) return Outcome::unchanged;
-  if (live(ctx)) wait_for_lease(ctx, info);
+  if (live(ctx)) wait_for_lease(ctx, info, start, deadline);
   return Outcome::changed;
 }
 

@@ -1,6 +1,7 @@
 #include "plugins/iface/dhcp_client.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
@@ -17,6 +18,8 @@ namespace {
 constexpr Client kOrder[] = {Client::dhclient, Client::dhcpcd, Client::udhcpc};
 // udhcpc sends DISCOVER this often (seconds) while it has no lease.
 constexpr int kUdhcpcPause = 3;
+// How long past its tries a detaching udhcpc may take (its script, the fork).
+constexpr int kUdhcpcGrace = 5;
 
 std::optional<pid_t> parse_pid(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
@@ -73,6 +76,20 @@ bool gone(pid_t pid) {
   return paren != std::string::npos && paren + 2 < (*stat)->size() && (**stat)[paren + 2] == 'Z';
 }
 
+// Whether a process works in another network namespace than ours: a client there
+// (a container's, another test's) configures an interface of that namespace, whatever
+// its name. Only on the host root, whose /proc is live; unknown counts as ours.
+bool in_other_netns(const core::Root& root, pid_t pid) {
+  if (!root.is_host()) return false;
+  const std::string proc(core::paths::kProcDir);
+  struct stat mine {
+  }, theirs{};
+  if (::stat((proc + "/self/ns/net").c_str(), &mine) < 0 ||
+      ::stat((proc + "/" + std::to_string(pid) + "/ns/net").c_str(), &theirs) < 0)
+    return false;
+  return mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev;
+}
+
 }  // namespace
 
 std::string_view client_name(Client client) {
@@ -106,7 +123,7 @@ std::optional<Client> choose_client(const core::Root& root, const core::IfaceCon
 
 ClientCommand client_command(Client client, std::string_view name_in, const std::string& pid_file,
                              const std::string& lease_file, std::uint32_t metric, bool foreground,
-                             std::chrono::milliseconds dhcp_timeout) {
+                             std::chrono::milliseconds budget) {
   const std::string name(name_in);
   ClientCommand cmd;
   cmd.timeout = std::chrono::seconds(10);
@@ -123,16 +140,21 @@ ClientCommand client_command(Client client, std::string_view name_in, const std:
       cmd.argv = {"dhcpcd", "-4", foreground ? "-B" : "-b", "-m", std::to_string(metric), name};
       break;
     case Client::udhcpc: {
-      // udhcpc cannot detach before it has a lease: -b detaches once its tries are spent.
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(dhcp_timeout).count();
-      const long tries = std::max<long>(1, (secs + kUdhcpcPause - 1) / kUdhcpcPause);
+      // udhcpc cannot detach before it has a lease: -b detaches once its tries are
+      // spent. Tries times pause stays within the budget (whole seconds, at least one
+      // try of one second), so the caller's deadline holds.
+      const long secs =
+          std::max<long>(1, std::chrono::duration_cast<std::chrono::seconds>(budget).count());
+      const long pause = std::min<long>(kUdhcpcPause, secs);
+      const long tries = secs / pause;
       cmd.argv = {"udhcpc", "-i", name, "-p", pid_file};
       if (foreground) {
         cmd.argv.push_back("-f");
       } else {
         cmd.argv.insert(cmd.argv.end(),
-                        {"-b", "-t", std::to_string(tries), "-T", std::to_string(kUdhcpcPause)});
-        cmd.timeout = std::chrono::seconds(tries * kUdhcpcPause + 10);
+                        {"-b", "-t", std::to_string(tries), "-T", std::to_string(pause)});
+        // Only a guard against a udhcpc that never detaches (it would be killed).
+        cmd.timeout = std::chrono::seconds(tries * pause + kUdhcpcGrace);
       }
       break;
     }
@@ -148,7 +170,8 @@ core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_
     auto pid = parse_pid(e);
     if (!pid) continue;
     auto argv = cmdline(root, *pid);
-    if (argv && is_client_on(*argv, name)) out.push_back(*pid);  // a process that just ended: skip
+    // A process that just ended is skipped.
+    if (argv && is_client_on(*argv, name) && !in_other_netns(root, *pid)) out.push_back(*pid);
   }
   return out;
 }

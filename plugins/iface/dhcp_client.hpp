@@ -36,14 +36,16 @@ struct ClientCommand {
 };
 // The command line for `name`. `foreground`: stay attached (guestkit-dhcp@.service);
 // otherwise detach so the client outlives us, returning at once (dhclient, dhcpcd) or
-// when the lease is there or its tries are spent (udhcpc). `pid_file` and
-// `lease_file` are host paths.
+// when the lease is there or its tries are spent (udhcpc), which takes at most
+// `budget` (rounded down to whole seconds, at least 1 s): what is left of the
+// caller's iface.dhcp_timeout. `pid_file` and `lease_file` are host paths.
 ClientCommand client_command(Client client, std::string_view name, const std::string& pid_file,
                              const std::string& lease_file, std::uint32_t metric, bool foreground,
-                             std::chrono::milliseconds dhcp_timeout);
+                             std::chrono::milliseconds budget);
 
 // Processes in /proc (of the root) that are a DHCP client named in their argv[0] and
-// mention the interface as an argument.
+// mention the interface as an argument; on the live system, only those in our own
+// network namespace (a container's eth1 is not ours).
 core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_view name);
 // The pid in our pid file, if that process is still a client on this interface (a
 // stale pid file or a recycled pid is not ours).

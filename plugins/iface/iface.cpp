@@ -209,7 +209,7 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
   if (!text) return std::move(text).error();
   if (!*text) return std::optional<State>();
   State s;
-  std::string metric, attached, removed_metric;
+  std::string metric, attached;
   const std::pair<std::string_view, std::string*> keys[] = {
       {"BACKEND", &s.backend},
       {"DHCP", &s.dhcp},
@@ -219,8 +219,6 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
       {"NM_CONNECTION", &s.nm_connection},
       {"METRIC", &metric},
       {"ATTACHED", &attached},
-      {"REMOVED_GATEWAY", &s.removed_gateway},
-      {"REMOVED_METRIC", &removed_metric},
   };
   for (const auto& line : core::split_lines(**text)) {
     auto eq = line.find('=');
@@ -230,14 +228,15 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
   }
   s.metric = number<std::uint32_t>(metric).value_or(0);
   s.attached = attached == "yes";
-  s.removed_metric = number<std::uint32_t>(removed_metric).value_or(0);
   return std::optional<State>(std::move(s));
 }
 
 core::Status write_state(const core::Root& root, std::string_view name, const State& s_in) {
   State s = s_in;
-  if (auto before = read_state(root, name); before && *before)
-    s.attached = s.attached || (*before)->attached;
+  // An unreadable state is an error, never taken for none: `attached` would be lost.
+  auto before = read_state(root, name);
+  if (!before) return std::move(before).error();
+  if (*before) s.attached = s.attached || (*before)->attached;
   std::string text =
       "# guestkit-iface: what was set up for " + std::string(name) + "; undone on remove\n";
   const auto put = [&](const char* key, const std::string& value) {
@@ -251,8 +250,6 @@ core::Status write_state(const core::Root& root, std::string_view name, const St
   put("NM_CONNECTION", s.nm_connection);
   if (s.metric) put("METRIC", std::to_string(s.metric));
   if (s.attached) put("ATTACHED", "yes");
-  put("REMOVED_GATEWAY", s.removed_gateway);
-  if (!s.removed_gateway.empty()) put("REMOVED_METRIC", std::to_string(s.removed_metric));
   core::WriteOptions wo;
   wo.create_parents = true;
   wo.parent_mode = 0755;

@@ -67,10 +67,8 @@ struct State {
   std::string nm_connection;  // our NetworkManager connection (dhcp=nm)
   std::uint32_t metric = 0;   // route metric given to the DHCP routes
   bool attached = false;      // post-iface-attach ran: once per attachment
-  // The default route the route policy removed from this interface, to bring it back
-  // if the interface that kept the default route goes away.
-  std::string removed_gateway;
-  std::uint32_t removed_metric = 0;
+  // (The default routes the route policy removed are in its own record,
+  // plugins/iface/route_record.hpp, not here.)
 };
 std::string state_path(std::string_view name);
 std::string pid_path(std::string_view name);

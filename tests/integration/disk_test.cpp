@@ -114,6 +114,55 @@ TEST_CASE("an xfs disk mounts at its label and a pristine root takes owner and m
   CHECK(stat_of(lab.srv() / "logs").st_uid == 33);
 }
 
+TEST_CASE("a btrfs disk, whose mount reports another device number, is still recognised as ours",
+          "[disk]") {
+  // btrfs gives its mounts an anonymous device number (0:NN), not the block device's:
+  // the record keeps both, so a replayed add and the remove recognise the mount.
+  if (!guestkit::core::find_program("mkfs.btrfs"))
+    guestkit::test::skip("mkfs.btrfs is not installed (btrfs-progs, scripts/setup installs it)");
+  if (!filesystem_supported("btrfs")) guestkit::test::skip("this kernel has no btrfs support");
+  DiskLab lab;
+  lab.add_logging_hook("pre-disk-detach");
+  auto loop = lab.add_loop(128);
+  lab.must({"mkfs.btrfs", "-q", "-L", "tree", "/dev/" + loop});
+  auto add = lab.disk({"add", loop});
+  INFO(add.err);
+  REQUIRE(add.exit_code == 0);
+  const auto mp = lab.srv() / "tree";
+  REQUIRE(lab.mountinfo_of(mp).find(" btrfs /dev/" + loop + " ") != std::string::npos);
+
+  auto again = lab.disk({"add", loop});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("10-mount-disk: unchanged") != std::string::npos);
+  CHECK(lab.disk({"--status"}).out.find("mounted") != std::string::npos);
+
+  std::ifstream record("/run/guestkit/disks/" + loop);
+  std::string rec((std::istreambuf_iterator<char>(record)), {});
+  CHECK(rec.find("\"fs_devno\": \"0:") != std::string::npos);
+
+  auto rm = lab.disk({"remove", loop});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 0);
+  CHECK(lab.mountinfo_of(mp).empty());
+  CHECK_FALSE(fs::exists(mp));
+  CHECK(lab.hooks_log() == "pre-disk-detach /dev/" + loop + " " + mp.string() + "\n");
+
+  // Another btrfs mounted by hand where ours was: its anonymous number may be the one
+  // ours had (freed at the unmount), its device node is not: left alone.
+  auto other = lab.add_loop(128);
+  lab.must({"mkfs.btrfs", "-q", "-L", "other", "/dev/" + other});
+  REQUIRE(lab.disk({"add", loop}).exit_code == 0);
+  lab.must({"umount", mp.string()});
+  lab.must({"mount", "/dev/" + other, mp.string()});
+  auto rm2 = lab.disk({"remove", loop});
+  INFO(rm2.err);
+  CHECK(rm2.exit_code == 0);
+  CHECK(lab.mountinfo_of(mp).find(" btrfs /dev/" + other + " ") != std::string::npos);
+  CHECK(rm2.err.find("leaving it mounted, running no hook") != std::string::npos);
+  CHECK(lab.hooks_log() == "pre-disk-detach /dev/" + loop + " " + mp.string() + "\n");
+}
+
 TEST_CASE("a vfat disk gets ownership and mode as mount options", "[disk]") {
   if (!filesystem_supported("vfat")) GUESTKIT_SKIP("this kernel has no vfat support (not in /proc/filesystems)");
   DiskLab lab;
@@ -323,6 +372,106 @@ TEST_CASE("remove works from the record when the device is already gone", "[disk
   CHECK(r.exit_code == 0);
   CHECK(lab.mountinfo_of(lab.srv() / "gone").empty());
   CHECK_FALSE(fs::exists(lab.srv() / "gone"));
+}
+
+TEST_CASE("a remove event never touches another disk mounted since at the recorded path",
+          "[disk]") {
+  // Disk A is mounted at /srv/stale by guestkit; the admin unmounts it and mounts disk
+  // B there. A's remove event must not run A's hook on B, read B's services, nor
+  // unmount B: the mount there is not the device of the record.
+  DiskLab lab;
+  lab.add_logging_hook("pre-disk-detach");
+  auto a = lab.add_loop(32);
+  auto b = lab.add_loop(32);
+  lab.must({"mkfs.ext4", "-q", "-L", "stale", "/dev/" + a});
+  lab.must({"mkfs.ext4", "-q", "-L", "other", "/dev/" + b});
+  REQUIRE(lab.disk({"add", a}).exit_code == 0);
+  const auto mp = lab.srv() / "stale";
+  REQUIRE(lab.mountinfo_of(mp).find(" /dev/" + a + " ") != std::string::npos);
+
+  lab.must({"umount", mp.string()});
+  lab.must({"mount", "/dev/" + b, mp.string()});
+  fs::create_directories(mp / ".guestkit");
+  std::ofstream(mp / ".guestkit/services") << "bservice\n";
+  struct stat b_root {};
+  REQUIRE(::stat(mp.c_str(), &b_root) == 0);
+
+  auto status = lab.disk({"--status"});
+  CHECK(status.out.find("stale") != std::string::npos);  // the state column: B is not A
+  CHECK(status.out.find("mounted") == std::string::npos);
+
+  auto rm = lab.disk({"remove", a});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 0);
+  // B is still mounted there, untouched; A's hook never ran; B's services were not read.
+  CHECK(lab.mountinfo_of(mp).find(" /dev/" + b + " ") != std::string::npos);
+  struct stat after {};
+  REQUIRE(::stat(mp.c_str(), &after) == 0);
+  CHECK(after.st_dev == b_root.st_dev);
+  CHECK(lab.hooks_log().empty());
+  CHECK(rm.err.find("bservice") == std::string::npos);
+  // A's record is cleaned, and the log says why nothing else was done.
+  CHECK_FALSE(fs::exists("/run/guestkit/disks/" + a));
+  CHECK(rm.err.find(a + ": " + mp.string() + " now holds ext4 /dev/" + b) != std::string::npos);
+  CHECK(rm.err.find("leaving it mounted, running no hook, dropping the stale record") !=
+        std::string::npos);
+  CHECK(lab.disk({"remove", a}).err.find("not mounted by guestkit, nothing to detach") !=
+        std::string::npos);
+}
+
+TEST_CASE("a disk still in use is detached lazily on remove", "[disk]") {
+  DiskLab lab;
+  auto loop = lab.add_loop(32);
+  lab.must({"mkfs.ext4", "-q", "-L", "busy", "/dev/" + loop});
+  REQUIRE(lab.disk({"add", loop}).exit_code == 0);
+  const auto mp = lab.srv() / "busy";
+  lab.dir().write("srv/busy/open", "data");
+  std::ifstream held(mp / "open");  // a process using the disk
+  REQUIRE(held);
+  auto rm = lab.disk({"remove", loop});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 0);
+  CHECK(rm.err.find(mp.string() + " is busy, detaching it lazily") != std::string::npos);
+  CHECK(lab.mountinfo_of(mp).empty());
+  CHECK_FALSE(fs::exists("/run/guestkit/disks/" + loop));
+  std::string text;
+  CHECK(std::getline(held, text));  // the process keeps its file
+  CHECK(text == "data");
+}
+
+TEST_CASE("a failing disk hook fails its plugin (exit 1) and the work is still done", "[disk]") {
+  DiskLab lab;
+  const auto log = lab.dir().path() / "hooks.log";
+  for (const char* hook : {"post-disk-attach", "pre-disk-detach"})
+    lab.dir().write(
+        std::string("hooks/") + hook,
+        std::string("#!/bin/sh\necho \"") + hook + " $*\" >> \"" + log.string() + "\"\nexit 1\n",
+        0755);
+  auto loop = lab.add_loop(32);
+  lab.must({"mkfs.ext4", "-q", "-L", "hookfail", "/dev/" + loop});
+  const auto mp = lab.srv() / "hookfail";
+
+  auto add = lab.disk({"add", loop});
+  INFO(add.err);
+  CHECK(add.exit_code == 1);  // partial, as README and the unit say
+  CHECK(add.err.find("10-mount-disk: failed") != std::string::npos);
+  CHECK(add.err.find("post-disk-attach") != std::string::npos);
+  // The disk stays mounted and recorded; a replayed event does not repeat the hook.
+  CHECK_FALSE(lab.mountinfo_of(mp).empty());
+  CHECK(fs::exists("/run/guestkit/disks/" + loop));
+  auto again = lab.disk({"add", loop});
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("10-mount-disk: unchanged") != std::string::npos);
+  CHECK(lab.hooks_log() == "post-disk-attach /dev/" + loop + " ext4 " + mp.string() + "\n");
+
+  auto rm = lab.disk({"remove", loop});
+  INFO(rm.err);
+  CHECK(rm.exit_code == 1);
+  CHECK(rm.err.find("90-unmount-disk: failed") != std::string::npos);
+  // The detach went on: unmounted, directory and record gone.
+  CHECK(lab.mountinfo_of(mp).empty());
+  CHECK_FALSE(fs::exists(mp));
+  CHECK_FALSE(fs::exists("/run/guestkit/disks/" + loop));
 }
 
 TEST_CASE("services listed on the disk are validated before anything runs", "[disk]") {

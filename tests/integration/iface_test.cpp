@@ -15,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 
@@ -59,6 +60,8 @@ struct Lab : Files {
   std::vector<std::string> far_ends;
   std::unique_ptr<Daemon> dnsmasq;
   std::string client = "dhclient";
+  std::string dhcp_timeout = "20s";
+  std::string match = "[gkpub0, gkpriv0, gkoff0]";
 
   Lab() {
     guestkit::test::need_program("nsenter", "util-linux");
@@ -102,20 +105,27 @@ struct Lab : Files {
                                          "\n"
                                          "plugins: {timeout: 20s}\n"
                                          "iface:\n"
-                                         "  match: [gkpub0, gkpriv0, gkoff0]\n"
+                                         "  match: " +
+                                         match +
+                                         "\n"
                                          "  no_dhcp: [gkoff0]\n"
                                          "  dhcp_client: " +
                                          client +
                                          "\n"
-                                         "  dhcp_timeout: 20s\n" +
-                                         extra);
+                                         "  dhcp_timeout: " +
+                                         dhcp_timeout + "\n" + extra);
   }
 
   core::ExecResult iface(std::vector<std::string> args,
                          const std::map<std::string, std::string>& env = {}) {
+    return iface_with(config(), std::move(args), env);
+  }
+  // With a config written before: events run in parallel must not rewrite it.
+  core::ExecResult iface_with(const fs::path& config_file, std::vector<std::string> args,
+                              const std::map<std::string, std::string>& env = {}) const {
     std::vector<std::string> argv{
         guestkit::test::built_binary("hotplug", "guestkit-iface").string(), "--config",
-        config().string(), "--log-stderr"};
+        config_file.string(), "--log-stderr"};
     argv.insert(argv.end(), args.begin(), args.end());
     return near.run(argv, env);
   }
@@ -141,6 +151,16 @@ struct Lab : Files {
     return n;
   }
 };
+
+// The duration a plugin's log line gives: "20-dhcp-iface: changed (3012.4 ms)".
+double plugin_ms(const std::string& log, const std::string& plugin) {
+  auto at = log.find(plugin + ": ");
+  if (at == std::string::npos) return -1;
+  auto open = log.find('(', at);
+  auto unit = log.find(" ms)", at);
+  if (open == std::string::npos || unit == std::string::npos || unit < open) return -1;
+  return std::stod(log.substr(open + 1, unit - open - 1));
+}
 
 bool alive(pid_t pid) {
   return ::kill(pid, 0) == 0 && slurp("/proc/" + std::to_string(pid) + "/cmdline") != "";
@@ -324,4 +344,197 @@ TEST_CASE("iface: udhcpc as the client, started and stopped the same way", "[ifa
   CHECK_FALSE(fs::exists(lab.state_dir() / "gkpub0.pid"));
   // udhcpc's Debian script rewrites resolv.conf on every lease: it hit the test's file.
   CHECK(slurp("/etc/resolv.conf") == host_resolv);
+}
+
+TEST_CASE("iface: udhcpc without a DHCP server: add waits one dhcp_timeout, not two",
+          "[iface-net]") {
+  // udhcpc's own wait before it detaches and the wait for the lease after it used to
+  // take a whole dhcp_timeout each (3 s configured: the plugin took 6.1 s).
+  guestkit::test::need_program("udhcpc", "udhcpc");
+  Lab lab;
+  lab.client = "udhcpc";
+  lab.dhcp_timeout = "3s";
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");  // no DHCP server
+
+  auto add = lab.iface({"add", "gkpub0"});
+  INFO(add.err);
+  CHECK(add.exit_code == 0);
+  CHECK(add.err.find("gkpub0: no lease within") != std::string::npos);
+  const double took = plugin_ms(add.err, "20-dhcp-iface");
+  CHECK(took >= 2900);       // it did wait for the lease, up to the deadline
+  CHECK(took < 1.5 * 3000);  // one deadline for the whole step
+  // The client keeps trying in the background, and a remove stops it.
+  CHECK(lab.clients_on("gkpub0") == 1);
+  REQUIRE(lab.iface({"remove", "gkpub0"}).exit_code == 0);
+  CHECK(eventually([&] { return lab.clients_on("gkpub0") == 0; }, std::chrono::seconds(5)));
+}
+
+namespace {
+
+// Two public NICs: gkpub0 (192.0.2.0/24) made first, so it has the lower index and is
+// the one the route policy keeps; gkpub1 (198.51.100.0/24) is public as well (the
+// TEST-NETs are not RFC 1918), so its default route is the one removed, and the one to
+// come back when gkpub0 goes.
+void two_public_nics(Lab& lab) {
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  lab.match = "[gkpub0, gkpub1]";
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
+  lab.link("gkpub1", "gkd1", "198.51.100.1/24", "198.51.100.50,198.51.100.99");
+  lab.serve();
+}
+
+// gkpub0 is unplugged: gkpub1 must get its default route back.
+void unplug_first_and_expect_restore(Lab& lab) {
+  lab.far.must({"ip", "link", "delete", "gkd0"});  // takes its peer gkpub0 along
+  auto gone = lab.iface({"remove", "gkpub0"});
+  INFO(gone.err);
+  CHECK(gone.exit_code == 0);
+  CHECK(gone.err.find("gkpub1: default route via 198.51.100.1 restored") != std::string::npos);
+  const std::string routes = lab.default_routes();
+  INFO(routes);
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 198.51.100.1 dev gkpub1 ", 0) == 0);
+  CHECK_FALSE(fs::exists(lab.state_dir() / "default-routes"));  // nothing left to give back
+}
+
+}  // namespace
+
+TEST_CASE("iface: two NICs attached together keep each other's saved default route",
+          "[iface-net]") {
+  // gkpub1's event is still running (its post-iface-attach hook, held by the test)
+  // while gkpub0's event removes gkpub1's default route and records it. gkpub1's event
+  // then finishes and writes its own state: the record of the removed route must
+  // survive that, or the VM has no default route left after gkpub0 is removed.
+  Lab lab;
+  two_public_nics(lab);
+  const fs::path started = lab.dir.path() / "gkpub1-hook-started";
+  const fs::path release = lab.dir.path() / "release";
+  lab.dir.write(
+      "hooks/post-iface-attach",
+      "#!/bin/sh\necho \"post-iface-attach $1\" >> " + (lab.dir.path() / "hooks.log").string() +
+          "\nif [ \"$1\" = gkpub1 ]; then\n  : > " + started.string() + "\n  i=0\n  while [ ! -e " +
+          release.string() + " ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done\nfi\n",
+      0755);
+  const fs::path config = lab.config();
+
+  auto second = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub1"});
+  });
+  REQUIRE(eventually([&] { return fs::exists(started); }, std::chrono::seconds(20)));
+  auto first = lab.iface_with(config, {"add", "gkpub0"});
+  lab.dir.write("release", "");
+  auto second_done = second.get();
+  INFO(first.err);
+  INFO(second_done.err);
+  REQUIRE(first.exit_code == 0);
+  REQUIRE(second_done.exit_code == 0);
+  CHECK(first.err.find("gkpub1: removed the default route via 198.51.100.1") != std::string::npos);
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 192.0.2.1 dev gkpub0 ", 0) == 0);
+  // gkpub1's own state still has its client; the removed route is in the policy's record.
+  CHECK(slurp(lab.state_dir() / "gkpub1.state").find("CLIENT=dhclient") != std::string::npos);
+
+  unplug_first_and_expect_restore(lab);
+}
+
+TEST_CASE(
+    "iface: two NICs added at the same moment end with one default route, given back "
+    "on remove",
+    "[iface-net]") {
+  Lab lab;
+  two_public_nics(lab);
+  const fs::path config = lab.config();
+  auto a = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub1"});
+  });
+  auto b = std::async(std::launch::async, [&] {
+    return lab.iface_with(config, {"add", "gkpub0"});
+  });
+  auto ra = a.get(), rb = b.get();
+  INFO(ra.err);
+  INFO(rb.err);
+  REQUIRE(ra.exit_code == 0);
+  REQUIRE(rb.exit_code == 0);
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 1);
+  CHECK(routes.rfind("default via 192.0.2.1 dev gkpub0 ", 0) == 0);
+  unplug_first_and_expect_restore(lab);
+}
+
+TEST_CASE("iface: a state the route policy cannot read stops it before any change", "[iface-net]") {
+  // A read error used to pass for an empty state, which was written back: the
+  // interface's record of its DHCP client (CLIENT, UNIT) was lost, so its remove
+  // left the client running.
+  Lab lab;
+  two_public_nics(lab);
+  REQUIRE(lab.iface({"add", "gkpub1"}).exit_code == 0);
+  const fs::path state = lab.state_dir() / "gkpub1.state";
+  // Over the 64 KiB a state file may have: unreadable, as an I/O error would make it.
+  std::string big = slurp(state) + std::string(70 * 1024, '#') + "\n";
+  { std::ofstream(state, std::ios::trunc) << big; }
+
+  auto add = lab.iface({"add", "gkpub0"});
+  INFO(add.err);
+  CHECK(add.exit_code == 1);
+  CHECK(add.err.find("30-route-iface: failed") != std::string::npos);
+  CHECK(slurp(state) == big);  // nothing written back
+  // Nothing changed either: both default routes are still there.
+  const std::string routes = lab.default_routes();
+  CHECK(count_lines(routes) == 2);
+  CHECK(routes.find("dev gkpub1") != std::string::npos);
+}
+
+TEST_CASE("iface: an interface named 'routes' does not wait for its own route lock",
+          "[iface-net]") {
+  // The event holds the lock iface-<name>; the route policy's lock must never be that
+  // of an interface (it would wait for itself until its lock timeout and fail).
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  Lab lab;
+  lab.match = "[routes]";
+  lab.link("routes", "gkd0", "203.0.113.1/24", "203.0.113.50,203.0.113.99");
+  lab.serve();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto add = lab.iface({"add", "routes"});
+  const auto took = std::chrono::steady_clock::now() - t0;
+  INFO(add.err);
+  CHECK(add.exit_code == 0);
+  CHECK(add.err.find("30-route-iface: unchanged") != std::string::npos);
+  CHECK(took < std::chrono::seconds(15));
+  CHECK(lab.default_routes().rfind("default via 203.0.113.1 dev routes ", 0) == 0);
+  auto remove = lab.iface({"remove", "routes"});
+  INFO(remove.err);
+  CHECK(remove.exit_code == 0);
+}
+
+TEST_CASE("iface: a DHCP client on a same-named interface in another network namespace is not ours",
+          "[iface-net]") {
+  // A container's (or another test's) dhclient for its own gkpub0 runs in another
+  // network namespace: it neither configures our gkpub0 nor keeps guestkit from it.
+  guestkit::test::need_program("dhclient", "isc-dhcp-client");
+  Lab lab;
+  lab.link("gkpub0", "gkd0", "192.0.2.1/24", "192.0.2.50,192.0.2.99");
+  lab.serve();
+  Namespace other{true, lab.dir.path() / "resolv.conf"};
+  other.must({"ip", "link", "add", "gkpub0", "type", "veth", "peer", "name", "gkx0"});
+  other.must({"ip", "link", "set", "gkpub0", "up"});
+  // No script (-sf /bin/true): it changes nothing even when it runs.
+  other.must({"dhclient", "-4", "-nw", "-sf", "/bin/true", "-pf",
+              (lab.dir.path() / "other.pid").string(), "-lf",
+              (lab.dir.path() / "other.leases").string(), "gkpub0"});
+  REQUIRE(eventually([&] { return fs::exists(lab.dir.path() / "other.pid"); }));
+  const pid_t foreign = std::stoi(slurp(lab.dir.path() / "other.pid"));
+  REQUIRE(alive(foreign));
+
+  auto add = lab.iface({"add", "gkpub0"});
+  INFO(add.err);
+  CHECK(add.exit_code == 0);
+  CHECK(add.err.find("a DHCP client runs on it already") == std::string::npos);
+  CHECK(add.err.find("20-dhcp-iface: changed") != std::string::npos);
+  CHECK(lab.ipv4("gkpub0").find("inet 192.0.2.") != std::string::npos);
+  const pid_t ours = std::stoi(slurp(lab.state_dir() / "gkpub0.pid"));
+  CHECK(ours != foreign);
+  REQUIRE(lab.iface({"remove", "gkpub0"}).exit_code == 0);
+  CHECK(eventually([&] { return !alive(ours); }, std::chrono::seconds(5)));
+  CHECK(alive(foreign));  // not ours to stop
 }

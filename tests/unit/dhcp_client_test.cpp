@@ -52,10 +52,10 @@ TEST_CASE("dhcp client: command lines, detached and in the foreground", "[dhcp-c
   CHECK(c.argv == Argv{"dhcpcd", "-4", "-b", "-m", "1027", "eth1"});
   c = iface::client_command(iface::Client::dhcpcd, "eth1", pid, lease, 1027, true, 30s);
   CHECK(c.argv == Argv{"dhcpcd", "-4", "-B", "-m", "1027", "eth1"});
-  // udhcpc detaches only after its tries: they cover dhcp_timeout, and run's timeout more.
+  // udhcpc detaches only after its tries: they fill the budget, and run's guard more.
   c = iface::client_command(iface::Client::udhcpc, "eth1", pid, lease, 1027, false, 30s);
   CHECK(c.argv == Argv{"udhcpc", "-i", "eth1", "-p", pid, "-b", "-t", "10", "-T", "3"});
-  CHECK(c.timeout == 40s);
+  CHECK(c.timeout == 35s);
   c = iface::client_command(iface::Client::udhcpc, "eth1", pid, lease, 1027, true, 30s);
   CHECK(c.argv == Argv{"udhcpc", "-i", "eth1", "-p", pid, "-f"});
 }
@@ -86,5 +86,30 @@ TEST_CASE("dhcp client: the clients on an interface, and which one is ours", "[d
     INFO(junk);
     t.write("run/guestkit/iface/eth1.pid", junk);
     CHECK_FALSE(*iface::our_client(root, "eth1"));
+  }
+}
+
+TEST_CASE("dhcp client: a detaching udhcpc never waits longer than its budget", "[dhcp-client]") {
+  // The budget is what is left of iface.dhcp_timeout: udhcpc's own tries times pause
+  // must fit in it, or the step's one deadline does not hold.
+  const std::string pid = "/run/guestkit/iface/eth1.pid", lease = "/run/guestkit/iface/eth1.leases";
+  for (long ms : {500L, 1000L, 1999L, 2000L, 3000L, 3003L, 4000L, 5000L, 10000L, 11999L, 30000L,
+                  59000L, 60000L, 125000L}) {
+    INFO("budget " << ms << " ms");
+    auto c = iface::client_command(iface::Client::udhcpc, "eth1", pid, lease, 1027, false,
+                                   std::chrono::milliseconds(ms));
+    REQUIRE(c.argv.size() == 10);
+    REQUIRE(c.argv[6] == "-t");
+    REQUIRE(c.argv[8] == "-T");
+    const long tries = std::stol(c.argv[7]), pause = std::stol(c.argv[9]);
+    CHECK(tries >= 1);
+    CHECK(pause >= 1);
+    CHECK(pause <= 3);  // a DISCOVER at least every 3 s while it waits
+    // At least one try of one second; otherwise within the budget, and no more than a
+    // pause short of it.
+    const long budget_s = std::max(1L, ms / 1000);
+    CHECK(tries * pause <= budget_s);
+    CHECK(tries * pause > budget_s - pause);
+    CHECK(c.timeout <= std::chrono::seconds(budget_s + 5));
   }
 }

@@ -1,6 +1,8 @@
 // Disk decisions through a fake Root: sysfs, mountinfo and /proc/swaps written by the
 // test, device nodes that are small real filesystem images (probed by libblkid).
 
+#include "plugins/disk/disk.hpp"
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -10,8 +12,9 @@
 #include <sstream>
 
 #include "core/exec.hpp"
-#include "plugins/disk/disk.hpp"
 #include "plugins/disk/label.hpp"
+#include "plugins/disk/mounts.hpp"
+#include "plugins/disk/records.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -210,4 +213,117 @@ TEST_CASE("detach and grow without a record have nothing to do", "[disk]") {
   CHECK(*dk::detach(ctx, "vdb") == guestkit::plugins::Outcome::unchanged);
   CHECK(*dk::grow(ctx, "vdb") == guestkit::plugins::Outcome::skipped);
   CHECK_FALSE(dk::detach(ctx, "../x"));
+}
+
+TEST_CASE("records: a mount is the record's by the block device's number, or btrfs's with its node",
+          "[disk]") {
+  dk::DiskRecord ext4;
+  ext4.name = "vdb";
+  ext4.devname = "/dev/vdb";
+  ext4.devno = "254:16";
+  CHECK(dk::record_mount(ext4, makedev(254, 16), "/dev/vdb"));
+  CHECK(dk::record_mount(ext4, makedev(254, 16), ""));  // the node may be gone
+  CHECK_FALSE(dk::record_mount(ext4, makedev(254, 32), "/dev/vdc"));
+  CHECK_FALSE(dk::record_mount(ext4, makedev(0, 41), "/dev/vdb"));
+
+  dk::DiskRecord btrfs = ext4;
+  btrfs.fs_devno = "0:41";
+  CHECK(dk::record_mount(btrfs, makedev(0, 41), "/dev/vdb"));
+  // The anonymous number freed by our unmount and given to another filesystem since.
+  CHECK_FALSE(dk::record_mount(btrfs, makedev(0, 41), "/dev/vdc"));
+  CHECK_FALSE(dk::record_mount(btrfs, makedev(0, 42), "/dev/vdb"));
+
+  TempDir t;
+  btrfs.mountpoint = "/srv/tree";
+  REQUIRE(dk::write_record(t.root(), btrfs).ok());
+  auto back = dk::read_record(t.root(), "vdb");
+  REQUIRE(back.ok());
+  REQUIRE(*back);
+  CHECK((*back)->fs_devno == "0:41");
+  CHECK((*back)->devno == "254:16");
+}
+
+TEST_CASE("detach under a non-host root: another device mounted at the recorded path is left alone",
+          "[disk]") {
+  FakeVm vm;
+  vm.t.write("run/guestkit/disks/vdb",
+             "{\"name\": \"vdb\", \"devname\": \"/dev/vdb\", \"devno\": \"254:16\", "
+             "\"mountpoint\": \"/srv/data\", \"fstype\": \"ext4\"}\n");
+  const std::string mp = (vm.t.path() / "srv/data").string();
+  fs::create_directories(mp);
+  // vdc1 is mounted there now, not vdb.
+  vm.t.write("proc/self/mountinfo",
+             "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+             "40 22 254:33 / " +
+                 mp + " rw,relatime - ext4 /dev/vdc1 rw\n");
+  auto ctx = vm.context();
+  std::ostringstream out;
+  ctx.out = &out;
+  ctx.dry_run = true;
+  auto r = dk::detach(ctx, "vdb");
+  REQUIRE(r);
+  CHECK(out.str() == "would leave " + mp + " mounted: it holds /dev/vdc1 (254:33), not 254:16 of " +
+                         "the record\nwould remove the record of vdb\n");
+  CHECK(out.str().find("hook") == std::string::npos);
+  CHECK(out.str().find("unmount") == std::string::npos);
+
+  // vdb itself there: the hook, the services and the unmount.
+  vm.t.write("proc/self/mountinfo",
+             "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw\n"
+             "40 22 254:16 / " +
+                 mp + " rw,relatime - ext4 /dev/vdb rw\n");
+  out.str("");
+  REQUIRE(dk::detach(ctx, "vdb"));
+  CHECK(out.str().find("would run hook pre-disk-detach /dev/vdb " + mp) != std::string::npos);
+  CHECK(out.str().find("would unmount " + mp + "\n") != std::string::npos);
+  CHECK(fs::exists(vm.t.path() / "run/guestkit/disks/vdb"));  // a dry run changes nothing
+}
+
+TEST_CASE("mount roots from statx: the kernel's word since 5.8, another device before", "[disk]") {
+  struct statx parent {
+  }, name{};
+  parent.stx_dev_major = 254;
+  parent.stx_dev_minor = 1;
+  name.stx_mode = S_IFDIR | 0755;
+  name.stx_ino = 2;
+
+  // Linux 5.8+: STATX_MNT_ID and STATX_ATTR_MOUNT_ROOT are what counts.
+  name.stx_mask = STATX_TYPE | STATX_INO | STATX_MNT_ID;
+  name.stx_attributes_mask = STATX_ATTR_MOUNT_ROOT;
+  name.stx_attributes = STATX_ATTR_MOUNT_ROOT;
+  name.stx_mnt_id = 77;
+  name.stx_dev_major = 254;  // a bind mount of the parent's filesystem still counts
+  name.stx_dev_minor = 1;
+  auto m = dk::interpret_statx(name, parent);
+  CHECK(m.is_mount_root);
+  CHECK(m.mount_id == 77);
+  CHECK(m.devno == makedev(254, 1));
+  CHECK(m.ino == 2);
+  name.stx_attributes = 0;  // a plain directory, even on another device
+  name.stx_dev_minor = 16;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // Before 5.8 (no mount id, no mount-root attribute): another device than the parent.
+  name.stx_mask = STATX_TYPE | STATX_INO;
+  name.stx_attributes_mask = 0;
+  m = dk::interpret_statx(name, parent);
+  CHECK(m.is_mount_root);
+  CHECK(m.mount_id == 0);
+  CHECK(m.devno == makedev(254, 16));
+  name.stx_dev_minor = 1;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // A symlink or a file is never a mount root here.
+  name.stx_dev_minor = 16;
+  name.stx_mode = S_IFLNK | 0777;
+  CHECK_FALSE(dk::interpret_statx(name, parent).is_mount_root);
+
+  // same_as: every part counts.
+  dk::MountRoot a{true, makedev(254, 16), 2, 77}, b = a;
+  CHECK(a.same_as(b));
+  b.mount_id = 78;
+  CHECK_FALSE(a.same_as(b));
+  b = a;
+  b.ino = 3;
+  CHECK_FALSE(a.same_as(b));
 }

@@ -2,9 +2,12 @@
 
 #include "plugins/iface/iface.hpp"
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "plugins/iface/route_record.hpp"
 #include "tests/support.hpp"
 #include "tests/unit/iface_fake.hpp"
 
@@ -113,8 +116,6 @@ TEST_CASE("iface state file round-trips and is removed with the pid and lease fi
   s.dhcp = "client";
   s.client = "dhclient";
   s.metric = 1027;
-  s.removed_gateway = "10.0.0.1";
-  s.removed_metric = 1027;
   REQUIRE(iface::write_state(root, "eth1", s).ok());
   t.write("run/guestkit/iface/eth1.pid", "123\n");
   t.write("run/guestkit/iface/eth1.leases", "lease {}\n");
@@ -124,8 +125,6 @@ TEST_CASE("iface state file round-trips and is removed with the pid and lease fi
   CHECK((*back)->backend == "none");
   CHECK((*back)->client == "dhclient");
   CHECK((*back)->metric == 1027);
-  CHECK((*back)->removed_gateway == "10.0.0.1");
-  CHECK((*back)->removed_metric == 1027);
   CHECK_FALSE((*back)->attached);
 
   // `attached` survives a rewrite that does not set it.
@@ -151,4 +150,63 @@ TEST_CASE("iface state file is never written through a planted symlink", "[iface
   fs::create_directory_symlink(t.path() / "elsewhere", t.path() / "run/guestkit/iface");
   CHECK_FALSE(iface::write_state(t.root(), "eth1", {}).ok());
   CHECK(fs::is_empty(t.path() / "elsewhere"));
+}
+
+TEST_CASE("route record: round-trips, empty removes it, unreadable or malformed is an error",
+          "[iface]") {
+  TempDir t;
+  const auto root = t.root();
+  REQUIRE(iface::read_removed_routes(root).ok());
+  CHECK(iface::read_removed_routes(root)->empty());  // no file: nothing removed
+
+  namespace nl = guestkit::core::netlink;
+  std::vector<iface::RemovedRoute> routes{{"eth1", 3, *nl::Ipv4::parse("198.51.100.1"), 1027},
+                                          {"eth2", 4, *nl::Ipv4::parse("10.0.0.1"), 1028}};
+  REQUIRE(iface::write_removed_routes(root, routes).ok());
+  auto back = iface::read_removed_routes(root);
+  REQUIRE(back.ok());
+  CHECK(*back == routes);
+  struct stat st {};
+  REQUIRE(::stat((t.path() / "run/guestkit/iface/default-routes").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0644);
+  // The interfaces' own state files are another matter: no name ends in .state.
+  CHECK(iface::state_names(root)->empty());
+
+  REQUIRE(iface::write_removed_routes(root, {}).ok());
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/default-routes"));
+  REQUIRE(iface::write_removed_routes(root, {}).ok());  // again: nothing to remove
+
+  // Malformed: an error naming the file and line, never an empty list.
+  for (const char* bad : {"eth1 3 198.51.100.1\n", "eth1 x 198.51.100.1 1027\n",
+                          "eth1 3 198.51.100.256 1027\n", "../x 3 198.51.100.1 1027\n",
+                          "eth1 3 198.51.100.1 1027 extra\n", "eth1 0 198.51.100.1 1027\n"}) {
+    INFO(bad);
+    t.write("run/guestkit/iface/default-routes", std::string("# comment\n") + bad);
+    auto r = iface::read_removed_routes(root);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().find("default-routes:2:") != std::string::npos);
+  }
+  // Unreadable (a directory, a symlink, too big): an error too.
+  fs::remove(t.path() / "run/guestkit/iface/default-routes");
+  fs::create_directory(t.path() / "run/guestkit/iface/default-routes");
+  CHECK_FALSE(iface::read_removed_routes(root).ok());
+  fs::remove(t.path() / "run/guestkit/iface/default-routes");
+  t.write("elsewhere", "eth1 3 198.51.100.1 1027\n");
+  fs::create_symlink(t.path() / "elsewhere", t.path() / "run/guestkit/iface/default-routes");
+  CHECK_FALSE(iface::read_removed_routes(root).ok());
+  fs::remove(t.path() / "run/guestkit/iface/default-routes");
+  t.write("run/guestkit/iface/default-routes", std::string(70 * 1024, '#'));
+  CHECK_FALSE(iface::read_removed_routes(root).ok());
+}
+
+TEST_CASE("iface state: an unreadable state file is an error, never overwritten as if absent",
+          "[iface]") {
+  TempDir t;
+  const std::string big = "CLIENT=dhclient\nATTACHED=yes\n" + std::string(70 * 1024, '#') + "\n";
+  t.write("run/guestkit/iface/eth1.state", big);
+  CHECK_FALSE(iface::read_state(t.root(), "eth1").ok());
+  iface::State s;
+  s.dhcp = "client";
+  CHECK_FALSE(iface::write_state(t.root(), "eth1", s).ok());
+  CHECK(t.read("run/guestkit/iface/eth1.state") == big);
 }
