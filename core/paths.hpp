@@ -92,6 +92,8 @@ inline constexpr const char* kSysBus = "/sys/bus";
 inline constexpr const char* kSysClassNet = "/sys/class/net";
 inline constexpr const char* kSysCpuOnline = "/sys/devices/system/cpu/online";
 inline constexpr const char* kProcDir = "/proc";
+// The running process's fds, host side: core::run_fd executes a checked fd by it.
+inline constexpr const char* kProcSelfFd = "/proc/self/fd";
 inline constexpr const char* kProcIpv4Conf = "/proc/sys/net/ipv4/conf";
 inline constexpr const char* kSysClassBlock = "/sys/class/block";
 inline constexpr const char* kSysDevBlock = "/sys/dev/block";

@@ -12,6 +12,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "agent/state.hpp"
@@ -38,12 +39,14 @@ class Spawned {
     for (auto& a : argv) c.push_back(a.data());
     c.push_back(nullptr);
     REQUIRE(::posix_spawn(&pid_, program.c_str(), nullptr, nullptr, c.data(), environ) == 0);
-    // Until it has exec'ed, /proc/PID shows the test binary.
-    const auto want = program.filename().string();
-    for (int i = 0; i < 200; ++i) {
-      std::error_code ec;
-      auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid_) + "/exe", ec);
-      if (!ec && exe.filename() == want) break;
+    // Until it has exec'ed, /proc/PID shows the test binary, and in the middle of
+    // exec an empty command line: wait for the program's own argv[0].
+    const std::string want(argv[0]);
+    for (int i = 0; i < 400; ++i) {
+      std::ifstream in("/proc/" + std::to_string(pid_) + "/cmdline");
+      std::string first;
+      std::getline(in, first, '\0');
+      if (first == want) break;
       std::this_thread::sleep_for(5ms);
     }
   }
