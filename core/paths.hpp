@@ -16,6 +16,11 @@ inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 
 // runtime state (tmpfs)
 inline constexpr const char* kRunDir = "/run/guestkit";
+// Mode of guestkit's own top directories, kRunDir and kStateDir, whichever binary
+// creates them first and whatever its umask (core::Root::mkdirs is the one path);
+// config/tmpfiles.d/guestkit.conf gives the same. What must stay private below them
+// has its own mode (lock/ 0700, caches and markers 0600).
+inline constexpr unsigned kOwnDirMode = 0755;
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
 inline constexpr const char* kConfigCache = "/run/guestkit/config.cache";  // config_cache.hpp
