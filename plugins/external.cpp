@@ -154,6 +154,25 @@ Executable open_executable(const core::Root& root, const std::string& guest_path
   return e;
 }
 
+core::Result<std::string> read_head(const Executable& exe, std::size_t n) {
+  if (!exe.fd) return core::make_error(core::Errc::bad_input, "read " + exe.guest_path + ": not opened");
+  // An O_PATH descriptor cannot be read; its /proc/self/fd link reopens that inode.
+  const std::string self = std::string(core::paths::kProcSelfFd) + "/" + std::to_string(exe.fd.get());
+  core::UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return core::errno_error("read " + exe.host_path);
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::read(fd.get(), out.data() + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return core::errno_error("read " + exe.host_path);
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
 std::string executable_problem(const core::Root& root, const std::string& guest_path) {
   return open_executable(root, guest_path).problem;
 }

@@ -40,6 +40,11 @@ struct Executable {
 };
 Executable open_executable(const core::Root& root, const std::string& guest_path);
 
+// The first `n` bytes (fewer if the file is shorter) of the opened file, read from the
+// very inode (reopened through its descriptor): to choose an interpreter for a script
+// without "#!" without looking the path up again.
+core::Result<std::string> read_head(const Executable& exe, std::size_t n);
+
 // Why the executable at `guest_path` must not run ("" when it may): open_executable's
 // problem. For listings; to run a program, open it and run what was opened.
 std::string executable_problem(const core::Root& root, const std::string& guest_path);

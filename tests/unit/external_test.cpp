@@ -60,6 +60,9 @@ TEST_CASE("external program: the file swapped after the check does not run", "[e
   // Between the check and the run, the name gets another (equally "safe") file.
   t.write("etc/guestkit/hooks/.new", script("replacement"), 0755);
   fs::rename(t.path() / "etc/guestkit/hooks/.new", t.path() / "etc/guestkit/hooks/post-vm-config");
+  auto head = gp::read_head(exe, 200);  // what a caller inspects is the original too
+  REQUIRE(head);
+  CHECK(head->find("original") != std::string::npos);
   auto r = gp::run_executable(ctx, "hook", exe, {}, {});
   CHECK(r.ok);
   CHECK(ran(t) == "original \n");
@@ -139,6 +142,9 @@ TEST_CASE("external program: a script without #! runs only through an interprete
   gc::Context ctx(t.root(), gc::Config{});
   auto exe = gp::open_executable(ctx.root, "/etc/guestkit/hooks/post-vm-config");
   REQUIRE(exe.problem == "");
+  auto head = gp::read_head(exe, 2);
+  REQUIRE(head);
+  CHECK(*head == "ec");  // no "#!": the caller picks an interpreter
   auto r = gp::run_executable(ctx, "hook", exe, {"1"}, {});
   CHECK_FALSE(r.ok);
   CHECK_THAT(r.message, Catch::Contains("Exec format error"));
