@@ -155,9 +155,11 @@ Executable open_executable(const core::Root& root, const std::string& guest_path
 }
 
 core::Result<std::string> read_head(const Executable& exe, std::size_t n) {
-  if (!exe.fd) return core::make_error(core::Errc::bad_input, "read " + exe.guest_path + ": not opened");
+  if (!exe.fd)
+    return core::make_error(core::Errc::bad_input, "read " + exe.guest_path + ": not opened");
   // An O_PATH descriptor cannot be read; its /proc/self/fd link reopens that inode.
-  const std::string self = std::string(core::paths::kProcSelfFd) + "/" + std::to_string(exe.fd.get());
+  const std::string self =
+      std::string(core::paths::kProcSelfFd) + "/" + std::to_string(exe.fd.get());
   core::UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) return core::errno_error("read " + exe.host_path);
   std::string out(n, '\0');
