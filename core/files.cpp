@@ -189,17 +189,22 @@ Result<std::vector<std::string>> sweep_temp_files(int dirfd, std::chrono::second
   if (err) return errno_error("read directory", err);
   std::sort(names.begin(), names.end());
 
+  // A temp file gets its final owner before its data (an authorized_keys for the
+  // admin in the admin's ~/.ssh): the directory's owner counts as a writer too.
+  struct stat dir_st {};
+  if (::fstat(dirfd, &dir_st) < 0) return errno_error("stat directory");
+  const auto ours = [&](uid_t uid) { return uid == 0 || uid == ::geteuid() || uid == dir_st.st_uid; };
+
   const auto now = std::chrono::system_clock::now();
   std::vector<std::string> removed;
   for (const auto& name : names) {
-    // Only what we could have written: a regular file (no link followed), root's or
-    // ours, one link, older than min_age, and no writer holding its lock.
+    // Only what we could have written: a regular file (no link followed), root's, ours
+    // or the directory owner's, one link, older than min_age, no writer holding its lock.
     UniqueFd fd(
         ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) continue;
     struct stat st {};
-    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-        (st.st_uid != 0 && st.st_uid != ::geteuid()))
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours(st.st_uid))
       continue;
     const auto mtime = std::chrono::system_clock::time_point(
         std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));

@@ -53,7 +53,8 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
 // the target's directory, and locked (flock) by their writer until the rename. One
 // left by a writer that was killed is removed by the next write_file_atomic in that
 // directory, and by sweep_temp_files: only names of that pattern, only regular files
-// with one link owned by root (or us), only older than `min_age`, and only when no
+// with one link owned by root, us or the directory's owner (a
+// temp file gets its final owner first: ~admin/.ssh), only older than `min_age`, and only when no
 // writer holds the lock. Returns the names removed.
 inline constexpr std::chrono::seconds kTempMinAge{10};
 bool is_temp_name(std::string_view name);

@@ -329,6 +329,18 @@ TEST_CASE("the temp sweep removes only guestkit's stale temp files", "[files][sw
     CHECK(fs::exists(fs::symlink_status(dir / kept)));
   }
   for (const auto& f : foreign) CHECK(fs::exists(dir / f));
+  if (::geteuid() == 0) {
+    // In a user's own directory (~admin/.ssh), a temp left with the user as owner goes.
+    auto home = t.path() / "home/admin/.ssh";
+    fs::create_directories(home);
+    REQUIRE(::chown(home.c_str(), 4321, 4321) == 0);
+    auto p = t.write("home/admin/.ssh/.authorized_keys.gk-8888888888888888", "k\n", 0600);
+    REQUIRE(::chown(p.c_str(), 4321, 4321) == 0);
+    age(p, std::chrono::hours(1));
+    auto swept = core::sweep_temp_files(t.root(), "/home/admin/.ssh");
+    REQUIRE(swept);
+    CHECK(*swept == std::vector<std::string>{".authorized_keys.gk-8888888888888888"});
+  }
 
   // The writer of the sudoers file sweeps its directory first, under its own lock.
   plant(".90-guestkit-admin.gk-7777777777777777");
