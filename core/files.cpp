@@ -193,7 +193,9 @@ Result<std::vector<std::string>> sweep_temp_files(int dirfd, std::chrono::second
   // admin in the admin's ~/.ssh): the directory's owner counts as a writer too.
   struct stat dir_st {};
   if (::fstat(dirfd, &dir_st) < 0) return errno_error("stat directory");
-  const auto ours = [&](uid_t uid) { return uid == 0 || uid == ::geteuid() || uid == dir_st.st_uid; };
+  const auto ours = [&](uid_t uid) {
+    return uid == 0 || uid == ::geteuid() || uid == dir_st.st_uid;
+  };
 
   const auto now = std::chrono::system_clock::now();
   std::vector<std::string> removed;
