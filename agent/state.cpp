@@ -12,6 +12,7 @@
 #include "core/exec.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
+#include "core/process.hpp"
 #include "plugins/provision/validate.hpp"
 
 namespace guestkit::agent {
@@ -55,17 +56,12 @@ bool starts_with_word(const std::string& line, std::string_view word) {
                                     line[word.size()] == '\t' || line[word.size()] == '=');
 }
 
-// SIGHUP to a daemon named by its pid file, if it runs (live system only).
-void reload_daemon(const core::Root& root, const char* pidfile) {
-  auto text = core::read_file_if_exists(root, pidfile, 64);
-  if (!text || !*text) return;
-  const std::string line = first_line(**text);
-  int pid = 0;
-  auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
-  if (ec == std::errc() && pid > 1) ::kill(pid, SIGHUP);
-}
-
 }  // namespace
+
+core::Result<pid_t> reload_daemon(const core::Root& root, const char* pid_file,
+                                  const std::string& program) {
+  return core::signal_pid_file(root, pid_file, {program}, SIGHUP);
+}
 
 std::string read_instance_id(const core::Root& root) {
   for (const char* path :
@@ -139,6 +135,17 @@ core::Status mark_provisioned(const core::Root& root, const std::string& instanc
   return core::write_file_atomic(root, marker_path(instance_id), record, wo);
 }
 
+namespace {
+
+// What reload_daemon did, as a phrase for the caller's list.
+std::string reloaded(const core::Root& root, const char* pid_file, const std::string& program) {
+  auto pid = reload_daemon(root, pid_file, program);
+  if (pid) return "reloaded " + program + " (pid " + std::to_string(*pid) + ")";
+  return program + " not reloaded: " + pid.error().message() + ", ignoring";
+}
+
+}  // namespace
+
 core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& root, bool enabled) {
   std::vector<std::string> done;
   // xinetd: the `disable` attribute of our service.
@@ -167,7 +174,7 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
     if (*edited) {
       done.push_back(std::string(enabled ? "enabled " : "disabled ") +
                      root.display(core::paths::kXinetdEntry));
-      if (root.is_host()) reload_daemon(root, core::paths::kXinetdPid);
+      if (root.is_host()) done.push_back(reloaded(root, core::paths::kXinetdPid, "xinetd"));
     }
   }
   // inetd.conf: our line, commented the way update-inetd --disable does.
@@ -187,7 +194,7 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
     if (*edited) {
       done.push_back(std::string(enabled ? "enabled the " : "disabled the ") + kServiceName +
                      " line of " + root.display(core::paths::kInetdConf));
-      if (root.is_host()) reload_daemon(root, core::paths::kInetdPid);
+      if (root.is_host()) done.push_back(reloaded(root, core::paths::kInetdPid, "inetd"));
     }
   }
   // systemd socket activation: only on the live system, only when systemd runs.

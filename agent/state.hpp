@@ -3,6 +3,8 @@
 // instance was provisioned (a marker per instance id), and its own delivery entry
 // (xinetd service, inetd.conf line, systemd socket) that it retires after success.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -32,10 +34,17 @@ core::Status mark_provisioned(const core::Root& root, const std::string& instanc
 std::string marker_path(const std::string& instance_id);
 
 // Disables (retire) or re-enables every delivery entry the image has: `disable = yes`
-// in /etc/xinetd.d/guestkit-agent (xinetd is sent SIGHUP on the live system), the
+// in /etc/xinetd.d/guestkit-agent (xinetd is sent SIGHUP on the live system, if
+// /run/xinetd.pid names xinetd: see reload_daemon), the
 // guestkit-agent line of /etc/inetd.conf commented as update-inetd --disable does
 // ("#<off># "), and, on the live system under systemd, `systemctl disable --now
 // guestkit-agent.socket`. Returns what was done, one phrase each.
 core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& root, bool enabled);
+
+// SIGHUP to the inet superserver `program` ("xinetd", "inetd") that `pid_file` names,
+// only if that process is `program` (core::signal_pid_file): a stale pid file naming
+// an unrelated process is an error and nothing is signalled. Returns the pid.
+core::Result<pid_t> reload_daemon(const core::Root& root, const char* pid_file,
+                                  const std::string& program);
 
 }  // namespace guestkit::agent

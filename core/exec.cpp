@@ -101,12 +101,13 @@ struct FileActions {
 
 // Only fds 0-2 may reach the child: an fd inherited without O_CLOEXEC (under inetd
 // the agent's socket) would otherwise leak into every program we run.
-int add_close_others(posix_spawn_file_actions_t* fa) {
+// `from`: the first fd to close (4 when fd 3 carries the program for run_fd).
+int add_close_others(posix_spawn_file_actions_t* fa, int from) {
 #ifdef GUESTKIT_SPAWN_CLOSEFROM
-  return posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
+  return posix_spawn_file_actions_addclosefrom_np(fa, from);
 #else
   long max = std::min<long>(::sysconf(_SC_OPEN_MAX), 65536);
-  for (int fd = STDERR_FILENO + 1; fd < max; ++fd) {
+  for (int fd = from; fd < max; ++fd) {
     int flags = ::fcntl(fd, F_GETFD);
     if (flags < 0 || (flags & FD_CLOEXEC)) continue;
     if (int rc = posix_spawn_file_actions_addclose(fa, fd)) return rc;
@@ -234,9 +235,15 @@ struct Spawned {
   Pipe in, out, err;  // only .parent is still open
 };
 
-// Pipes where we feed or capture, /dev/null elsewhere, then posix_spawn.
+// The fd a run_fd program has in the child.
+constexpr int kProgramFd = STDERR_FILENO + 1;
+
+// Pipes where we feed or capture, /dev/null elsewhere, then posix_spawn. With
+// `program_fd` >= 0 (above kProgramFd), it becomes the child's kProgramFd, kept open
+// across exec. `display` names the program in errors.
 Result<Spawned> spawn(const std::string& path, const std::vector<std::string>& argv,
-                      const std::vector<std::string>& env, const ExecOptions& options) {
+                      const std::vector<std::string>& env, const ExecOptions& options,
+                      int program_fd = -1, const std::string& display = {}) {
   Spawned s;
   UniqueFd dev_null;
   std::array<int, 3> child_fds{};
@@ -267,7 +274,11 @@ Result<Spawned> spawn(const std::string& path, const std::vector<std::string>& a
   int rc = 0;
   for (int i = 0; i < 3 && rc == 0; ++i)
     rc = posix_spawn_file_actions_adddup2(&actions.fa, child_fds[i], i);
-  if (rc == 0) rc = add_close_others(&actions.fa);
+  // After the stdio dup2s, so a pipe end that happened to be fd 3 was copied first.
+  // dup2 onto another number leaves the copy without FD_CLOEXEC.
+  if (rc == 0 && program_fd >= 0)
+    rc = posix_spawn_file_actions_adddup2(&actions.fa, program_fd, kProgramFd);
+  if (rc == 0) rc = add_close_others(&actions.fa, program_fd >= 0 ? kProgramFd + 1 : kProgramFd);
 #ifdef GUESTKIT_SPAWN_CHDIR
   // Default "/" so a child never pins (or writes into) whatever directory we are in.
   if (rc == 0)
@@ -285,14 +296,15 @@ Result<Spawned> spawn(const std::string& path, const std::vector<std::string>& a
   if (rc == 0) rc = posix_spawnattr_setpgroup(&attr.attr, 0);
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr.attr, &all);
   if (rc == 0) rc = posix_spawnattr_setsigmask(&attr.attr, &none);
-  if (rc != 0) return errno_error("prepare to run " + path, rc);
+  const std::string& name = display.empty() ? path : display;
+  if (rc != 0) return errno_error("prepare to run " + name, rc);
 
   auto c_argv = c_array(argv);
   auto c_env = c_array(env);
   pid_t pid = -1;
   rc = ::posix_spawn(&pid, path.c_str(), &actions.fa, &attr.attr, c_argv.data(), c_env.data());
   if (rc != 0) {
-    std::string context = "run " + path;
+    std::string context = "run " + name;
     if (options.cwd) context += " in " + *options.cwd;
     return errno_error(std::move(context), rc);
   }
@@ -390,18 +402,18 @@ std::string ExecResult::describe() const {
   return buf;
 }
 
-Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options) {
+namespace {
+
+Status check_argv(const std::vector<std::string>& argv) {
   if (argv.empty() || argv[0].empty()) return make_error(Errc::bad_input, "run: empty argv");
   for (const auto& arg : argv)
     if (arg.find('\0') != std::string::npos)
       return make_error(Errc::bad_input, "run " + argv[0] + ": NUL in argument");
-  auto path = lookup(argv[0]);
-  if (!path) return std::move(path).error();
-  auto env = build_env(options);
-  if (!env) return std::move(env).error();
+  return {};
+}
 
-  const auto start = Clock::now();
-  auto spawned = spawn(*path, argv, *env, options);
+Result<ExecResult> wait_for(Result<Spawned> spawned, const ExecOptions& options,
+                            Clock::time_point start) {
   if (!spawned) return std::move(spawned).error();
   ExecResult result;
   if (auto io = supervise(*spawned, options, start, result); !io) return std::move(io).error();
@@ -411,6 +423,44 @@ Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& 
   if (WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
   if (WIFSIGNALED(*status)) result.signal = WTERMSIG(*status);
   return result;
+}
+
+}  // namespace
+
+Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options) {
+  if (auto c = check_argv(argv); !c) return std::move(c).error();
+  auto path = lookup(argv[0]);
+  if (!path) return std::move(path).error();
+  auto env = build_env(options);
+  if (!env) return std::move(env).error();
+  const auto start = Clock::now();
+  return wait_for(spawn(*path, argv, *env, options), options, start);
+}
+
+Result<ExecResult> run_fd(int program, const std::vector<std::string>& argv,
+                          const ExecOptions& options, const std::vector<std::string>& interpreter) {
+  if (auto c = check_argv(argv); !c) return std::move(c).error();
+  if (!interpreter.empty())
+    if (auto c = check_argv(interpreter); !c) return std::move(c).error();
+  // Our own copy above kProgramFd: the child's dup2 onto kProgramFd then always makes
+  // a new fd (dup2 of an fd onto itself would keep FD_CLOEXEC), and never one of 0-2.
+  UniqueFd fd(::fcntl(program, F_DUPFD_CLOEXEC, kProgramFd + 1));
+  if (!fd) return errno_error("run " + argv[0]);
+  const std::string self = std::string(paths::kProcSelfFd) + "/" + std::to_string(kProgramFd);
+  std::string path = self;
+  std::vector<std::string> full = argv;
+  if (!interpreter.empty()) {
+    auto found = lookup(interpreter[0]);
+    if (!found) return std::move(found).error();
+    path = *found;
+    full = interpreter;
+    full.push_back(self);
+    full.insert(full.end(), argv.begin() + 1, argv.end());
+  }
+  auto env = build_env(options);
+  if (!env) return std::move(env).error();
+  const auto start = Clock::now();
+  return wait_for(spawn(path, full, *env, options, fd.get(), argv[0]), options, start);
 }
 
 Error exec_replace(const std::vector<std::string>& argv, const ExecOptions& options) {

@@ -51,6 +51,18 @@ struct ExecResult {
 // program that ran and failed is a successful Result with a non-zero exit.
 Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options = {});
 
+// Runs the program open at `program` (an fd from open(2), O_PATH is enough, that the
+// caller has checked): the kernel executes that very inode, whatever the path it was
+// opened by names by now. In the child it is fd 3, not close-on-exec, executed as
+// /proc/self/fd/3, so a `#!` script's interpreter can open it by that name (which is
+// also what the script sees as $0); argv[0] is the name the program sees otherwise.
+// With `interpreter` (e.g. {"/bin/sh"}, looked up like run()), runs
+// `interpreter... /proc/self/fd/3 argv[1]...` instead: for a script without `#!`.
+// Errors and results as run().
+Result<ExecResult> run_fd(int program, const std::vector<std::string>& argv,
+                          const ExecOptions& options = {},
+                          const std::vector<std::string>& interpreter = {});
+
 // Replaces the current process with argv[0] (found like run() does), with the same
 // clean environment (kSafePath, LC_ALL=C, plus options.env); stdio and the process id
 // stay, every other fd is closed on exec. For a wrapper that a service manager runs

@@ -1,6 +1,8 @@
 #include "core/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +10,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+
+#include "core/log.hpp"
 
 namespace guestkit::core {
 namespace {
@@ -60,6 +64,9 @@ std::string random_suffix() {
   return s;
 }
 
+constexpr std::string_view kTempMark = ".gk-";
+constexpr std::size_t kTempSuffix = 16;  // hex digits of random_suffix()
+
 std::string parent_of(const std::string& normalized) {
   auto slash = normalized.rfind('/');
   return slash == 0 ? "/" : normalized.substr(0, slash);
@@ -110,9 +117,14 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
   UniqueFd dir(::openat(parent->dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return errno_error("open directory of " + what);
 
+  // Leftovers of a writer killed mid-write, here, go first (sweep_temp_files).
+  if (auto swept = sweep_temp_files(dir.get(), kTempMinAge); !swept)
+    log_debug("sweep stale temporary files beside ", what, ": ", swept.error().message(),
+              ", ignoring");
+
   // The temp name stays within NAME_MAX however long the target's name is.
   std::string stem(".");
-  stem.append(parent->leaf, 0, 200).append(".gk-");
+  stem.append(parent->leaf, 0, 200).append(kTempMark);
   std::string tmp;
   UniqueFd fd;
   for (int attempt = 0; attempt < 16 && !fd; ++attempt) {
@@ -122,6 +134,16 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
     if (!fd && errno != EEXIST) return errno_error("create temporary file for " + what);
   }
   if (!fd) return errno_error("create temporary file for " + what);
+  // Held until the rename is done (by a second descriptor, as close() is checked
+  // before it): a sweep never takes a temp file whose writer is alive. Blocking, in
+  // case a sweep is looking at it this very moment; it leaves files this young alone.
+  UniqueFd held(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!held) {
+    ::unlinkat(dir.get(), tmp.c_str(), 0);
+    return errno_error("create temporary file for " + what);
+  }
+  while (::flock(held.get(), LOCK_EX) < 0 && errno == EINTR) {
+  }
 
   auto fail = [&](Error e) -> Status {
     ::unlinkat(dir.get(), tmp.c_str(), 0);
@@ -141,6 +163,78 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
   // The rename is only durable once the directory entry is.
   if (options.durable && ::fsync(dir.get()) < 0) return errno_error("fsync directory of " + what);
   return {};
+}
+
+bool is_temp_name(std::string_view name) {
+  if (name.size() < 1 + 1 + kTempMark.size() + kTempSuffix || name.front() != '.') return false;
+  const auto hex = name.substr(name.size() - kTempSuffix);
+  const auto mark = name.substr(name.size() - kTempSuffix - kTempMark.size(), kTempMark.size());
+  return mark == kTempMark && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Result<std::vector<std::string>> sweep_temp_files(int dirfd, std::chrono::seconds min_age) {
+  UniqueFd listing(::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!listing) return errno_error("open directory");
+  DIR* dir = ::fdopendir(listing.get());
+  if (!dir) return errno_error("open directory");
+  listing.release();  // owned by dir now
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* e = ::readdir(dir))
+    if (is_temp_name(e->d_name)) names.emplace_back(e->d_name);
+  const int err = errno;
+  ::closedir(dir);
+  if (err) return errno_error("read directory", err);
+  std::sort(names.begin(), names.end());
+
+  // A temp file gets its final owner before its data (an authorized_keys for the
+  // admin in the admin's ~/.ssh): the directory's owner counts as a writer too.
+  struct stat dir_st {};
+  if (::fstat(dirfd, &dir_st) < 0) return errno_error("stat directory");
+  const auto ours = [&](uid_t uid) {
+    return uid == 0 || uid == ::geteuid() || uid == dir_st.st_uid;
+  };
+
+  const auto now = std::chrono::system_clock::now();
+  std::vector<std::string> removed;
+  for (const auto& name : names) {
+    // Only what we could have written: a regular file (no link followed), root's, ours
+    // or the directory owner's, one link, older than min_age, no writer holding its lock.
+    UniqueFd fd(
+        ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd) continue;
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || !ours(st.st_uid))
+      continue;
+    const auto mtime = std::chrono::system_clock::time_point(
+        std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    if (now - mtime < min_age) continue;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) continue;  // its writer is alive
+    // Still the file just checked under that name (names are random and O_EXCL, but
+    // make sure), then it goes.
+    struct stat again {};
+    if (::fstatat(dirfd, name.c_str(), &again, AT_SYMLINK_NOFOLLOW) < 0 ||
+        again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+      continue;
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0) {
+      log_debug("removed stale temporary file ", name, " (its writer is gone)");
+      removed.push_back(name);
+    }
+  }
+  return removed;
+}
+
+Result<std::vector<std::string>> sweep_temp_files(const Root& root, std::string_view guest_dir,
+                                                  std::chrono::seconds min_age) {
+  auto dir = root.open(guest_dir, O_PATH | O_DIRECTORY, 0, Follow::never);
+  if (!dir) return std::move(dir).error();
+  auto removed = sweep_temp_files(dir->get(), min_age);
+  if (!removed)
+    return make_error(removed.error().code,
+                      removed.error().context + " " + root.display(guest_dir));
+  return removed;
 }
 
 Result<bool> write_file_if_changed(const Root& root, std::string_view guest, std::string_view data,

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -48,10 +49,24 @@ struct WriteOptions {
 Status write_file_atomic(const Root& root, std::string_view guest, std::string_view data,
                          const WriteOptions& options = {});
 
+// Temporary files of write_file_atomic are named ".NAME.gk-" + 16 hex digits, in
+// the target's directory, and locked (flock) by their writer until the rename. One
+// left by a writer that was killed is removed by the next write_file_atomic in that
+// directory, and by sweep_temp_files: only names of that pattern, only regular files
+// with one link owned by root, us or the directory's owner (a
+// temp file gets its final owner first: ~admin/.ssh), only older than `min_age`, and only when no
+// writer holds the lock. Returns the names removed.
+inline constexpr std::chrono::seconds kTempMinAge{10};
+bool is_temp_name(std::string_view name);
+Result<std::vector<std::string>> sweep_temp_files(const Root& root, std::string_view guest_dir,
+                                                  std::chrono::seconds min_age = kTempMinAge);
+Result<std::vector<std::string>> sweep_temp_files(int dirfd,
+                                                  std::chrono::seconds min_age = kTempMinAge);
+
 // write_file_atomic unless the file already has exactly this content, mode and owner.
 // Returns true when it wrote.
-Result<bool> write_file_if_changed(const Root& root, std::string_view guest,
-                                   std::string_view data, const WriteOptions& options = {});
+Result<bool> write_file_if_changed(const Root& root, std::string_view guest, std::string_view data,
+                                   const WriteOptions& options = {});
 
 // Line helpers. Lines are split on '\n'; a final newline does not make an empty line.
 std::vector<std::string> split_lines(std::string_view text);
@@ -66,8 +81,8 @@ Result<bool> edit_lines(const Root& root, std::string_view guest,
 
 // Sets `KEY<sep>value` (replacing the first active assignment of KEY, removing later
 // duplicates, appending if absent). Comment lines ('#') are never touched.
-void set_assignment(std::vector<std::string>& lines, std::string_view key,
-                    std::string_view value, std::string_view sep = "=");
+void set_assignment(std::vector<std::string>& lines, std::string_view key, std::string_view value,
+                    std::string_view sep = "=");
 // Appends `line` unless an identical line is present.
 void ensure_line(std::vector<std::string>& lines, std::string_view line);
 // Removes every line for which `match` is true; returns how many.
@@ -75,8 +90,7 @@ std::size_t remove_lines(std::vector<std::string>& lines,
                          const std::function<bool(std::string_view)>& match);
 // Replaces the block between the marker lines `begin` and `end` (inclusive) with
 // begin + body + end, or appends it; an empty body with `remove_if_empty` drops it.
-void replace_block(std::vector<std::string>& lines, std::string_view begin,
-                   std::string_view end, const std::vector<std::string>& body,
-                   bool remove_if_empty = false);
+void replace_block(std::vector<std::string>& lines, std::string_view begin, std::string_view end,
+                   const std::vector<std::string>& body, bool remove_if_empty = false);
 
 }  // namespace guestkit::core

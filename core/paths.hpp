@@ -16,6 +16,11 @@ inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 
 // runtime state (tmpfs)
 inline constexpr const char* kRunDir = "/run/guestkit";
+// Mode of guestkit's own top directories, kRunDir and kStateDir, whichever binary
+// creates them first and whatever its umask (core::Root::mkdirs is the one path);
+// config/tmpfiles.d/guestkit.conf gives the same. What must stay private below them
+// has its own mode (lock/ 0700, caches and markers 0600).
+inline constexpr unsigned kOwnDirMode = 0755;
 inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
 inline constexpr const char* kConfigCache = "/run/guestkit/config.cache";  // config_cache.hpp
@@ -92,6 +97,8 @@ inline constexpr const char* kSysBus = "/sys/bus";
 inline constexpr const char* kSysClassNet = "/sys/class/net";
 inline constexpr const char* kSysCpuOnline = "/sys/devices/system/cpu/online";
 inline constexpr const char* kProcDir = "/proc";
+// The running process's fds, host side: core::run_fd executes a checked fd by it.
+inline constexpr const char* kProcSelfFd = "/proc/self/fd";
 inline constexpr const char* kProcIpv4Conf = "/proc/sys/net/ipv4/conf";
 inline constexpr const char* kSysClassBlock = "/sys/class/block";
 inline constexpr const char* kSysDevBlock = "/sys/dev/block";

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <deque>
 
+#include "core/paths.hpp"
+
 namespace guestkit::core {
 namespace {
 
@@ -264,8 +266,19 @@ Result<UniqueFd> Root::mkdirs(std::string_view guest, mode_t mode, Follow follow
     if (!fd && fd.error().code == std::errc::no_such_file_or_directory) {
       auto parent = open_parent(path, follow);
       if (!parent) return std::move(parent).error();
-      if (::mkdirat(parent->dir.get(), parent->leaf.c_str(), mode) < 0 && errno != EEXIST)
-        return errno_error("mkdir " + display(path));
+      // guestkit's own top directories get one mode whoever creates them (the agent
+      // wants a private lock/, the runner a readable record: not their parents' mode).
+      const bool own = path == paths::kRunDir || path == paths::kStateDir;
+      const mode_t want = own ? static_cast<mode_t>(paths::kOwnDirMode) : mode;
+      if (::mkdirat(parent->dir.get(), parent->leaf.c_str(), want) < 0) {
+        if (errno != EEXIST) return errno_error("mkdir " + display(path));
+      } else if (own) {
+        // Exactly that mode, whatever the umask: on the directory just made, opened
+        // without following a link (one raced into its place is refused).
+        UniqueFd made(::openat(parent->dir.get(), parent->leaf.c_str(),
+                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!made || ::fchmod(made.get(), want) < 0) return errno_error("chmod " + display(path));
+      }
       fd = open(path, O_PATH | O_DIRECTORY, 0, follow);
     }
     if (!fd) return std::move(fd).error();

@@ -35,18 +35,32 @@ int main(int argc, char** argv) {
   auto ctx = gk::core::make_context(spec, args);
   if (!ctx) return gk::core::kExitFailed;
   const auto& root = (*ctx)->root;
-  auto client = iface::choose_client(root, (*ctx)->config.iface);
+  const auto& config = (*ctx)->config.iface;
+  // Each failure says what it is: a state file that cannot be read (permissions, not a
+  // file, too big) is not a missing client.
   auto state = iface::read_state(root, *name);
-  auto pid = root.host_path(iface::pid_path(*name));
-  auto lease = root.host_path(iface::lease_path(*name));
-  if (!client || !pid || !lease) {
-    gk::core::report_fatal(spec, "no DHCP client installed (dhclient, dhcpcd or udhcpc)");
+  if (!state) {
+    gk::core::report_fatal(spec,
+                           "cannot read the state of " + *name + ": " + state.error().message());
     return gk::core::kExitFailed;
   }
-  const std::uint32_t metric =
-      state && *state ? (*state)->metric : (*ctx)->config.iface.route_metric;
+  auto pid = root.host_path(iface::pid_path(*name));
+  auto lease = root.host_path(iface::lease_path(*name));
+  if (!pid || !lease) {
+    gk::core::report_fatal(spec, (pid ? lease.error() : pid.error()).message());
+    return gk::core::kExitFailed;
+  }
+  auto client = iface::choose_client(root, config);
+  if (!client) {
+    gk::core::report_fatal(spec,
+                           config.dhcp_client == "auto"
+                               ? "no DHCP client installed (dhclient, dhcpcd or udhcpc)"
+                               : "iface.dhcp_client " + config.dhcp_client + " is not installed");
+    return gk::core::kExitFailed;
+  }
+  const std::uint32_t metric = *state ? (**state).metric : config.route_metric;
   auto cmd = iface::client_command(*client, *name, pid->string(), lease->string(), metric, true,
-                                   (*ctx)->config.iface.dhcp_timeout);
+                                   config.dhcp_timeout);
   if ((*ctx)->dry_run || !root.is_host()) {
     std::string line;
     for (const auto& a : cmd.argv) line += " " + a;

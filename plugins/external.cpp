@@ -1,5 +1,6 @@
 #include "plugins/external.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,41 +12,194 @@
 
 namespace guestkit::plugins {
 
-std::string executable_problem(const core::Root& root, const std::string& guest_path) {
-  auto lst = root.lstat(guest_path);
-  if (!lst) return lst.error().message();
-  if (!*lst) return "missing";
-  if (S_ISLNK((*lst)->st_mode)) {
-    auto target = root.read_link(guest_path);
-    if (target && *target == core::paths::kDevNull) return "masked (symlink to /dev/null)";
-  }
-  auto st = root.stat(guest_path, core::Follow::in_root);
-  if (!st) return st.error().message();
-  if (!*st) return "dangling symlink";
-  const auto& s = **st;
-  if (!S_ISREG(s.st_mode)) return "not a regular file";
-  if (!(s.st_mode & S_IXUSR)) return "not executable";
-  // A file others can write is code anyone can make root run.
-  if (s.st_mode & (S_IWGRP | S_IWOTH)) return "unsafe: writable by group or others";
-  if (s.st_uid != 0 && s.st_uid != ::geteuid()) return "unsafe: owned by uid " + std::to_string(s.st_uid);
-  return "";
+namespace {
+
+bool trusted_owner(uid_t uid) {
+  return uid == 0 || uid == ::geteuid();
 }
 
-ExternalResult run_external(core::Context& ctx, const std::string& label, const std::string& guest_path,
-                            const std::vector<std::string>& args,
+std::string dir_of(const std::string& guest) {
+  auto slash = guest.rfind('/');
+  return slash == 0 ? "/" : guest.substr(0, slash);
+}
+
+struct OpenDir {
+  core::UniqueFd fd;
+  std::string problem;
+};
+
+// Opens `guest_dir` (resolved: no symlink in it) from the root down, one
+// O_NOFOLLOW step at a time, and checks every directory on the way, the root
+// included: whoever can write one of them can swap what lies below it.
+OpenDir open_trusted_dir(const core::Root& root, const std::string& guest_dir) {
+  OpenDir out;
+  auto top = root.open("/", O_PATH | O_DIRECTORY);
+  if (!top) {
+    out.problem = top.error().message();
+    return out;
+  }
+  core::UniqueFd dir = std::move(top).value();
+  std::string here = "/";
+  for (std::size_t i = 0;;) {
+    struct stat st {};
+    if (::fstat(dir.get(), &st) < 0) {
+      out.problem = core::errno_error("stat " + root.display(here)).message();
+      return out;
+    }
+    if (!trusted_owner(st.st_uid)) {
+      out.problem = "unsafe: directory " + root.display(here) + " is owned by uid " +
+                    std::to_string(st.st_uid);
+      return out;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+      out.problem = "unsafe: directory " + root.display(here) + " is writable by group or others";
+      return out;
+    }
+    while (i < guest_dir.size() && guest_dir[i] == '/') ++i;
+    if (i >= guest_dir.size()) break;
+    auto end = std::min(guest_dir.find('/', i), guest_dir.size());
+    const std::string name = guest_dir.substr(i, end - i);
+    i = end;
+    here = here == "/" ? "/" + name : here + "/" + name;
+    // A symlink here now (it was resolved a moment ago) is a swap: refused.
+    core::UniqueFd next(
+        ::openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next) {
+      out.problem = errno == ENOENT ? "missing" : core::errno_error(root.display(here)).message();
+      return out;
+    }
+    dir = std::move(next);
+  }
+  out.fd = std::move(dir);
+  return out;
+}
+
+}  // namespace
+
+Executable open_executable(const core::Root& root, const std::string& guest_path) {
+  Executable e;
+  e.guest_path = guest_path;
+  auto norm = core::Root::normalize(guest_path);
+  if (!norm || *norm == "/") {
+    e.problem = norm ? "not a regular file" : norm.error().message();
+    return e;
+  }
+  const auto missing = [&](const core::Error& err) {
+    e.problem = err.code == std::errc::no_such_file_or_directory ? "missing" : err.message();
+    return std::move(e);
+  };
+  auto parent = root.resolve(dir_of(*norm), core::Follow::in_root, true);
+  if (!parent) return missing(parent.error());
+  std::string leaf = norm->substr(norm->rfind('/') + 1);
+  std::string file = (*parent == "/" ? "" : *parent) + "/" + leaf;
+  OpenDir dir = open_trusted_dir(root, *parent);
+  if (!dir.fd) {
+    e.problem = std::move(dir.problem);
+    return e;
+  }
+  struct stat st {};
+  if (::fstatat(dir.fd.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return missing(core::errno_error(root.display(file)));
+    e.problem = core::errno_error("stat " + root.display(file)).message();
+    return e;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    auto target = root.read_link(file);
+    if (target && *target == core::paths::kDevNull) {
+      e.problem = "masked (symlink to /dev/null)";
+      return e;
+    }
+    auto resolved = root.resolve(file, core::Follow::in_root, true);
+    if (!resolved) {
+      if (resolved.error().code == std::errc::no_such_file_or_directory)
+        e.problem = "dangling symlink";
+      else
+        e.problem = resolved.error().message();
+      return e;
+    }
+    file = *resolved;
+    leaf = file.substr(file.rfind('/') + 1);
+    dir = open_trusted_dir(root, dir_of(file));
+    if (!dir.fd) {
+      e.problem = std::move(dir.problem);
+      return e;
+    }
+  }
+  core::UniqueFd fd(::openat(dir.fd.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return missing(core::errno_error(root.display(file)));
+    e.problem = core::errno_error(root.display(file)).message();
+    return e;
+  }
+  if (::fstat(fd.get(), &st) < 0) {
+    e.problem = core::errno_error("stat " + root.display(file)).message();
+    return e;
+  }
+  // The rules, on what was opened: the file that will run.
+  if (S_ISLNK(st.st_mode)) {
+    e.problem = "unsafe: replaced by a symlink while being checked";
+  } else if (!S_ISREG(st.st_mode)) {
+    e.problem = "not a regular file";
+  } else if (!(st.st_mode & S_IXUSR)) {
+    e.problem = "not executable";
+  } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    // A file others can write is code anyone can make root run.
+    e.problem = "unsafe: writable by group or others";
+  } else if (!trusted_owner(st.st_uid)) {
+    e.problem = "unsafe: owned by uid " + std::to_string(st.st_uid);
+  }
+  if (!e.problem.empty()) return e;
+  e.fd = std::move(fd);
+  e.host_path = root.display(file);
+  return e;
+}
+
+core::Result<std::string> read_head(const Executable& exe, std::size_t n) {
+  if (!exe.fd)
+    return core::make_error(core::Errc::bad_input, "read " + exe.guest_path + ": not opened");
+  // An O_PATH descriptor cannot be read; its /proc/self/fd link reopens that inode.
+  const std::string self =
+      std::string(core::paths::kProcSelfFd) + "/" + std::to_string(exe.fd.get());
+  core::UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) return core::errno_error("read " + exe.host_path);
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::read(fd.get(), out.data() + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return core::errno_error("read " + exe.host_path);
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+std::string executable_problem(const core::Root& root, const std::string& guest_path) {
+  return open_executable(root, guest_path).problem;
+}
+
+ExternalResult run_external(core::Context& ctx, const std::string& label,
+                            const std::string& guest_path, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& env,
                             std::optional<std::chrono::milliseconds> timeout) {
+  return run_executable(ctx, label, open_executable(ctx.root, guest_path), args, env, timeout);
+}
+
+ExternalResult run_executable(core::Context& ctx, const std::string& label, const Executable& exe,
+                              const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& env,
+                              std::optional<std::chrono::milliseconds> timeout) {
   ExternalResult r;
-  auto resolved = ctx.root.resolve(guest_path, core::Follow::in_root, true);
-  auto host = resolved ? ctx.root.host_path(*resolved) : core::Result<std::filesystem::path>(resolved.error());
-  if (!host) {
-    r.message = host.error().message();
+  if (!exe.runnable() || !exe.fd) {
+    r.message = exe.problem.empty() ? "not opened" : exe.problem;
     return r;
   }
-  std::vector<std::string> argv{host->string()};
+  std::vector<std::string> argv{exe.host_path};
   argv.insert(argv.end(), args.begin(), args.end());
   if (ctx.dry_run) {
     std::string line = "run";
+    for (const auto& a : exe.interpreter) line += " " + a;
     for (const auto& a : argv) line += " " + a;
     ctx.would(line);
     r.ok = true;
@@ -57,7 +211,10 @@ ExternalResult run_external(core::Context& ctx, const std::string& label, const 
   eo.env = env;
   eo.env["GUESTKIT_ROOT"] = ctx.root.prefix().string();
   eo.env["GUESTKIT_VERSION"] = kVersion;
-  auto res = core::run(argv, eo);
+  // $0 of a script is /proc/self/fd/3 (the checked inode is what runs): its own path,
+  // for messages, is here.
+  eo.env["GUESTKIT_PROGRAM"] = exe.host_path;
+  auto res = core::run_fd(exe.fd.get(), argv, eo, exe.interpreter);
   if (!res) {
     r.message = res.error().message();
     return r;
@@ -73,11 +230,12 @@ ExternalResult run_external(core::Context& ctx, const std::string& label, const 
 core::Result<bool> run_hook(core::Context& ctx, const std::string& name,
                             const std::vector<std::string>& args) {
   const std::string path = ctx.config.hooks_dir + "/" + name;
-  std::string problem = executable_problem(ctx.root, path);
-  if (problem == "missing" || problem.rfind("masked", 0) == 0) return false;
-  if (!problem.empty())
-    return core::make_error(core::Errc::failed, "hook " + ctx.root.display(path) + ": " + problem);
-  auto r = run_external(ctx, "hook " + name, path, args, {{"GUESTKIT_HOOK", name}});
+  auto exe = open_executable(ctx.root, path);
+  if (exe.missing_or_masked()) return false;
+  if (!exe.runnable())
+    return core::make_error(core::Errc::failed,
+                            "hook " + ctx.root.display(path) + ": " + exe.problem);
+  auto r = run_executable(ctx, "hook " + name, exe, args, {{"GUESTKIT_HOOK", name}});
   if (!r.ok) return core::make_error(core::Errc::failed, "hook " + name + ": " + r.message);
   return true;
 }

@@ -12,12 +12,41 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "core/fd.hpp"
 #include "core/result.hpp"
 
 namespace guestkit::plugins {
 
-// Why the executable at `guest_path` must not run ("" when it may). Missing files
-// give "missing"; a link to /dev/null gives "masked (symlink to /dev/null)".
+// An external program opened once through the Root: the inode that was checked is
+// the one that runs (core::run_fd), so swapping the file, or a directory above it,
+// after the check changes nothing. The rules, on the open descriptor: a regular
+// file, executable, owned by root (or us), not writable by group or others; and
+// every directory from the root down to it (and, for a symlink, down to the link
+// too) owned by root (or us) and not writable by group or others, sshd's StrictModes
+// walk. A symlink is followed inside the root.
+struct Executable {
+  core::UniqueFd fd;       // O_PATH on the checked file; empty when `problem` is set
+  std::string guest_path;  // as asked
+  std::string host_path;   // of the file opened: argv[0] and messages
+  // "" when it may run. Otherwise why not: "missing", "masked (symlink to /dev/null)",
+  // "not executable", "unsafe: ..." (the same words executable_problem gives).
+  std::string problem;
+  // Runs the file through this interpreter (e.g. {"/bin/sh"}) instead of executing it
+  // directly: for a script without "#!". Empty: the kernel decides (ELF or "#!").
+  std::vector<std::string> interpreter;
+
+  bool runnable() const { return problem.empty(); }
+  bool missing_or_masked() const { return problem == "missing" || problem.starts_with("masked"); }
+};
+Executable open_executable(const core::Root& root, const std::string& guest_path);
+
+// The first `n` bytes (fewer if the file is shorter) of the opened file, read from the
+// very inode (reopened through its descriptor): to choose an interpreter for a script
+// without "#!" without looking the path up again.
+core::Result<std::string> read_head(const Executable& exe, std::size_t n);
+
+// Why the executable at `guest_path` must not run ("" when it may): open_executable's
+// problem. For listings; to run a program, open it and run what was opened.
 std::string executable_problem(const core::Root& root, const std::string& guest_path);
 
 struct ExternalResult {
@@ -26,12 +55,20 @@ struct ExternalResult {
   std::string message;  // "exited with status 3", "timed out after 2.0 s", "dry run"
 };
 
-// Runs `guest_path` with `args`. The environment has GUESTKIT_ROOT, GUESTKIT_VERSION,
-// `env`, and the caller's extra variables. In dry-run mode prints "would run ..." and
-// runs nothing. `label` prefixes every logged output line. Killed after `timeout`
-// (default: plugins.timeout).
-ExternalResult run_external(core::Context& ctx, const std::string& label, const std::string& guest_path,
-                            const std::vector<std::string>& args,
+// Runs the opened program `exe` (which must be runnable()) with `args`. As
+// run_external below.
+ExternalResult run_executable(core::Context& ctx, const std::string& label, const Executable& exe,
+                              const std::vector<std::string>& args,
+                              const std::map<std::string, std::string>& env,
+                              std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+// open_executable(guest_path), then run_executable: a program with a problem is not
+// run (ran false, the problem as message). Runs `guest_path` with `args`. The environment has
+// GUESTKIT_ROOT, GUESTKIT_VERSION, `env`, and the caller's extra variables. In dry-run mode prints
+// "would run ..." and runs nothing. `label` prefixes every logged output line. Killed after
+// `timeout` (default: plugins.timeout).
+ExternalResult run_external(core::Context& ctx, const std::string& label,
+                            const std::string& guest_path, const std::vector<std::string>& args,
                             const std::map<std::string, std::string>& env,
                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 

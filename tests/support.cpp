@@ -1,5 +1,6 @@
 #include "tests/support.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,11 +11,37 @@
 
 namespace guestkit::test {
 
-TempDir::TempDir() {
+namespace {
+
+std::filesystem::path default_base() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/guestkit-test.XXXXXX";
+  return base && *base ? base : "/tmp";
+}
+
+}  // namespace
+
+TempDir::TempDir() : TempDir(default_base()) {}
+
+TempDir::TempDir(const std::filesystem::path& base) {
+  std::string pattern = (base / "guestkit-test.XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
+}
+
+std::filesystem::path trusted_temp_base() {
+  const auto base = std::filesystem::path(GUESTKIT_BINARY_DIR) / "tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(base, ec);
+  ::chmod(base.c_str(), 0755);
+  for (auto p = std::filesystem::canonical(base, ec);; p = p.parent_path()) {
+    struct stat st {};
+    if (ec || ::stat(p.c_str(), &st) != 0 || (st.st_uid != 0 && st.st_uid != ::geteuid()) ||
+        (st.st_mode & 022) != 0)
+      skip("hooks need a directory whose parents are all root's and not group/other writable; " +
+           p.string() + " is not (guestkit would refuse to run them)");
+    if (p == p.root_path()) break;
+  }
+  return base;
 }
 
 TempDir::~TempDir() {

@@ -16,6 +16,8 @@ namespace guestkit::test {
 class TempDir {
  public:
   TempDir();
+  // A fresh directory under `base` instead of $TMPDIR.
+  explicit TempDir(const std::filesystem::path& base);
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -31,6 +33,12 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A base for temp dirs holding hooks and plugins that guestkit must agree to run:
+// every directory above them root's (or ours) and not writable by group or others
+// (StrictModes), which /tmp (1777) is not. The build tree's tmp/, when its own
+// parents pass; otherwise the test is skipped, saying why.
+std::filesystem::path trusted_temp_base();
 
 // Prints why the test cannot run, then exits 77: ctest reports it as skipped, by name.
 [[noreturn]] void skip(std::string_view reason);

@@ -49,8 +49,10 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
       failed.push_back(name + ": a symlink, not run");
       continue;
     }
-    if (auto problem = executable_problem(root, path); !problem.empty()) {
-      failed.push_back(name + ": " + problem + ", not run");
+    // Opened and checked once; that inode is what is moved and run.
+    auto exe = open_executable(root, path);
+    if (!exe.runnable()) {
+      failed.push_back(name + ": " + exe.problem + ", not run");
       continue;
     }
     if (p.ctx.dry_run) {
@@ -65,10 +67,18 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
     if (::renameat(from->dir.get(), name.c_str(), dir->get(), name.c_str()) != 0)
       return core::errno_error("move " + root.display(path) + " to " + root.display(done));
     ran = true;
-    core::ExecResult res;
+    // What was moved must be what was checked: a file swapped in since is not run.
+    struct stat moved {}, checked {};
+    if (::fstatat(dir->get(), name.c_str(), &moved, AT_SYMLINK_NOFOLLOW) != 0 ||
+        ::fstat(exe.fd.get(), &checked) != 0 || moved.st_dev != checked.st_dev ||
+        moved.st_ino != checked.st_ino) {
+      failed.push_back(name + ": replaced while being checked, not run");
+      continue;
+    }
+    exe.host_path = root.display(done);
     if (root.is_host()) {
-      auto r = run_external(p.ctx, "postboot " + name, done, {}, {{"GUESTKIT_POSTBOOT", name}},
-                            p.ctx.config.postboot.timeout);
+      auto r = run_executable(p.ctx, "postboot " + name, exe, {}, {{"GUESTKIT_POSTBOOT", name}},
+                              p.ctx.config.postboot.timeout);
       if (!r.ok) failed.push_back(name + ": " + r.message);
       continue;
     }

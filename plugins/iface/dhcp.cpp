@@ -337,15 +337,20 @@ core::Result<Outcome> stop_dhcp(const core::Context& ctx, std::string_view name)
       return std::move(c).error();
     changed = true;
   }
-  auto ours = our_client(ctx.root, name);
-  if (!ours) return std::move(ours).error();
-  if (*ours) {
-    if (live(ctx)) {
+  if (live(ctx)) {
+    auto ours = open_our_client(ctx.root, name);
+    if (!ours) return std::move(ours).error();
+    if (*ours) {
       if (auto s = stop_process(**ours, std::chrono::seconds(3)); !s) return std::move(s).error();
-    } else {
-      ctx.would("stop the DHCP client (pid " + std::to_string(**ours) + ")");
+      changed = true;
     }
-    changed = true;
+  } else {
+    auto ours = our_client(ctx.root, name);
+    if (!ours) return std::move(ours).error();
+    if (*ours) {
+      ctx.would("stop the DHCP client (pid " + std::to_string(**ours) + ")");
+      changed = true;
+    }
   }
   // Our .network file goes even without a state file (a crash between the two writes).
   const std::string file = networkd_file_path(name);

@@ -1,11 +1,9 @@
 #include "plugins/iface/dhcp_client.hpp"
 
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <charconv>
-#include <thread>
 
 #include "core/exec.hpp"
 #include "core/files.hpp"
@@ -62,18 +60,6 @@ core::Result<std::vector<std::string>> cmdline(const core::Root& root, pid_t pid
   if (!text) return std::move(text).error();
   if (!*text) return std::vector<std::string>{};
   return split_nul(**text);
-}
-
-// Exited: no such process, or a zombie its parent has not reaped yet.
-bool gone(pid_t pid) {
-  if (::kill(pid, 0) < 0 && errno == ESRCH) return true;
-  auto root = core::Root::host();
-  auto stat = core::read_file_if_exists(
-      root, std::string(core::paths::kProcDir) + "/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat || !*stat) return true;
-  // "pid (comm) S ...": the state follows the last ')' (comm may hold one).
-  auto paren = (*stat)->rfind(')');
-  return paren != std::string::npos && paren + 2 < (*stat)->size() && (**stat)[paren + 2] == 'Z';
 }
 
 // Whether a process works in another network namespace than ours: a client there
@@ -187,20 +173,30 @@ core::Result<std::optional<pid_t>> our_client(const core::Root& root, std::strin
   return std::optional<pid_t>(*pid);
 }
 
-core::Status stop_process(pid_t pid, std::chrono::milliseconds grace) {
-  if (::kill(pid, SIGTERM) < 0) {
-    if (errno == ESRCH) return {};
-    return core::errno_error("stop process " + std::to_string(pid));
+core::Result<std::optional<core::Process>> open_our_client(const core::Root& root,
+                                                           std::string_view name) {
+  using Found = std::optional<core::Process>;
+  auto text = core::read_file_if_exists(root, pid_path(name), 64, core::Follow::never);
+  if (!text) return std::move(text).error();
+  if (!*text) return Found();
+  auto pid = parse_pid(**text);
+  if (!pid) return Found();
+  auto process = core::Process::open(*pid);
+  if (!process) {
+    if (process.error().code == std::errc::no_such_process) return Found();
+    return std::move(process).error();
   }
-  // Not our child: poll for it to go (kill 0 fails with ESRCH once it is reaped).
-  const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (gone(pid)) return {};
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto argv = process->cmdline();
+  if (!argv) {
+    if (argv.error().code == std::errc::no_such_process) return Found();
+    return std::move(argv).error();
   }
-  if (::kill(pid, SIGKILL) < 0 && errno != ESRCH)
-    return core::errno_error("kill process " + std::to_string(pid));
-  return {};
+  if (!is_client_on(*argv, name)) return Found();
+  return Found(std::move(process).value());
+}
+
+core::Status stop_process(const core::Process& process, std::chrono::milliseconds grace) {
+  return process.stop(grace);
 }
 
 }  // namespace guestkit::plugins::iface

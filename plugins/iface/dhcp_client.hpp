@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/process.hpp"
 #include "core/result.hpp"
 #include "core/root.hpp"
 
@@ -51,7 +52,13 @@ core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_
 // stale pid file or a recycled pid is not ours).
 core::Result<std::optional<pid_t>> our_client(const core::Root& root, std::string_view name);
 
-// SIGTERM, then SIGKILL after `grace`. Live system only.
-core::Status stop_process(pid_t pid, std::chrono::milliseconds grace);
+// our_client on the live system, as a handle: the process is opened by pidfd before
+// its command line is checked, and stays that process until it is signalled (no
+// check-then-kill window where a recycled pid would be hit).
+core::Result<std::optional<core::Process>> open_our_client(const core::Root& root,
+                                                           std::string_view name);
+
+// SIGTERM, then SIGKILL after `grace`, through the handle. Live system only.
+core::Status stop_process(const core::Process& process, std::chrono::milliseconds grace);
 
 }  // namespace guestkit::plugins::iface

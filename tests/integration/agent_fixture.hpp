@@ -36,6 +36,7 @@ class AgentLab {
   std::filesystem::path root() const { return tmp_.path() / "root"; }
   std::string root_file(const std::string& guest) const;  // content, "" when missing
   unsigned port() const { return port_; }
+  pid_t xinetd_pid() const { return xinetd_; }  // the real xinetd the lab started
   std::string connect_spec() const { return "tcp:127.0.0.1:" + std::to_string(port_); }
   std::string key_file() const { return (tmp_.path() / "ctl.key").string(); }
   std::string instance_id() const { return "vm-test-0001"; }

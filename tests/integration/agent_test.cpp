@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent/client.hpp"
+#include "agent/state.hpp"
 #include "core/encoding.hpp"
 #include "core/files.hpp"
 #include "tests/integration/agent_fixture.hpp"
@@ -525,4 +526,29 @@ TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless ses
   REQUIRE_FALSE(maps.empty());
   CHECK(maps.find("libcrypto") == std::string::npos);
   CHECK(lab.tmp().read("nokey.log").find("no usable agent key") != std::string::npos);
+}
+
+TEST_CASE("agent retirement reloads the real xinetd its pid file names, and nothing else",
+          "[agent-xinetd][process]") {
+  gt::AgentLab lab;
+  REQUIRE(lab.xinetd_pid() > 0);
+  lab.tmp().write("pidroot/run/xinetd.pid", std::to_string(lab.xinetd_pid()) + "\n");
+  auto pidroot = gc::Root::open(lab.tmp().path() / "pidroot");
+  REQUIRE(pidroot);
+  // xinetd is xinetd (comm and exe): it gets SIGHUP, rereads its config, keeps serving.
+  auto reloaded = ga::reload_daemon(*pidroot, "/run/xinetd.pid", "xinetd");
+  INFO((reloaded ? std::string() : reloaded.error().message()));
+  REQUIRE(reloaded);
+  CHECK(*reloaded == lab.xinetd_pid());
+  std::this_thread::sleep_for(300ms);
+  CHECK(::waitpid(lab.xinetd_pid(), nullptr, WNOHANG) == 0);  // still running
+  const auto info = lab.ctl({"info"});
+  INFO(info.out << info.err);
+  CHECK(info.exit_code == 0);
+  // Named as the inetd's pid file, xinetd is not inetd: not signalled, said so.
+  auto refused = ga::reload_daemon(*pidroot, "/run/xinetd.pid", "inetd");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == gc::Errc::unsafe);
+  CHECK_THAT(refused.error().message(), Catch::Contains("(xinetd), not inetd"));
+  CHECK(::waitpid(lab.xinetd_pid(), nullptr, WNOHANG) == 0);
 }

@@ -46,7 +46,7 @@ class DiskLab {
 
  private:
   void write_config();
-  TempDir dir_;
+  TempDir dir_{trusted_temp_base()};  // holds the hooks
   std::string extra_;
   std::vector<std::string> loops_;
 };

@@ -92,5 +92,49 @@ TEST_CASE("guestkit-dhcp names the foreground client it would become", "[iface-c
   CHECK(r.out.find("would exec dhclient -4 -d -pf ") == 0);
   CHECK(r.out.find(" -e IF_METRIC=100 ens5\n") != std::string::npos);
   TempDir none;
-  CHECK(tool("guestkit-dhcp", {"--root", none.path().string(), "ens5"}).exit_code == 2);
+  auto missing = tool("guestkit-dhcp", {"--root", none.path().string(), "ens5"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("no DHCP client installed") != std::string::npos);
+  none.write("etc/guestkit/guestkit.yml", "iface: {dhcp_client: dhcpcd}\n");
+  missing = tool("guestkit-dhcp", {"--root", none.path().string(), "ens5"});
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("iface.dhcp_client dhcpcd is not installed") != std::string::npos);
+}
+
+TEST_CASE("guestkit-dhcp says why it cannot read its state, not that no client is installed",
+          "[iface-cli]") {
+  TempDir t;
+  t.write("usr/sbin/udhcpc", "#!/bin/sh\n", 0755);
+  // A state that cannot be read: not a regular file, or too big to be ours.
+  fs::create_directories(t.path() / "run/guestkit/iface/ens5.state");
+  auto r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.out == "");
+  CHECK(r.err.find("cannot read the state of ens5: ") != std::string::npos);
+  CHECK(r.err.find("ens5.state is not a regular file") != std::string::npos);
+  CHECK(r.err.find("no DHCP client installed") == std::string::npos);
+
+  fs::remove(t.path() / "run/guestkit/iface/ens5.state");
+  t.write("run/guestkit/iface/ens5.state", std::string(100 * 1024, '#'));
+  r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("cannot read the state of ens5: ") != std::string::npos);
+  CHECK(r.err.find("File too large") != std::string::npos);
+
+  // A symlink planted at the state's name is refused (Follow::never), and said so.
+  fs::remove(t.path() / "run/guestkit/iface/ens5.state");
+  t.write("elsewhere", "METRIC=5\n");
+  fs::create_symlink(t.path() / "elsewhere", t.path() / "run/guestkit/iface/ens5.state");
+  r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("cannot read the state of ens5: ") != std::string::npos);
+
+  // A readable state is used: its metric.
+  fs::remove(t.path() / "run/guestkit/iface/ens5.state");
+  t.write("run/guestkit/iface/ens5.state", "DHCP=client\nCLIENT=udhcpc\nMETRIC=77\n");
+  t.write("sbin/dhclient", "#!/bin/sh\n", 0755);
+  r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find(" -e IF_METRIC=77 ens5\n") != std::string::npos);
 }

@@ -49,7 +49,7 @@ std::size_t count_lines(const std::string& text) {
 // The test's temp dir, with the resolv.conf file the near namespace mounts over its
 // /etc/resolv.conf: written before the namespaces are made.
 struct Files {
-  TempDir dir;
+  TempDir dir{guestkit::test::trusted_temp_base()};  // holds the hooks
   Files() { dir.write("resolv.conf", kResolv); }
 };
 

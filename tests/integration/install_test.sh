@@ -27,7 +27,7 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
          /etc/xinetd.d/guestkit-agent "$prefix/share/guestkit/inetd.conf" \
          "$prefix/lib/systemd/system/guestkit-agent.socket" \
          "$prefix/lib/systemd/system/guestkit-agent@.service" \
-         "$prefix/share/doc/guestkit/PROTOCOL.md"; do
+         "$prefix/share/doc/guestkit/PROTOCOL.md" "$prefix/lib/tmpfiles.d/guestkit.conf"; do
   [[ -f $dest$f ]] || { echo "missing after install: $f"; fail=1; }
 done
 for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/lib/guestkit/plugins.d/config"; do
@@ -77,6 +77,10 @@ grep -qx 'Before=ssh.service sshd.service systemd-user-sessions.service' "$dest$
   grep -q '^Before=.*network-pre.target' "$dest$prefix/lib/systemd/system/guestkit-bootstrap.service" &&
   grep -q '^After=.*multi-user.target' "$dest$prefix/lib/systemd/system/guestkit-postboot.service" ||
   { echo "boot stage units are not ordered (bootstrap before network-pre, config before ssh, postboot after multi-user)"; fail=1; }
+# tmpfiles.d gives guestkit's directories the mode the binaries create them with.
+grep -qx 'd /run/guestkit 0755 root root -' "$dest$prefix/lib/tmpfiles.d/guestkit.conf" &&
+  grep -qx 'd /var/lib/guestkit 0755 root root -' "$dest$prefix/lib/tmpfiles.d/guestkit.conf" ||
+  { echo "tmpfiles.d/guestkit.conf does not create /run/guestkit and /var/lib/guestkit 0755"; fail=1; }
 # The shipped config must be valid: list the config stage against it.
 "$dest$prefix/sbin/guestkit-boot" --root "$dest" --list config >/dev/null ||
   { echo "guestkit-boot rejects the shipped guestkit.yml"; fail=1; }

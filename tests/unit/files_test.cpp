@@ -1,11 +1,14 @@
 // files: atomic writes, capped reads, line edits.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -224,4 +227,128 @@ TEST_CASE("edit_lines keeps mode, edits through in-root links, skips no-op edits
   never.follow = core::Follow::never;
   auto refused = core::edit_lines(r, "/etc/link.conf", [](auto& lines) { lines.push_back("y"); }, never);
   CHECK(refused.error().code == core::Errc::symlink_refused);
+}
+
+namespace {
+
+// Sets a file's mtime `age` into the past (lutimes: a symlink's own).
+void age(const fs::path& p, std::chrono::seconds by) {
+  struct timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[0].tv_sec -= by.count();
+  times[1] = times[0];
+  REQUIRE(::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+std::vector<std::string> temps_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (core::is_temp_name(e.path().filename().string())) out.push_back(e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a writer killed mid-write leaves a temp file the next write sweeps", "[files][sweep]") {
+  TempDir t;
+  t.write("etc/hostname", "old\n");
+  auto r = t.root();
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    struct rlimit lim {4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &lim);
+    ::signal(SIGXFSZ, SIG_DFL);  // killed by the kernel in the middle of the write
+    (void)core::write_file_atomic(r, "/etc/hostname", std::string(1 << 20, 'x'));
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  auto left = temps_in(t.path() / "etc");
+  REQUIRE(left.size() == 1);  // .hostname.gk-XXXXXXXXXXXXXXXX
+  CHECK(left[0].rfind(".hostname.gk-", 0) == 0);
+
+  // Young, it could be a live writer's between create and lock: kept.
+  REQUIRE(core::write_file_atomic(r, "/etc/motd", "hello\n"));
+  CHECK(temps_in(t.path() / "etc") == left);
+  // Old, and its writer (dead) holds no lock: the next write in /etc removes it.
+  age(t.path() / "etc" / left[0], std::chrono::minutes(5));
+  REQUIRE(core::write_file_atomic(r, "/etc/motd", "hello again\n"));
+  CHECK(temps_in(t.path() / "etc").empty());
+  CHECK(t.read("etc/hostname") == "old\n");
+}
+
+TEST_CASE("the temp sweep removes only guestkit's stale temp files", "[files][sweep]") {
+  TempDir t;
+  const fs::path dir = t.path() / "etc/sudoers.d";
+  const auto plant = [&](const std::string& name) {
+    auto p = t.write("etc/sudoers.d/" + name, "stale\n", 0600);
+    age(p, std::chrono::hours(1));
+    return p;
+  };
+  plant(".90-guestkit-admin.gk-0123456789abcdef");  // ours, writer gone: goes
+  plant(".hostname.gk-aaaaaaaaaaaaaaaa");           // ours, for another file: goes
+  // A live writer's: it holds the flock.
+  auto held_path = plant(".90-guestkit-admin.gk-2222222222222222");
+  int held = ::open(held_path.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  // Young: could be a writer between its create and its lock.
+  t.write("etc/sudoers.d/.90-guestkit-admin.gk-1111111111111111", "new\n", 0600);
+  // Not our pattern.
+  plant(".90-guestkit-admin.gk-0123456789ABCDEF");
+  plant(".90-guestkit-admin.gk-0123");
+  plant("90-guestkit-admin.gk-0123456789abcdef");
+  plant("README");
+  // Our pattern, but not a file we could have left.
+  fs::create_symlink("/etc/shadow", dir / ".link.gk-3333333333333333");
+  age(dir / ".link.gk-3333333333333333", std::chrono::hours(1));
+  fs::create_directory(dir / ".dir.gk-4444444444444444");
+  age(dir / ".dir.gk-4444444444444444", std::chrono::hours(1));
+  auto linked = plant(".linked.gk-5555555555555555");
+  fs::create_hard_link(linked, t.path() / "etc/other-name");
+  std::vector<std::string> foreign;
+  if (::geteuid() == 0) {  // only root can plant another user's file
+    auto p = plant(".foreign.gk-6666666666666666");
+    REQUIRE(::chown(p.c_str(), 4321, 4321) == 0);
+    foreign.push_back(".foreign.gk-6666666666666666");
+  }
+
+  auto removed = core::sweep_temp_files(t.root(), "/etc/sudoers.d");
+  REQUIRE(removed);
+  CHECK(*removed == std::vector<std::string>{".90-guestkit-admin.gk-0123456789abcdef",
+                                             ".hostname.gk-aaaaaaaaaaaaaaaa"});
+  for (const char* kept :
+       {".90-guestkit-admin.gk-2222222222222222", ".90-guestkit-admin.gk-1111111111111111",
+        ".90-guestkit-admin.gk-0123456789ABCDEF", ".90-guestkit-admin.gk-0123",
+        "90-guestkit-admin.gk-0123456789abcdef", "README", ".link.gk-3333333333333333",
+        ".dir.gk-4444444444444444", ".linked.gk-5555555555555555"}) {
+    INFO(kept);
+    CHECK(fs::exists(fs::symlink_status(dir / kept)));
+  }
+  for (const auto& f : foreign) CHECK(fs::exists(dir / f));
+  if (::geteuid() == 0) {
+    // In a user's own directory (~admin/.ssh), a temp left with the user as owner goes.
+    auto home = t.path() / "home/admin/.ssh";
+    fs::create_directories(home);
+    REQUIRE(::chown(home.c_str(), 4321, 4321) == 0);
+    auto p = t.write("home/admin/.ssh/.authorized_keys.gk-8888888888888888", "k\n", 0600);
+    REQUIRE(::chown(p.c_str(), 4321, 4321) == 0);
+    age(p, std::chrono::hours(1));
+    auto swept = core::sweep_temp_files(t.root(), "/home/admin/.ssh");
+    REQUIRE(swept);
+    CHECK(*swept == std::vector<std::string>{".authorized_keys.gk-8888888888888888"});
+  }
+
+  // The writer of the sudoers file sweeps its directory first, under its own lock.
+  plant(".90-guestkit-admin.gk-7777777777777777");
+  REQUIRE(core::write_file_atomic(t.root(), "/etc/sudoers.d/90-guestkit-admin", "x\n"));
+  CHECK_FALSE(fs::exists(dir / ".90-guestkit-admin.gk-7777777777777777"));
+  CHECK(fs::exists(dir / ".90-guestkit-admin.gk-2222222222222222"));  // still locked
+  ::close(held);  // its writer dies: the lock goes with it
+  REQUIRE(core::write_file_atomic(t.root(), "/etc/sudoers.d/90-guestkit-admin", "y\n"));
+  CHECK_FALSE(fs::exists(dir / ".90-guestkit-admin.gk-2222222222222222"));
+  CHECK(t.read("etc/sudoers.d/90-guestkit-admin") == "y\n");
 }

@@ -253,7 +253,7 @@ TEST_CASE("cpu-add runs 10-online-cpu, then external plugins with the CPU's name
   sys.cpus(4, {3});
   // Each external plugin notes what it saw: the name it got and the CPU's state.
   const char* note =
-      "#!/bin/sh\necho \"$(basename \"$0\") $1 $(cat "
+      "#!/bin/sh\necho \"$GUESTKIT_PLUGIN $1 $(cat "
       "\"$GUESTKIT_ROOT/sys/devices/system/cpu/$1/online\")\""
       " >> \"$GUESTKIT_ROOT/note\"\n";
   t.write("etc/guestkit/plugins.d/cpu-add/05-before", note, 0755);
