@@ -31,7 +31,7 @@ inline constexpr const char* kHostname = "/etc/hostname";
 
 // guestkit-agent
 inline constexpr const char* kAgentConfigFile = "/etc/guestkit/agent.yml";
-// The platform-given instance id (the agent falls back to kDmiProductUuid, kMachineId).
+// The platform-given instance id, the first source of core::find_instance_id.
 inline constexpr const char* kAgentInstanceIdFile = "/etc/guestkit/instance-id";
 inline constexpr const char* kProvisionedDir = "/var/lib/guestkit/provisioned";  // one marker per instance
 inline constexpr const char* kXinetdEntry = "/etc/xinetd.d/guestkit-agent";
