@@ -39,6 +39,10 @@ inline constexpr const char* kInetdConf = "/etc/inetd.conf";
 inline constexpr const char* kXinetdPid = "/run/xinetd.pid";  // Debian's init script
 inline constexpr const char* kInetdPid = "/run/inetd.pid";
 inline constexpr const char* kSudoersDir = "/etc/sudoers.d";
+inline constexpr const char* kShadow = "/etc/shadow";
+inline constexpr const char* kGshadow = "/etc/gshadow";
+inline constexpr const char* kLoginDefs = "/etc/login.defs";  // HOME_MODE, UMASK
+inline constexpr const char* kSkelDir = "/etc/skel";          // a new home's first files
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
