@@ -11,7 +11,6 @@
 #include "core/lock.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/runner.hpp"
 
