@@ -68,7 +68,7 @@ int report(const json& answer, bool as_json) {
     return core::kExitFailed;
   }
   const json& r = answer["result"];
-  if (r.contains("plugins")) {
+  if (r.contains("success")) {  // provision
     bool all = r.value("success", false);
     if (!as_json) {
       for (const auto& p : r["plugins"]) {
@@ -89,8 +89,9 @@ int report(const json& answer, bool as_json) {
       for (const auto& k : r["keys"]) std::cout << k.get<std::string>() << "\n";
     } else {
       for (const auto& [key, value] : r.items())
-        std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
-                  << "\n";
+        if (key != "plugins")  // a single op's run records: in --json
+          std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+                    << "\n";
     }
   }
   return core::kExitOk;

@@ -1,6 +1,7 @@
 #include "agent/ops.hpp"
 
 #include <chrono>
+#include <map>
 
 #include "agent/protocol.hpp"
 #include "agent/state.hpp"
@@ -10,7 +11,6 @@
 #include "core/lock.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/runner.hpp"
 
@@ -108,6 +108,38 @@ Reply op_provision(AgentState& s, const json& args) {
   return r;
 }
 
+// The single ops run their trigger's plugins like `provision` does (the built-in step
+// that does that part of an order, then plugins.d/TRIGGER/, with a run record), so
+// plugins.enabled and masks bind them too: when `step` is switched off the op is
+// refused before anything runs. `result` gets "changed" (what `step` did) and
+// "plugins".
+Reply run_single_op(AgentState& s, std::string_view trigger, const std::string& step,
+                    const pv::Order& order, std::map<std::string, std::string> env, json result) {
+  auto plan = plugins::plan_plugins(s.ctx, trigger, plugins::provision_plugins());
+  if (!plan) return Reply::error("failed", plan.error().message());
+  for (const auto& e : *plan)
+    if (e.name == step && !e.enabled)
+      return Reply::error("disabled", std::string(trigger) + " refused: " + step + " is " +
+                                          (e.why_disabled.empty() ? "disabled" : e.why_disabled));
+  auto lock = take_lock(s);
+  if (!lock) return Reply::error("busy", lock.error().message());
+  plugins::RunOptions options{.builtins = plugins::provision_plugins(), .order = &order};
+  options.env = std::move(env);
+  options.env["GUESTKIT_INSTANCE_ID"] = s.instance_id;
+  const auto summary = plugins::run_plugins(s.ctx, trigger, options);
+  bool changed = false;
+  for (const auto& rec : summary.records) {
+    if (rec.status == plugins::RunStatus::failed)
+      return Reply::error("failed", rec.name + ": " + rec.message);
+    changed = changed || (rec.name == step && rec.status == plugins::RunStatus::changed);
+  }
+  Reply r;
+  r.result = std::move(result);
+  r.result["changed"] = changed;
+  r.result["plugins"] = plugin_records(summary);
+  return r;
+}
+
 Reply op_set_password(AgentState& s, const json& args) {
   if (!args.is_object() || !args.contains("user") || !args["user"].is_string())
     return Reply::error("invalid", "user: missing or not a string");
@@ -119,12 +151,21 @@ Reply op_set_password(AgentState& s, const json& args) {
   if (!account) return invalid(account.error());
   auto hash = pv::parse_password_fields(args, "set-password");
   if (!hash) return invalid(hash.error());
-  auto lock = take_lock(s);
-  if (!lock) return Reply::error("busy", lock.error().message());
-  if (auto ok = pv::set_password_hash(s.ctx.root, user, *hash); !ok) return invalid(ok.error());
-  Reply r;
-  r.result = {{"user", user}, {"changed", true}};
-  return r;
+  // root's password is 20-set-root-password's part of an order, another user's
+  // 30-create-admin-user's.
+  pv::Order order;
+  order.instance_id = s.instance_id;
+  if (user == "root") {
+    order.root.emplace();
+    order.root->password_hash = std::move(*hash);
+  } else {
+    order.admin.emplace();
+    order.admin->name = user;
+    order.admin->password_hash = std::move(*hash);
+  }
+  return run_single_op(s, "set-password",
+                       user == "root" ? "20-set-root-password" : "30-create-admin-user", order,
+                       {{"GUESTKIT_USER", user}}, {{"user", user}});
 }
 
 Reply op_ssh_keys(AgentState& s, const json& args) {
@@ -154,13 +195,18 @@ Reply op_ssh_keys(AgentState& s, const json& args) {
   Reply r;
   r.result = {{"user", user}, {"changed", false}};
   if (!add.empty() || !remove.empty()) {
-    auto lock = take_lock(s);
-    if (!lock) return Reply::error("busy", lock.error().message());
-    auto wrote = pv::update_authorized_keys(s.ctx.root, owner, add, remove);
-    if (!wrote) return invalid(wrote.error());
-    r.result["changed"] = *wrote;
+    // 40-install-ssh-keys's part of an order, with the keys to take out as well.
+    pv::Order order;
+    order.instance_id = s.instance_id;
+    pv::Credentials& keys = user == "root" ? order.root.emplace() : order.admin.emplace();
+    if (user != "root") order.admin->name = user;
+    keys.ssh_keys = std::move(add);
+    keys.remove_ssh_keys = std::move(remove);
+    r = run_single_op(s, "ssh-keys", "40-install-ssh-keys", order, {{"GUESTKIT_USER", user}},
+                      std::move(r.result));
+    if (!r.ok) return r;
   }
-  if (list) {
+  if (list) {  // reading changes nothing: answered even with the step switched off
     auto text = pv::read_authorized_keys(s.ctx.root, owner);
     if (!text) return invalid(text.error());
     json keys = json::array();
@@ -177,14 +223,8 @@ Reply op_set_hostname(AgentState& s, const json& args) {
   auto order = pv::parse_order({{"instance_id", s.instance_id.empty() ? "unknown" : s.instance_id},
                                 {"hostname", args["hostname"]}});
   if (!order) return invalid(order.error());
-  auto lock = take_lock(s);
-  if (!lock) return Reply::error("busy", lock.error().message());
-  plugins::PluginContext pc{s.ctx, "provision", {}, {}, &*order};
-  auto out = plugins::builtin::set_hostname(pc);
-  if (!out) return invalid(out.error());
-  Reply r;
-  r.result = {{"hostname", *order->hostname}, {"changed", *out == plugins::Outcome::changed}};
-  return r;
+  return run_single_op(s, "set-hostname", "10-set-hostname", *order,
+                       {{"GUESTKIT_HOSTNAME", *order->hostname}}, {{"hostname", *order->hostname}});
 }
 
 Reply op_status(AgentState& s) {

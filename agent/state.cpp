@@ -11,9 +11,9 @@
 #include "agent/protocol.hpp"
 #include "core/exec.hpp"
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/paths.hpp"
 #include "core/process.hpp"
-#include "plugins/provision/validate.hpp"
 
 namespace guestkit::agent {
 namespace {
@@ -64,16 +64,8 @@ core::Result<pid_t> reload_daemon(const core::Root& root, const char* pid_file,
 }
 
 std::string read_instance_id(const core::Root& root) {
-  for (const char* path :
-       {core::paths::kAgentInstanceIdFile, core::paths::kDmiProductUuid, core::paths::kMachineId}) {
-    auto text = core::read_file_if_exists(root, path, 4096);
-    if (!text || !*text) continue;
-    std::string id = first_line(**text);
-    if (std::string(path) == core::paths::kDmiProductUuid)
-      for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (plugins::provision::check_instance_id(id).empty()) return id;
-  }
-  return {};
+  const auto id = core::find_instance_id(root);
+  return id ? id->value : std::string();
 }
 
 AgentKey load_agent_key(const core::Root& root, const core::AgentConfig& config) {

@@ -15,8 +15,8 @@
 
 namespace guestkit::agent {
 
-// /etc/guestkit/instance-id, else the DMI product UUID (lower case), else
-// /etc/machine-id; the first that exists and is a valid id. "" when none is.
+// core::find_instance_id's value (the order every guestkit part uses, placeholders
+// refused); "" when no source holds a valid id.
 std::string read_instance_id(const core::Root& root);
 
 struct AgentKey {

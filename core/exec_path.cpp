@@ -2,6 +2,7 @@
 
 #include "core/exec_path.hpp"
 
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,11 @@ Result<std::string> lookup(const std::string& name) {
 
 Result<std::vector<std::string>> build_env(const ExecOptions& options) {
   std::map<std::string, std::string> env{{"PATH", kSafePath}, {"LC_ALL", "C"}};
+  // A process running under LD_PRELOAD (a fault-injection or sanitizer library in a
+  // test) hands it on: whoever set it already runs code in this process, so the child
+  // gains nobody anything, and a test can interrupt the child tools at any point.
+  if (const char* preload = ::getenv("LD_PRELOAD"); preload && *preload)
+    env["LD_PRELOAD"] = preload;
   for (const auto& [key, value] : options.env) {
     if (key.empty() || key.find_first_of(std::string_view("=\0", 2)) != std::string::npos ||
         value.find('\0') != std::string::npos)

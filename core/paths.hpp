@@ -36,7 +36,7 @@ inline constexpr const char* kHostname = "/etc/hostname";
 
 // guestkit-agent
 inline constexpr const char* kAgentConfigFile = "/etc/guestkit/agent.yml";
-// The platform-given instance id (the agent falls back to kDmiProductUuid, kMachineId).
+// The platform-given instance id, the first source of core::find_instance_id.
 inline constexpr const char* kAgentInstanceIdFile = "/etc/guestkit/instance-id";
 inline constexpr const char* kProvisionedDir = "/var/lib/guestkit/provisioned";  // one marker per instance
 inline constexpr const char* kXinetdEntry = "/etc/xinetd.d/guestkit-agent";
@@ -44,6 +44,10 @@ inline constexpr const char* kInetdConf = "/etc/inetd.conf";
 inline constexpr const char* kXinetdPid = "/run/xinetd.pid";  // Debian's init script
 inline constexpr const char* kInetdPid = "/run/inetd.pid";
 inline constexpr const char* kSudoersDir = "/etc/sudoers.d";
+inline constexpr const char* kShadow = "/etc/shadow";
+inline constexpr const char* kGshadow = "/etc/gshadow";
+inline constexpr const char* kLoginDefs = "/etc/login.defs";  // HOME_MODE, UMASK
+inline constexpr const char* kSkelDir = "/etc/skel";          // a new home's first files
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";

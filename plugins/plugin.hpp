@@ -27,6 +27,7 @@ inline constexpr std::string_view kTriggers[] = {
     "iface-add",   "iface-remove",                           // guestkit-iface
     "cpu-add",     "memory-add",                             // guestkit-cpu, guestkit-memory
     "provision",                                             // guestkit-agent
+    "set-hostname", "set-password", "ssh-keys",             // guestkit-agent single ops
 };
 bool is_trigger(std::string_view name);
 bool is_boot_stage(std::string_view name);

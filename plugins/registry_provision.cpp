@@ -1,6 +1,11 @@
 // The `provision` trigger: guestkit-agent runs these for a platform's order, in name
 // order, then external plugins of plugins.d/provision/. Each one reads its part of
 // the validated order (PluginContext::order) and is skipped when that part is absent.
+// The agent's single ops run the step that does their part the same way, under their
+// own trigger (so plugins.enabled, masks, external plugins and run records apply):
+// set-hostname -> 10-set-hostname; set-password -> 20-set-root-password for root,
+// 30-create-admin-user (the password only) for another user; ssh-keys ->
+// 40-install-ssh-keys (adds and removes).
 
 #include "plugins/builtin/builtin.hpp"
 #include "plugins/plugin.hpp"
@@ -11,15 +16,15 @@ namespace {
 // Critical: a later step may depend on an earlier one (keys need the admin user),
 // and the platform must hear that the order did not fully apply.
 constexpr BuiltinPlugin kTable[] = {
-    {"10-set-hostname", "provision", "", true,
+    {"10-set-hostname", "provision set-hostname", "", true,
      "hostname: /etc/hostname, the 127.0.1.1 line of /etc/hosts, the live name on /",
      &builtin::set_hostname},
-    {"20-set-root-password", "provision", "", true, "root's password (chpasswd -e, hash on stdin)",
-     &builtin::set_root_password},
-    {"30-create-admin-user", "provision", "", true,
+    {"20-set-root-password", "provision set-password", "", true,
+     "root's password (chpasswd -e, hash on stdin)", &builtin::set_root_password},
+    {"30-create-admin-user", "provision set-password", "", true,
      "the admin user: useradd/usermod, password, sudo group and sudoers drop-in",
      &builtin::create_admin_user},
-    {"40-install-ssh-keys", "provision", "", true,
+    {"40-install-ssh-keys", "provision ssh-keys", "", true,
      "SSH keys of root and the admin user, merged into ~/.ssh/authorized_keys",
      &builtin::install_ssh_keys},
 };

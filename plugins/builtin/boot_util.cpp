@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/disk/block.hpp"
@@ -20,21 +21,6 @@ namespace {
 std::string first_line(const std::string& text) {
   auto end = text.find('\n');
   return text.substr(0, end == std::string::npos ? text.size() : end);
-}
-
-bool valid_id(std::string_view id) {
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
-    text.pop_back();
-  std::size_t start = 0;
-  while (start < text.size() && (text[start] == ' ' || text[start] == '\t')) ++start;
-  return text.substr(start);
 }
 
 }  // namespace
@@ -64,36 +50,7 @@ core::Result<core::ExecResult> run_tool(const core::Context& ctx,
 }
 
 std::optional<std::string> kernel_arg(const core::Root& root, std::string_view key) {
-  auto text = core::read_file_if_exists(root, core::paths::kProcCmdline, 64 << 10);
-  if (!text || !*text) return std::nullopt;
-  std::optional<std::string> found;
-  const std::string& line = **text;
-  std::size_t pos = 0;
-  while (pos < line.size()) {
-    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\n' || line[pos] == '\t')) ++pos;
-    std::size_t end = pos;
-    while (end < line.size() && line[end] != ' ' && line[end] != '\n' && line[end] != '\t') ++end;
-    std::string_view word(line.data() + pos, end - pos);
-    if (word.size() > key.size() && word.substr(0, key.size()) == key && word[key.size()] == '=')
-      found = std::string(word.substr(key.size() + 1));
-    pos = end;
-  }
-  return found;
-}
-
-std::optional<std::string> instance_id(const core::Root& root) {
-  if (auto arg = kernel_arg(root, "guestkit.instance_id"); arg && valid_id(*arg)) return arg;
-  auto text = core::read_file_if_exists(root, core::paths::kDmiProductUuid, 4096);
-  if (!text || !*text) return std::nullopt;
-  std::string id = trim(**text);
-  std::transform(id.begin(), id.end(), id.begin(), [](char c) {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  // Some hypervisors leave the UUID unset: all zeros or all ones say nothing.
-  if (!valid_id(id) || id == "00000000-0000-0000-0000-000000000000" ||
-      id == "ffffffff-ffff-ffff-ffff-ffffffffffff" || id == "03000200-0400-0500-0006-000700080009")
-    return std::nullopt;
-  return id;
+  return core::kernel_arg(root, key);
 }
 
 std::optional<std::string> root_fs_device(const core::Context& ctx) {

@@ -1,6 +1,6 @@
 #pragma once
 // Small pieces the boot stage plugins share: running a tool under the boot plugin
-// timeout, the kernel command line, the instance id, the root filesystem's device,
+// timeout, the kernel command line, the root filesystem's device,
 // and atomic symlinks.
 
 #include <optional>
@@ -21,14 +21,9 @@ core::Result<core::ExecResult> run_tool(const core::Context& ctx,
 core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
                                                const std::vector<std::string>& argv);
 
-// Value of `key=` on <root>/proc/cmdline (the last one wins, like the kernel);
-// nullopt when absent or unreadable.
+// core::kernel_arg: value of `key=` on <root>/proc/cmdline (the last one wins);
+// nullopt when absent or unreadable. (The instance id is core::find_instance_id.)
 std::optional<std::string> kernel_arg(const core::Root& root, std::string_view key);
-
-// This VM's instance id: the guestkit.instance_id= kernel argument, else the SMBIOS
-// system UUID (/sys/class/dmi/id/product_uuid), which the platform sets per VM.
-// nullopt when neither exists. Only [A-Za-z0-9._-], at most 128 bytes.
-std::optional<std::string> instance_id(const core::Root& root);
 
 // Host path of the block device holding the root filesystem: boot.root_device, or
 // the device mounted at / (root is the host), or the one mounted at the root prefix

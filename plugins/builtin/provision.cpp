@@ -9,7 +9,10 @@
 //                          user out of sudo/wheel)
 //   40-install-ssh-keys    root's and the admin's authorized_keys, merged
 //
-// A step whose part of the order is absent is skipped.
+// A step whose part of the order is absent is skipped. The agent's single ops run
+// these steps under their own triggers (registry_provision.cpp): set-hostname,
+// set-password (20 for root, 30 for another user: only the password), ssh-keys (40,
+// with the keys to remove too).
 
 #include <unistd.h>
 
@@ -100,6 +103,16 @@ core::Result<Outcome> set_root_password(PluginContext& p) {
 core::Result<Outcome> create_admin_user(PluginContext& p) {
   if (!p.order || !p.order->admin) return Outcome::skipped;
   const auto& admin = *p.order->admin;
+  if (p.trigger == "set-password") {  // an existing user's password, nothing else
+    if (!admin.password_hash) return Outcome::skipped;
+    if (p.ctx.dry_run) {
+      p.ctx.would("set the password of " + admin.name);
+      return Outcome::changed;
+    }
+    if (auto ok = provision::set_password_hash(p.ctx.root, admin.name, *admin.password_hash); !ok)
+      return std::move(ok).error();
+    return Outcome::changed;
+  }
   if (p.ctx.dry_run) {
     p.ctx.would("create or update the user " + admin.name);
     return Outcome::changed;
@@ -127,23 +140,29 @@ core::Result<Outcome> create_admin_user(PluginContext& p) {
 
 core::Result<Outcome> install_ssh_keys(PluginContext& p) {
   if (!p.order) return Outcome::skipped;
-  std::vector<std::pair<std::string, const std::vector<provision::SshKey>*>> todo;
-  if (p.order->root && !p.order->root->ssh_keys.empty())
-    todo.emplace_back("root", &p.order->root->ssh_keys);
-  if (p.order->admin && !p.order->admin->ssh_keys.empty())
-    todo.emplace_back(p.order->admin->name, &p.order->admin->ssh_keys);
+  std::vector<std::pair<std::string, const provision::Credentials*>> todo;
+  const auto wanted = [](const provision::Credentials& c) {
+    return !c.ssh_keys.empty() || !c.remove_ssh_keys.empty();
+  };
+  if (p.order->root && wanted(*p.order->root)) todo.emplace_back("root", &*p.order->root);
+  if (p.order->admin && wanted(*p.order->admin))
+    todo.emplace_back(p.order->admin->name, &*p.order->admin);
   if (todo.empty()) return Outcome::skipped;
   bool changed = false;
   for (const auto& [user, keys] : todo) {
     if (p.ctx.dry_run) {
-      p.ctx.would("install " + std::to_string(keys->size()) + " SSH keys for " + user);
+      p.ctx.would("install " + std::to_string(keys->ssh_keys.size()) + " SSH keys for " + user +
+                  (keys->remove_ssh_keys.empty()
+                       ? ""
+                       : " and remove " + std::to_string(keys->remove_ssh_keys.size())));
       changed = true;
       continue;
     }
     auto account = provision::target_account(p.ctx.root, user);
     if (!account) return std::move(account).error();
-    auto wrote = provision::update_authorized_keys(
-        p.ctx.root, {account->home, account->uid, account->gid}, *keys, {});
+    auto wrote =
+        provision::update_authorized_keys(p.ctx.root, {account->home, account->uid, account->gid},
+                                          keys->ssh_keys, keys->remove_ssh_keys);
     if (!wrote) return std::move(wrote).error();
     changed = changed || *wrote;
   }

@@ -1,10 +1,10 @@
 // 03-randomize-cron (config): a fleet cloned from one image runs /etc/crontab's
 // hourly/daily/weekly/monthly jobs at the same minute everywhere (apt, logrotate,
 // man-db all at 06:25 on Debian). Each VM gets its own minute and (but for hourly)
-// an hour between 00 and 05, derived from its instance id (boot_util), else its
-// machine-id, so the times are stable across boots and a second run changes
-// nothing. Rocky and RHEL run these from /etc/cron.d/0hourly and anacron, not
-// /etc/crontab: nothing to spread there.
+// an hour between 00 and 05, derived from its instance id (core::find_instance_id,
+// the same id the agent answers with; /etc/machine-id is its last source), so the times are stable
+// across boots and a second run changes nothing. Rocky and RHEL run these from /etc/cron.d/0hourly
+// and anacron, not /etc/crontab: nothing to spread there.
 
 #include "plugins/builtin/randomize_cron.hpp"
 
@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/boot_util.hpp"
 #include "plugins/builtin/builtin.hpp"
@@ -88,15 +89,9 @@ core::Result<Outcome> randomize_cron(PluginContext& p) {
       core::read_file_if_exists(root, core::paths::kCrontab, 1 << 20, core::Follow::never);
   if (!crontab) return std::move(crontab).error();
   if (!*crontab) return Outcome::skipped;
-  std::string seed;
-  if (auto id = instance_id(root)) {
-    seed = *id;
-  } else if (auto mid = core::read_file_if_exists(root, core::paths::kMachineId, 4096);
-             mid && *mid) {
-    seed = **mid;
-    while (!seed.empty() && seed.back() == '\n') seed.pop_back();
-  }
-  if (seed.empty()) return Outcome::skipped;  // nothing tells this VM apart yet
+  const auto id = core::find_instance_id(root);
+  if (!id) return Outcome::skipped;  // nothing tells this VM apart yet
+  const std::string& seed = id->value;
   auto lines = core::split_lines(**crontab);
   if (!spread_crontab(lines, seed)) return Outcome::unchanged;
   if (p.ctx.dry_run) {

@@ -3,8 +3,12 @@
 // booted once): give it its own machine-id and SSH host keys, so no two VMs share
 // them (journal and DHCP client ids, host key pinning in known_hosts).
 //
-// The instance id comes from boot_util (guestkit.instance_id= kernel argument, else
-// the SMBIOS UUID); it is recorded in /var/lib/guestkit/instance-id. With no record
+// The instance id is core::find_instance_id's (the one every caller uses: the
+// platform's /etc/guestkit/instance-id, the guestkit.instance_id= kernel argument,
+// the SMBIOS UUID, placeholders refused); it is recorded in
+// /var/lib/guestkit/instance-id. When only /etc/machine-id names the VM there is
+// nothing to compare: a clone has the same machine-id, and this plugin replaces it
+// (taking it as the id would reset again at every boot). With no record
 // yet (guestkit just installed on a running VM), the id is only recorded: resetting
 // then would change the host keys of a VM that was never cloned. A fresh image
 // without keys or machine-id gets them from 11-config-ssh and systemd anyway.
@@ -13,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/boot_util.hpp"
@@ -48,8 +53,10 @@ std::string trimmed(std::string s) {
 
 core::Result<Outcome> reset_identity(PluginContext& p) {
   const core::Root& root = p.ctx.root;
-  auto id = instance_id(root);
-  if (!id) return Outcome::skipped;  // nothing tells this VM from its siblings
+  const auto found = core::find_instance_id(root);
+  // Nothing the platform gives tells this VM from its siblings.
+  if (!found || found->source == core::InstanceIdSource::machine_id) return Outcome::skipped;
+  const std::string* id = &found->value;
   auto recorded =
       core::read_file_if_exists(root, core::paths::kInstanceIdFile, 4096, core::Follow::never);
   if (!recorded) return std::move(recorded).error();

@@ -118,6 +118,7 @@ core::Result<std::vector<std::string>> admin_groups_of(const core::Root& root,
 
 core::Status leave_group(const core::Root& root, const std::string& name,
                          const std::string& group) {
+  if (auto ok = clear_stale_shadow_locks(root); !ok) return ok;
   // gpasswd names its chroot option -Q/--root; the other tools take --root too.
   std::vector<std::string> argv{"gpasswd"};
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
@@ -127,33 +128,50 @@ core::Status leave_group(const core::Root& root, const std::string& name,
 
 core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
                                const std::vector<std::string>& groups) {
+  if (auto ok = clear_stale_shadow_locks(root); !ok) return std::move(ok).error();
   auto existing = find_account(root, name);
   if (!existing) return std::move(existing).error();
   std::string group_list;
   for (const auto& g : groups) group_list += (group_list.empty() ? "" : ",") + g;
-  std::vector<std::string> argv;
   if (*existing) {
-    if (groups.empty()) return false;
-    argv = {"usermod", "--append", "--groups", group_list};
-  } else {
-    auto bash = root.stat("/bin/bash");
-    const bool has_bash = bash && *bash;
-    argv = {"useradd", "--create-home", "--user-group", "--shell",
-            has_bash ? "/bin/bash" : "/bin/sh"};
+    if (auto ok = repair_account(root, **existing); !ok) return std::move(ok).error();
     if (!groups.empty()) {
-      argv.push_back("--groups");
-      argv.push_back(group_list);
+      std::vector<std::string> argv{"usermod", "--append", "--groups", group_list};
+      for (auto& a : root_args(root)) argv.push_back(std::move(a));
+      argv.insert(argv.end(), {"--", name});
+      if (auto ok = run_tool(argv); !ok) return std::move(ok).error();
     }
+    auto home = ensure_home(root, **existing);
+    if (!home) return std::move(home).error();
+    return false;
+  }
+  auto bash = root.stat("/bin/bash");
+  const bool has_bash = bash && *bash;
+  // No --create-home: ensure_home builds the home whole or not at all, where useradd
+  // killed after writing /etc/passwd left a user without one for good.
+  std::vector<std::string> argv{"useradd", "--no-create-home", "--user-group", "--shell",
+                                has_bash ? "/bin/bash" : "/bin/sh"};
+  if (!groups.empty()) {
+    argv.push_back("--groups");
+    argv.push_back(group_list);
   }
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   argv.push_back("--");
   argv.push_back(name);
   if (auto ok = run_tool(argv); !ok) return std::move(ok).error();
-  return !*existing;
+  auto created = find_account(root, name);
+  if (!created) return std::move(created).error();
+  if (!*created)
+    return core::make_error(core::Errc::failed, "useradd succeeded but " + name + " is not in " +
+                                                    root.display(core::paths::kPasswd));
+  auto home = ensure_home(root, **created);
+  if (!home) return std::move(home).error();
+  return true;
 }
 
 core::Status set_password_hash(const core::Root& root, const std::string& name,
                                const core::Secret& hash) {
+  if (auto ok = clear_stale_shadow_locks(root); !ok) return ok;
   std::vector<std::string> argv{"chpasswd", "--encrypted"};
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   core::ExecOptions options;

@@ -41,11 +41,29 @@ core::Status leave_group(const core::Root& root, const std::string& name, const 
 
 enum class Sudo { none, password, nopasswd };
 
-// Creates `name` (home under /home, made by useradd -m, its own group, bash when the
-// image has it) or, when it exists, adds the groups; both with supplementary `groups`.
-// Returns true when it created the user.
+// Creates `name` (useradd: its own group, bash when the image has it, home under
+// /home) or, when it exists, adds the groups; both with supplementary `groups`.
+// Either way it first makes good what a killed useradd left (clear_stale_shadow_locks,
+// repair_account) and then gives the user its home when it has none (ensure_home).
+// A provision killed at any point thus completes on the next try. Returns true
+// when it created the user.
 core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
                                const std::vector<std::string>& groups);
+
+// Removes /etc/{passwd,shadow,group,gshadow}.lock when the pid it names is gone, a
+// zombie, or a process started after the lock was written (a recycled pid, as after
+// a reboot): shadow-utils itself only clears a lock whose pid does not exist.
+core::Status clear_stale_shadow_locks(const core::Root& root);
+// For a user in /etc/passwd: its shadow entry (pwconv), its primary group (groupadd
+// --gid) and that group's gshadow entry (grpconv), when missing.
+core::Status repair_account(const core::Root& root, const Account& account);
+// The user's home, when it does not exist, as useradd -m makes it: parents root's
+// 0755, /etc/skel copied (files, directories, links; owned by the user), mode
+// HOME_MODE of /etc/login.defs, else 0777 & ~UMASK, else 0755. Built under a temporary
+// name and renamed into place, so it is never half there. An existing directory is
+// left alone; anything else there is an error. Returns true when it created it.
+core::Result<bool> ensure_home(const core::Root& root, const Account& account);
+mode_t home_mode(const core::Root& root);
 
 // `chpasswd -e` with "name:HASH" on stdin.
 core::Status set_password_hash(const core::Root& root, const std::string& name,

@@ -22,6 +22,7 @@ struct Credentials {
   std::optional<core::Secret> password;       // plaintext, until prepare_order hashes it
   std::optional<core::Secret> password_hash;  // crypt(3)
   std::vector<SshKey> ssh_keys;
+  std::vector<SshKey> remove_ssh_keys;  // the agent's ssh-keys op: keys to take out
 };
 
 struct AdminOrder : Credentials {

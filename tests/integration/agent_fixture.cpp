@@ -87,6 +87,10 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
       "agent.yml", "agent:\n" + (options.agent_yml.empty() ? std::string("  read_timeout: 5s\n")
                                                            : options.agent_yml));
   const auto agent = built_binary("agent", "guestkit-agent");
+  std::string env_line;
+  for (const auto& [key, value] : options.agent_env)
+    env_line += (env_line.empty() ? "\tenv = " : " ") + key + "=" + value;
+  if (!env_line.empty()) env_line += "\n";
   for (int attempt = 0; attempt < 5 && xinetd_ < 0; ++attempt) {
     port_ = free_port();
     const auto xconf = tmp_.write(
@@ -105,7 +109,8 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
                            (tmp_.path() / "agent.log").string() +
                            "\n"
                            "\tinstances = UNLIMITED\n\tcps = 1000 1\n\tper_source = "
-                           "UNLIMITED\n\tdisable = no\n}\n");
+                           "UNLIMITED\n\tdisable = no\n" +
+                           env_line + "}\n");
     const pid_t pid = ::fork();
     if (pid == 0) {
       const int null = ::open("/dev/null", O_RDWR);

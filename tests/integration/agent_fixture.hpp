@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -23,6 +24,9 @@ namespace guestkit::test {
 
 struct AgentLabOptions {
   std::string agent_yml;  // the agent: section, appended to the test config
+  // Extra environment of every agent xinetd spawns (xinetd's `env`; no spaces in
+  // values): the kill shim's LD_PRELOAD.
+  std::map<std::string, std::string> agent_env{};
 };
 
 class AgentLab {

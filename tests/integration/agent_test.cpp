@@ -428,6 +428,36 @@ TEST_CASE("agent single ops: set-password, ssh-keys, status", "[agent-xinetd]") 
   CHECK(lab.agent_log().find("An0ther-secret") == std::string::npos);
 }
 
+TEST_CASE("agent single ops obey plugins.enabled and run plugins.d/<op>/", "[agent-xinetd]") {
+  gt::AgentLabOptions options;
+  options.agent_yml = "  read_timeout: 5s\nplugins:\n  enabled: {10-set-hostname: false}\n";
+  gt::AgentLab lab(options);
+  lab.tmp().write("root/etc/guestkit/plugins.d/set-password/50-log",
+                  "#!/bin/sh\necho \"$GUESTKIT_TRIGGER $GUESTKIT_PLUGIN $GUESTKIT_USER\" >> "
+                  "\"$GUESTKIT_ROOT/calls\"\n",
+                  0755);
+  auto res = lab.ctl({"set-hostname", "web9"});
+  INFO(res.out << res.err << lab.agent_log());
+  CHECK(res.exit_code == 2);
+  CHECK(res.err.find("set-hostname refused: 10-set-hostname is switched off") != std::string::npos);
+  CHECK(lab.root_file("/etc/hostname") == "debian\n");
+
+  const auto password = lab.ctl({"set-password", "root"}, "An0ther-secret\n");
+  INFO(password.out << password.err << lab.agent_log());
+  CHECK(password.exit_code == 0);
+  CHECK(crypt_verifies("An0ther-secret", shadow_hash(lab, "root")));
+  CHECK(lab.root_file("/calls") == "set-password 50-log root\n");
+  const auto record = json::parse(lab.root_file("/run/guestkit/runs/set-password.json"));
+  REQUIRE(record["plugins"].size() == 3);
+  CHECK(record["plugins"][0]["name"] == "20-set-root-password");
+  CHECK(record["plugins"][0]["status"] == "changed");
+  CHECK(record["plugins"][1]["name"] == "30-create-admin-user");
+  CHECK(record["plugins"][1]["status"] == "skipped");
+  CHECK(record["plugins"][2]["name"] == "50-log");
+  CHECK(lab.agent_log().find("An0ther-secret") == std::string::npos);
+  CHECK(lab.root_file("/run/guestkit/runs/set-password.json").find("$y$") == std::string::npos);
+}
+
 TEST_CASE("agent --listen unix with auth none takes clear orders", "[agent-xinetd]") {
   gt::AgentLab lab;  // for the root and the tools; its xinetd stays idle
   const auto conf = lab.tmp().write("none.yml", "agent:\n  auth: none\n  allow_from: [unix]\n");
