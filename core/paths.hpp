@@ -40,6 +40,11 @@ inline constexpr const char* kXinetdPid = "/run/xinetd.pid";  // Debian's init s
 inline constexpr const char* kInetdPid = "/run/inetd.pid";
 inline constexpr const char* kSudoersDir = "/etc/sudoers.d";
 
+// guestkit-seed (plugins/seed): the last seed run's summary, without secrets
+// (guestkit-boot report shows it), and the instance id the agent key was written for.
+inline constexpr const char* kSeedReport = "/run/guestkit/seed.json";
+inline constexpr const char* kAgentKeyInstanceFile = "/var/lib/guestkit/agent-key.instance";
+
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
 inline constexpr const char* kMotdOrig = "/etc/motd.guestkit-orig";
@@ -59,6 +64,9 @@ inline constexpr const char* kSshDir = "/etc/ssh";
 inline constexpr const char* kSshdConfig = "/etc/ssh/sshd_config";
 inline constexpr const char* kSshdConfigDir = "/etc/ssh/sshd_config.d";
 inline constexpr const char* kSshdDropin = "/etc/ssh/sshd_config.d/50-guestkit.conf";
+// An order's ssh_pwauth (provision 50-set-ssh-pwauth): sorts before 50-*, and sshd
+// takes the first value it reads.
+inline constexpr const char* kSshdPwauthDropin = "/etc/ssh/sshd_config.d/40-guestkit-pwauth.conf";
 inline constexpr const char* kHosts = "/etc/hosts";
 inline constexpr const char* kFstab = "/etc/fstab";
 inline constexpr const char* kFstabBackup = "/etc/fstab.guestkit-bak";
