@@ -75,6 +75,7 @@ inline constexpr const char* kTimezoneFile = "/etc/timezone";
 inline constexpr const char* kLocaltime = "/etc/localtime";
 inline constexpr const char* kZoneinfoDir = "/usr/share/zoneinfo";
 inline constexpr const char* kDebianVersion = "/etc/debian_version";
+inline constexpr const char* kOsRelease = "/etc/os-release";
 inline constexpr const char* kInittab = "/etc/inittab";
 inline constexpr const char* kSecuretty = "/etc/securetty";
 inline constexpr const char* kUpstartDir = "/etc/init";  // upstart job files

@@ -17,6 +17,9 @@ namespace {
 // Numbers are stable: admins order their plugins.d executables around them.
 constexpr BuiltinPlugin kBootTable[] = {
     // bootstrap: early, before the network
+    {"00-apply-seed", "bootstrap", "seed", false,
+     "the platform's seed (in-swap tar, NoCloud, ConfigDrive): provision once per instance",
+     &builtin::apply_seed},
     {"01-setup-swap", "bootstrap", "swap", false,
      "enable the swap device (mkswap -L swap only when blank)", &builtin::setup_swap},
     {"02-apply-sysctl", "bootstrap", "sysctl", false, "apply /etc/guestkit/sysctl.conf",

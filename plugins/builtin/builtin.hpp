@@ -36,6 +36,7 @@ core::Result<Outcome> queue_postboot(PluginContext& p);     // 70-queue-postboot
 // 60-set-timezone).
 core::Result<Outcome> set_zone(PluginContext& p, const std::string& zone);
 // Boot stages (registry.cpp, kBootTable), one file each.
+core::Result<Outcome> apply_seed(PluginContext& p);        // 00-apply-seed (plugins/seed/)
 core::Result<Outcome> setup_swap(PluginContext& p);        // 01-setup-swap
 core::Result<Outcome> apply_sysctl(PluginContext& p);      // 02-apply-sysctl
 core::Result<Outcome> grow_root(PluginContext& p);         // 03-grow-root
