@@ -6,7 +6,7 @@ namespace guestkit::plugins::seed {
 
 std::string show_text(const Normalised& n, const std::string& instance_id) {
   std::string out;
-  out += "source: " + std::string(n.kind ? kind_name(*n.kind) : "none");
+  out += "source: " + std::string(n.kind ? kind_name(*n.kind) : "none (no seed found)");
   if (!n.origin.empty()) out += " (" + core::sanitize_for_log(n.origin) + ")";
   out += "\ninstance id: " + (instance_id.empty() ? std::string("(none)") : instance_id) +
          (n.instance_id.empty() && !instance_id.empty() ? " (the VM's: the seed names none)" : "") +
