@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/builtin.hpp"
 #include "plugins/builtin/config_ssh.hpp"
@@ -87,9 +88,11 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
   auto main =
       core::read_file_if_exists(root, core::paths::kSshdConfig, 1 << 20, core::Follow::never);
   if (!main) return std::move(main).error();
-  if (!*main)
-    return core::make_error(core::Errc::bad_input,
-                            "ssh_pwauth: the image has no " + root.display(core::paths::kSshdConfig));
+  if (!*main) {  // no sshd here: nothing to allow or forbid (cloud-init only warns too)
+    core::log_notice("50-set-ssh-pwauth: no ", root.display(core::paths::kSshdConfig),
+                     ", ssh_pwauth ignored");
+    return Outcome::skipped;
+  }
   const auto lines = core::split_lines(**main);
   if (includes_dropin_dir(lines)) {
     const std::string text =

@@ -270,6 +270,12 @@ class Translator {
       if (entry.contains(k)) skip("users", where + "." + k, "not applied to root");
   }
 
+  Account* find(const std::string& name) {
+    for (auto& a : accounts_)
+      if (a.name == name) return &a;
+    return nullptr;
+  }
+
   void users() {
     const json& c = in_.config;
     // `user:` renames (string) or configures (map) the default user.
@@ -334,6 +340,10 @@ class Translator {
         root_entry(entry, where);
         continue;
       }
+      if (Account* same = find(name)) {  // the default user (or one named twice): merged
+        user_fields(entry, *same, "users", where);
+        continue;
+      }
       Account a;
       a.name = name;
       a.where = where;
@@ -342,12 +352,6 @@ class Translator {
     }
     if (default_map && !default_)
       skip("user", "user", "the users list has no \"default\" entry");
-  }
-
-  Account* find(const std::string& name) {
-    for (auto& a : accounts_)
-      if (a.name == name) return &a;
-    return nullptr;
   }
 
   // A password from chpasswd or `password`: `text` or `hash`.

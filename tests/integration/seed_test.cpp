@@ -197,6 +197,10 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
                   "    hashed_passwd: '" + alice_hash + "'\n"
                   "    ssh_authorized_keys: ['" + kKey2 + "']\n"
                   "    shell: /bin/sh\n"
+                  "  - name: bob\n"
+                  "    passwd: '" + alice_hash + "'\n"
+                  "  - name: carl\n"
+                  "    ssh_authorized_keys: ['" + kKey2 + "']\n"
                   "password: Default-Pw-1\n"
                   "chpasswd:\n  expire: false\n  list: |\n    root:Root-Pw-1\n"
                   "disable_root: false\n"
@@ -217,6 +221,12 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
   CHECK(lab.shadow_hash("debian").starts_with("$y$"));
   CHECK(lab.shadow_hash("alice") == alice_hash);
   CHECK(crypt_verifies("Root-Pw-1", lab.shadow_hash("root")));
+  // lock_passwd (default true): the hash kept behind '!', or a bare lock.
+  CHECK(lab.shadow_hash("bob") == "!" + alice_hash);
+  CHECK_FALSE(crypt_verifies("alice-pw", lab.shadow_hash("bob")));
+  CHECK(lab.shadow_hash("carl").starts_with("!"));
+  CHECK(lab.file("/home/carl/.ssh/authorized_keys") == kKey2 + "\n");
+  CHECK_FALSE(lab.exists("/etc/sudoers.d/90-guestkit-bob"));  // users default to no sudo
   const auto group = lab.file("/etc/group");
   CHECK(group.find("\nsudo:x:27:debian,alice\n") != std::string::npos);
   CHECK(group.find("\nadm:x:4:alice\n") != std::string::npos);

@@ -9,8 +9,13 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/encoding.hpp"
+#include "plugins/boot_report.hpp"
+#include "plugins/builtin/builtin.hpp"
+#include "plugins/plugin.hpp"
+#include "plugins/seed/apply.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/password.hpp"
 #include "plugins/seed/dir_reader.hpp"
@@ -574,4 +579,89 @@ TEST_CASE("provision order: users, ssh_pwauth, timezone, postboot", "[provision]
   REQUIRE(old);
   CHECK(old->admin->sudo == pv::Sudo::password);
   CHECK(old->users.empty());
+}
+
+TEST_CASE("seed cloud-config: a users entry naming the default user is merged into it", "[seed]") {
+  const auto n = must(nocloud({{"user-data",
+                                "#cloud-config\nusers:\n  - default\n  - name: debian\n"
+                                "    shell: /bin/sh\n    lock_passwd: false\n"}}));
+  REQUIRE(n.order["users"].size() == 1);
+  CHECK(n.order["users"][0]["shell"] == "/bin/sh");
+  CHECK(n.order["users"][0]["sudo"] == "nopasswd");
+  parses(n);
+}
+
+TEST_CASE("seed MIME: a text/cloud-config part without its #cloud-config line", "[seed][mime]") {
+  auto parts = sd::split_user_data(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/cloud-config\n\n"
+      "timezone: UTC\n--b--\n");
+  REQUIRE(parts);
+  REQUIRE(parts->size() == 1);
+  CHECK((*parts)[0].type == sd::UserDataPart::Type::cloud_config);
+  CHECK((*parts)[0].content == "timezone: UTC");
+  // Nested multipart, and a script typed as cloud-config is refused.
+  auto nested = sd::split_user_data(
+      "Content-Type: multipart/mixed; boundary=o\n\n--o\nContent-Type: multipart/alternative; "
+      "boundary=\"i\"\n\n--i\nContent-Type: text/x-shellscript\n\n#!/bin/sh\n--i--\n--o\n"
+      "Content-Type: text/cloud-config\n\n#!/bin/sh\n--o--\n");
+  REQUIRE(nested);
+  REQUIRE(nested->size() == 2);
+  CHECK((*nested)[0].type == sd::UserDataPart::Type::script);
+  CHECK((*nested)[0].label == "MIME part 1.1 (text/x-shellscript)");
+  CHECK((*nested)[1].type == sd::UserDataPart::Type::unsupported);
+}
+
+TEST_CASE("seed 00-apply-seed: first in bootstrap; under --root it needs seed.device", "[seed]") {
+  std::vector<std::string> bootstrap;
+  for (const auto& p : guestkit::plugins::builtin_plugins())
+    if (p.serves("bootstrap")) bootstrap.emplace_back(p.name);
+  REQUIRE_FALSE(bootstrap.empty());
+  CHECK(bootstrap.front() == "00-apply-seed");
+
+  guestkit::test::TempDir tmp;
+  tmp.write("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+  gc::Context ctx(tmp.root(), gc::Config{});
+  guestkit::plugins::PluginContext p{ctx, "bootstrap", {}, {}, nullptr};
+  auto out = guestkit::plugins::builtin::apply_seed(p);
+  REQUIRE(out);
+  CHECK(*out == guestkit::plugins::Outcome::skipped);
+  CHECK_FALSE(std::filesystem::exists(tmp.path() / "run/guestkit/seed.json"));
+
+  ctx.config.seed.device = "/dev/vdz";  // a device this build cannot read: an error, said so
+  auto dev = guestkit::plugins::builtin::apply_seed(p);
+  REQUIRE_FALSE(dev);
+  CHECK(dev.error().message().find("/dev/vdz") != std::string::npos);
+}
+
+TEST_CASE("seed summary in guestkit-boot report", "[seed]") {
+  guestkit::test::TempDir tmp;
+  tmp.write("run/guestkit/boot-bootstrap.json",
+            R"({"plugins": [{"name": "00-apply-seed", "status": "changed", "duration_ms": 4}],
+                "duration_ms": 5, "exit_code": 0, "finished": 0})");
+  tmp.write("run/guestkit/seed.json",
+            json{{"state", "applied"},
+                 {"source", "nocloud"},
+                 {"origin", "/dev/sr0"},
+                 {"instance_id", "iid-7"},
+                 {"not_applied", {{{"key", "user-data: packages"}, {"why", "not supported by guestkit"}}}}}
+                .dump());
+  std::ostringstream os;
+  guestkit::plugins::print_boot_report(os, tmp.root());
+  CHECK(os.str().find("seed: applied (nocloud /dev/sr0, instance iid-7)\n"
+                      "  not applied: user-data: packages: not supported by guestkit\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("seed default user follows os-release unless configured", "[seed]") {
+  guestkit::test::TempDir tmp;
+  gc::Context ctx(tmp.root(), gc::Config{});
+  CHECK(sd::default_user(ctx).empty());
+  tmp.write("etc/os-release", "NAME=x\nID=\"rhel\"\n");
+  CHECK(sd::default_user(ctx) == "cloud-user");
+  tmp.write("etc/os-release", "ID=ubuntu\n");
+  CHECK(sd::default_user(ctx) == "ubuntu");
+  tmp.write("etc/os-release", "ID=gentoo\n");
+  CHECK(sd::default_user(ctx).empty());
+  ctx.config.seed.default_user = "ops";
+  CHECK(sd::default_user(ctx) == "ops");
 }
