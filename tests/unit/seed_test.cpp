@@ -611,7 +611,7 @@ TEST_CASE("seed MIME: a text/cloud-config part without its #cloud-config line", 
   CHECK((*nested)[1].type == sd::UserDataPart::Type::unsupported);
 }
 
-TEST_CASE("seed 00-apply-seed: first in bootstrap; under --root it needs seed.device", "[seed]") {
+TEST_CASE("seed 00-apply-seed runs first in bootstrap, and under --root needs seed.device", "[seed]") {
   std::vector<std::string> bootstrap;
   for (const auto& p : guestkit::plugins::builtin_plugins())
     if (p.serves("bootstrap")) bootstrap.emplace_back(p.name);
