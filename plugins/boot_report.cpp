@@ -40,7 +40,8 @@ std::string seconds_text(double ms) {
 // The last seed run (/run/guestkit/seed.json, written without secrets by guestkit-seed
 // and 00-apply-seed): source, instance, state, and each key not applied.
 void print_seed_summary(std::ostream& os, const core::Root& root) {
-  auto text = core::read_file_if_exists(root, core::paths::kSeedReport, 1 << 20, core::Follow::never);
+  auto text =
+      core::read_file_if_exists(root, core::paths::kSeedReport, 1 << 20, core::Follow::never);
   if (!text || !*text) return;
   auto j = nlohmann::json::parse(**text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {

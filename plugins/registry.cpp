@@ -30,7 +30,8 @@ constexpr BuiltinPlugin kBootTable[] = {
      "new machine-id and SSH host keys on a new instance id (a clone)", &builtin::reset_identity},
     // config
     {"01-config-console", "config", "console", false,
-     "a getty on each console in /proc/consoles; /etc/securetty lists them", &builtin::config_console},
+     "a getty on each console in /proc/consoles; /etc/securetty lists them",
+     &builtin::config_console},
     {"02-check-system-files", "config", "system_files", false,
      "localhost in /etc/hosts; the root in /etc/fstab by UUID, not device name",
      &builtin::check_system_files},

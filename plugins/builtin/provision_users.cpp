@@ -128,7 +128,9 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
   wo.follow = core::Follow::never;
   auto w = core::edit_lines(
       root, core::paths::kSshdConfig,
-      [&](std::vector<std::string>& l) { harden_sshd_config(l, {{"PasswordAuthentication", value}}); },
+      [&](std::vector<std::string>& l) {
+        harden_sshd_config(l, {{"PasswordAuthentication", value}});
+      },
       wo);
   if (!w) return std::move(w).error();
   return Outcome::changed;

@@ -237,7 +237,8 @@ core::Result<Order> parse_order(const json& args) {
   }
   if (args.contains("root")) {
     const auto& r = args.at("root");
-    if (auto ok = only_keys(r, "root", {"password", "password_hash", "ssh_keys", "expire_password"});
+    if (auto ok =
+            only_keys(r, "root", {"password", "password_hash", "ssh_keys", "expire_password"});
         !ok)
       return std::move(ok).error();
     auto c = parse_credentials(r, "root", false);
@@ -289,8 +290,8 @@ core::Result<Order> parse_order(const json& args) {
     if (!scripts) return std::move(scripts).error();
     order.postboot = std::move(scripts).value();
   }
-  if (!order.hostname && !order.root && !order.admin && order.users.empty() &&
-      !order.ssh_pwauth && !order.timezone && order.postboot.empty())
+  if (!order.hostname && !order.root && !order.admin && order.users.empty() && !order.ssh_pwauth &&
+      !order.timezone && order.postboot.empty())
     return bad("provision",
                "the order asks for nothing (no hostname, root, admin, users, ssh_pwauth, "
                "timezone or postboot)");
@@ -341,8 +342,7 @@ core::Status prepare_account(const core::Root& root, const AdminOrder& user,
     for (const auto& g : user.groups)
       for (const char* privileged : kAdminGroups)
         if (g == privileged)
-          return bad(field + ".groups", "'" + g +
-                                            "' gives sudo rights, which " + field +
+          return bad(field + ".groups", "'" + g + "' gives sudo rights, which " + field +
                                             ".sudo: none takes away (say password or nopasswd)");
     if (*account) {
       auto groups = admin_groups_of(root, user.name);
@@ -366,14 +366,14 @@ core::Status prepare_order(const core::Root& root, Order& order) {
       return bad("root.ssh_keys", ok.error().message());
   }
   if (order.admin)
-    if (auto ok = prepare_account(root, *order.admin, "admin", order.admin_group,
-                                  order.leave_groups);
+    if (auto ok =
+            prepare_account(root, *order.admin, "admin", order.admin_group, order.leave_groups);
         !ok)
       return ok;
   for (std::size_t i = 0; i < order.users.size(); ++i) {
     auto& user = order.users[i];
-    if (auto ok = prepare_account(root, user, "users[" + std::to_string(i) + "]",
-                                  order.admin_group, user.leave_groups);
+    if (auto ok = prepare_account(root, user, "users[" + std::to_string(i) + "]", order.admin_group,
+                                  user.leave_groups);
         !ok)
       return ok;
     if (user.shell) {

@@ -55,8 +55,10 @@ core::Result<bool> set_user_details(const core::Root& root, const std::string& n
                                     const std::optional<std::string>& gecos) {
   const auto current = passwd_fields(root, name);
   std::vector<std::string> argv{"usermod"};
-  if (shell && (!current || current->second != *shell)) argv.insert(argv.end(), {"--shell", *shell});
-  if (gecos && (!current || current->first != *gecos)) argv.insert(argv.end(), {"--comment", *gecos});
+  if (shell && (!current || current->second != *shell))
+    argv.insert(argv.end(), {"--shell", *shell});
+  if (gecos && (!current || current->first != *gecos))
+    argv.insert(argv.end(), {"--comment", *gecos});
   if (argv.size() == 1) return false;
   if (auto ok = run_shadow_tool(root, argv, name); !ok) return std::move(ok).error();
   return true;

@@ -29,7 +29,8 @@ std::string first_line(const std::string& text) {
 
 json report_lists(const Normalised& n) {
   json not_applied = json::array();
-  for (const auto& item : n.not_applied) not_applied.push_back({{"key", item.key}, {"why", item.why}});
+  for (const auto& item : n.not_applied)
+    not_applied.push_back({{"key", item.key}, {"why", item.why}});
   return {{"applied", n.applied}, {"not_applied", not_applied}, {"refused", n.refused}};
 }
 
@@ -50,7 +51,8 @@ void write_summary(const core::Context& ctx, const json& summary) {
   wo.follow = core::Follow::never;
   wo.create_parents = true;
   wo.durable = false;
-  if (auto ok = core::write_file_atomic(ctx.root, core::paths::kSeedReport, summary.dump(2) + "\n", wo);
+  if (auto ok =
+          core::write_file_atomic(ctx.root, core::paths::kSeedReport, summary.dump(2) + "\n", wo);
       !ok)
     core::log_warning("seed: cannot write ", ctx.root.display(core::paths::kSeedReport), ": ",
                       ok.error().message(), ", ignoring");
@@ -75,8 +77,8 @@ core::Result<std::string> install_key(core::Context& ctx, const Normalised& n,
                                         root_only(root, 0600));
       !ok)
     return std::move(ok).error();
-  if (auto ok = core::write_file_atomic(root, core::paths::kAgentKeyInstanceFile, instance_id + "\n",
-                                        root_only(root, 0644));
+  if (auto ok = core::write_file_atomic(root, core::paths::kAgentKeyInstanceFile,
+                                        instance_id + "\n", root_only(root, 0644));
       !ok)
     return std::move(ok).error();
   return std::string("written");
@@ -103,7 +105,8 @@ bool instance_provisioned(const core::Root& root, const std::string& instance_id
   return st && *st;
 }
 
-core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx, const SeedChoice& choice) {
+core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx,
+                                                 const SeedChoice& choice) {
   if (choice.dir) {
     auto seed = read_seed_dir_simple(*choice.dir);
     if (!seed) return std::move(seed).error();
@@ -132,7 +135,8 @@ std::string default_user(const core::Context& ctx) {
   for (const auto& line : core::split_lines(**text)) {
     if (!line.starts_with("ID=")) continue;
     std::string id = line.substr(3);
-    if (id.size() >= 2 && (id.front() == '"' || id.front() == '\'')) id = id.substr(1, id.size() - 2);
+    if (id.size() >= 2 && (id.front() == '"' || id.front() == '\''))
+      id = id.substr(1, id.size() - 2);
     for (const char* known : {"debian", "ubuntu", "fedora", "rocky", "almalinux", "centos"})
       if (id == known) return id;
     if (id == "rhel") return "cloud-user";
@@ -187,7 +191,8 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
     args["instance_id"] = id;
     auto parsed = provision::parse_order(args);
     if (!parsed) return fail(parsed.error().message());
-    if (auto ok = provision::prepare_order(ctx.root, *parsed); !ok) return fail(ok.error().message());
+    if (auto ok = provision::prepare_order(ctx.root, *parsed); !ok)
+      return fail(ok.error().message());
     order = std::move(*parsed);
   }
   // From here on the system changes.
@@ -222,9 +227,8 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
   const auto summary = run_plugins(ctx, "provision", options);
   json plugins = json::array();
   for (const auto& rec : summary.records)
-    plugins.push_back({{"name", rec.name},
-                       {"status", status_name(rec.status)},
-                       {"message", rec.message}});
+    plugins.push_back(
+        {{"name", rec.name}, {"status", status_name(rec.status)}, {"message", rec.message}});
   s["plugins"] = plugins;
   if (summary.exit_code() != core::kExitOk) {
     s["state"] = "failed";
@@ -233,12 +237,9 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
     return out;
   }
   if (!ctx.dry_run) {
-    json marker = {{"instance_id", id},
-                   {"provisioned_by", "guestkit-seed"},
-                   {"source", s["source"]},
-                   {"origin", s["origin"]},
-                   {"provisioned_at", s["finished"]},
-                   {"plugins", plugins}};
+    json marker = {
+        {"instance_id", id},     {"provisioned_by", "guestkit-seed"}, {"source", s["source"]},
+        {"origin", s["origin"]}, {"provisioned_at", s["finished"]},   {"plugins", plugins}};
     core::WriteOptions wo;
     wo.mode = 0600;
     wo.create_parents = true;

@@ -30,7 +30,7 @@
 namespace guestkit::plugins::seed {
 
 struct ApplyOutcome {
-  int exit_code = 0;     // core::ExitCode
+  int exit_code = 0;       // core::ExitCode
   nlohmann::json summary;  // what went to seed.json
 };
 
@@ -44,7 +44,8 @@ struct SeedChoice {
   std::optional<std::string> device;
   std::optional<std::string> dir;
 };
-core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx, const SeedChoice& choice);
+core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx,
+                                                 const SeedChoice& choice);
 
 // The default user for cloud-config (SeedConfig::default_user, else by os-release).
 std::string default_user(const core::Context& ctx);

@@ -12,14 +12,16 @@ namespace guestkit::plugins::builtin {
 core::Result<Outcome> apply_seed(PluginContext& p) {
   auto files = seed::find_seed(p.ctx, {});
   if (!files) return std::move(files).error();
-  const auto smbios = p.ctx.root.is_host() ? seed::read_smbios_seed(p.ctx.root) : seed::SmbiosSeed{};
+  const auto smbios =
+      p.ctx.root.is_host() ? seed::read_smbios_seed(p.ctx.root) : seed::SmbiosSeed{};
   if (!*files && !smbios.agent_key_hex) return Outcome::skipped;
   auto result = seed::apply_seed(p.ctx, *files ? &**files : nullptr, smbios);
   const auto& s = result.summary;
   const std::string state = s.value("state", std::string());
   if (result.exit_code != 0) {
     std::string why = s.value("error", std::string());
-    if (why.empty()) why = "a provision step failed (see " + std::string("guestkit-seed show") + ")";
+    if (why.empty())
+      why = "a provision step failed (see " + std::string("guestkit-seed show") + ")";
     return core::make_error(core::Errc::failed, "seed " + state + ": " + why);
   }
   for (const auto& item : s.value("not_applied", nlohmann::json::array()))

@@ -55,7 +55,8 @@ std::optional<std::vector<std::string>> string_list(const json& v) {
     for (char c : v.get<std::string>() + ",") {
       if (c == ',') {
         const auto b = item.find_first_not_of(" \t");
-        if (b != std::string::npos) out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
+        if (b != std::string::npos)
+          out.push_back(item.substr(b, item.find_last_not_of(" \t") - b + 1));
         item.clear();
       } else {
         item += c;
@@ -119,9 +120,9 @@ class Translator {
     if (c.contains("timezone")) timezone(c.at("timezone"));
     if (c.contains("runcmd")) runcmd(c.at("runcmd"));
     static const char* const kHandled[] = {
-        "hostname", "fqdn",        "preserve_hostname", "user",       "users",    "chpasswd",
-        "password", "ssh_authorized_keys", "disable_root", "ssh_pwauth", "timezone", "runcmd",
-        "vendor_data"};
+        "hostname", "fqdn",     "preserve_hostname",   "user",         "users",
+        "chpasswd", "password", "ssh_authorized_keys", "disable_root", "ssh_pwauth",
+        "timezone", "runcmd",   "vendor_data"};
     for (const auto& [key, value] : c.items())
       if (std::none_of(std::begin(kHandled), std::end(kHandled),
                        [&](const char* k) { return key == k; }))
@@ -195,15 +196,18 @@ class Translator {
   }
 
   // One `users` entry (or `user:` given as a map) onto `a`.
-  void user_fields(const json& entry, Account& a, const std::string& top, const std::string& where) {
+  void user_fields(const json& entry, Account& a, const std::string& top,
+                   const std::string& where) {
     std::optional<std::string> from_passwd, from_plain, from_hashed;
     for (const auto& [key, value] : entry.items()) {
       const std::string path = where + "." + key;
       if (key == "name") continue;
       if (key == "groups") {
         auto groups = string_list(value);
-        if (!groups) skip(top, path, "must be a list of group names or \"a, b\"");
-        else a.groups = *groups;
+        if (!groups)
+          skip(top, path, "must be a list of group names or \"a, b\"");
+        else
+          a.groups = *groups;
       } else if (key == "sudo") {
         if (value.is_null() || (value.is_boolean() && !value.get<bool>())) {
           a.sudo = "none";
@@ -217,16 +221,19 @@ class Translator {
         }
         auto level = sudo_level(rules->front());
         if (!level) {
-          skip(top, path,
-               "guestkit writes only ALL=(ALL) ALL or ALL=(ALL) NOPASSWD:ALL; no sudo rights given");
+          skip(
+              top, path,
+              "guestkit writes only ALL=(ALL) ALL or ALL=(ALL) NOPASSWD:ALL; no sudo rights given");
           a.sudo = "none";
           continue;
         }
         a.sudo = *level;
         if (rules->size() > 1) skip(top, path + "[1..]", "only the first sudo rule is applied");
       } else if (key == "lock_passwd") {
-        if (!value.is_boolean()) skip(top, path, "must be true or false");
-        else a.lock = value.get<bool>();
+        if (!value.is_boolean())
+          skip(top, path, "must be true or false");
+        else
+          a.lock = value.get<bool>();
       } else if (key == "passwd" || key == "hashed_passwd" || key == "plain_text_passwd") {
         auto s = as_string(value);
         if (!s) {
@@ -236,12 +243,16 @@ class Translator {
         (key == "passwd" ? from_passwd : key == "hashed_passwd" ? from_hashed : from_plain) = *s;
       } else if (key == "ssh_authorized_keys") {
         auto keys = string_list(value);
-        if (!keys || !value.is_array()) skip(top, path, "must be a list of key lines");
-        else a.keys.insert(a.keys.end(), keys->begin(), keys->end());
+        if (!keys || !value.is_array())
+          skip(top, path, "must be a list of key lines");
+        else
+          a.keys.insert(a.keys.end(), keys->begin(), keys->end());
       } else if (key == "shell" || key == "gecos") {
         auto s = as_string(value);
-        if (!s) skip(top, path, "must be a string");
-        else (key == "shell" ? a.shell : a.gecos) = *s;
+        if (!s)
+          skip(top, path, "must be a string");
+        else
+          (key == "shell" ? a.shell : a.gecos) = *s;
       } else {
         skip(top, path, kUnsupported);
       }
@@ -350,8 +361,7 @@ class Translator {
       user_fields(entry, a, "users", where);
       accounts_.push_back(std::move(a));
     }
-    if (default_map && !default_)
-      skip("user", "user", "the users list has no \"default\" entry");
+    if (default_map && !default_) skip("user", "user", "the users list has no \"default\" entry");
   }
 
   // A password from chpasswd or `password`: `text` or `hash`.
@@ -386,8 +396,10 @@ class Translator {
     }
     applied("chpasswd");
     if (c.contains("expire")) {
-      if (c.at("expire").is_boolean()) expire_ = c.at("expire").get<bool>();
-      else skip("chpasswd", "chpasswd.expire", "must be true or false");
+      if (c.at("expire").is_boolean())
+        expire_ = c.at("expire").get<bool>();
+      else
+        skip("chpasswd", "chpasswd.expire", "must be true or false");
     }
     for (const auto& [key, value] : c.items())
       if (key != "expire" && key != "users" && key != "list")
@@ -406,7 +418,8 @@ class Translator {
                                      ? u.at("type").get<std::string>()
                                      : "text";
         if (type == "RANDOM") {
-          skip("chpasswd", path, "random passwords are not applied (cloud-init prints them on the console)");
+          skip("chpasswd", path,
+               "random passwords are not applied (cloud-init prints them on the console)");
           continue;
         }
         if (type != "text" && type != "hash") {
@@ -554,8 +567,10 @@ class Translator {
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }

@@ -10,12 +10,18 @@
 namespace guestkit::plugins::seed {
 namespace {
 
-constexpr const char* kKnown[] = {
-    "meta-data",        "user-data",       "vendor-data",
-    "network-config",   "guestkit/order.json", "guestkit/agent.key",
-    "gandi/config",     "gandi/init",      "openstack/latest/meta_data.json",
-    "openstack/latest/user_data", "openstack/latest/vendor_data.json",
-    "openstack/latest/network_data.json"};
+constexpr const char* kKnown[] = {"meta-data",
+                                  "user-data",
+                                  "vendor-data",
+                                  "network-config",
+                                  "guestkit/order.json",
+                                  "guestkit/agent.key",
+                                  "gandi/config",
+                                  "gandi/init",
+                                  "openstack/latest/meta_data.json",
+                                  "openstack/latest/user_data",
+                                  "openstack/latest/vendor_data.json",
+                                  "openstack/latest/network_data.json"};
 constexpr const char* kScriptDirs[] = {"guestkit/postboot"};
 
 struct Reader {
@@ -36,10 +42,13 @@ struct Reader {
       at = std::move(next);
       rest = rest.substr(slash + 1);
     }
-    core::UniqueFd fd(::openat(at.get(), rest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    core::UniqueFd fd(
+        ::openat(at.get(), rest.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
-      if (errno == ELOOP) seed.refused.push_back(name + ": a symlink, refused");
-      else if (errno != ENOENT) seed.refused.push_back(name + ": cannot be opened");
+      if (errno == ELOOP)
+        seed.refused.push_back(name + ": a symlink, refused");
+      else if (errno != ENOENT)
+        seed.refused.push_back(name + ": cannot be opened");
       return;
     }
     struct stat st {};
@@ -98,16 +107,21 @@ core::Result<SeedFiles> read_seed_dir_simple(const std::string& dir) {
   if (!fd) return core::errno_error("open the seed directory " + dir);
   SeedFiles seed;
   seed.origin = dir;
-  if (exists_dir(fd.get(), "guestkit")) seed.kind = SourceKind::swap_guestkit;
-  else if (exists_dir(fd.get(), "gandi")) seed.kind = SourceKind::swap_gandi;
-  else if (exists_dir(fd.get(), "openstack")) seed.kind = SourceKind::configdrive;
-  else seed.kind = SourceKind::nocloud;
+  if (exists_dir(fd.get(), "guestkit"))
+    seed.kind = SourceKind::swap_guestkit;
+  else if (exists_dir(fd.get(), "gandi"))
+    seed.kind = SourceKind::swap_gandi;
+  else if (exists_dir(fd.get(), "openstack"))
+    seed.kind = SourceKind::configdrive;
+  else
+    seed.kind = SourceKind::nocloud;
   Reader reader{fd.get(), seed};
   for (const char* name : kKnown) reader.read(name);
   for (const char* sub : kScriptDirs) reader.read_dir(sub);
   if (seed.files.empty() && seed.refused.empty())
-    return core::make_error(core::Errc::bad_input, dir + ": no seed files (meta-data, user-data, "
-                                                         "openstack/, guestkit/ or gandi/)");
+    return core::make_error(core::Errc::bad_input, dir +
+                                                       ": no seed files (meta-data, user-data, "
+                                                       "openstack/, guestkit/ or gandi/)");
   return seed;
 }
 

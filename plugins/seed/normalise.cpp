@@ -27,8 +27,10 @@ core::Result<json> parse_json(const std::string& file, const std::string& text) 
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -42,8 +44,10 @@ core::Result<json> parse_json(const std::string& file, const std::string& text) 
   } catch (const json::parse_error& e) {
     std::size_t line = 1, column = 1;
     for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, column = 1;
-      else ++column;
+      if (text[i] == '\n')
+        ++line, column = 1;
+      else
+        ++column;
     }
     return bad(file, "invalid JSON at line " + std::to_string(line) + ", column " +
                          std::to_string(column));
@@ -91,9 +95,9 @@ class Builder {
         break;
     }
     for (const auto& [name, content] : files_->files)
-      if (!used_.count(name)) out_.not_applied.push_back({name, "not a file guestkit reads from a " +
-                                                                    std::string(kind_name(files_->kind)) +
-                                                                    " seed"});
+      if (!used_.count(name))
+        out_.not_applied.push_back({name, "not a file guestkit reads from a " +
+                                              std::string(kind_name(files_->kind)) + " seed"});
     return {};
   }
 
@@ -141,7 +145,8 @@ class Builder {
           auto doc = yaml_to_json(part.content);
           if (!doc) return bad(where, doc.error().context);
           if (doc->is_null()) continue;
-          if (!doc->is_object()) return bad(where, "line 1: the #cloud-config document is not a map");
+          if (!doc->is_object())
+            return bad(where, "line 1: the #cloud-config document is not a map");
           for (auto& [key, value] : doc->items()) merged[key] = value;
           break;
         }
@@ -175,8 +180,8 @@ class Builder {
     if (const auto* u = file(user_name))
       if (auto ok = user_data("user-data", *u, false); !ok) return ok;
     if (const auto* v = vendor_name.empty() ? nullptr : file(vendor_name)) {
-      const json& vd = cloud_.config.contains("vendor_data") ? cloud_.config.at("vendor_data")
-                                                             : json();
+      const json& vd =
+          cloud_.config.contains("vendor_data") ? cloud_.config.at("vendor_data") : json();
       if (vd.is_object() && vd.contains("enabled") && vd.at("enabled").is_boolean() &&
           !vd.at("enabled").get<bool>()) {
         out_.not_applied.push_back({"vendor-data", "user-data says vendor_data: {enabled: false}"});
@@ -209,8 +214,10 @@ class Builder {
             out_.applied.push_back(name);
           } else if (key == "local-hostname") {
             auto host = as_string(value);
-            if (!host) out_.not_applied.push_back({name, "must be a string"});
-            else cloud_.meta_hostname = host;
+            if (!host)
+              out_.not_applied.push_back({name, "must be a string"});
+            else
+              cloud_.meta_hostname = host;
           } else if (key == "public-keys") {
             if (auto ok = meta_keys(name, value); !ok) return ok;
           } else if (key == "guestkit-agent-key") {
@@ -259,7 +266,8 @@ class Builder {
       std::size_t start = 0;
       while (start <= k.size()) {
         const auto nl = k.find('\n', start);
-        std::string line = k.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        std::string line =
+            k.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
         if (!line.empty()) cloud_.meta_keys.push_back(line);
         if (nl == std::string::npos) break;
@@ -286,8 +294,10 @@ class Builder {
           out_.applied.push_back(name);
         } else if (key == "hostname") {
           auto host = as_string(value);
-          if (!host) out_.not_applied.push_back({name, "must be a string"});
-          else cloud_.meta_hostname = host;
+          if (!host)
+            out_.not_applied.push_back({name, "must be a string"});
+          else
+            cloud_.meta_hostname = host;
         } else if (key == "public_keys") {
           if (auto ok = meta_keys(name, value); !ok) return ok;
         } else if (key == "keys") {
@@ -309,8 +319,7 @@ class Builder {
         }
       }
     }
-    if (auto ok = user_and_vendor("openstack/latest/user_data", ""); !ok)
-      return ok;
+    if (auto ok = user_and_vendor("openstack/latest/user_data", ""); !ok) return ok;
     finish_cloud();
     if (admin_pass) {
       json& root = out_.order["root"];
@@ -395,7 +404,8 @@ class Builder {
             std::size_t start = 0;
             for (;;) {
               const auto nl = line->find('\n', start);
-              std::string l = line->substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+              std::string l =
+                  line->substr(start, nl == std::string::npos ? std::string::npos : nl - start);
               while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
               if (!l.empty()) keys.push_back(l);
               if (nl == std::string::npos) break;
@@ -472,10 +482,14 @@ json redact(const json& v, const std::string& key) {
 
 const char* kind_name(SourceKind kind) {
   switch (kind) {
-    case SourceKind::swap_guestkit: return "swap-guestkit";
-    case SourceKind::swap_gandi: return "swap-gandi";
-    case SourceKind::nocloud: return "nocloud";
-    case SourceKind::configdrive: return "configdrive";
+    case SourceKind::swap_guestkit:
+      return "swap-guestkit";
+    case SourceKind::swap_gandi:
+      return "swap-gandi";
+    case SourceKind::nocloud:
+      return "nocloud";
+    case SourceKind::configdrive:
+      return "configdrive";
   }
   return "?";
 }
@@ -496,9 +510,8 @@ core::Result<Normalised> normalise(const SeedFiles* files, const SmbiosSeed& smb
   if (auto ok = builder.run(); !ok) return std::move(ok).error();
   if (smbios.agent_key_hex) {
     if (out.agent_key) {
-      out.not_applied.push_back({"SMBIOS io.guestkit.agent-key", "the seed's own key (" +
-                                                                     out.agent_key_source +
-                                                                     ") is used"});
+      out.not_applied.push_back({"SMBIOS io.guestkit.agent-key",
+                                 "the seed's own key (" + out.agent_key_source + ") is used"});
     } else {
       auto key = check_key("SMBIOS io.guestkit.agent-key", *smbios.agent_key_hex);
       if (!key) return std::move(key).error();

@@ -79,7 +79,7 @@ namespace detail {
 struct CloudInput {
   nlohmann::json config = nlohmann::json::object();
   std::map<std::string, std::string> origin;
-  std::vector<std::string> meta_keys;       // meta-data public keys
+  std::vector<std::string> meta_keys;        // meta-data public keys
   std::optional<std::string> meta_hostname;  // meta-data local-hostname
   std::string default_user;
 };

@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     gk::core::report_fatal(spec, files.error().message());
     return gk::core::kExitFailed;
   }
-  const auto smbios = (*ctx)->root.is_host() ? sd::read_smbios_seed((*ctx)->root) : sd::SmbiosSeed{};
+  const auto smbios =
+      (*ctx)->root.is_host() ? sd::read_smbios_seed((*ctx)->root) : sd::SmbiosSeed{};
   const sd::SeedFiles* seed = *files ? &**files : nullptr;
 
   if (command == "show") {
@@ -79,15 +80,17 @@ int main(int argc, char** argv) {
       gk::core::report_fatal(spec, n.error().message());
       return gk::core::kExitFailed;
     }
-    std::cout << sd::show_text(*n, n->instance_id.empty() ? sd::fallback_instance_id((*ctx)->root)
-                                                          : n->instance_id);
+    std::cout << sd::show_text(
+        *n, n->instance_id.empty() ? sd::fallback_instance_id((*ctx)->root) : n->instance_id);
     return gk::core::kExitOk;
   }
   auto result = sd::apply_seed(**ctx, seed, smbios);
   const auto& s = result.summary;
   std::cout << "seed: " << s.value("state", std::string("?"));
-  if (s.contains("instance_id")) std::cout << " (instance " << s["instance_id"].get<std::string>() << ")";
+  if (s.contains("instance_id"))
+    std::cout << " (instance " << s["instance_id"].get<std::string>() << ")";
   std::cout << "\n";
-  if (result.exit_code != 0) gk::core::report_fatal(spec, s.value("error", std::string("a provision step failed")));
+  if (result.exit_code != 0)
+    gk::core::report_fatal(spec, s.value("error", std::string("a provision step failed")));
   return result.exit_code;
 }

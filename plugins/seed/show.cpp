@@ -11,8 +11,8 @@ std::string show_text(const Normalised& n, const std::string& instance_id) {
   out += "\ninstance id: " + (instance_id.empty() ? std::string("(none)") : instance_id) +
          (n.instance_id.empty() && !instance_id.empty() ? " (the VM's: the seed names none)" : "") +
          "\n";
-  out += "agent key: " + (n.agent_key ? "from " + n.agent_key_source + " (not shown)" : std::string("none")) +
-         "\n";
+  out += "agent key: " +
+         (n.agent_key ? "from " + n.agent_key_source + " (not shown)" : std::string("none")) + "\n";
   out += "order:";
   if (n.order.empty())
     out += " (nothing)\n";

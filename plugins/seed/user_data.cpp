@@ -84,7 +84,8 @@ core::Result<ContentType> parse_content_type(const std::string& value) {
   ContentType ct;
   std::size_t i = value.find(';');
   ct.type = lower(trim(std::string_view(value).substr(0, i)));
-  if (ct.type.find('/') == std::string::npos) return bad("Content-Type '" + ct.type + "' has no '/'");
+  if (ct.type.find('/') == std::string::npos)
+    return bad("Content-Type '" + ct.type + "' has no '/'");
   while (i != std::string::npos && i < value.size()) {
     ++i;  // past ';'
     const std::size_t eq = value.find('=', i);
@@ -172,7 +173,8 @@ struct Splitter {
   std::size_t counted = 0;
 
   core::Status entity(std::string_view text, int depth, const std::string& label) {
-    if (depth > kMaxMimeDepth) return bad("multipart nested deeper than " + std::to_string(kMaxMimeDepth));
+    if (depth > kMaxMimeDepth)
+      return bad("multipart nested deeper than " + std::to_string(kMaxMimeDepth));
     auto e = parse_entity(text);
     if (!e) return std::move(e).error();
     ContentType ct;
@@ -182,7 +184,8 @@ struct Splitter {
       ct = std::move(*parsed);
     }
     if (ct.type.starts_with("multipart/")) return multipart(e->body, ct, depth, label);
-    if (++counted > kMaxMimeParts) return bad("more than " + std::to_string(kMaxMimeParts) + " parts");
+    if (++counted > kMaxMimeParts)
+      return bad("more than " + std::to_string(kMaxMimeParts) + " parts");
     const std::string name = label.empty() ? ct.type : label + " (" + ct.type + ")";
     bool unsupported_encoding = false;
     const auto cte = e->headers.count("content-transfer-encoding")

@@ -11,10 +11,9 @@ namespace {
 using nlohmann::json;
 
 core::Error at(const YAML::Mark& mark, const std::string& message) {
-  return core::make_error(core::Errc::bad_input, "line " + std::to_string(std::max(mark.line, 0) + 1) +
-                                                     ", column " +
-                                                     std::to_string(std::max(mark.column, 0) + 1) +
-                                                     ": " + message);
+  return core::make_error(core::Errc::bad_input,
+                          "line " + std::to_string(std::max(mark.line, 0) + 1) + ", column " +
+                              std::to_string(std::max(mark.column, 0) + 1) + ": " + message);
 }
 
 // Counts what the parser produces, without building nodes.
@@ -68,8 +67,10 @@ class Scan final : public YAML::EventHandler {
 };
 
 bool is_bool(const std::string& s, bool& value) {
-  static const char* const kTrue[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
-  static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+  static const char* const kTrue[] = {"true", "True", "TRUE", "yes", "Yes",
+                                      "YES",  "on",   "On",   "ON"};
+  static const char* const kFalse[] = {"false", "False", "FALSE", "no", "No",
+                                       "NO",    "off",   "Off",   "OFF"};
   for (const char* t : kTrue)
     if (s == t) return value = true, true;
   for (const char* f : kFalse)

@@ -78,18 +78,20 @@ class SeedLab {
   SeedLab() {
     if (!gt::running_as_root()) gt::skip("the seed lab needs root (useradd --root, chown)");
     for (const char* tool : {"useradd", "usermod", "chpasswd", "chage", "gpasswd"})
-      if (!gc::find_program(tool)) gt::skip(std::string(tool) + " is not installed (package passwd)");
+      if (!gc::find_program(tool))
+        gt::skip(std::string(tool) + " is not installed (package passwd)");
     tmp_.write("root/etc/passwd",
                "root:x:0:0:root:/root:/bin/bash\n"
                "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
                "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
-    tmp_.write("root/etc/shadow",
-               "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n",
-               0640);
+    tmp_.write(
+        "root/etc/shadow",
+        "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n",
+        0640);
     tmp_.write("root/etc/group",
                "root:x:0:\ndaemon:x:1:\nadm:x:4:\nsudo:x:27:\nusers:x:100:\nnogroup:x:65534:\n");
-    tmp_.write("root/etc/gshadow", "root:*::\ndaemon:*::\nadm:*::\nsudo:*::\nusers:*::\nnogroup:*::\n",
-               0640);
+    tmp_.write("root/etc/gshadow",
+               "root:*::\ndaemon:*::\nadm:*::\nsudo:*::\nusers:*::\nnogroup:*::\n", 0640);
     tmp_.write("root/etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n");
     tmp_.write("root/etc/hostname", "debian\n");
     tmp_.write("root/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12\"\nID=debian\n");
@@ -181,9 +183,10 @@ void check_key_and_again(const SeedLab& lab, const std::string& seed_dir, const 
 TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]") {
   SeedLab lab;
   const std::string alice_hash = hash_of("alice-pw");
-  lab.tmp().write("seed/meta-data", "instance-id: iid-nocloud-1\nlocal-hostname: web1\n"
-                                    "guestkit-agent-key: " + agent_key() + "\npublic-keys:\n  - " +
-                                        kKey1 + "\n");
+  lab.tmp().write("seed/meta-data",
+                  "instance-id: iid-nocloud-1\nlocal-hostname: web1\n"
+                  "guestkit-agent-key: " +
+                      agent_key() + "\npublic-keys:\n  - " + kKey1 + "\n");
   lab.tmp().write("seed/user-data",
                   "#cloud-config\n"
                   "fqdn: web1.example.com\n"
@@ -194,20 +197,28 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
                   "    groups: [adm, users]\n"
                   "    sudo: ALL=(ALL) NOPASSWD:ALL\n"
                   "    lock_passwd: false\n"
-                  "    hashed_passwd: '" + alice_hash + "'\n"
-                  "    ssh_authorized_keys: ['" + kKey2 + "']\n"
-                  "    shell: /bin/sh\n"
-                  "  - name: bob\n"
-                  "    passwd: '" + alice_hash + "'\n"
-                  "  - name: carl\n"
-                  "    ssh_authorized_keys: ['" + kKey2 + "']\n"
-                  "password: Default-Pw-1\n"
-                  "chpasswd:\n  expire: false\n  list: |\n    root:Root-Pw-1\n"
-                  "disable_root: false\n"
-                  "ssh_pwauth: true\n"
-                  "timezone: Europe/Paris\n"
-                  "packages: [nginx]\n"
-                  "runcmd: ['echo hello > /run/hello']\n");
+                  "    hashed_passwd: '" +
+                      alice_hash +
+                      "'\n"
+                      "    ssh_authorized_keys: ['" +
+                      kKey2 +
+                      "']\n"
+                      "    shell: /bin/sh\n"
+                      "  - name: bob\n"
+                      "    passwd: '" +
+                      alice_hash +
+                      "'\n"
+                      "  - name: carl\n"
+                      "    ssh_authorized_keys: ['" +
+                      kKey2 +
+                      "']\n"
+                      "password: Default-Pw-1\n"
+                      "chpasswd:\n  expire: false\n  list: |\n    root:Root-Pw-1\n"
+                      "disable_root: false\n"
+                      "ssh_pwauth: true\n"
+                      "timezone: Europe/Paris\n"
+                      "packages: [nginx]\n"
+                      "runcmd: ['echo hello > /run/hello']\n");
   const std::string dir = (lab.tmp().path() / "seed").string();
   const auto res = lab.seed({"--dir", dir, "apply"});
   INFO(res.out << res.err);
@@ -230,8 +241,10 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
   const auto group = lab.file("/etc/group");
   CHECK(group.find("\nsudo:x:27:debian,alice\n") != std::string::npos);
   CHECK(group.find("\nadm:x:4:alice\n") != std::string::npos);
-  CHECK(lab.file("/etc/sudoers.d/90-guestkit-alice").ends_with("alice ALL=(ALL:ALL) NOPASSWD: ALL\n"));
-  CHECK(lab.file("/etc/sudoers.d/90-guestkit-debian").ends_with("debian ALL=(ALL:ALL) NOPASSWD: ALL\n"));
+  CHECK(lab.file("/etc/sudoers.d/90-guestkit-alice")
+            .ends_with("alice ALL=(ALL:ALL) NOPASSWD: ALL\n"));
+  CHECK(lab.file("/etc/sudoers.d/90-guestkit-debian")
+            .ends_with("debian ALL=(ALL:ALL) NOPASSWD: ALL\n"));
   // Keys: meta-data's go to the default user and (disable_root: false) root.
   CHECK(lab.file("/home/debian/.ssh/authorized_keys") == kKey1 + "\n");
   CHECK(lab.file("/root/.ssh/authorized_keys") == kKey1 + "\n");
@@ -239,7 +252,8 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
   CHECK(owner_of(lab.root() / "home/alice/.ssh/authorized_keys") == 1001);
   // Host, sshd, zone, runcmd.
   CHECK(lab.file("/etc/hostname") == "web1.example.com\n");
-  CHECK(lab.file("/etc/ssh/sshd_config.d/40-guestkit-pwauth.conf").ends_with("PasswordAuthentication yes\n"));
+  CHECK(lab.file("/etc/ssh/sshd_config.d/40-guestkit-pwauth.conf")
+            .ends_with("PasswordAuthentication yes\n"));
   CHECK(fs::read_symlink(lab.root() / "etc/localtime") == "../usr/share/zoneinfo/Europe/Paris");
   CHECK(lab.file("/var/lib/guestkit/postboot/60-runcmd").ends_with("echo hello > /run/hello\n"));
   CHECK(mode_of(lab.root() / "var/lib/guestkit/postboot/60-runcmd") == 0700);
@@ -254,8 +268,10 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
                        lab.shadow_hash("root"), agent_key()});
 
   SECTION("a new instance id: the key is replaced, the new order applied") {
-    lab.tmp().write("seed/meta-data", "instance-id: iid-nocloud-2\nlocal-hostname: web2\n"
-                                      "guestkit-agent-key: " + std::string(64, 'e') + "\n");
+    lab.tmp().write("seed/meta-data",
+                    "instance-id: iid-nocloud-2\nlocal-hostname: web2\n"
+                    "guestkit-agent-key: " +
+                        std::string(64, 'e') + "\n");
     lab.tmp().write("seed/user-data", "#cloud-config\nusers: []\n");
     const auto second = lab.seed({"--dir", dir, "apply"});
     INFO(second.out << second.err);
@@ -294,13 +310,15 @@ TEST_CASE("seed ConfigDrive directory: full provision", "[seed-cli]") {
 TEST_CASE("seed guestkit/ and gandi/ layouts: full provision", "[seed-cli]") {
   SeedLab lab;
   SECTION("guestkit/") {
-    lab.tmp().write("sw/guestkit/order.json",
-                    json{{"instance_id", "vm-1001"},
-                         {"hostname", "g1"},
-                         {"root", {{"password", "Root-G-1"}}},
-                         {"admin", {{"name", "admin"}, {"password", "Admin-G-1"}, {"ssh_keys", {kKey1}},
-                                    {"sudo", "password"}}}}
-                        .dump());
+    lab.tmp().write("sw/guestkit/order.json", json{{"instance_id", "vm-1001"},
+                                                   {"hostname", "g1"},
+                                                   {"root", {{"password", "Root-G-1"}}},
+                                                   {"admin",
+                                                    {{"name", "admin"},
+                                                     {"password", "Admin-G-1"},
+                                                     {"ssh_keys", {kKey1}},
+                                                     {"sudo", "password"}}}}
+                                                  .dump());
     lab.tmp().write("sw/guestkit/agent.key", agent_key() + "\n");
     lab.tmp().write("sw/guestkit/postboot/20-hello", "#!/bin/sh\necho hi\n");
     const std::string dir = (lab.tmp().path() / "sw").string();
@@ -331,7 +349,8 @@ TEST_CASE("seed guestkit/ and gandi/ layouts: full provision", "[seed-cli]") {
     CHECK(lab.file("/etc/hostname") == "legacy1\n");
     const auto wrapper = lab.file("/var/lib/guestkit/postboot/50-gandi-init");
     // The wrapper really runs the program with --postboot.
-    const auto ran = gc::run({"/bin/sh", (lab.root() / "var/lib/guestkit/postboot/50-gandi-init").string()});
+    const auto ran =
+        gc::run({"/bin/sh", (lab.root() / "var/lib/guestkit/postboot/50-gandi-init").string()});
     REQUIRE(ran);
     CHECK(ran->out == "--postboot\n");
     // No instance id in gandi/config: the VM's own (here /etc/machine-id).
@@ -343,7 +362,8 @@ TEST_CASE("seed guestkit/ and gandi/ layouts: full provision", "[seed-cli]") {
 
 TEST_CASE("seed for an instance already provisioned, or invalid, changes nothing", "[seed-cli]") {
   SeedLab lab;
-  lab.tmp().write("seed/meta-data", "instance-id: iid-done\nguestkit-agent-key: " + agent_key() + "\n");
+  lab.tmp().write("seed/meta-data",
+                  "instance-id: iid-done\nguestkit-agent-key: " + agent_key() + "\n");
   lab.tmp().write("seed/user-data", "#cloud-config\nhostname: other\npassword: X-Pw-1\n");
   const std::string dir = (lab.tmp().path() / "seed").string();
   SECTION("already provisioned (by the agent)") {

@@ -15,9 +15,9 @@
 #include "plugins/boot_report.hpp"
 #include "plugins/builtin/builtin.hpp"
 #include "plugins/plugin.hpp"
-#include "plugins/seed/apply.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/password.hpp"
+#include "plugins/seed/apply.hpp"
 #include "plugins/seed/dir_reader.hpp"
 #include "plugins/seed/normalise.hpp"
 #include "plugins/seed/show.hpp"
@@ -103,19 +103,27 @@ TEST_CASE("seed NoCloud: every key of the cloud-config subset", "[seed]") {
       "    groups: adm, users\n"
       "    sudo: ALL=(ALL) NOPASSWD:ALL\n"
       "    lock_passwd: false\n"
-      "    passwd: '" + a_hash() + "'\n"
-      "    ssh_authorized_keys: ['" + kKey2 + "']\n"
+      "    passwd: '" +
+      a_hash() +
+      "'\n"
+      "    ssh_authorized_keys: ['" +
+      kKey2 +
+      "']\n"
       "    shell: /bin/sh\n"
       "    gecos: Alice A.\n"
       "  - name: bob\n"
       "    sudo: 'ALL=(ALL:ALL) ALL'\n"
       "    plain_text_passwd: bob-pw\n"
-      "    hashed_passwd: '" + a_hash() + "'\n"
+      "    hashed_passwd: '" +
+      a_hash() +
+      "'\n"
       "  - name: carol\n"
       "    sudo: false\n"
       "    plain_text_passwd: carol-pw\n"
       "  - name: root\n"
-      "    hashed_passwd: '" + a_hash() + "'\n"
+      "    hashed_passwd: '" +
+      a_hash() +
+      "'\n"
       "chpasswd:\n"
       "  expire: true\n"
       "  users:\n"
@@ -123,7 +131,9 @@ TEST_CASE("seed NoCloud: every key of the cloud-config subset", "[seed]") {
       "  list: |\n"
       "    bob:bob-list-pw\n"
       "password: default-pw\n"
-      "ssh_authorized_keys: ['" + kKey1 + "']\n"
+      "ssh_authorized_keys: ['" +
+      kKey1 +
+      "']\n"
       "disable_root: false\n"
       "ssh_pwauth: yes\n"
       "timezone: Europe/Paris\n"
@@ -178,23 +188,24 @@ TEST_CASE("seed NoCloud: every key of the cloud-config subset", "[seed]") {
 
   CHECK(o["root"]["password_hash"] == a_hash());
   CHECK(o["root"]["ssh_keys"] == json::array({kKey1}));  // disable_root: false
-  for (const char* key : {"user-data: fqdn", "user-data: users", "user-data: chpasswd",
-                          "user-data: password", "user-data: ssh_authorized_keys",
-                          "user-data: disable_root", "user-data: ssh_pwauth",
-                          "user-data: timezone", "user-data: runcmd", "meta-data: instance-id"})
+  for (const char* key :
+       {"user-data: fqdn", "user-data: users", "user-data: chpasswd", "user-data: password",
+        "user-data: ssh_authorized_keys", "user-data: disable_root", "user-data: ssh_pwauth",
+        "user-data: timezone", "user-data: runcmd", "meta-data: instance-id"})
     CHECK(applied(n, key));
   CHECK(n.not_applied.size() == 3);  // hostname, meta hostname, bob's plain_text_passwd
   parses(n);
 }
 
 TEST_CASE("seed cloud-config defaults: no users key means the default user, locked", "[seed]") {
-  const auto n = must(nocloud({{"meta-data", "instance-id: i-2\npublic-keys:\n  - " + kKey1 + "\n"},
-                               {"user-data", "#cloud-config\npreserve_hostname: true\nhostname: x\n"}}));
+  const auto n =
+      must(nocloud({{"meta-data", "instance-id: i-2\npublic-keys:\n  - " + kKey1 + "\n"},
+                    {"user-data", "#cloud-config\npreserve_hostname: true\nhostname: x\n"}}));
   const json* def = user(n.order, "debian");
   REQUIRE(def);
   CHECK((*def)["lock_password"] == true);
   CHECK((*def)["ssh_keys"] == json::array({kKey1}));
-  CHECK_FALSE(n.order.contains("root"));  // disable_root defaults to true
+  CHECK_FALSE(n.order.contains("root"));      // disable_root defaults to true
   CHECK_FALSE(n.order.contains("hostname"));  // preserve_hostname
   CHECK(reported(n, "user-data: hostname"));
   CHECK(applied(n, "user-data: preserve_hostname"));
@@ -206,9 +217,10 @@ TEST_CASE("seed cloud-config defaults: no users key means the default user, lock
     CHECK_FALSE(user(r.order, "debian"));
   }
   SECTION("without a default user, its keys and password are reported") {
-    const auto r = must(nocloud({{"user-data", "#cloud-config\npassword: pw\nssh_authorized_keys: ['" +
-                                                   kKey1 + "']\n"}}),
-                        {}, "");
+    const auto r =
+        must(nocloud({{"user-data",
+                       "#cloud-config\npassword: pw\nssh_authorized_keys: ['" + kKey1 + "']\n"}}),
+             {}, "");
     CHECK_FALSE(r.order.contains("users"));
     CHECK(reported(r, "user-data: users[0]"));
     CHECK(reported(r, "user-data: password"));
@@ -224,8 +236,8 @@ TEST_CASE("seed cloud-config defaults: no users key means the default user, lock
     CHECK(reported(r, "user-data: chpasswd.users[0]"));
   }
   SECTION("a sudo rule guestkit does not write gives no sudo, and is reported") {
-    const auto r = must(nocloud({{"user-data",
-                                  "#cloud-config\nusers:\n  - name: x\n    sudo: 'x ALL=/bin/ls'\n"}}));
+    const auto r = must(nocloud(
+        {{"user-data", "#cloud-config\nusers:\n  - name: x\n    sudo: 'x ALL=/bin/ls'\n"}}));
     CHECK((*user(r.order, "x"))["sudo"] == "none");
     CHECK(reported(r, "user-data: users[0].sudo"));
   }
@@ -284,7 +296,8 @@ TEST_CASE("seed user-data: MIME multipart", "[seed][mime]") {
   CHECK((*parts)[0].type == sd::UserDataPart::Type::cloud_config);
   CHECK((*parts)[0].content == config);
   CHECK((*parts)[1].type == sd::UserDataPart::Type::script);
-  CHECK((*parts)[1].content == "#!/bin/sh\necho from mime\n");  // the break before -- is the delimiter's
+  CHECK((*parts)[1].content ==
+        "#!/bin/sh\necho from mime\n");  // the break before -- is the delimiter's
   CHECK((*parts)[2].type == sd::UserDataPart::Type::unsupported);
 
   const auto n = must(nocloud({{"user-data", mime}}));
@@ -298,8 +311,9 @@ TEST_CASE("seed user-data: MIME multipart", "[seed][mime]") {
          {std::string("Content-Type: multipart/mixed\n\n--x\n\nbody\n--x--\n"),  // no boundary
           std::string("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: "
                       "text/x-shellscript\n\n#!/bin/sh\n"),  // never closed
-          std::string("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: "
-                      "base64\n\n!!!!\n--b--\n"),  // bad base64
+          std::string(
+              "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: "
+              "base64\n\n!!!!\n--b--\n"),  // bad base64
           std::string("Content-Type: multipart/mixed; boundary=b\nno blank line")}) {
       auto e = run(nocloud({{"user-data", bad}}));
       REQUIRE_FALSE(e);
@@ -309,9 +323,9 @@ TEST_CASE("seed user-data: MIME multipart", "[seed][mime]") {
   SECTION("a single script, and unsupported formats") {
     CHECK(must(nocloud({{"user-data", "#!/bin/bash\necho hi\n"}})).order["postboot"][0]["name"] ==
           "50-user-data");
-    for (const std::string& other : {std::string("#include http://192.0.2.1/\n"),
-                                     std::string("#cloud-boothook\necho\n"),
-                                     std::string("\x1f\x8b\x08 gzip"), std::string("just text\n")}) {
+    for (const std::string& other :
+         {std::string("#include http://192.0.2.1/\n"), std::string("#cloud-boothook\necho\n"),
+          std::string("\x1f\x8b\x08 gzip"), std::string("just text\n")}) {
       const auto r = must(nocloud({{"user-data", other}}));
       CHECK(reported(r, "user-data"));
       CHECK_FALSE(r.order.contains("postboot"));  // the default user only, as cloud-init
@@ -324,8 +338,8 @@ TEST_CASE("seed vendor-data lies below user-data", "[seed]") {
       "Content-Type: multipart/mixed; boundary=v\n\n--v\nContent-Type: text/cloud-config\n\n"
       "#cloud-config\nhostname: vendor-host\ntimezone: UTC\n--v\nContent-Type: "
       "text/x-shellscript\n\n#!/bin/sh\necho vendor\n--v--\n";
-  const auto n = must(nocloud({{"user-data", "#cloud-config\nhostname: user-host\n"},
-                               {"vendor-data", vendor}}));
+  const auto n = must(
+      nocloud({{"user-data", "#cloud-config\nhostname: user-host\n"}, {"vendor-data", vendor}}));
   CHECK(n.order["hostname"] == "user-host");
   CHECK(reported(n, "vendor-data: hostname"));
   CHECK(n.order["timezone"] == "UTC");
@@ -333,8 +347,8 @@ TEST_CASE("seed vendor-data lies below user-data", "[seed]") {
   REQUIRE(n.order["postboot"].size() == 1);
   CHECK(n.order["postboot"][0]["name"] == "40-vendor-data");
 
-  const auto off = must(nocloud({{"user-data", "#cloud-config\nvendor_data: {enabled: false}\n"},
-                                 {"vendor-data", vendor}}));
+  const auto off = must(nocloud(
+      {{"user-data", "#cloud-config\nvendor_data: {enabled: false}\n"}, {"vendor-data", vendor}}));
   CHECK_FALSE(off.order.contains("timezone"));
   CHECK_FALSE(off.order.contains("postboot"));
   CHECK(reported(off, "vendor-data"));
@@ -350,7 +364,9 @@ TEST_CASE("seed hostile YAML: not YAML names the line, alias bombs are refused",
   REQUIRE_FALSE(not_map);
   CHECK(not_map.error().message().find("not a map") != std::string::npos);
 
-  std::string bomb = "#cloud-config\na: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
+  std::string bomb =
+      "#cloud-config\na: &a "
+      "[\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n";
   for (char c = 'b'; c <= 'i'; ++c) {
     std::string prev(1, static_cast<char>(c - 1));
     bomb += std::string(1, c) + ": &" + c + " [*" + prev + ",*" + prev + ",*" + prev + ",*" + prev +
@@ -412,7 +428,8 @@ TEST_CASE("seed ConfigDrive: uuid, hostname, keys, admin_pass, meta", "[seed]") 
     f.files["openstack/latest/meta_data.json"] = "{\"uuid\": \"x\",\n \"admin_pass\": s3cr3t-pw}";
     auto e = sd::normalise(&f, {}, {});
     REQUIRE_FALSE(e);
-    CHECK(e.error().message().starts_with("openstack/latest/meta_data.json: invalid JSON at line 2"));
+    CHECK(
+        e.error().message().starts_with("openstack/latest/meta_data.json: invalid JSON at line 2"));
     CHECK(e.error().message().find("s3cr3t") == std::string::npos);
     f.files["openstack/latest/meta_data.json"] = std::string(100, '[') + std::string(100, ']');
     CHECK_FALSE(sd::normalise(&f, {}, {}));
@@ -423,7 +440,9 @@ TEST_CASE("seed in-swap layouts: guestkit/ and gandi/", "[seed]") {
   sd::SeedFiles g;
   g.kind = sd::SourceKind::swap_guestkit;
   g.files["guestkit/order.json"] =
-      json{{"instance_id", "vm-42"}, {"hostname", "g1"}, {"force", true},
+      json{{"instance_id", "vm-42"},
+           {"hostname", "g1"},
+           {"force", true},
            {"admin", {{"name", "admin"}, {"password", "pw"}, {"ssh_keys", {kKey1}}}}}
           .dump();
   g.files["guestkit/agent.key"] = kAgentKey + "\n";
@@ -435,19 +454,20 @@ TEST_CASE("seed in-swap layouts: guestkit/ and gandi/", "[seed]") {
   CHECK_FALSE(n.order.contains("force"));
   CHECK(reported(n, "guestkit/order.json: force"));
   CHECK(n.order["admin"]["name"] == "admin");
-  CHECK(n.order["postboot"][0] == json{{"name", "20-setup"}, {"script", "#!/bin/sh\necho setup\n"}});
+  CHECK(n.order["postboot"][0] ==
+        json{{"name", "20-setup"}, {"script", "#!/bin/sh\necho setup\n"}});
   CHECK(n.agent_key_source == "guestkit/agent.key");
   CHECK(reported(n, "guestkit/modules/6.1.0-13-amd64.tar.xz"));
   parses(n, "vm-42");
 
   sd::SeedFiles old;
   old.kind = sd::SourceKind::swap_gandi;
-  old.files["gandi/config"] = json{{"vm_hostname", "old1"},
-                                   {"user", "gandi"},
-                                   {"password", "old-pw"},
-                                   {"ssh_key", kKey1 + "\n" + kKey2 + "\n"},
-                                   {"datacenter", "FR"}}
-                                  .dump();
+  old.files["gandi/config"] = json{
+      {"vm_hostname", "old1"},
+      {"user", "gandi"},
+      {"password", "old-pw"},
+      {"ssh_key", kKey1 + "\n" + kKey2 + "\n"},
+      {"datacenter", "FR"}}.dump();
   old.files["gandi/init"] = "#!/bin/sh\necho init \"$1\"\n";
   const auto o = must(old);
   CHECK(o.order["hostname"] == "old1");
@@ -459,10 +479,10 @@ TEST_CASE("seed in-swap layouts: guestkit/ and gandi/", "[seed]") {
   REQUIRE(o.order["postboot"].size() == 1);
   const std::string wrapper = o.order["postboot"][0]["script"];
   CHECK(wrapper.find("\"$prog\" --postboot\n") != std::string::npos);
-  CHECK(wrapper.find(gc::base64_encode(reinterpret_cast<const std::uint8_t*>(
-                         old.files["gandi/init"].data()),
-                                       old.files["gandi/init"].size())
-                         .substr(0, 40)) != std::string::npos);
+  CHECK(wrapper.find(
+            gc::base64_encode(reinterpret_cast<const std::uint8_t*>(old.files["gandi/init"].data()),
+                              old.files["gandi/init"].size())
+                .substr(0, 40)) != std::string::npos);
   parses(o);
 }
 
@@ -473,12 +493,13 @@ TEST_CASE("seed agent key: seed, SMBIOS, and bad keys", "[seed]") {
   CHECK(only_smbios->agent_key_source == "SMBIOS io.guestkit.agent-key");
   CHECK(only_smbios->order.empty());
 
-  const auto both =
-      must(nocloud({{"meta-data", "instance-id: i\nguestkit-agent-key: " + kAgentKey + "\n"}}), smbios);
+  const auto both = must(
+      nocloud({{"meta-data", "instance-id: i\nguestkit-agent-key: " + kAgentKey + "\n"}}), smbios);
   CHECK(both.agent_key->reveal() == kAgentKey + "\n");
   CHECK(reported(both, "SMBIOS io.guestkit.agent-key"));
 
-  for (const std::string& bad : {std::string(62, 'a'), std::string(130, 'a'), std::string(64, 'g')}) {
+  for (const std::string& bad :
+       {std::string(62, 'a'), std::string(130, 'a'), std::string(64, 'g')}) {
     auto e = run(nocloud({{"meta-data", "guestkit-agent-key: " + bad + "\n"}}));
     REQUIRE_FALSE(e);
     CHECK(e.error().message().find("32 to 64 bytes") != std::string::npos);
@@ -490,9 +511,12 @@ TEST_CASE("seed agent key: seed, SMBIOS, and bad keys", "[seed]") {
 TEST_CASE("seed show redacts every secret", "[seed]") {
   const auto n = must(nocloud(
       {{"meta-data", "instance-id: i\nguestkit-agent-key: " + kAgentKey + "\n"},
-       {"user-data", "#cloud-config\npassword: Visible-Never-1\nchpasswd:\n  list: |\n    root:Visible-Never-2\n"
-                     "users:\n  - default\n  - name: h\n    passwd: '" + a_hash() + "'\n"
-                     "runcmd: ['echo Visible-Never-3']\n"}}));
+       {"user-data",
+        "#cloud-config\npassword: Visible-Never-1\nchpasswd:\n  list: |\n    root:Visible-Never-2\n"
+        "users:\n  - default\n  - name: h\n    passwd: '" +
+            a_hash() +
+            "'\n"
+            "runcmd: ['echo Visible-Never-3']\n"}}));
   const std::string text = sd::show_text(n, "i");
   for (const std::string& secret : {std::string("Visible-Never-1"), std::string("Visible-Never-2"),
                                     std::string("Visible-Never-3"), a_hash(), kAgentKey})
@@ -520,7 +544,8 @@ TEST_CASE("seed directory reader: known names, no symlinks, size caps", "[seed]"
         f->refused.end());
 
   tmp.write("cd/openstack/latest/meta_data.json", "{}");
-  CHECK(sd::read_seed_dir_simple((tmp.path() / "cd").string())->kind == sd::SourceKind::configdrive);
+  CHECK(sd::read_seed_dir_simple((tmp.path() / "cd").string())->kind ==
+        sd::SourceKind::configdrive);
   tmp.write("sw/guestkit/postboot/10-a", "#!/bin/sh\n");
   auto sw = sd::read_seed_dir_simple((tmp.path() / "sw").string());
   CHECK(sw->kind == sd::SourceKind::swap_guestkit);
@@ -536,8 +561,12 @@ TEST_CASE("provision order: users, ssh_pwauth, timezone, postboot", "[provision]
     a.update(extra);
     return pv::parse_order(a);
   };
-  auto ok = with({{"users", {{{"name", "u1"}, {"shell", "/bin/sh"}, {"gecos", "U One"},
-                              {"lock_password", true}, {"sudo", "password"}}}},
+  auto ok = with({{"users",
+                   {{{"name", "u1"},
+                     {"shell", "/bin/sh"},
+                     {"gecos", "U One"},
+                     {"lock_password", true},
+                     {"sudo", "password"}}}},
                   {"ssh_pwauth", false},
                   {"timezone", "Europe/Paris"},
                   {"postboot", {{{"name", "50-x"}, {"script", "#!/bin/sh\n"}}}}});
@@ -553,7 +582,8 @@ TEST_CASE("provision order: users, ssh_pwauth, timezone, postboot", "[provision]
   const std::vector<std::pair<json, std::string>> bad = {
       {{{"users", {{{"name", "Bad"}}}}}, "users[0].name"},
       {{{"users", {{{"name", "u"}}, {{"name", "u"}}}}}, "users[1].name"},
-      {{{"admin", {{"name", "u"}, {"sudo", "none"}}}, {"users", {{{"name", "u"}}}}}, "users[0].name"},
+      {{{"admin", {{"name", "u"}, {"sudo", "none"}}}, {"users", {{{"name", "u"}}}}},
+       "users[0].name"},
       {{{"users", {{{"name", "root"}}}}}, "users[0].name"},
       {{{"users", {{{"name", "u"}, {"shell", "bin/sh"}}}}}, "users[0].shell"},
       {{{"users", {{{"name", "u"}, {"gecos", "a:b"}}}}}, "users[0].gecos"},
@@ -561,12 +591,15 @@ TEST_CASE("provision order: users, ssh_pwauth, timezone, postboot", "[provision]
       {{{"ssh_pwauth", "yes"}}, "ssh_pwauth"},
       {{{"timezone", "../../etc/shadow"}}, "timezone"},
       {{{"postboot", {{{"name", "../x"}, {"script", "#!/bin/sh\n"}}}}}, "postboot[0].name"},
-      {{{"postboot", {{{"name", "50-x"}, {"script", "echo no interpreter\n"}}}}}, "postboot[0].script"},
-      {{{"postboot", {{{"name", "50-x"}, {"script", "#!/bin/sh\n"}},
-                      {{"name", "50-x"}, {"script", "#!/bin/sh\n"}}}}},
+      {{{"postboot", {{{"name", "50-x"}, {"script", "echo no interpreter\n"}}}}},
+       "postboot[0].script"},
+      {{{"postboot",
+         {{{"name", "50-x"}, {"script", "#!/bin/sh\n"}},
+          {{"name", "50-x"}, {"script", "#!/bin/sh\n"}}}}},
        "postboot[1].name"},
       {{{"root", {{"expire_password", "yes"}}}}, "root.expire_password"},
-      {{{"admin", {{"name", "a"}, {"sudo", "none"}, {"expire_password", true}}}}, "admin.expire_password"},
+      {{{"admin", {{"name", "a"}, {"sudo", "none"}, {"expire_password", true}}}},
+       "admin.expire_password"},
   };
   for (const auto& [extra, field] : bad) {
     auto r = with(extra);
@@ -611,7 +644,8 @@ TEST_CASE("seed MIME: a text/cloud-config part without its #cloud-config line", 
   CHECK((*nested)[1].type == sd::UserDataPart::Type::unsupported);
 }
 
-TEST_CASE("seed 00-apply-seed runs first in bootstrap, and under --root needs seed.device", "[seed]") {
+TEST_CASE("seed 00-apply-seed runs first in bootstrap, and under --root needs seed.device",
+          "[seed]") {
   std::vector<std::string> bootstrap;
   for (const auto& p : guestkit::plugins::builtin_plugins())
     if (p.serves("bootstrap")) bootstrap.emplace_back(p.name);
@@ -643,7 +677,8 @@ TEST_CASE("seed summary in guestkit-boot report", "[seed]") {
                  {"source", "nocloud"},
                  {"origin", "/dev/sr0"},
                  {"instance_id", "iid-7"},
-                 {"not_applied", {{{"key", "user-data: packages"}, {"why", "not supported by guestkit"}}}}}
+                 {"not_applied",
+                  {{{"key", "user-data: packages"}, {"why", "not supported by guestkit"}}}}}
                 .dump());
   std::ostringstream os;
   guestkit::plugins::print_boot_report(os, tmp.root());
