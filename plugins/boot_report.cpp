@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/plugin.hpp"
 
@@ -60,8 +61,8 @@ void print_seed_summary(std::ostream& os, const core::Root& root) {
   if (j.contains("not_applied") && j["not_applied"].is_array())
     for (const auto& item : j["not_applied"])
       if (item.is_object())
-        os << "  not applied: " << item.value("key", std::string("?")) << ": "
-           << item.value("why", std::string()) << "\n";
+        os << "  not applied: " << core::sanitize_for_log(item.value("key", std::string("?")))
+           << ": " << core::sanitize_for_log(item.value("why", std::string())) << "\n";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "core/cli.hpp"
+#include "core/log.hpp"
 #include "plugins/seed/apply.hpp"
 #include "plugins/seed/hooks.hpp"
 #include "plugins/seed/show.hpp"
@@ -90,6 +91,9 @@ int main(int argc, char** argv) {
   if (s.contains("instance_id"))
     std::cout << " (instance " << s["instance_id"].get<std::string>() << ")";
   std::cout << "\n";
+  for (const auto& item : s.value("not_applied", nlohmann::json::array()))
+    std::cout << "  not applied: " << gk::core::sanitize_for_log(item.value("key", std::string()))
+              << ": " << gk::core::sanitize_for_log(item.value("why", std::string())) << "\n";
   if (result.exit_code != 0)
     gk::core::report_fatal(spec, s.value("error", std::string("a provision step failed")));
   return result.exit_code;

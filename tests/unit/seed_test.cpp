@@ -700,3 +700,50 @@ TEST_CASE("seed default user follows os-release unless configured", "[seed]") {
   ctx.config.seed.default_user = "ops";
   CHECK(sd::default_user(ctx) == "ops");
 }
+
+TEST_CASE("seed agent key per instance, atomic, never through a symlink", "[seed]") {
+  guestkit::test::TempDir tmp;
+  tmp.write("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
+  tmp.write("outside/target", "not a key\n");
+  std::filesystem::create_directories(tmp.path() / "etc/guestkit");
+  std::filesystem::create_symlink("../../outside/target", tmp.path() / "etc/guestkit/agent.key");
+  gc::Context ctx(tmp.root(), gc::Config{});
+  const sd::SmbiosSeed smbios{kAgentKey};
+
+  auto first = sd::apply_seed(ctx, nullptr, smbios);
+  INFO(first.summary.dump());
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.summary["agent_key"]["state"] == "written");
+  CHECK(tmp.read("outside/target") == "not a key\n");  // the planted link was replaced
+  const auto key = tmp.path() / "etc/guestkit/agent.key";
+  CHECK_FALSE(std::filesystem::is_symlink(key));
+  struct stat st {};
+  REQUIRE(::lstat(key.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(tmp.read("etc/guestkit/agent.key") == kAgentKey + "\n");
+  // A key alone marks nothing provisioned: the platform can still send its order.
+  CHECK_FALSE(std::filesystem::exists(tmp.path() / "var/lib/guestkit/provisioned"));
+  const std::string summary = tmp.read("run/guestkit/seed.json");
+  CHECK(summary.find(kAgentKey) == std::string::npos);
+
+  // The same instance: not written again, even with another key.
+  tmp.write("etc/guestkit/agent.key", "admin's own\n", 0600);
+  auto again = sd::apply_seed(ctx, nullptr, sd::SmbiosSeed{std::string(64, 'c')});
+  CHECK(again.summary["agent_key"]["state"] == "unchanged (already written for this instance)");
+  CHECK(tmp.read("etc/guestkit/agent.key") == "admin's own\n");
+  // A new instance (a clone): replaced.
+  tmp.write("etc/machine-id", "fedcba9876543210fedcba9876543210\n");
+  auto clone = sd::apply_seed(ctx, nullptr, sd::SmbiosSeed{std::string(64, 'c')});
+  CHECK(clone.summary["agent_key"]["state"] == "written");
+  CHECK(tmp.read("etc/guestkit/agent.key") == std::string(64, 'c') + "\n");
+
+  SECTION("a symlinked /etc/guestkit is refused") {
+    std::filesystem::remove_all(tmp.path() / "etc/guestkit");
+    std::filesystem::create_directories(tmp.path() / "outside/dir");
+    std::filesystem::create_symlink("../outside/dir", tmp.path() / "etc/guestkit");
+    tmp.write("etc/machine-id", "11111111111111111111111111111111\n");
+    auto refused = sd::apply_seed(ctx, nullptr, smbios);
+    CHECK(refused.exit_code == 2);
+    CHECK(std::filesystem::is_empty(tmp.path() / "outside/dir"));
+  }
+}
