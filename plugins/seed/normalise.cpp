@@ -16,6 +16,10 @@ core::Error bad(const std::string& file, const std::string& message) {
   return core::make_error(core::Errc::bad_input, file + ": " + message);
 }
 
+}  // namespace
+
+namespace detail {
+
 constexpr int kMaxJsonDepth = 64;
 
 // JSON from a seed: the nesting is checked before nlohmann builds (and later frees,
@@ -54,7 +58,7 @@ core::Result<json> parse_json(const std::string& file, const std::string& text) 
   }
 }
 
-std::optional<std::string> as_string(const json& v) {
+std::optional<std::string> json_string(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return v.dump();
   return std::nullopt;
@@ -73,6 +77,35 @@ core::Result<core::Secret> check_key(const std::string& source, const std::strin
   return core::Secret(std::string(t) + "\n");
 }
 
+const std::string* SeedReader::file(const std::string& name) {
+  auto it = files->files.find(name);
+  if (it == files->files.end()) return nullptr;
+  used.insert(name);
+  return &it->second;
+}
+
+core::Status SeedReader::set_key(const std::string& source, const json& value) {
+  auto text = json_string(value);
+  if (!text) return bad(source, "the agent key must be a string of hex digits");
+  auto key = check_key(source, *text);
+  if (!key) return std::move(key).error();
+  out.agent_key = std::move(*key);
+  out.agent_key_source = source;
+  return {};
+}
+
+void SeedReader::add_script(const std::string& name, const std::string& script) {
+  out.order["postboot"].push_back({{"name", name}, {"script", script}});
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::check_key;
+using detail::json_string;
+using detail::parse_json;
+
 class Builder {
  public:
   Builder(const SeedFiles* files, const NormaliseOptions& options, Normalised& out)
@@ -82,10 +115,10 @@ class Builder {
     if (!files_) return {};
     switch (files_->kind) {
       case SourceKind::swap_guestkit:
-        if (auto ok = guestkit_layout(); !ok) return ok;
+        if (auto ok = detail::read_guestkit_layout(reader_); !ok) return ok;
         break;
       case SourceKind::swap_gandi:
-        if (auto ok = gandi_layout(); !ok) return ok;
+        if (auto ok = detail::read_gandi_layout(reader_); !ok) return ok;
         break;
       case SourceKind::nocloud:
         if (auto ok = nocloud(); !ok) return ok;
@@ -106,30 +139,18 @@ class Builder {
   const NormaliseOptions& options_;
   Normalised& out_;
   std::set<std::string> used_;
+  detail::SeedReader reader_{files_, used_, out_};
   detail::CloudInput cloud_;
   bool has_cloud_ = false;
   int vendor_scripts_ = 0;
   int user_scripts_ = 0;
 
-  const std::string* file(const std::string& name) {
-    auto it = files_->files.find(name);
-    if (it == files_->files.end()) return nullptr;
-    used_.insert(name);
-    return &it->second;
-  }
-
+  const std::string* file(const std::string& name) { return reader_.file(name); }
   core::Status set_key(const std::string& source, const json& value) {
-    auto text = as_string(value);
-    if (!text) return bad(source, "the agent key must be a string of hex digits");
-    auto key = check_key(source, *text);
-    if (!key) return std::move(key).error();
-    out_.agent_key = std::move(*key);
-    out_.agent_key_source = source;
-    return {};
+    return reader_.set_key(source, value);
   }
-
   void add_script(const std::string& name, const std::string& script) {
-    out_.order["postboot"].push_back({{"name", name}, {"script", script}});
+    reader_.add_script(name, script);
   }
 
   // user-data or vendor-data (`label`): its cloud-config parts merged key by key
@@ -208,12 +229,12 @@ class Builder {
         for (const auto& [key, value] : doc->items()) {
           const std::string name = "meta-data: " + key;
           if (key == "instance-id") {
-            auto id = as_string(value);
+            auto id = json_string(value);
             if (!id) return bad("meta-data", "instance-id must be a string");
             out_.instance_id = *id;
             out_.applied.push_back(name);
           } else if (key == "local-hostname") {
-            auto host = as_string(value);
+            auto host = json_string(value);
             if (!host)
               out_.not_applied.push_back({name, "must be a string"});
             else
@@ -240,13 +261,13 @@ class Builder {
   core::Status meta_keys(const std::string& name, const json& value) {
     std::vector<std::string> keys;
     auto add = [&](const json& v) {
-      if (auto s = as_string(v)) {
+      if (auto s = json_string(v)) {
         keys.push_back(*s);
         return true;
       }
       if (!v.is_array()) return false;
       for (const auto& item : v) {
-        auto s = as_string(item);
+        auto s = json_string(item);
         if (!s) return false;
         keys.push_back(*s);
       }
@@ -288,12 +309,12 @@ class Builder {
       for (const auto& [key, value] : doc->items()) {
         const std::string name = meta_name + ": " + key;
         if (key == "uuid") {
-          auto id = as_string(value);
+          auto id = json_string(value);
           if (!id) return bad(meta_name, "uuid must be a string");
           out_.instance_id = *id;
           out_.applied.push_back(name);
         } else if (key == "hostname") {
-          auto host = as_string(value);
+          auto host = json_string(value);
           if (!host)
             out_.not_applied.push_back({name, "must be a string"});
           else
@@ -303,7 +324,7 @@ class Builder {
         } else if (key == "keys") {
           out_.not_applied.push_back({name, "public_keys is read instead"});
         } else if (key == "admin_pass") {
-          admin_pass = as_string(value);
+          admin_pass = json_string(value);
           if (!admin_pass) out_.not_applied.push_back({name, "must be a string"});
         } else if (key == "meta" && value.is_object()) {
           for (const auto& [mk, mv] : value.items()) {
@@ -330,129 +351,6 @@ class Builder {
         out_.applied.push_back(meta_name + ": admin_pass (root's password)");
       }
     }
-    return {};
-  }
-
-  core::Status guestkit_layout() {
-    if (const auto* o = file("guestkit/order.json")) {
-      auto doc = parse_json("guestkit/order.json", *o);
-      if (!doc) return std::move(doc).error();
-      if (!doc->is_object()) return bad("guestkit/order.json", "not a JSON object");
-      if (doc->contains("instance_id")) {
-        auto id = as_string(doc->at("instance_id"));
-        if (!id) return bad("guestkit/order.json", "instance_id must be a string");
-        out_.instance_id = *id;
-        doc->erase("instance_id");
-      }
-      if (doc->contains("force")) {
-        doc->erase("force");
-        out_.not_applied.push_back(
-            {"guestkit/order.json: force", "a seed is applied once per instance id"});
-      }
-      out_.order = std::move(*doc);
-      out_.applied.push_back("guestkit/order.json");
-    }
-    if (const auto* k = file("guestkit/agent.key")) {
-      if (auto ok = set_key("guestkit/agent.key", *k); !ok) return ok;
-      out_.applied.push_back("guestkit/agent.key");
-    }
-    const std::string prefix = "guestkit/postboot/";
-    for (const auto& [name, content] : files_->files) {
-      if (!name.starts_with(prefix)) continue;
-      used_.insert(name);
-      add_script(name.substr(prefix.size()), content);
-      out_.applied.push_back(name + ": a first-boot script");
-    }
-    for (const auto& [name, content] : files_->files)
-      if (name.starts_with("guestkit/modules/")) {
-        used_.insert(name);
-        out_.not_applied.push_back({name, "kernel modules from a seed are not installed yet"});
-      }
-    return {};
-  }
-
-  // The old platform's gandi/config. Its public source was not available here: the
-  // fields read are the ones its platform API took (hostname, login, password, SSH
-  // key), under the names listed; every other field is reported.
-  core::Status gandi_layout() {
-    if (const auto* c = file("gandi/config")) {
-      auto doc = parse_json("gandi/config", *c);
-      if (!doc) return std::move(doc).error();
-      if (!doc->is_object()) return bad("gandi/config", "not a JSON object");
-      json admin = json::object();
-      std::vector<std::string> keys;
-      for (const auto& [key, value] : doc->items()) {
-        const std::string name = "gandi/config: " + key;
-        auto s = as_string(value);
-        if (key == "vm_hostname" || key == "hostname") {
-          if (!s) return bad("gandi/config", key + " must be a string");
-          out_.order["hostname"] = *s;
-        } else if (key == "user" || key == "login") {
-          if (!s) return bad("gandi/config", key + " must be a string");
-          admin["name"] = *s;
-        } else if (key == "user_password" || key == "password") {
-          if (!s) return bad("gandi/config", key + " must be a string");
-          admin["password"] = *s;
-        } else if (key == "root_password") {
-          if (!s) return bad("gandi/config", key + " must be a string");
-          out_.order["root"]["password"] = *s;
-        } else if (key == "ssh_key" || key == "ssh_keys" || key == "keys") {
-          const json list = value.is_array() ? value : json::array({value});
-          for (const auto& item : list) {
-            auto line = as_string(item);
-            if (!line) return bad("gandi/config", key + " must be key lines");
-            std::size_t start = 0;
-            for (;;) {
-              const auto nl = line->find('\n', start);
-              std::string l =
-                  line->substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-              while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.pop_back();
-              if (!l.empty()) keys.push_back(l);
-              if (nl == std::string::npos) break;
-              start = nl + 1;
-            }
-          }
-        } else {
-          out_.not_applied.push_back({name, "not a field guestkit reads from gandi/config"});
-          continue;
-        }
-        out_.applied.push_back(name);
-      }
-      if (admin.contains("name")) {
-        admin["sudo"] = admin.contains("password") ? "password" : "nopasswd";
-        if (!keys.empty()) admin["ssh_keys"] = keys;
-        out_.order["admin"] = admin;
-      } else {
-        if (admin.contains("password"))
-          out_.not_applied.push_back({"gandi/config: password", "no user is named"});
-        if (!keys.empty()) out_.order["root"]["ssh_keys"] = keys;
-      }
-    }
-    if (const auto* init = file("gandi/init")) {
-      // Run later with --postboot, as the old bootstrap did: a first-boot script that
-      // writes the program to a private temporary file and runs it.
-      std::vector<std::uint8_t> bytes(init->begin(), init->end());
-      const std::string b64 = core::base64_encode(bytes);
-      std::string script =
-          "#!/bin/sh\n"
-          "# The old platform's gandi/init, run with --postboot as its bootstrap did.\n"
-          "set -e\n"
-          "prog=$(mktemp)\n"
-          "trap 'rm -f \"$prog\"' EXIT\n"
-          "base64 -d > \"$prog\" <<'GUESTKIT_GANDI_INIT'\n";
-      for (std::size_t i = 0; i < b64.size(); i += 76) script += b64.substr(i, 76) + "\n";
-      script +=
-          "GUESTKIT_GANDI_INIT\n"
-          "chmod 0700 \"$prog\"\n"
-          "\"$prog\" --postboot\n";
-      add_script("50-gandi-init", script);
-      out_.applied.push_back("gandi/init: run with --postboot at the first postboot stage");
-    }
-    for (const auto& [name, content] : files_->files)
-      if (name.starts_with("gandi/modules")) {
-        used_.insert(name);
-        out_.not_applied.push_back({name, "kernel modules from a seed are not installed yet"});
-      }
     return {};
   }
 };

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,25 @@ struct CloudInput {
   std::string default_user;
 };
 void translate_cloud_config(const CloudInput& in, Normalised& out);
+
+// Seed members as normalise() reads them: each one read is remembered, so the members
+// nothing read are reported.
+struct SeedReader {
+  const SeedFiles* files;
+  std::set<std::string>& used;
+  Normalised& out;
+  const std::string* file(const std::string& name);
+  // The agent key from `source`: hex, 32 to 64 bytes (Errc::bad_input otherwise).
+  core::Status set_key(const std::string& source, const nlohmann::json& value);
+  void add_script(const std::string& name, const std::string& script);
+};
+// swap_layouts.cpp
+core::Status read_guestkit_layout(SeedReader& r);
+core::Status read_gandi_layout(SeedReader& r);
+// normalise.cpp: JSON with a nesting cap, errors naming line and column only.
+core::Result<nlohmann::json> parse_json(const std::string& file, const std::string& text);
+core::Result<core::Secret> check_key(const std::string& source, const std::string& text);
+std::optional<std::string> json_string(const nlohmann::json& v);  // a string, or a number's text
 // "#!/bin/sh\n" + each runcmd entry (a string as is, a list shell-quoted).
 std::optional<std::string> runcmd_script(const nlohmann::json& runcmd, std::string& problem);
 }  // namespace detail
