@@ -166,6 +166,18 @@ struct ExtChecksConfig {
   std::uint32_t interval_days = 180;
 };
 
+// guestkit-seed and 00-apply-seed (plugins/seed): the platform's first-boot seed.
+struct SeedConfig {
+  bool enabled = true;
+  // Seed device (/dev/sr0, /dev/vdb); empty: discovered on the live system. With
+  // --root only an explicit device (this, or guestkit-seed --device/--dir) is used.
+  std::string device;
+  // The user cloud-config's "default" entry, `password` and top-level
+  // `ssh_authorized_keys` mean; empty: the cloud image's name for /etc/os-release's
+  // ID (debian, ubuntu, fedora, rocky, almalinux, centos; cloud-user on RHEL).
+  std::string default_user;
+};
+
 struct PostbootConfig {
   bool enabled = true;
   // Longest a first-boot script may run.
@@ -194,6 +206,7 @@ struct Config {
   SshdConfig sshd;            // 11-config-ssh, CONFIG_SSHD
   ExtChecksConfig ext_checks; // 16-tune-ext-checks
   PostbootConfig postboot;    // 10-run-postboot
+  SeedConfig seed;            // 00-apply-seed, guestkit-seed
   // Features that only have a switch so far.
   FeatureConfig hostname;    // CONFIG_HOSTNAME
   FeatureConfig nameserver;  // CONFIG_NAMESERVER

@@ -131,6 +131,10 @@ void visit_config(Reader& top, Config& c) {
     m.field("max_mount_count", Integer{c.ext_checks.max_mount_count, 1, 16000});
     m.field("interval_days", Integer{c.ext_checks.interval_days, 1, 3650});
   });
+  top.feature("seed", c.seed.enabled, [&](auto& m) {
+    m.field("device", DevicePath{c.seed.device});
+    m.field("default_user", c.seed.default_user);
+  });
   top.feature("postboot", c.postboot.enabled, [&](auto& m) { m.field("timeout", Duration{c.postboot.timeout}); });
   top.feature("hostname", c.hostname.enabled);
   top.feature("nameserver", c.nameserver.enabled);

@@ -49,6 +49,11 @@ inline constexpr const char* kGshadow = "/etc/gshadow";
 inline constexpr const char* kLoginDefs = "/etc/login.defs";  // HOME_MODE, UMASK
 inline constexpr const char* kSkelDir = "/etc/skel";          // a new home's first files
 
+// guestkit-seed (plugins/seed): the last seed run's summary, without secrets
+// (guestkit-boot report shows it), and the instance id the agent key was written for.
+inline constexpr const char* kSeedReport = "/run/guestkit/seed.json";
+inline constexpr const char* kAgentKeyInstanceFile = "/var/lib/guestkit/agent-key.instance";
+
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
 inline constexpr const char* kMotdOrig = "/etc/motd.guestkit-orig";
@@ -68,6 +73,9 @@ inline constexpr const char* kSshDir = "/etc/ssh";
 inline constexpr const char* kSshdConfig = "/etc/ssh/sshd_config";
 inline constexpr const char* kSshdConfigDir = "/etc/ssh/sshd_config.d";
 inline constexpr const char* kSshdDropin = "/etc/ssh/sshd_config.d/50-guestkit.conf";
+// An order's ssh_pwauth (provision 50-set-ssh-pwauth): sorts before 50-*, and sshd
+// takes the first value it reads.
+inline constexpr const char* kSshdPwauthDropin = "/etc/ssh/sshd_config.d/40-guestkit-pwauth.conf";
 inline constexpr const char* kHosts = "/etc/hosts";
 inline constexpr const char* kFstab = "/etc/fstab";
 inline constexpr const char* kFstabBackup = "/etc/fstab.guestkit-bak";
@@ -76,6 +84,7 @@ inline constexpr const char* kTimezoneFile = "/etc/timezone";
 inline constexpr const char* kLocaltime = "/etc/localtime";
 inline constexpr const char* kZoneinfoDir = "/usr/share/zoneinfo";
 inline constexpr const char* kDebianVersion = "/etc/debian_version";
+inline constexpr const char* kOsRelease = "/etc/os-release";
 inline constexpr const char* kInittab = "/etc/inittab";
 inline constexpr const char* kSecuretty = "/etc/securetty";
 inline constexpr const char* kUpstartDir = "/etc/init";  // upstart job files

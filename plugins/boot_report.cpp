@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/plugin.hpp"
 
@@ -35,6 +36,33 @@ std::string seconds_text(double ms) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(5) << std::setw(10) << ms / 1000.0 << "s";
   return os.str();
+}
+
+// The last seed run (/run/guestkit/seed.json, written without secrets by guestkit-seed
+// and 00-apply-seed): source, instance, state, and each key not applied.
+void print_seed_summary(std::ostream& os, const core::Root& root) {
+  auto text =
+      core::read_file_if_exists(root, core::paths::kSeedReport, 1 << 20, core::Follow::never);
+  if (!text || !*text) return;
+  auto j = nlohmann::json::parse(**text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    os << "seed: " << root.display(core::paths::kSeedReport) << " is not a seed summary\n";
+    return;
+  }
+  const auto str = [&](const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  os << "seed: " << str("state") << " (" << str("source");
+  if (!str("origin").empty()) os << " " << str("origin");
+  if (!str("instance_id").empty()) os << ", instance " << str("instance_id");
+  os << ")";
+  if (!str("error").empty()) os << ": " << str("error");
+  os << "\n";
+  if (j.contains("not_applied") && j["not_applied"].is_array())
+    for (const auto& item : j["not_applied"])
+      if (item.is_object())
+        os << "  not applied: " << core::sanitize_for_log(item.value("key", std::string("?")))
+           << ": " << core::sanitize_for_log(item.value("why", std::string())) << "\n";
 }
 
 }  // namespace
@@ -87,6 +115,7 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
     os << seconds_text(l.ms) << " (" << l.what << ") " << l.status << "\n";
   os << "\n";
   for (const auto& s : stages) os << s << "\n";
+  print_seed_summary(os, root);
   return ok && !lines.empty();
 }
 

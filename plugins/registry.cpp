@@ -17,6 +17,9 @@ namespace {
 // Numbers are stable: admins order their plugins.d executables around them.
 constexpr BuiltinPlugin kBootTable[] = {
     // bootstrap: early, before the network
+    {"00-apply-seed", "bootstrap", "seed", false,
+     "the platform's seed (in-swap tar, NoCloud, ConfigDrive): provision once per instance",
+     &builtin::apply_seed},
     {"01-setup-swap", "bootstrap", "swap", false,
      "enable the swap device (mkswap -L swap only when blank)", &builtin::setup_swap},
     {"02-apply-sysctl", "bootstrap", "sysctl", false, "apply /etc/guestkit/sysctl.conf",
@@ -27,7 +30,8 @@ constexpr BuiltinPlugin kBootTable[] = {
      "new machine-id and SSH host keys on a new instance id (a clone)", &builtin::reset_identity},
     // config
     {"01-config-console", "config", "console", false,
-     "a getty on each console in /proc/consoles; /etc/securetty lists them", &builtin::config_console},
+     "a getty on each console in /proc/consoles; /etc/securetty lists them",
+     &builtin::config_console},
     {"02-check-system-files", "config", "system_files", false,
      "localhost in /etc/hosts; the root in /etc/fstab by UUID, not device name",
      &builtin::check_system_files},

@@ -24,9 +24,19 @@ constexpr BuiltinPlugin kTable[] = {
     {"30-create-admin-user", "provision set-password", "", true,
      "the admin user: useradd/usermod, password, sudo group and sudoers drop-in",
      &builtin::create_admin_user},
+    {"35-create-users", "provision", "", true,
+     "the order's users: like the admin user, plus shell, comment, locked or expired password",
+     &builtin::create_users},
     {"40-install-ssh-keys", "provision ssh-keys", "", true,
-     "SSH keys of root and the admin user, merged into ~/.ssh/authorized_keys",
+     "SSH keys of root, the admin user and the users, merged into ~/.ssh/authorized_keys",
      &builtin::install_ssh_keys},
+    {"50-set-ssh-pwauth", "provision", "", true,
+     "sshd PasswordAuthentication from the order's ssh_pwauth", &builtin::set_ssh_pwauth},
+    {"60-set-timezone", "provision", "", true,
+     "the order's time zone: /etc/localtime, /etc/timezone", &builtin::set_order_timezone},
+    {"70-queue-postboot", "provision", "", true,
+     "the order's first-boot scripts into /var/lib/guestkit/postboot/ (run by 10-run-postboot)",
+     &builtin::queue_postboot},
 };
 
 }  // namespace

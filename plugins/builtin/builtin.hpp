@@ -27,7 +27,16 @@ core::Result<Outcome> set_hostname(PluginContext& p);       // 10-set-hostname (
 core::Result<Outcome> set_root_password(PluginContext& p);  // 20-set-root-password
 core::Result<Outcome> create_admin_user(PluginContext& p);  // 30-create-admin-user
 core::Result<Outcome> install_ssh_keys(PluginContext& p);   // 40-install-ssh-keys
+// The steps seeds brought to the order (provision_users.cpp).
+core::Result<Outcome> create_users(PluginContext& p);        // 35-create-users
+core::Result<Outcome> set_ssh_pwauth(PluginContext& p);      // 50-set-ssh-pwauth
+core::Result<Outcome> set_order_timezone(PluginContext& p);  // 60-set-timezone
+core::Result<Outcome> queue_postboot(PluginContext& p);      // 70-queue-postboot
+// /etc/localtime and /etc/timezone for `zone` (set_timezone.cpp; 07-set-timezone and
+// 60-set-timezone).
+core::Result<Outcome> set_zone(PluginContext& p, const std::string& zone);
 // Boot stages (registry.cpp, kBootTable), one file each.
+core::Result<Outcome> apply_seed(PluginContext& p);        // 00-apply-seed (plugins/seed/)
 core::Result<Outcome> setup_swap(PluginContext& p);        // 01-setup-swap
 core::Result<Outcome> apply_sysctl(PluginContext& p);      // 02-apply-sysctl
 core::Result<Outcome> grow_root(PluginContext& p);         // 03-grow-root

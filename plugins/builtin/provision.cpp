@@ -7,7 +7,9 @@
 //   30-create-admin-user   useradd/usermod, chpasswd -e, the sudoers drop-in (with
 //                          sudo: none, the drop-in goes and gpasswd -d takes the
 //                          user out of sudo/wheel)
-//   40-install-ssh-keys    root's and the admin's authorized_keys, merged
+//   40-install-ssh-keys    root's, the admin's and `users`' authorized_keys, merged
+//   (35-create-users, 50-set-ssh-pwauth, 60-set-timezone, 70-queue-postboot:
+//   provision_users.cpp)
 //
 // A step whose part of the order is absent is skipped. The agent's single ops run
 // these steps under their own triggers (registry_provision.cpp): set-hostname,
@@ -20,6 +22,7 @@
 #include "core/paths.hpp"
 #include "plugins/builtin/builtin.hpp"
 #include "plugins/provision/order.hpp"
+#include "plugins/provision/user_details.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {
@@ -97,6 +100,8 @@ core::Result<Outcome> set_root_password(PluginContext& p) {
   if (auto ok = provision::set_password_hash(p.ctx.root, "root", *p.order->root->password_hash);
       !ok)
     return std::move(ok).error();
+  if (p.order->root->expire_password)
+    if (auto ok = provision::expire_password(p.ctx.root, "root"); !ok) return std::move(ok).error();
   return Outcome::changed;
 }
 
@@ -147,6 +152,8 @@ core::Result<Outcome> install_ssh_keys(PluginContext& p) {
   if (p.order->root && wanted(*p.order->root)) todo.emplace_back("root", &*p.order->root);
   if (p.order->admin && wanted(*p.order->admin))
     todo.emplace_back(p.order->admin->name, &*p.order->admin);
+  for (const auto& user : p.order->users)
+    if (wanted(user)) todo.emplace_back(user.name, &user);
   if (todo.empty()) return Outcome::skipped;
   bool changed = false;
   for (const auto& [user, keys] : todo) {

@@ -27,6 +27,11 @@ core::Result<Outcome> set_timezone(PluginContext& p) {
                               "guestkit.tz=" + *arg + " is not a time zone name");
     zone = *arg;
   }
+  return set_zone(p, zone);
+}
+
+core::Result<Outcome> set_zone(PluginContext& p, const std::string& zone) {
+  const core::Root& root = p.ctx.root;
   const std::string file = std::string(core::paths::kZoneinfoDir) + "/" + zone;
   auto st = root.stat(file, core::Follow::in_root);
   if (!st) return std::move(st).error();

@@ -1,9 +1,14 @@
 #include "plugins/provision/order.hpp"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/config.hpp"
+#include "plugins/plugin.hpp"
 #include "plugins/provision/password.hpp"
 #include "plugins/provision/validate.hpp"
 
@@ -65,7 +70,113 @@ core::Result<Credentials> parse_credentials(const json& object, const std::strin
     if (!keys) return std::move(keys).error();
     c.ssh_keys = std::move(keys).value();
   }
+  if (object.contains("expire_password")) {  // only_keys lets it through for root and users
+    if (!object.at("expire_password").is_boolean())
+      return bad(join(field, "expire_password"), "must be true or false");
+    c.expire_password = object.at("expire_password").get<bool>();
+  }
   return c;
+}
+
+// name, sudo, groups and credentials: what `admin` and each of `users` share.
+core::Status parse_account(const json& a, const std::string& field, AdminOrder& out) {
+  if (!a.contains("name")) return bad(field + ".name", "missing");
+  auto name = get_string(a, "name", field + ".name");
+  if (!name) return std::move(name).error();
+  if (auto problem = check_user_name(*name); !problem.empty()) return bad(field + ".name", problem);
+  out.name = *name;
+  if (a.contains("sudo")) {
+    auto sudo = get_string(a, "sudo", field + ".sudo");
+    if (!sudo) return std::move(sudo).error();
+    if (*sudo == "none")
+      out.sudo = Sudo::none;
+    else if (*sudo == "password")
+      out.sudo = Sudo::password;
+    else if (*sudo == "nopasswd")
+      out.sudo = Sudo::nopasswd;
+    else
+      return bad(field + ".sudo", "must be none, password or nopasswd");
+  }
+  if (a.contains("groups")) {
+    const auto& groups = a.at("groups");
+    if (!groups.is_array() || groups.size() > 32)
+      return bad(field + ".groups", "must be a list of group names");
+    for (const auto& g : groups) {
+      if (!g.is_string()) return bad(field + ".groups", "must be a list of group names");
+      if (auto problem = check_group_name(g.get<std::string>()); !problem.empty())
+        return bad(field + ".groups", problem);
+      out.groups.push_back(g.get<std::string>());
+    }
+  }
+  auto c = parse_credentials(a, field, false);
+  if (!c) return std::move(c).error();
+  static_cast<Credentials&>(out) = std::move(c).value();
+  return {};
+}
+
+core::Result<UserOrder> parse_user(const json& u, const std::string& field) {
+  if (auto ok = only_keys(u, field,
+                          {"name", "password", "password_hash", "ssh_keys", "groups", "sudo",
+                           "shell", "gecos", "lock_password", "expire_password"});
+      !ok)
+    return std::move(ok).error();
+  UserOrder user;
+  if (auto ok = parse_account(u, field, user); !ok) return std::move(ok).error();
+  if (u.contains("shell")) {
+    auto shell = get_string(u, "shell", field + ".shell");
+    if (!shell) return std::move(shell).error();
+    auto normal = core::Root::normalize(*shell);
+    if (!shell->starts_with('/') || !normal || *normal != *shell || shell->size() > 256)
+      return bad(field + ".shell", "must be an absolute path like /bin/bash");
+    user.shell = *shell;
+  }
+  if (u.contains("gecos")) {
+    auto gecos = get_string(u, "gecos", field + ".gecos");
+    if (!gecos) return std::move(gecos).error();
+    // A passwd field: no ':' (the separator), no line breaks or other control bytes.
+    if (gecos->size() > 256) return bad(field + ".gecos", "longer than 256 bytes");
+    for (unsigned char c : *gecos)
+      if (c == ':' || c < 0x20 || c == 0x7f)
+        return bad(field + ".gecos", "must not hold ':' or control characters");
+    user.gecos = *gecos;
+  }
+  if (u.contains("lock_password")) {
+    if (!u.at("lock_password").is_boolean())
+      return bad(field + ".lock_password", "must be true or false");
+    user.lock_password = u.at("lock_password").get<bool>();
+  }
+  return user;
+}
+
+constexpr std::size_t kMaxPostboot = 64;
+constexpr std::size_t kMaxPostbootBytes = 1u << 20;  // all scripts together
+
+core::Result<std::vector<PostbootScript>> parse_postboot(const json& list) {
+  if (!list.is_array() || list.size() > kMaxPostboot)
+    return bad("postboot", "must be a list of at most 64 {name, script} objects");
+  std::vector<PostbootScript> out;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string field = "postboot[" + std::to_string(i) + "]";
+    if (auto ok = only_keys(list[i], field, {"name", "script"}); !ok) return std::move(ok).error();
+    if (!list[i].contains("name") || !list[i].contains("script"))
+      return bad(field, "needs name and script");
+    auto name = get_string(list[i], "name", field + ".name");
+    if (!name) return std::move(name).error();
+    if (name->size() > 64 || !valid_plugin_name(*name))
+      return bad(field + ".name", "must look like 50-name ([A-Za-z0-9][A-Za-z0-9_-]*)");
+    for (const auto& earlier : out)
+      if (earlier.name == *name) return bad(field + ".name", "'" + *name + "' given twice");
+    auto script = get_string(list[i], "script", field + ".script");
+    if (!script) return std::move(script).error();
+    if (!script->starts_with("#!"))
+      return bad(field + ".script", "must start with #! (an interpreter line)");
+    if (script->find('\0') != std::string::npos) return bad(field + ".script", "holds a NUL byte");
+    total += script->size();
+    if (total > kMaxPostbootBytes) return bad(field + ".script", "the scripts exceed 1 MiB");
+    out.push_back({*name, *script});
+  }
+  return out;
 }
 
 core::Status hash_in_place(Credentials& c) {
@@ -101,7 +212,10 @@ core::Result<core::Secret> parse_password_fields(const json& object, const std::
 }
 
 core::Result<Order> parse_order(const json& args) {
-  if (auto ok = only_keys(args, "", {"instance_id", "hostname", "root", "admin", "force"}); !ok)
+  if (auto ok = only_keys(args, "",
+                          {"instance_id", "hostname", "root", "admin", "users", "ssh_pwauth",
+                           "timezone", "postboot", "force"});
+      !ok)
     return std::move(ok).error();
   Order order;
   if (!args.contains("instance_id")) return bad("instance_id", "missing");
@@ -123,7 +237,9 @@ core::Result<Order> parse_order(const json& args) {
   }
   if (args.contains("root")) {
     const auto& r = args.at("root");
-    if (auto ok = only_keys(r, "root", {"password", "password_hash", "ssh_keys"}); !ok)
+    if (auto ok =
+            only_keys(r, "root", {"password", "password_hash", "ssh_keys", "expire_password"});
+        !ok)
       return std::move(ok).error();
     auto c = parse_credentials(r, "root", false);
     if (!c) return std::move(c).error();
@@ -136,43 +252,49 @@ core::Result<Order> parse_order(const json& args) {
         !ok)
       return std::move(ok).error();
     AdminOrder admin;
-    if (!a.contains("name")) return bad("admin.name", "missing");
-    auto name = get_string(a, "name", "admin.name");
-    if (!name) return std::move(name).error();
-    if (auto problem = check_user_name(*name); !problem.empty()) return bad("admin.name", problem);
-    admin.name = *name;
-    if (a.contains("sudo")) {
-      auto sudo = get_string(a, "sudo", "admin.sudo");
-      if (!sudo) return std::move(sudo).error();
-      if (*sudo == "none")
-        admin.sudo = Sudo::none;
-      else if (*sudo == "password")
-        admin.sudo = Sudo::password;
-      else if (*sudo == "nopasswd")
-        admin.sudo = Sudo::nopasswd;
-      else
-        return bad("admin.sudo", "must be none, password or nopasswd");
-    }
-    if (a.contains("groups")) {
-      const auto& groups = a.at("groups");
-      if (!groups.is_array() || groups.size() > 32)
-        return bad("admin.groups", "must be a list of group names");
-      for (const auto& g : groups) {
-        if (!g.is_string()) return bad("admin.groups", "must be a list of group names");
-        if (auto problem = check_group_name(g.get<std::string>()); !problem.empty())
-          return bad("admin.groups", problem);
-        admin.groups.push_back(g.get<std::string>());
-      }
-    }
-    auto c = parse_credentials(a, "admin", false);
-    if (!c) return std::move(c).error();
-    static_cast<Credentials&>(admin) = std::move(c).value();
+    if (auto ok = parse_account(a, "admin", admin); !ok) return std::move(ok).error();
     if (admin.sudo == Sudo::password && !admin.password && !admin.password_hash)
       return bad("admin.sudo", "'password' needs admin.password or admin.password_hash");
     order.admin = std::move(admin);
   }
-  if (!order.hostname && !order.root && !order.admin)
-    return bad("provision", "the order asks for nothing (no hostname, root or admin)");
+  if (args.contains("users")) {
+    const auto& users = args.at("users");
+    if (!users.is_array() || users.size() > 64)
+      return bad("users", "must be a list of at most 64 user objects");
+    for (std::size_t i = 0; i < users.size(); ++i) {
+      const std::string field = "users[" + std::to_string(i) + "]";
+      auto user = parse_user(users[i], field);
+      if (!user) return std::move(user).error();
+      const bool twice = (order.admin && order.admin->name == user->name) ||
+                         std::any_of(order.users.begin(), order.users.end(),
+                                     [&](const UserOrder& u) { return u.name == user->name; });
+      if (twice) return bad(field + ".name", "'" + user->name + "' is given twice");
+      if (user->name == "root")
+        return bad(field + ".name", "root is set through \"root\", not \"users\"");
+      order.users.push_back(std::move(user).value());
+    }
+  }
+  if (args.contains("ssh_pwauth")) {
+    if (!args.at("ssh_pwauth").is_boolean()) return bad("ssh_pwauth", "must be true or false");
+    order.ssh_pwauth = args.at("ssh_pwauth").get<bool>();
+  }
+  if (args.contains("timezone")) {
+    auto zone = get_string(args, "timezone", "timezone");
+    if (!zone) return std::move(zone).error();
+    if (!core::valid_zone_name(*zone))
+      return bad("timezone", "not a time zone name (like Europe/Paris or UTC)");
+    order.timezone = *zone;
+  }
+  if (args.contains("postboot")) {
+    auto scripts = parse_postboot(args.at("postboot"));
+    if (!scripts) return std::move(scripts).error();
+    order.postboot = std::move(scripts).value();
+  }
+  if (!order.hostname && !order.root && !order.admin && order.users.empty() && !order.ssh_pwauth &&
+      !order.timezone && order.postboot.empty())
+    return bad("provision",
+               "the order asks for nothing (no hostname, root, admin, users, ssh_pwauth, "
+               "timezone or postboot)");
   return order;
 }
 
@@ -186,6 +308,56 @@ core::Result<Account> target_account(const core::Root& root, const std::string& 
   return **account;
 }
 
+namespace {
+
+// The image checks `admin` and each of `users` share: not a system account, no group
+// of that name for a new user, groups that exist, the sudo group, no planted symlink
+// under the home's .ssh. `leave_groups` gets, with sudo none, the sudo/wheel groups
+// an existing user is to leave.
+core::Status prepare_account(const core::Root& root, const AdminOrder& user,
+                             const std::string& field, std::string& admin_group_out,
+                             std::vector<std::string>& leave_groups) {
+  auto account = find_account(root, user.name);
+  if (!account) return std::move(account).error();
+  if (*account && is_system_account(**account))
+    return bad(field + ".name", "'" + user.name + "' is a system account");
+  if (!*account) {
+    auto group = find_group(root, user.name);
+    if (!group) return std::move(group).error();
+    if (*group) return bad(field + ".name", "a group '" + user.name + "' already exists");
+  }
+  for (const auto& g : user.groups) {
+    auto gid = find_group(root, g);
+    if (!gid) return std::move(gid).error();
+    if (!*gid) return bad(field + ".groups", "no group '" + g + "' in the image");
+    if (**gid == 0) return bad(field + ".groups", "group '" + g + "' is the root group");
+  }
+  if (user.sudo != Sudo::none) {
+    auto group = admin_group(root);
+    if (!group) return bad(field + ".sudo", group.error().context);
+    admin_group_out = *group;
+  } else {
+    // sudo: none means no sudo rights: not through a listed group either, and an
+    // existing user leaves the groups that give them.
+    for (const auto& g : user.groups)
+      for (const char* privileged : kAdminGroups)
+        if (g == privileged)
+          return bad(field + ".groups", "'" + g + "' gives sudo rights, which " + field +
+                                            ".sudo: none takes away (say password or nopasswd)");
+    if (*account) {
+      auto groups = admin_groups_of(root, user.name);
+      if (!groups) return std::move(groups).error();
+      leave_groups = std::move(*groups);
+    }
+  }
+  // A home left from before (or planted) is checked too: useradd -m keeps it.
+  const std::string home = *account ? (*account)->home : "/home/" + user.name;
+  if (auto ok = check_ssh_paths(root, {home, 0, 0}); !ok) return bad(field, ok.error().message());
+  return {};
+}
+
+}  // namespace
+
 core::Status prepare_order(const core::Root& root, Order& order) {
   if (order.root && !order.root->ssh_keys.empty()) {
     auto account = target_account(root, "root");
@@ -193,56 +365,37 @@ core::Status prepare_order(const core::Root& root, Order& order) {
     if (auto ok = check_ssh_paths(root, {account->home, account->uid, account->gid}); !ok)
       return bad("root.ssh_keys", ok.error().message());
   }
-  if (order.admin) {
-    auto& admin = *order.admin;
-    auto account = find_account(root, admin.name);
-    if (!account) return std::move(account).error();
-    if (*account && is_system_account(**account))
-      return bad("admin.name", "'" + admin.name + "' is a system account");
-    if (!*account) {
-      auto group = find_group(root, admin.name);
-      if (!group) return std::move(group).error();
-      if (*group) return bad("admin.name", "a group '" + admin.name + "' already exists");
+  if (order.admin)
+    if (auto ok =
+            prepare_account(root, *order.admin, "admin", order.admin_group, order.leave_groups);
+        !ok)
+      return ok;
+  for (std::size_t i = 0; i < order.users.size(); ++i) {
+    auto& user = order.users[i];
+    if (auto ok = prepare_account(root, user, "users[" + std::to_string(i) + "]", order.admin_group,
+                                  user.leave_groups);
+        !ok)
+      return ok;
+    if (user.shell) {
+      auto st = root.stat(*user.shell, core::Follow::in_root);
+      if (!st || !*st || !S_ISREG((*st)->st_mode))
+        return bad("users[" + std::to_string(i) + "].shell",
+                   "no program " + *user.shell + " in the image");
     }
-    for (const auto& g : admin.groups) {
-      auto gid = find_group(root, g);
-      if (!gid) return std::move(gid).error();
-      if (!*gid) return bad("admin.groups", "no group '" + g + "' in the image");
-      if (**gid == 0) return bad("admin.groups", "group '" + g + "' is the root group");
-    }
-    if (admin.sudo != Sudo::none) {
-      auto group = admin_group(root);
-      if (!group) return bad("admin.sudo", group.error().context);
-      order.admin_group = *group;
-    } else {
-      // sudo: none means no sudo rights: not through a listed group either, and an
-      // existing user leaves the groups that give them.
-      for (const auto& g : admin.groups)
-        for (const char* privileged : kAdminGroups)
-          if (g == privileged)
-            return bad("admin.groups", "'" + g +
-                                           "' gives sudo rights, which admin.sudo: none "
-                                           "takes away (say password or nopasswd)");
-      if (*account) {
-        auto groups = admin_groups_of(root, admin.name);
-        if (!groups) return std::move(groups).error();
-        order.leave_groups = std::move(*groups);
-      }
-    }
-    // A home left from before (or planted) is checked too: useradd -m keeps it.
-    const std::string home = *account ? (*account)->home : "/home/" + admin.name;
-    if (auto ok = check_ssh_paths(root, {home, 0, 0}); !ok)
-      return bad("admin", ok.error().message());
   }
-  // Each yescrypt hash costs tens of milliseconds of CPU: the two run side by side.
-  std::optional<std::future<core::Status>> admin_hashed;
-  if (order.admin && order.admin->password)
-    admin_hashed =
-        std::async(std::launch::async, [&admin = *order.admin] { return hash_in_place(admin); });
-  core::Status root_hashed = order.root ? hash_in_place(*order.root) : core::Status{};
-  if (admin_hashed)
-    if (auto ok = admin_hashed->get(); !ok) return std::move(ok).error();
-  return root_hashed;
+  // Each yescrypt hash costs tens of milliseconds of CPU: they run side by side.
+  std::vector<Credentials*> todo;
+  if (order.root && order.root->password) todo.push_back(&*order.root);
+  if (order.admin && order.admin->password) todo.push_back(&*order.admin);
+  for (auto& user : order.users)
+    if (user.password) todo.push_back(&user);
+  std::vector<std::future<core::Status>> hashed;
+  for (std::size_t i = 1; i < todo.size(); ++i)
+    hashed.push_back(std::async(std::launch::async, [c = todo[i]] { return hash_in_place(*c); }));
+  core::Status first = todo.empty() ? core::Status{} : hash_in_place(*todo.front());
+  for (auto& h : hashed)
+    if (auto ok = h.get(); !ok && first) first = std::move(ok);
+  return first;
 }
 
 }  // namespace guestkit::plugins::provision

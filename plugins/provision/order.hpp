@@ -23,6 +23,9 @@ struct Credentials {
   std::optional<core::Secret> password_hash;  // crypt(3)
   std::vector<SshKey> ssh_keys;
   std::vector<SshKey> remove_ssh_keys;  // the agent's ssh-keys op: keys to take out
+  // Root and `users` only (cloud-config's chpasswd.expire): the password must be
+  // changed at the first login (`chage -d 0`).
+  bool expire_password = false;
 };
 
 struct AdminOrder : Credentials {
@@ -31,11 +34,33 @@ struct AdminOrder : Credentials {
   Sudo sudo = Sudo::password;
 };
 
+// One of `users`: like `admin`, plus what cloud-config's users entries carry. Its
+// sudo defaults to none (cloud-init's default), and sudo password needs no password
+// in the order (cloud-init's users may have none: they then cannot use sudo).
+struct UserOrder : AdminOrder {
+  UserOrder() { sudo = Sudo::none; }
+  std::optional<std::string> shell;  // absolute path of a program the image has
+  std::optional<std::string> gecos;  // the comment field
+  bool lock_password = false;        // no password login: the hash gets a leading '!'
+  // Set by prepare_order: with sudo none, the sudo/wheel groups the user is to leave.
+  std::vector<std::string> leave_groups;
+};
+
+// A first-boot script the postboot stage (10-run-postboot) runs once.
+struct PostbootScript {
+  std::string name;    // a plugin name: [A-Za-z0-9][A-Za-z0-9_-]*
+  std::string script;  // starts with "#!"
+};
+
 struct Order {
   std::string instance_id;
   std::optional<std::string> hostname;
   std::optional<Credentials> root;
   std::optional<AdminOrder> admin;
+  std::vector<UserOrder> users;
+  std::optional<bool> ssh_pwauth;       // sshd PasswordAuthentication yes/no
+  std::optional<std::string> timezone;  // tz database name
+  std::vector<PostbootScript> postboot;
   bool force = false;
   // Set by prepare_order:
   std::string admin_group;  // "sudo" or "wheel" when admin.sudo is not none

@@ -148,19 +148,6 @@ std::vector<std::string> fixed_members(SourceKind kind) {
   return out;
 }
 
-const char* kind_name(SourceKind kind) {
-  switch (kind) {
-    case SourceKind::swap_guestkit:
-      return "in-swap seed (guestkit/)";
-    case SourceKind::swap_gandi:
-      return "in-swap seed (gandi/)";
-    case SourceKind::nocloud:
-      return "NoCloud";
-    case SourceKind::configdrive:
-      return "ConfigDrive";
-  }
-  return "seed";
-}
 
 void Collector::refuse(std::string_view name, std::string_view why) {
   if (refused_++ == kMaxRefused) out_.refused.push_back("...: more refusals not listed");

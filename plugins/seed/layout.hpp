@@ -25,7 +25,6 @@ std::optional<std::size_t> member_cap(SourceKind kind, std::string_view name);
 std::optional<SourceKind> swap_layout_of(std::string_view name);
 // The members of a layout that have fixed names (readers that must ask by name).
 std::vector<std::string> fixed_members(SourceKind kind);
-const char* kind_name(SourceKind kind);
 
 // Collects members into a SeedFiles, keeping the total cap and the refusal list short.
 class Collector {

@@ -9,7 +9,7 @@ dest=$(mktemp -d /tmp/guestkit-install.XXXXXX)
 trap 'rm -rf "$dest"' EXIT
 DESTDIR=$dest cmake --install "$build" >/dev/null
 fail=0
-for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml \
+for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml "$prefix/sbin/guestkit-seed" \
          "$prefix/sbin/guestkit-cpu" "$prefix/sbin/guestkit-memory" \
          "$prefix/lib/udev/rules.d/85-guestkit-cpu-memory.rules" \
          "$prefix/sbin/guestkit-iface" "$prefix/sbin/guestkit-dhcp" \
