@@ -100,13 +100,25 @@ std::optional<std::vector<std::string>> decode_list(std::string_view text) {
 // std::string&, ...) or a small struct whose `value` member is one (Duration,
 // AbsolutePath, ...), so a new target type needs no code here. What the YAML decoder
 // checked is not checked again: the cache holds only what passed it.
-std::string encode_value(const bool& v) { return v ? "1" : "0"; }
-std::string encode_value(const std::string& v) { return escape(v); }
-std::string encode_value(const std::vector<std::string>& v) { return encode_list(v); }
-std::string encode_value(const std::chrono::milliseconds& v) { return std::to_string(v.count()); }
-std::string encode_value(const std::uint32_t& v) { return std::to_string(v); }
+std::string encode_value(const bool& v) {
+  return v ? "1" : "0";
+}
+std::string encode_value(const std::string& v) {
+  return escape(v);
+}
+std::string encode_value(const std::vector<std::string>& v) {
+  return encode_list(v);
+}
+std::string encode_value(const std::chrono::milliseconds& v) {
+  return std::to_string(v.count());
+}
+std::string encode_value(const std::uint32_t& v) {
+  return std::to_string(v);
+}
 // The bits of the double: exact, and no locale or libm in the way.
-std::string encode_value(const double& v) { return std::to_string(std::bit_cast<std::uint64_t>(v)); }
+std::string encode_value(const double& v) {
+  return std::to_string(std::bit_cast<std::uint64_t>(v));
+}
 std::string encode_value(const std::map<std::string, bool>& v) {
   std::string out;
   for (const auto& [name, on] : v) out += escape(name) + (on ? ":1 " : ":0 ");
@@ -164,7 +176,9 @@ bool decode_value(std::string_view text, std::map<std::string, bool>& out) {
 
 // A target that is a struct around the real member.
 template <class T>
-concept Wrapped = requires(T t) { t.value; };
+concept Wrapped = requires(T t) {
+  t.value;
+};
 
 template <class T>
 std::string encode(const T& target) {
@@ -326,8 +340,8 @@ std::optional<Config> decode_config(std::string_view text) {
   bool ok = true;
   Reader reader(lines, ok, "");
   visit_config(reader, config);
-  for (auto [key, target] : {std::pair{kSourcesKey, &config.sources},
-                             std::pair{kWarningsKey, &config.warnings}}) {
+  for (auto [key, target] :
+       {std::pair{kSourcesKey, &config.sources}, std::pair{kWarningsKey, &config.warnings}}) {
     const auto it = lines.find(key);
     if (it == lines.end() || !decode(it->second, *target)) return std::nullopt;
     lines.erase(it);
@@ -353,7 +367,9 @@ Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy,
   std::vector<std::string_view> fixed{paths::kConfigFile};
   for (const auto& extra : extra_files) fixed.push_back(extra);
   fixed.push_back(paths::kConfigDropinDir);
-  if (legacy) fixed.insert(fixed.begin(), {paths::kLegacyDefault, paths::kLegacySysconfig});
+  if (legacy)
+    fixed.insert(fixed.begin(),
+                 {paths::kLegacyDefault, paths::kLegacySysconfig, paths::kLegacyCopy});
   for (const auto guest : fixed)
     if (auto status = stamp_one(root, guest, now, stamp); !status) return std::move(status).error();
   // Each drop-in: an edit in place changes the file, not the directory.
