@@ -14,11 +14,12 @@
 #     on a fake sysfs), the hook and the plugin run, nothing of the old package is
 #     left to act (the udev rules and kernel hooks are checked as files and by a
 #     run-parts of /etc/kernel/postinst.d: no udevd or /sys in a chroot), and the old
-#     package is left in state rc.
+#     package is left in state rc (installed with apt-get, as image maintainers do).
 #  2. purge of the old package: the customer's settings and hooks keep working.
 #  3. purge of guestkit: nothing left but the customer's own files.
 #  4. sysvinit (no systemctl): the old prerm stops the upgrade ("systemctl: not
-#     found"); the README's workaround lets it through.
+#     found"); the README's workaround lets it through (with dpkg -i, which leaves
+#     the old package selected, state ic, until the README's --set-selections).
 # The .debs are dist/'s, built as chroot_test.sh does when missing or stale.
 # Exit 77 (skip, with the reason) when a prerequisite is missing.
 set -euo pipefail
@@ -143,7 +144,9 @@ printf '#!/bin/sh\necho "50-customer ran" >>/var/log/customer.log\n' >"$root/etc
 chmod 0750 "$root/etc/gandi/plugins.d/50-customer"
 cp "$root/etc/default/gandi" "$work/customer-gandi"
 
-dpkg_in -i "$gk" "$agent" || bad "dpkg -i of guestkit over the old package failed"
+# As the issue's image maintainer did: apt, offline (every dependency is in the chroot).
+in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$gk" "$agent" >>"$work/apt.log" 2>&1 ||
+  { tail -n 30 "$work/apt.log"; bad "apt-get install of guestkit over the old package failed"; }
 st=$(status_of gandi-hosting-vm2)
 [[ $st == rc ]] && ok "gandi-hosting-vm2 is in state rc" || bad "gandi-hosting-vm2 is in state '$st', not rc"
 left=$(acting_leftovers)
@@ -234,6 +237,13 @@ fi
 sed -i 's/^\([[:space:]]*systemctl .*\)$/\1 || true/' "$root/var/lib/dpkg/info/gandi-hosting-vm2.prerm"
 dpkg_in -i "$gk" "$agent" && ok "with the README's workaround the upgrade goes through" ||
   bad "the README's workaround does not work"
+# dpkg -i (not apt) removes a conflicting package but keeps it selected: state ic,
+# which the README says how to clear.
+st=$(status_of gandi-hosting-vm2)
+echo "  info: after dpkg -i gandi-hosting-vm2 is in state '$st'"
+echo gandi-hosting-vm2 deinstall | in_root dpkg --set-selections
+st=$(status_of gandi-hosting-vm2)
+[[ $st == rc ]] && ok "after the README's dpkg --set-selections: rc" || bad "state '$st' after --set-selections"
 [[ -z $(acting_leftovers) ]] || bad "sysvinit: the old package's files still act: $(acting_leftovers)"
 compgen -G "$root/etc/rc[S2].d/S*guestkit-config" >/dev/null && ok "guestkit's sysv scripts are linked" ||
   bad "no rc link for guestkit-config"
