@@ -59,7 +59,7 @@ const gp::PlanEntry* find(const std::vector<gp::PlanEntry>& plan, const std::str
 
 }  // namespace
 
-TEST_CASE("takeover: hooks are looked up in hooks_dir, GANDI_HOOK_DIR, then guestkit's copy",
+TEST_CASE("takeover: hooks are looked up in hooks_dir then GANDI_HOOK_DIR then guestkit's copy",
           "[takeover][hooks]") {
   TempDir t;
   core::Config config;
@@ -117,7 +117,7 @@ TEST_CASE("takeover: hooks are looked up in hooks_dir, GANDI_HOOK_DIR, then gues
 }
 
 // Without the /bin/sh fallback the exec fails with ENOEXEC ("Exec format error").
-TEST_CASE("takeover: a hook without #! runs through /bin/sh, and the log says so",
+TEST_CASE("takeover: a hook without #! runs through /bin/sh and the log says so",
           "[takeover][hooks]") {
   TempDir t;
   add_hook(t, "etc/gandi/hooks/post-disk-attach", "old");
