@@ -37,13 +37,6 @@ bool is_agent_inetd_line(std::string_view line) {
          (fields[5] == kServiceName || fields[5].ends_with(std::string("/") + kServiceName));
 }
 
-std::string first_line(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t'))
-    line.pop_back();
-  return line;
-}
-
 std::string trim(std::string s) {
   const auto b = s.find_first_not_of(" \t");
   if (b == std::string::npos) return {};

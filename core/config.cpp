@@ -105,7 +105,7 @@ void apply_file(Config& config, const std::string& text, const std::string& name
 
 // The legacy file is advisory: if it cannot be read, say so and carry on.
 void load_legacy(const Root& root, Config& config) {
-  for (const char* guest : {paths::kLegacyDefault, paths::kLegacySysconfig}) {
+  for (const char* guest : {paths::kLegacyDefault, paths::kLegacySysconfig, paths::kLegacyCopy}) {
     const std::string name = root.display(guest);
     auto text = read_file_if_exists(root, guest, kConfigReadLimit);
     if (!text) {

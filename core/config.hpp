@@ -2,9 +2,12 @@
 // guestkit.yml, validated into plain structs with defaults.
 //
 // Sources, later wins key by key:
-//   1. built-in defaults (the values below)
-//   2. the legacy gandi flags file (/etc/default/gandi, else /etc/sysconfig/gandi)
-//   3. /etc/guestkit/guestkit.yml (or --config FILE)
+//   1. built-in defaults (the values below; the shipped guestkit.yml only shows them,
+//      every setting in it is a comment, so it overrides nothing)
+//   2. the legacy gandi flags file: the first of /etc/default/gandi,
+//      /etc/sysconfig/gandi and guestkit's copy /etc/guestkit/legacy/gandi that exists
+//      (the copy outlives a purge of gandi-hosting-vm2)
+//   3. /etc/guestkit/guestkit.yml (or --config FILE): the admin's settings
 //   4. /etc/guestkit/guestkit.yml.d/*.yml (or FILE.d/*.yml), in bytewise name order
 // Maps merge key by key; a list or scalar given later replaces the earlier one.
 // A feature section accepts a bare boolean as shorthand: `motd: false` is
@@ -189,6 +192,9 @@ struct Config {
   BootConfig boot;
   AgentConfig agent;
   std::string hooks_dir = "/etc/guestkit/hooks";
+  // gandi-hosting-vm2's hook directory (GANDI_HOOK_DIR): a hook not in hooks_dir is
+  // looked up here, then in guestkit's copy /etc/guestkit/legacy/hooks.
+  std::string legacy_hooks_dir = "/etc/gandi/hooks";
   DiskConfig disk;
   IfaceConfig iface;
   MotdConfig motd;

@@ -430,7 +430,9 @@ Result<ConfigStamp> stamp_config_sources(const Root& root, bool legacy,
   std::vector<std::string_view> fixed{paths::kConfigFile};
   for (const auto& extra : extra_files) fixed.push_back(extra);
   fixed.push_back(paths::kConfigDropinDir);
-  if (legacy) fixed.insert(fixed.begin(), {paths::kLegacyDefault, paths::kLegacySysconfig});
+  if (legacy)
+    fixed.insert(fixed.begin(),
+                 {paths::kLegacyDefault, paths::kLegacySysconfig, paths::kLegacyCopy});
   for (const auto guest : fixed)
     if (auto status = stamp_one(root, guest, now, stamp); !status) return std::move(status).error();
   // Each drop-in: an edit in place changes the file, not the directory.

@@ -6,7 +6,8 @@
 // mostly commented guestkit.yml, several times what a cpu-add event costs otherwise,
 // and every hotplug helper loads the configuration once per event. The cache holds
 // the Config that loading produced, keyed by a stamp of every source (path, inode,
-// size, mtime and ctime in ns of the legacy file, guestkit.yml, the drop-in directory
+// size, mtime and ctime in ns of the legacy files (/etc/default/gandi, /etc/sysconfig/gandi,
+// guestkit's copy /etc/guestkit/legacy/gandi), guestkit.yml, the drop-in directory
 // and each drop-in; the agent's agent.yml for its own copy). Any change to a source changes the
 // stamp, and the next load parses the YAML again and rewrites the cache. Like git's "racy clean"
 // rule, nothing is cached while a source changed in the last two seconds, when a second change

@@ -223,7 +223,8 @@ constexpr std::pair<std::string_view, std::string_view> kFeatureFlags[] = {
     {"CONFIG_NETWORK", "network"},
 };
 constexpr std::string_view kOtherVariables[] = {"CONFIG_MULTIQUEUE", "CONFIG_MOUNT_PARAMS",
-                                                "CONFIG_DISK_ROOT", "CONFIG_NODHCP"};
+                                                "CONFIG_DISK_ROOT", "CONFIG_NODHCP",
+                                                "GANDI_HOOK_DIR"};
 
 bool is_known(std::string_view name) {
   return std::any_of(std::begin(kFeatureFlags), std::end(kFeatureFlags),
@@ -276,13 +277,16 @@ std::string apply_variable(Config& config, const std::string& name, const std::s
     config.disk.mount_options = trim(value);
     return {};
   }
-  if (name == "CONFIG_DISK_ROOT") {
-    const std::string path = trim(value);
+  if (name == "CONFIG_DISK_ROOT" || name == "GANDI_HOOK_DIR") {
+    std::string path = trim(value);
     const bool climbs =
         path == ".." || path.find("/../") != std::string::npos || path.ends_with("/..");
     if (path.empty() || path.front() != '/' || climbs || has_control_chars(path))
       return shown + " is not an absolute path without '..'";
-    config.disk.root = path;
+    // The old default file says GANDI_HOOK_DIR=/etc/gandi/hooks/ (the scripts appended
+    // "/NAME"): the same directory.
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    (name == "CONFIG_DISK_ROOT" ? config.disk.root : config.legacy_hooks_dir) = path;
     return {};
   }
   if (name == "CONFIG_NODHCP") {

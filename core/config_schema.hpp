@@ -76,6 +76,7 @@ void visit_config(Reader& top, Config& c) {
     m.field("enabled", PluginSwitches{c.plugins.enabled});
   });
   top.field("hooks_dir", AbsolutePath{c.hooks_dir});
+  top.field("legacy_hooks_dir", AbsolutePath{c.legacy_hooks_dir});
   top.section("agent", [&](auto& m) {
     m.field("key_file", AbsolutePath{c.agent.key_file});
     m.field("auth", Keyword{c.agent.auth, {"key", "none"}});

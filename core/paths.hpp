@@ -11,6 +11,17 @@ inline constexpr const char* kConfigFile = "/etc/guestkit/guestkit.yml";
 inline constexpr const char* kConfigDropinDir = "/etc/guestkit/guestkit.yml.d";
 inline constexpr const char* kLegacyDefault = "/etc/default/gandi";
 inline constexpr const char* kLegacySysconfig = "/etc/sysconfig/gandi";
+// What gandi-hosting-vm2 left: its hook directory (GANDI_HOOK_DIR's default) and the
+// customer plugins of /etc/gandi/plugins.d (run in the config stage, as gandi-config did).
+inline constexpr const char* kLegacyHooksDir = "/etc/gandi/hooks";
+inline constexpr const char* kLegacyPluginsDir = "/etc/gandi/plugins.d";
+// guestkit's copies of the legacy flags file and hooks, made by the packages' takeover
+// script (gandi-takeover), read when the originals are gone (a purge of the old package).
+inline constexpr const char* kLegacyCopyDir = "/etc/guestkit/legacy";
+inline constexpr const char* kLegacyCopy = "/etc/guestkit/legacy/gandi";
+inline constexpr const char* kLegacyHooksCopy = "/etc/guestkit/legacy/hooks";
+// Hooks without a #! line run through this shell, as the old gandi scripts' shell did.
+inline constexpr const char* kBinSh = "/bin/sh";
 inline constexpr const char* kEtcPluginsDir = "/etc/guestkit/plugins.d";
 inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 

@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
       "/usr/lib/guestkit/plugins.d/STAGE/ and /etc/guestkit/plugins.d/STAGE/, run in\n"
       "bytewise name order; /etc wins on equal names, a symlink to /dev/null masks a\n"
       "name. Switch one off with 'plugins: {enabled: {NAME: false}}' in guestkit.yml.\n"
+      "The config stage also runs the customer plugins gandi-hosting-vm2 ran from\n"
+      "/etc/gandi/plugins.d/ (listed as legacy; the old package's own are not run).\n"
       "\n"
       "Examples:\n"
       "  guestkit-boot config\n"

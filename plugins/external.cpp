@@ -4,6 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
 #include "core/build_info.hpp"
 #include "core/exec.hpp"
 #include "core/files.hpp"
@@ -227,14 +231,63 @@ ExternalResult run_executable(core::Context& ctx, const std::string& label, cons
   return r;
 }
 
+std::vector<std::string> hook_dirs(const core::Config& config) {
+  std::vector<std::string> dirs;
+  for (const std::string& dir :
+       {config.hooks_dir, config.legacy_hooks_dir, std::string(core::paths::kLegacyHooksCopy)})
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  return dirs;
+}
+
+namespace {
+
+// The first of hook_dirs holding `name` (the problem may be non-empty), or nullopt.
+std::optional<std::pair<std::string, std::string>> locate_hook(const core::Root& root,
+                                                               const core::Config& config,
+                                                               const std::string& name) {
+  for (const auto& dir : hook_dirs(config)) {
+    std::string path = dir + "/" + name;
+    std::string problem = executable_problem(root, path);
+    if (problem == "missing") continue;
+    if (problem.rfind("masked", 0) == 0) return std::nullopt;
+    return std::pair{std::move(path), std::move(problem)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string find_hook(const core::Root& root, const core::Config& config, const std::string& name) {
+  auto found = locate_hook(root, config, name);
+  return found && found->second.empty() ? found->first : std::string();
+}
+
+bool needs_shell(const Executable& exe) {
+  auto head = read_head(exe, 4);
+  if (!head) return false;  // let the exec report why it cannot run
+  const std::string& h = *head;
+  if (h.size() >= 2 && h[0] == '#' && h[1] == '!') return false;
+  if (h.size() == 4 && h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F') return false;
+  return true;
+}
+
 core::Result<bool> run_hook(core::Context& ctx, const std::string& name,
                             const std::vector<std::string>& args) {
-  const std::string path = ctx.config.hooks_dir + "/" + name;
-  auto exe = open_executable(ctx.root, path);
-  if (exe.missing_or_masked()) return false;
+  const auto found = locate_hook(ctx.root, ctx.config, name);
+  if (!found) return false;
+  const auto& [path, problem] = *found;
+  if (!problem.empty())
+    return core::make_error(core::Errc::failed, "hook " + ctx.root.display(path) + ": " + problem);
+  auto exe = open_executable(ctx.root, path);  // the inode checked is the one that runs
   if (!exe.runnable())
     return core::make_error(core::Errc::failed,
                             "hook " + ctx.root.display(path) + ": " + exe.problem);
+  // gandi-hosting-vm2's hook templates have no #! line: its shell ran them as sh scripts.
+  if (needs_shell(exe)) {
+    exe.interpreter = {core::paths::kBinSh};
+    core::log_info("hook ", ctx.root.display(path), ": no #! line, running it with ",
+                   core::paths::kBinSh, " as gandi-hosting-vm2 did");
+  }
   auto r = run_executable(ctx, "hook " + name, exe, args, {{"GUESTKIT_HOOK", name}});
   if (!r.ok) return core::make_error(core::Errc::failed, "hook " + name + ": " + r.message);
   return true;

@@ -72,8 +72,23 @@ ExternalResult run_external(core::Context& ctx, const std::string& label,
                             const std::map<std::string, std::string>& env,
                             std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
-// Runs hook `name` from config.hooks_dir if present. Returns false when there is no
-// such hook; a hook that is present but unsafe or fails is an Error.
+// The directories hook `name` is looked up in, first found wins: config.hooks_dir,
+// then gandi-hosting-vm2's (config.legacy_hooks_dir, GANDI_HOOK_DIR), then guestkit's
+// copy of it (/etc/guestkit/legacy/hooks), so the old hooks keep running. A mask
+// (symlink to /dev/null) in an earlier directory hides the later ones.
+std::vector<std::string> hook_dirs(const core::Config& config);
+
+// The guest path of the hook that would run for `name`, or "" when none would.
+std::string find_hook(const core::Root& root, const core::Config& config, const std::string& name);
+
+// Whether the file starts with neither "#!" nor an ELF header: the old gandi scripts
+// ran their hooks from a shell, which runs such a file as a shell script (execve's
+// ENOEXEC); guestkit runs it with /bin/sh and says so.
+// Read from the opened inode (read_head), never the path again.
+bool needs_shell(const Executable& exe);
+
+// Runs hook `name` (found as find_hook does) if present. Returns false when there is
+// no such hook; a hook that is present but unsafe or fails is an Error.
 core::Result<bool> run_hook(core::Context& ctx, const std::string& name,
                             const std::vector<std::string>& args);
 

@@ -51,6 +51,28 @@ std::int64_t now_seconds() {
       .count();
 }
 
+// What gandi-hosting-vm2 itself put (or, in older releases, had put) in
+// /etc/gandi/plugins.d. Its removal leaves them there (they are conffiles); running them
+// would redo the built-ins' work with the old scripts (and mount a tmpfs on /var/gandi).
+// gandi-config also skipped names with "pre-first".
+bool is_old_package_plugin(std::string_view name) {
+  static constexpr std::string_view kOld[] = {
+      "00-config_swap",          "01-config_console",
+      "02-config_system_file",   "03-vm-fix-cron",
+      "04-config_local_network", "04-config_network",
+      "05-config_hostname",      "05-vm-fix-ext3",
+      "06-config_nameserver",    "06-vm-fix-cron",
+      "07-config_timezone",      "07-timezone",
+      "07-vm-fix-gandikey",      "08-config_user_group",
+      "09-config_timezone",      "10-config_sysctl",
+      "11-config_ssh",           "12-vm-fix-umask",
+      "13-config_motd",          "15-misc",
+      "16-vm-fix-ext3",
+  };
+  return name.find("pre-first") != std::string_view::npos ||
+         std::find(std::begin(kOld), std::end(kOld), name) != std::end(kOld);
+}
+
 bool listed(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -84,12 +106,13 @@ std::string record_json(const RunSummary& summary) {
   j["partial"] = summary.partial;
   auto& plugins = j["plugins"] = nlohmann::json::array();
   for (const auto& r : summary.records) {
-    plugins.push_back({{"name", r.name},
-                       {"source", source_name(r.source)},
-                       {"status", status_name(r.status)},
-                       {"critical", r.critical},
-                       {"message", r.message},
-                       {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
+    plugins.push_back(
+        {{"name", r.name},
+         {"source", source_name(r.source)},
+         {"status", status_name(r.status)},
+         {"critical", r.critical},
+         {"message", r.message},
+         {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
   }
   return j.dump(2) + "\n";
 }
@@ -102,6 +125,8 @@ std::string_view source_name(Source source) {
       return "vendor";
     case Source::admin:
       return "admin";
+    case Source::legacy:
+      return "legacy";
   }
   return "?";
 }
@@ -124,10 +149,12 @@ std::string_view status_name(RunStatus status) {
   return "?";
 }
 
-core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx, std::string_view trigger,
+core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx,
+                                                  std::string_view trigger,
                                                   std::span<const BuiltinPlugin> builtins) {
   if (!is_trigger(trigger))
-    return core::make_error(core::Errc::bad_input, "unknown trigger '" + std::string(trigger) + "'");
+    return core::make_error(core::Errc::bad_input,
+                            "unknown trigger '" + std::string(trigger) + "'");
   std::map<std::string, PlanEntry> by_name;  // std::string order is bytewise
   for (const auto& b : builtins) {
     if (!b.serves(trigger)) continue;
@@ -138,10 +165,13 @@ core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx, std:
     e.critical = b.critical;
     by_name[e.name] = std::move(e);
   }
-  const std::pair<Source, std::string> dirs[] = {
+  std::vector<std::pair<Source, std::string>> dirs{
       {Source::vendor, std::string(core::paths::kLibPluginsDir) + "/" + std::string(trigger)},
       {Source::admin, std::string(core::paths::kEtcPluginsDir) + "/" + std::string(trigger)},
   };
+  // gandi-config ran /etc/gandi/plugins.d/* once the system was up: the config stage.
+  if (trigger == "config")
+    dirs.insert(dirs.begin() + 1, {Source::legacy, core::paths::kLegacyPluginsDir});
   for (const auto& [source, dir] : dirs) {
     auto names = ctx.root.list_dir(dir);
     if (!names) return std::move(names).error();
@@ -156,6 +186,8 @@ core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx, std:
       e.path = dir + "/" + name;
       e.summary = e.path;
       e.why_disabled = executable_problem(ctx.root, e.path);
+      if (source == Source::legacy && e.why_disabled.empty() && is_old_package_plugin(name))
+        e.why_disabled = "gandi-hosting-vm2's own plugin, guestkit's built-ins do its job";
       e.enabled = e.why_disabled.empty();
       if (e.why_disabled == "not a regular file") {
         auto st = ctx.root.stat(e.path);
@@ -259,7 +291,8 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     }
     if (!e.enabled) {
       core::log_debug(e.name, ": disabled: ", e.why_disabled);
-      summary.records.push_back({e.name, e.source, RunStatus::disabled, e.critical, e.why_disabled, {}});
+      summary.records.push_back(
+          {e.name, e.source, RunStatus::disabled, e.critical, e.why_disabled, {}});
       continue;
     }
     const auto t0 = Clock::now();
@@ -286,8 +319,8 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     }
     r.duration = Clock::now() - t0;
     if (r.status == RunStatus::failed) {
-      core::log(e.critical ? core::Level::error : core::Level::warning, e.name, ": failed: ",
-                r.message, " (", ms(r.duration), ")");
+      core::log(e.critical ? core::Level::error : core::Level::warning, e.name,
+                ": failed: ", r.message, " (", ms(r.duration), ")");
     } else {
       core::log_info(e.name, ": ", status_name(r.status), r.message.empty() ? "" : ": ", r.message,
                      " (", ms(r.duration), ")");
@@ -300,12 +333,12 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     }
   }
   summary.duration = Clock::now() - start;
-  core::log_info(trigger, ": ", summary.records.size(),
-                 summary.records.size() == 1 ? " plugin: " : " plugins: ",
-                 summary.count(RunStatus::changed), " changed, ", summary.count(RunStatus::ran), " ran, ",
-                 summary.count(RunStatus::unchanged), " unchanged, ",
-                 summary.count(RunStatus::failed), " failed, ",
-                 summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");
+  core::log_info(
+      trigger, ": ", summary.records.size(),
+      summary.records.size() == 1 ? " plugin: " : " plugins: ", summary.count(RunStatus::changed),
+      " changed, ", summary.count(RunStatus::ran), " ran, ", summary.count(RunStatus::unchanged),
+      " unchanged, ", summary.count(RunStatus::failed), " failed, ",
+      summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");
   if (options.record && !ctx.dry_run) write_record(ctx, summary, options);
   return summary;
 }

@@ -6,6 +6,12 @@
 //
 // Equal names: /etc wins over the vendor dir, which wins over a built-in, so an admin
 // can replace any plugin. A symlink to /dev/null masks the name, built-in included.
+//
+// The config stage also runs the customer plugins gandi-hosting-vm2's gandi-config ran
+// from /etc/gandi/plugins.d (source "legacy", between vendor and admin), at their
+// NN- place among guestkit's, before 99-hook-vm-config as before. The old package's
+// own plugins there (01-config_console ... 16-vm-fix-ext3) are listed disabled: the
+// built-ins do their job.
 
 #include <chrono>
 #include <iosfwd>
@@ -21,8 +27,9 @@
 
 namespace guestkit::plugins {
 
-enum class Source { builtin, vendor, admin };
-std::string_view source_name(Source source);  // "built-in", "vendor", "admin"
+enum class Source { builtin, vendor, admin, legacy };
+// "built-in", "vendor", "admin", "legacy"
+std::string_view source_name(Source source);
 
 struct PlanEntry {
   std::string name;

@@ -244,7 +244,7 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
   if (!live(ctx)) {
     ctx.would("mount " + ctx.root.display(ex.dev.devname) + " (" + ex.probe.type + ") at " +
               ctx.root.display(ctx.config.disk.root + "/" + base) + " with " + options);
-    if (executable_problem(ctx.root, ctx.config.hooks_dir + "/post-disk-attach").empty())
+    if (!find_hook(ctx.root, ctx.config, "post-disk-attach").empty())
       ctx.would("run hook post-disk-attach " + ex.dev.devname + " " + ex.probe.type + " " +
                 ctx.config.disk.root + "/" + base);
     return Outcome::changed;

@@ -27,7 +27,8 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml "$prefix/sbin/g
          /etc/xinetd.d/guestkit-agent "$prefix/share/guestkit/inetd.conf" \
          "$prefix/lib/systemd/system/guestkit-agent.socket" \
          "$prefix/lib/systemd/system/guestkit-agent@.service" \
-         "$prefix/share/doc/guestkit/PROTOCOL.md" "$prefix/lib/tmpfiles.d/guestkit.conf"; do
+         "$prefix/share/doc/guestkit/PROTOCOL.md" "$prefix/lib/tmpfiles.d/guestkit.conf" \
+         "$prefix/lib/guestkit/gandi-takeover"; do
   [[ -f $dest$f ]] || { echo "missing after install: $f"; fail=1; }
 done
 for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/lib/guestkit/plugins.d/config"; do

@@ -36,6 +36,7 @@ gc::Config unusual_config() {
   c.plugins.timeout = 1500ms;
   c.plugins.enabled = {{"13-set-motd", false}, {"20-x_Y", true}};
   c.hooks_dir = "/opt/hooks dir";
+  c.legacy_hooks_dir = "/opt/old hooks";
   c.disk.enabled = false;
   c.disk.match = {"vd*", "", "a b=c:d\\e\nf"};
   c.disk.ignore = {};
@@ -91,6 +92,7 @@ TEST_CASE("config cache codec round-trips every kind of value exactly", "[config
   CHECK(back->disk.match == c.disk.match);
   CHECK(back->motd.text == c.motd.text);
   CHECK(back->hooks_dir == "/opt/hooks dir");
+  CHECK(back->legacy_hooks_dir == "/opt/old hooks");
   CHECK(back->disk.mode == 0775);
   CHECK(back->memory.movable_ratio == 2.5);
   CHECK(back->memory.online_policy == gc::MemoryPolicy::online_movable);
@@ -184,6 +186,13 @@ TEST_CASE("config cache: load_config uses it only while the sources are unchange
     auto loaded = gc::load_config(root, cached);
     CHECK(loaded->disk.root == "/data");
     CHECK_FALSE(loaded->motd.enabled);
+  }
+  SECTION("guestkit's copy of the legacy file appearing changes the stamp") {
+    // What a purge of gandi-hosting-vm2 leaves: only the copy the takeover made.
+    tmp.write("etc/guestkit/legacy/gandi", "CONFIG_CRON=0\n");
+    auto loaded = gc::load_config(root, cached);
+    CHECK(loaded->disk.root == "/data");
+    CHECK_FALSE(loaded->cron.enabled);
   }
   SECTION("an edit that breaks the file is reported, not hidden by the cache") {
     rewrite_in_place(file, "disk:\n  rooo: /data\n");

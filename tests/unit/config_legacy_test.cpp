@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,14 @@ const char* const kFeatureVariables[][2] = {
     {"CONFIG_NAMESERVER", "nameserver"},
     {"CONFIG_NETWORK", "network"},
 };
+
+std::string shipped_guestkit_yml() {
+  std::ifstream in(std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml");
+  std::stringstream text;
+  text << in.rdbuf();
+  REQUIRE(in.good());
+  return text.str();
+}
 
 }  // namespace
 
@@ -221,6 +231,83 @@ TEST_CASE("config legacy file under the root and its precedence", "[config]") {
     CHECK(c->motd.enabled);
     CHECK(c->sources.empty());
   }
+}
+
+// What an image that had gandi-hosting-vm2 looks like once guestkit is installed: the
+// customer's /etc/default/gandi and the guestkit.yml the package ships. Each flag must
+// keep its effect: the shipped file states the defaults without setting anything.
+TEST_CASE("config legacy flags win over the shipped guestkit.yml", "[config]") {
+  auto tmp = guestkit::test::TempDir();
+  const auto root = tmp.root();
+  tmp.write("etc/guestkit/guestkit.yml", shipped_guestkit_yml());
+  const std::string customer = R"(CONFIG_MOTD=0
+CONFIG_TIMEZONE=0
+CONFIG_SYSCTL=0
+CONFIG_SSHD=0
+CONFIG_CONSOLE=0
+CONFIG_HOSTNAME=0
+CONFIG_NAMESERVER=0
+CONFIG_ALLOW_MOUNT=0
+CONFIG_CRON=0
+CONFIG_MOUNT_PARAMS="ro,nosuid,nodev,noexec"
+CONFIG_DISK_ROOT="/data"
+CONFIG_NODHCP="eth1"
+CONFIG_MULTIQUEUE=0
+CONFIG_NETWORK=0
+GANDI_PLUGIN_DIR=/etc/gandi/plugins.d
+GANDI_HOOK_DIR=/etc/gandi/my-hooks/
+)";
+  const auto check = [&](const gc::Config& c) {
+    CHECK(c.warnings.empty());
+    for (const auto& [variable, feature] : kFeatureVariables) {
+      INFO(variable);
+      CHECK_FALSE(c.feature_enabled(feature));
+    }
+    CHECK(c.disk.mount_options == "ro,nosuid,nodev,noexec");
+    CHECK(c.disk.root == "/data");
+    CHECK(c.iface.no_dhcp == Lines{"eth1"});
+    CHECK_FALSE(c.iface.multiqueue);
+    CHECK(c.legacy_hooks_dir == "/etc/gandi/my-hooks");
+  };
+  SECTION("/etc/default/gandi") {
+    tmp.write("etc/default/gandi", customer);
+    auto c = gc::load_config(root);
+    INFO((c.ok() ? "" : c.error().context));
+    REQUIRE(c.ok());
+    check(*c);
+    CHECK(c->sources ==
+          Lines{root.display(gc::paths::kLegacyDefault), root.display(gc::paths::kConfigFile)});
+  }
+  SECTION("guestkit's copy, once the old package's purge deleted the original") {
+    tmp.write("etc/guestkit/legacy/gandi", customer);
+    auto c = gc::load_config(root);
+    REQUIRE(c.ok());
+    check(*c);
+    CHECK(c->sources ==
+          Lines{root.display(gc::paths::kLegacyCopy), root.display(gc::paths::kConfigFile)});
+  }
+  SECTION("the original, while it exists, wins over the copy (edits after the takeover count)") {
+    tmp.write("etc/guestkit/legacy/gandi", "CONFIG_MOTD=1\n");
+    tmp.write("etc/default/gandi", customer);
+    auto c = gc::load_config(root);
+    REQUIRE(c.ok());
+    check(*c);
+  }
+  SECTION("the admin's YAML still wins over the flags") {
+    tmp.write("etc/default/gandi", customer);
+    tmp.write("etc/guestkit/guestkit.yml.d/50-admin.yml", "motd: true\n");
+    auto c = gc::load_config(root);
+    REQUIRE(c.ok());
+    CHECK(c->motd.enabled);
+    CHECK_FALSE(c->cron.enabled);
+  }
+}
+
+TEST_CASE("config legacy GANDI_HOOK_DIR must be an absolute path", "[config]") {
+  const auto c = legacy("GANDI_HOOK_DIR=hooks\nGANDI_HOOK_DIR=/etc/../x\n");
+  CHECK(c.legacy_hooks_dir == "/etc/gandi/hooks");
+  CHECK(c.warnings.size() == 2);
+  CHECK(legacy("GANDI_HOOK_DIR='/opt/h//'\n").legacy_hooks_dir == "/opt/h");
 }
 
 TEST_CASE("config parse_duration", "[config]") {

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,7 @@ std::string describe(const gc::Config& c) {
   out += "plugins.timeout=" + std::to_string(c.plugins.timeout.count()) + "\n";
   for (const auto& [name, on] : c.plugins.enabled)
     out += "plugins.enabled." + name + "=" + (on ? "true" : "false") + "\n";
-  out += "hooks_dir=" + c.hooks_dir + "\n";
+  out += "hooks_dir=" + c.hooks_dir + " legacy_hooks_dir=" + c.legacy_hooks_dir + "\n";
   out += "disk.match=" + list(c.disk.match) + " ignore=" + list(c.disk.ignore) +
          " root=" + c.disk.root + " mount_options=" + c.disk.mount_options +
          " owner=" + c.disk.owner + " group=" + c.disk.group +
@@ -43,7 +44,8 @@ std::string describe(const gc::Config& c) {
          " multiqueue=" + (c.iface.multiqueue ? "true" : "false") + " backend=" + c.iface.backend +
          " dhcp_client=" + c.iface.dhcp_client +
          " dhcp_timeout=" + std::to_string(c.iface.dhcp_timeout.count()) +
-         " default_route=" + c.iface.default_route + " route_metric=" + std::to_string(c.iface.route_metric) +
+         " default_route=" + c.iface.default_route +
+         " route_metric=" + std::to_string(c.iface.route_metric) +
          " secondary_sysctls=" + (c.iface.secondary_sysctls ? "true" : "false") + "\n";
   out += "motd.text=" + c.motd.text + "\n";
   out += "cpu.online_timeout=" + std::to_string(c.cpu.online_timeout.count()) + "\n";
@@ -306,16 +308,22 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
       {"disk:\n  ignore: {a: b}\n", "guestkit.yml:2:11: 'disk.ignore' must be a list of strings"},
       // choices and integers
       {"iface:\n  backend: wicked\n",
-       "guestkit.yml:2:12: 'iface.backend' must be one of auto, networkd, networkmanager, ifupdown, none"},
+       "guestkit.yml:2:12: 'iface.backend' must be one of auto, networkd, networkmanager, "
+       "ifupdown, none"},
       {"iface:\n  default_route: [first-public]\n",
        "guestkit.yml:2:18: 'iface.default_route' must be one of first-public, keep-all"},
       {"iface:\n  dhcp_client: true\n",
        "guestkit.yml:2:16: 'iface.dhcp_client' must be one of auto, dhclient, dhcpcd, udhcpc"},
-      {"iface:\n  route_metric: -1\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
-      {"iface:\n  route_metric: 1e3\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
-      {"iface:\n  route_metric: \"5\"\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
-      {"iface:\n  route_metric: 99999999999\n", "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
-      {"iface:\n  dhcp_timeout: 0s\n", "guestkit.yml:2:17: 'iface.dhcp_timeout' must be longer than 0"},
+      {"iface:\n  route_metric: -1\n",
+       "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: 1e3\n",
+       "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: \"5\"\n",
+       "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  route_metric: 99999999999\n",
+       "guestkit.yml:2:17: 'iface.route_metric' must be an integer in 0..1073741824"},
+      {"iface:\n  dhcp_timeout: 0s\n",
+       "guestkit.yml:2:17: 'iface.dhcp_timeout' must be longer than 0"},
       // durations
       {"plugins:\n  timeout: soon\n",
        "guestkit.yml:2:12: 'plugins.timeout' must be a duration like 30s, 500ms or 2m"},
@@ -366,7 +374,8 @@ TEST_CASE("config wrong types are reported with their position", "[config]") {
        "guestkit.yml:2:18: 'memory.movable_ratio' must be a number of 0 or more, like 3 or 2.5"},
       {"memory:\n  ignore_auto_online: yes\n",
        "guestkit.yml:2:23: 'memory.ignore_auto_online' must be true or false, not 'yes'"},
-      {"cpu:\n  online_timeout: 0ms\n", "guestkit.yml:2:19: 'cpu.online_timeout' must be longer than 0"},
+      {"cpu:\n  online_timeout: 0ms\n",
+       "guestkit.yml:2:19: 'cpu.online_timeout' must be longer than 0"},
       {"cpu: {online_timeout: later, enabled: true}\n",
        "guestkit.yml:1:23: 'cpu.online_timeout' must be a duration like 30s, 500ms or 2m"},
   };
@@ -444,6 +453,40 @@ TEST_CASE("config shipped guestkit.yml is exactly the defaults", "[config]") {
   REQUIRE(loaded.ok());
   CHECK(describe(*loaded) == describe(gc::Config{}));
   CHECK(loaded->plugins.enabled.empty());
+}
+
+// The shipped file sets nothing (every setting is a comment, so the legacy flags and
+// the admin's drop-ins keep their effect), and what it shows are the real defaults:
+// with the '#' of every setting line removed it loads to exactly the built-in values.
+// A setting line is "#key:" or "#  key:" (explanations are "# text" and "  # text").
+TEST_CASE("config shipped guestkit.yml, uncommented, is exactly the defaults", "[config]") {
+  std::ifstream in(std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml");
+  std::string uncommented, line;
+  int settings = 0;
+  while (std::getline(in, line)) {
+    if (line.size() > 1 && line[0] == '#' && line[1] != ' ' && line[1] != '#') {
+      line.erase(0, 1);
+      ++settings;
+    } else if (line.starts_with("#  ") && line.size() > 3 && line[3] != ' ' && line[3] != '#') {
+      line.erase(0, 1);
+      ++settings;
+    } else {
+      CHECK((line.empty() || line.find_first_not_of(' ') == line.find('#')));
+    }
+    uncommented += line + "\n";
+  }
+  CHECK(settings > 60);
+  auto tmp = guestkit::test::TempDir();
+  const auto file = tmp.write("guestkit.yml", uncommented);
+  auto loaded = gc::load_config(tmp.root(), {file});
+  INFO((loaded.ok() ? "" : loaded.error().context));
+  REQUIRE(loaded.ok());
+  CHECK(describe(*loaded) == describe(gc::Config{}));
+  // Every key of the schema is shown: a key left out of the file would be a default
+  // nobody can read about.
+  for (const std::string key : {"plugins:", "hooks_dir:", "legacy_hooks_dir:", "disk:", "iface:",
+                                "motd:", "network:", "postboot:"})
+    CHECK(uncommented.find("\n" + key) != std::string::npos);
 }
 
 TEST_CASE("config drop-ins apply in bytewise name order", "[config]") {
@@ -532,7 +575,8 @@ TEST_CASE("config boot stage values are validated", "[config]") {
         Lines{"guestkit.yml:1:16: 'swap.device' must be empty or a device path like /dev/vdb2"});
   CHECK(yaml_errors("boot: {root_device: /dev/../etc/shadow}\n").size() == 1);
   CHECK(yaml_errors("timezone: {zone: ../../etc/shadow}\n") ==
-        Lines{"guestkit.yml:1:18: 'timezone.zone' must be empty or a time zone name like Europe/Paris"});
+        Lines{"guestkit.yml:1:18: 'timezone.zone' must be empty or a time zone name like "
+              "Europe/Paris"});
   CHECK(yaml_errors("timezone: {zone: Europe//Paris}\n").size() == 1);
   CHECK(yaml_errors("sshd: {permit_root_login: maybe}\n").size() == 1);
   CHECK(yaml_errors("ext_checks: {max_mount_count: 0}\n").size() == 1);

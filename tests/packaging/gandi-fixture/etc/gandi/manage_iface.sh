@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "$(basename "$0") $*" >>/var/log/gandi-fixture.log
