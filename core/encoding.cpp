@@ -104,4 +104,15 @@ std::optional<Bytes> base64_decode(std::string_view text) {
   return out;
 }
 
+std::string shell_quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
 }  // namespace guestkit::core

@@ -28,4 +28,8 @@ inline std::string base64_encode(const Bytes& bytes) {
 // bits of the last character zero (so one text means one byte string). No whitespace.
 std::optional<Bytes> base64_decode(std::string_view text);
 
+// POSIX shell single-quoting ('it'\''s'): for the scripts guestkit writes (the motd
+// script, a seed's runcmd), never to build a command line it runs.
+std::string shell_quote(std::string_view s);
+
 }  // namespace guestkit::core

@@ -51,6 +51,12 @@ struct ExecResult {
 // program that ran and failed is a successful Result with a non-zero exit.
 Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options = {});
 
+// run(), for a tool whose failure is an error: a program that could not start, or
+// that ran and failed, is Errc::failed "TOOL exited with status N: its stderr" (the
+// stderr's trailing blanks trimmed). The one error-text policy for useradd, usermod,
+// chage, pwconv... (the tools never get a secret in argv, so their stderr can be shown).
+Status run_checked(const std::vector<std::string>& argv, const ExecOptions& options = {});
+
 // Runs the program open at `program` (an fd from open(2), O_PATH is enough, that the
 // caller has checked): the kernel executes that very inode, whatever the path it was
 // opened by names by now. In the child it is fd 3, not close-on-exec, executed as

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/build_info.hpp"
+#include "core/encoding.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/builtin/builtin.hpp"
@@ -30,18 +31,6 @@ std::string motd_text(const core::Config& config) {
   return text;
 }
 
-// POSIX shell single-quoting: the only character that needs care is ' itself.
-std::string shell_quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
 std::string motd_script(const std::string& text) {
   std::string script =
       "#!/bin/sh\n"
@@ -49,7 +38,7 @@ std::string motd_script(const std::string& text) {
       "# Change the text with motd.text, or stop this with \"motd: false\", in\n"
       "# /etc/guestkit/guestkit.yml.\n"
       "printf '%s\\n'";
-  for (const auto& line : core::split_lines(text)) script += " \\\n  " + shell_quote(line);
+  for (const auto& line : core::split_lines(text)) script += " \\\n  " + core::shell_quote(line);
   return script + "\n";
 }
 

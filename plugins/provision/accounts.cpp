@@ -44,19 +44,6 @@ std::vector<std::string> root_args(const core::Root& root) {
   return {"--root", root.prefix().string()};
 }
 
-core::Status run_tool(std::vector<std::string> argv, const core::ExecOptions& options = {}) {
-  const std::string tool = argv.front();
-  auto res = core::run(argv, options);
-  if (!res) return std::move(res).error();
-  if (!res->success()) {
-    std::string err = res->err;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return core::make_error(core::Errc::failed,
-                            tool + " " + res->describe() + (err.empty() ? "" : ": " + err));
-  }
-  return {};
-}
-
 }  // namespace
 
 core::Result<std::optional<Account>> find_account(const core::Root& root, const std::string& name) {
@@ -70,7 +57,7 @@ core::Result<std::optional<Account>> find_account(const core::Root& root, const 
     if (!uid || !gid)
       return core::make_error(core::Errc::bad_input,
                               root.display(core::paths::kPasswd) + ": bad entry for " + name);
-    return std::optional<Account>(Account{name, *uid, *gid, f[5]});
+    return std::optional<Account>(Account{name, *uid, *gid, f[5], f[4], f[6]});
   }
   return std::optional<Account>{};
 }
@@ -123,7 +110,7 @@ core::Status leave_group(const core::Root& root, const std::string& name,
   std::vector<std::string> argv{"gpasswd"};
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   argv.insert(argv.end(), {"--delete", name, group});
-  return run_tool(argv);
+  return core::run_checked(argv);
 }
 
 core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
@@ -139,7 +126,7 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
       std::vector<std::string> argv{"usermod", "--append", "--groups", group_list};
       for (auto& a : root_args(root)) argv.push_back(std::move(a));
       argv.insert(argv.end(), {"--", name});
-      if (auto ok = run_tool(argv); !ok) return std::move(ok).error();
+      if (auto ok = core::run_checked(argv); !ok) return std::move(ok).error();
     }
     auto home = ensure_home(root, **existing);
     if (!home) return std::move(home).error();
@@ -158,7 +145,7 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   argv.push_back("--");
   argv.push_back(name);
-  if (auto ok = run_tool(argv); !ok) return std::move(ok).error();
+  if (auto ok = core::run_checked(argv); !ok) return std::move(ok).error();
   auto created = find_account(root, name);
   if (!created) return std::move(created).error();
   if (!*created)
@@ -176,7 +163,7 @@ core::Status set_password_hash(const core::Root& root, const std::string& name,
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   core::ExecOptions options;
   options.stdin_data = name + ":" + hash.reveal() + "\n";
-  auto status = run_tool(argv, options);
+  auto status = core::run_checked(argv, options);
   ::explicit_bzero(options.stdin_data.data(), options.stdin_data.size());
   return status;
 }
@@ -214,7 +201,7 @@ core::Result<bool> write_sudoers(const core::Root& root, const std::string& name
     const bool written =
         ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::fchmod(fd.get(), 0440);
-    auto checked = written ? run_tool({*visudo, "-c", "-q", "-f", tmp})
+    auto checked = written ? core::run_checked({*visudo, "-c", "-q", "-f", tmp})
                            : core::Status(core::errno_error("write " + std::string(tmp)));
     ::unlink(tmp);
     if (!checked) return std::move(checked).error();

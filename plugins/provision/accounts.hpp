@@ -20,7 +20,9 @@ struct Account {
   std::string name;
   uid_t uid = 0;
   gid_t gid = 0;
-  std::string home;  // guest path
+  std::string home;   // guest path
+  std::string gecos = {};  // the comment field
+  std::string shell = {};
 };
 
 // From the guest's /etc/passwd; std::nullopt when absent.

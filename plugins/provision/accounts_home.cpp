@@ -59,24 +59,11 @@ std::vector<std::string> root_args(const core::Root& root) {
   return {"--root", root.prefix().string()};
 }
 
-core::Status run_tool(std::vector<std::string> argv) {
-  const std::string tool = argv.front();
-  auto res = core::run(argv);
-  if (!res) return std::move(res).error();
-  if (!res->success()) {
-    std::string err = res->err;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return core::make_error(core::Errc::failed,
-                            tool + " " + res->describe() + (err.empty() ? "" : ": " + err));
-  }
-  return {};
-}
-
 core::Status tool_with_root(const core::Root& root, std::vector<std::string> argv,
                             std::vector<std::string> tail = {}) {
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   for (auto& a : tail) argv.push_back(std::move(a));
-  return run_tool(std::move(argv));
+  return core::run_checked(std::move(argv));
 }
 
 // The process `pid` holds a lock written at `written` (seconds since the epoch):

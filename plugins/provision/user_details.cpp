@@ -5,6 +5,7 @@
 #include "core/exec.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
+#include "plugins/provision/accounts.hpp"
 
 namespace guestkit::plugins::provision {
 namespace {
@@ -17,35 +18,15 @@ core::Status run_shadow_tool(const core::Root& root, std::vector<std::string> he
   }
   head.push_back("--");
   head.push_back(name);
-  const std::string tool = head.front();
-  auto res = core::run(head);
-  if (!res) return std::move(res).error();
-  if (!res->success()) {
-    std::string err = res->err;
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return core::make_error(core::Errc::failed,
-                            tool + " " + res->describe() + (err.empty() ? "" : ": " + err));
-  }
-  return {};
+  return core::run_checked(head);
 }
 
-// Fields 5 (comment) and 7 (shell) of NAME's /etc/passwd line.
+// The comment and shell fields of NAME's /etc/passwd line.
 std::optional<std::pair<std::string, std::string>> passwd_fields(const core::Root& root,
                                                                  const std::string& name) {
-  auto text = core::read_file(root, core::paths::kPasswd, 16u << 20);
-  if (!text) return std::nullopt;
-  for (const auto& line : core::split_lines(*text)) {
-    std::vector<std::string> f;
-    std::size_t start = 0;
-    for (;;) {
-      const auto at = line.find(':', start);
-      f.push_back(line.substr(start, at == std::string::npos ? std::string::npos : at - start));
-      if (at == std::string::npos) break;
-      start = at + 1;
-    }
-    if (f.size() >= 7 && f[0] == name) return std::pair{f[4], f[6]};
-  }
-  return std::nullopt;
+  auto account = find_account(root, name);
+  if (!account || !*account) return std::nullopt;
+  return std::pair{(*account)->gecos, (*account)->shell};
 }
 
 }  // namespace

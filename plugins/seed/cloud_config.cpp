@@ -32,6 +32,7 @@
 
 #include <algorithm>
 
+#include "core/encoding.hpp"
 #include "plugins/seed/cloud_translator.hpp"
 namespace guestkit::plugins::seed::detail {
 
@@ -178,21 +179,6 @@ void Translator::emit() {
   }
 }
 
-namespace {
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
-}
-
-}  // namespace
-
 std::optional<std::string> runcmd_script(const json& runcmd, std::string& problem) {
   if (!runcmd.is_array()) {
     problem = "must be a list of commands";
@@ -210,7 +196,7 @@ std::optional<std::string> runcmd_script(const json& runcmd, std::string& proble
           problem = "a command list holds something other than strings";
           return std::nullopt;
         }
-        line += (line.empty() ? "" : " ") + shell_quote(*w);
+        line += (line.empty() ? "" : " ") + core::shell_quote(*w);
       }
       script += line + "\n";
     } else {

@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -507,6 +508,18 @@ TEST_CASE("iface: an interface named 'routes' does not wait for its own route lo
   CHECK(remove.exit_code == 0);
 }
 
+// The pid a pid file holds, 0 while it is missing, empty or not yet a whole number.
+pid_t pid_in(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return 0;
+  const std::string text = slurp(file);
+  pid_t pid = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), pid);
+  if (err != std::errc() || end == text.data() || (end != text.data() + text.size() && *end != '\n'))
+    return 0;
+  return pid;
+}
+
 TEST_CASE("iface: a DHCP client on a same-named interface in another network namespace is not ours",
           "[iface-net]") {
   // A container's (or another test's) dhclient for its own gkpub0 runs in another
@@ -522,8 +535,9 @@ TEST_CASE("iface: a DHCP client on a same-named interface in another network nam
   other.must({"dhclient", "-4", "-nw", "-sf", "/bin/true", "-pf",
               (lab.dir.path() / "other.pid").string(), "-lf",
               (lab.dir.path() / "other.leases").string(), "gkpub0"});
-  REQUIRE(eventually([&] { return fs::exists(lab.dir.path() / "other.pid"); }));
-  const pid_t foreign = std::stoi(slurp(lab.dir.path() / "other.pid"));
+  // dhclient creates its pid file before it writes the number: wait for the number.
+  pid_t foreign = 0;
+  REQUIRE(eventually([&] { return (foreign = pid_in(lab.dir.path() / "other.pid")) > 0; }));
   REQUIRE(alive(foreign));
 
   auto add = lab.iface({"add", "gkpub0"});
@@ -532,7 +546,8 @@ TEST_CASE("iface: a DHCP client on a same-named interface in another network nam
   CHECK(add.err.find("a DHCP client runs on it already") == std::string::npos);
   CHECK(add.err.find("20-dhcp-iface: changed") != std::string::npos);
   CHECK(lab.ipv4("gkpub0").find("inet 192.0.2.") != std::string::npos);
-  const pid_t ours = std::stoi(slurp(lab.state_dir() / "gkpub0.pid"));
+  pid_t ours = 0;
+  REQUIRE(eventually([&] { return (ours = pid_in(lab.state_dir() / "gkpub0.pid")) > 0; }));
   CHECK(ours != foreign);
   REQUIRE(lab.iface({"remove", "gkpub0"}).exit_code == 0);
   CHECK(eventually([&] { return !alive(ours); }, std::chrono::seconds(5)));
