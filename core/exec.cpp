@@ -446,6 +446,11 @@ Result<ExecResult> run_fd(int program, const std::vector<std::string>& argv,
   // a new fd (dup2 of an fd onto itself would keep FD_CLOEXEC), and never one of 0-2.
   UniqueFd fd(::fcntl(program, F_DUPFD_CLOEXEC, kProgramFd + 1));
   if (!fd) return errno_error("run " + argv[0]);
+  // The checked inode runs as /proc/self/fd/N: without /proc (a bare chroot) nothing
+  // could exec it; say so rather than leave the child's ENOENT to explain it.
+  if (::access(paths::kProcSelfFd, X_OK) < 0)
+    return errno_error("run " + argv[0] + ": " + paths::kProcSelfFd +
+                       " is not there (is /proc mounted?); a checked program runs through it");
   const std::string self = std::string(paths::kProcSelfFd) + "/" + std::to_string(kProgramFd);
   std::string path = self;
   std::vector<std::string> full = argv;

@@ -27,77 +27,9 @@
 # Exit 77 (skip, with the reason) when a prerequisite is missing.
 set -euo pipefail
 
-skip() { echo "SKIPPED: $*"; exit 77; }
-src=$(realpath "${1:?usage: chroot_test.sh SOURCE_DIR}")
-deb_dir=$src/dist
-suite=bookworm
-mirror=http://deb.debian.org/debian
-cache=${GUESTKIT_TEST_CACHE:-/var/cache/guestkit-test}
-
-[[ $(id -u) == 0 ]] || skip "needs root (chroot, dpkg --root)"
-command -v mmdebstrap >/dev/null || skip "mmdebstrap is not installed (scripts/setup installs it)"
-version=$(sed -n 's/^project(guestkit VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
-current() {  # the .debs of this version exist and are newer than the last commit
-  local deb newest
-  newest=$(git -C "$src" log -1 --format=%ct 2>/dev/null || echo 0)
-  for deb in "$deb_dir/guestkit_${version}_"*.deb "$deb_dir/guestkit-agent_${version}_"*.deb; do
-    [[ -f $deb ]] && (($(stat -c %Y "$deb") >= newest)) || return 1
-  done
-}
-if ! current; then
-  [[ ${GUESTKIT_TEST_NO_PACKAGE_BUILD:-0} == 1 ]] &&
-    skip "no current .debs in $deb_dir and GUESTKIT_TEST_NO_PACKAGE_BUILD=1 (run scripts/package deb)"
-  echo "building the .debs: scripts/package deb"
-  "$src/scripts/package" deb >/dev/null 2>&1 || true
-  current || { echo "FAIL: scripts/package deb did not produce current .debs in $deb_dir"; exit 1; }
-fi
-shopt -s nullglob
-debs=("$deb_dir"/guestkit_${version}_*.deb)
-agent_debs=("$deb_dir"/guestkit-agent_${version}_*.deb)
-((${#debs[@]} == 1 && ${#agent_debs[@]} == 1)) ||
-  { echo "FAIL: not one guestkit and one guestkit-agent $version .deb in $deb_dir"; exit 1; }
-shopt -u nullglob
-gk_deb=$(realpath "${debs[0]}")
-agent_deb=$(realpath "${agent_debs[0]}")
-dpkg-deb -c "$agent_deb" | grep '/usr/sbin/guestkit-agent$' >/dev/null ||
-  skip "$agent_deb has no agent yet (built before the agent landed in the tree)"
-
-# Run-time dependencies: the first alternative of each, without versions.
-deps=$(for d in "$gk_deb" "$agent_deb"; do dpkg-deb -f "$d" Pre-Depends Depends; done |
-  sed -e 's/^[A-Za-z-]*: //' | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/[[:space:]]//g' |
-  grep -v -e '^$' -e '^guestkit' | sort -u)
-packages=$(printf '%s\n' $deps init-system-helpers openbsd-inetd systemd-sysv | sort -u | paste -sd, -)
-key=$(printf '%s %s minbase %s %s' "$suite" "$mirror" "$packages" "$(dpkg-query -W -f='${Version}' mmdebstrap)" |
-  sha256sum | cut -c1-16)
-tarball=$cache/chroot-$suite-$key.tar
-
-work=$(mktemp -d /tmp/guestkit-test.XXXXXX)
-cleanup() {
-  local p
-  for p in /proc/[0-9]*; do
-    [[ -n ${root:-} && $(readlink "$p/root" 2>/dev/null) == "$root" ]] && kill -9 "${p#/proc/}" 2>/dev/null
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-root=$work/root
-
-if [[ ! -f $tarball ]]; then
-  mkdir -p "$cache"
-  echo "making the $suite chroot (cached as $tarball): $packages"
-  if ! mmdebstrap --quiet --variant=minbase --include="$packages" "$suite" "$work/new.tar" "$mirror" \
-       </dev/null >"$work/mmdebstrap.log" 2>&1; then
-    tail -n 20 "$work/mmdebstrap.log"
-    # Without the archive there is no chroot to test in: a named skip, not a pass.
-    grep -qiE 'could not resolve|failed to fetch|temporary failure|network is unreachable|connection (refused|timed out)' \
-      "$work/mmdebstrap.log" && skip "mmdebstrap cannot reach $mirror"
-    echo "FAIL: mmdebstrap failed (log above)"
-    exit 1
-  fi
-  mv "$work/new.tar" "$tarball"
-fi
-mkdir "$root"
-tar -x -C "$root" -f "$tarball"
+# shellcheck source=chroot_lib.sh
+. "$(dirname "$0")/chroot_lib.sh"
+chroot_setup "${1:?usage: chroot_test.sh SOURCE_DIR}" /tmp/guestkit-test
 
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
