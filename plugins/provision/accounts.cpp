@@ -194,16 +194,11 @@ core::Result<bool> write_sudoers(const core::Root& root, const std::string& name
   if (current && *current && **current == text) return false;
   if (const auto visudo = core::find_program("visudo")) {
     // The text is checked on its own (not the image's whole sudoers, which may name
-    // includes visudo resolves on the host) before it goes anywhere sudo reads.
-    char tmp[] = "/tmp/guestkit-sudoers.XXXXXX";
-    core::UniqueFd fd(::mkstemp(tmp));
-    if (!fd) return core::errno_error("create a temporary sudoers file");
-    const bool written =
-        ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::fchmod(fd.get(), 0440);
-    auto checked = written ? core::run_checked({*visudo, "-c", "-q", "-f", tmp})
-                           : core::Status(core::errno_error("write " + std::string(tmp)));
-    ::unlink(tmp);
+    // includes visudo resolves on the host) before it goes anywhere sudo reads. On
+    // stdin ("-f -"): no temporary file that a kill could leave behind in /tmp.
+    core::ExecOptions options;
+    options.stdin_data = text;
+    auto checked = core::run_checked({*visudo, "-c", "-q", "-f", "-"}, options);
     if (!checked) return std::move(checked).error();
   }
   core::WriteOptions wo;
