@@ -50,10 +50,13 @@ void Translator::run() {
       "hostname", "fqdn",     "preserve_hostname",   "user",         "users",
       "chpasswd", "password", "ssh_authorized_keys", "disable_root", "ssh_pwauth",
       "timezone", "runcmd",   "vendor_data"};
-  for (const auto& [key, value] : c.items())
+  for (const auto& item : c.items()) {
+    const std::string& key = item.key();  // a name, not a structured binding: clang 14
+                                          // cannot capture those in a lambda
     if (std::none_of(std::begin(kHandled), std::end(kHandled),
                      [&](const char* k) { return key == k; }))
       skip(key, key, kUnsupported);
+  }
   emit();
 }
 
