@@ -1,6 +1,6 @@
 // authorized_keys lines: a line guestkit accepts is written back (SshKey::line) as a
-// line that parses to the same key; listing a file never yields a key that does not
-// parse on its own. The differential check against ssh-keygen runs on this target's
+// line that parses to the same key; a key listed from a file is never read as another
+// key on its own. The differential check against ssh-keygen runs on this target's
 // findings (scripts/fuzz ssh_key: fuzz/ssh_keygen_diff).
 
 #include <string>
@@ -19,9 +19,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(again->same_key(*key));
     FUZZ_CHECK(again->options == key->options);
   }
+  // The lister shows what sshd would authorize; the parser is deliberately stricter
+  // (control characters, certificates, ssh-dss...: ssh_keys.hpp), so a listed line may be
+  // refused on its own, but never read as another key.
   for (const auto& k : pv::list_authorized_keys(text)) {
     auto one = pv::parse_ssh_key(k.line());
-    FUZZ_CHECK(one && one->same_key(k));
+    if (one) FUZZ_CHECK(one->same_key(k));
   }
   return 0;
 }
