@@ -33,6 +33,21 @@ BOOT_NIC_MAC = "52:54:00:12:34:56"
 AGENT_PORT = 7391
 
 
+# Variants: other first boots of the guest, each a ctest group of its own with its own
+# work dir and VM (tests/CMakeLists.txt guestkit_e2e_group), its scenarios listed in
+# scenarios.ORDERS[name]. A row may say:
+#   image:  build-image's flavour (GUESTKIT_E2E_FLAVOUR; "bookworm" when absent)
+#   smp:    QEMU's -smp value ("1,maxcpus=4" when absent)
+#   append: more kernel command line
+#   extra:  a function (vm) -> list of more QEMU arguments, called before QEMU starts; it
+#           may make files (seed images...) in vm.workdir, which teardown leaves for
+#           diagnostics unless they match the disk-*.img pattern
+#   swap:   False for no blank swap disk at boot
+VARIANTS = {
+    "default": {},
+}
+
+
 class NotRun(Exception):
     """The tier cannot run here (QEMU itself unusable): reported as a named skip."""
 
@@ -62,8 +77,12 @@ def _alive(pid, marker):
 
 
 class VM:
-    def __init__(self, workdir):
+    def __init__(self, workdir, variant="default"):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown e2e variant {variant!r}: one of {', '.join(VARIANTS)}")
         self.workdir = os.path.abspath(workdir)
+        self.variant = variant
+        self.spec = VARIANTS[variant]
         self.state_path = os.path.join(self.workdir, "state.json")
         self.state = {}
 
@@ -149,6 +168,7 @@ class VM:
     def build_image(self, log):
         env = dict(os.environ)
         env.setdefault("GUESTKIT_BUILD_DIR", os.path.join(SRC, "build"))
+        env["GUESTKIT_E2E_FLAVOUR"] = self.spec.get("image", "bookworm")
         t0 = time.monotonic()
         p = subprocess.run([os.path.join(SRC, "tests", "e2e", "build-image"), self.path("image")],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -180,17 +200,24 @@ class VM:
         cpu = "host" if accel == "kvm" else "max"
         fwd = (f"hostfwd=tcp:127.0.0.1:{s['ssh_port']}-:22,"
                f"hostfwd=tcp:127.0.0.1:{s['agent_port']}-:{AGENT_PORT}")
+        spec = self.spec
+        append = "console=ttyS0 root=/dev/vda rw tsc=reliable panic=-1"
+        if spec.get("append"):
+            append += " " + spec["append"]
+        swap_args = [
+            "-blockdev", f"driver=raw,node-name=swap,file.driver=file,file.filename={swap}",
+            "-device", "virtio-blk-pci,drive=swap,id=swapdisk,serial=e2e-swap",
+        ] if spec.get("swap", True) else []
         return [
             QEMU, "-name", "guestkit-e2e", "-nodefaults", "-display", "none", "-no-user-config",
             "-machine", "pc", "-accel", accel, "-cpu", cpu,
-            "-smp", "1,maxcpus=4", "-m", "512M,slots=4,maxmem=2G",
+            "-smp", spec.get("smp", "1,maxcpus=4"), "-m", "512M,slots=4,maxmem=2G",
             "-kernel", self.path("image", "vmlinuz"), "-initrd", self.path("image", "initrd.img"),
-            "-append", "console=ttyS0 root=/dev/vda rw tsc=reliable panic=-1",
+            "-append", append,
             "-no-reboot",
             "-blockdev", f"driver=qcow2,node-name=root,file.driver=file,file.filename={overlay}",
             "-device", "virtio-blk-pci,drive=root,id=rootdisk",
-            "-blockdev", f"driver=raw,node-name=swap,file.driver=file,file.filename={swap}",
-            "-device", "virtio-blk-pci,drive=swap,id=swapdisk,serial=e2e-swap",
+            *swap_args,
             "-netdev", f"user,id=n0,restrict=on,{fwd}",
             "-device", f"virtio-net-pci,netdev=n0,id=nic0,mac={BOOT_NIC_MAC},romfile=",
             "-device", "virtio-serial-pci,id=vser0",
@@ -198,6 +225,7 @@ class VM:
             "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
             "-serial", f"file:{self.path('console.log')}",
             "-qmp", f"unix:{s['qmp']},server=on,wait=off",
+            *(spec["extra"](self) if spec.get("extra") else []),
         ]
 
     def boot(self, log, boot_timeout):
