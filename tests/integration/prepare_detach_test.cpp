@@ -93,7 +93,7 @@ bool path_exists(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("prepare-detach: busy while a process holds a file, then ready and unmounted; "
+TEST_CASE("prepare-detach: busy while a process holds a file, then ready and unmounted, "
           "the remove event finds nothing to do",
           "[prepare-detach]") {
   gt::DiskLab lab;

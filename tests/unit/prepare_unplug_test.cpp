@@ -167,7 +167,7 @@ TEST_CASE("a size takes the highest movable blocks, passing over refused ones", 
   }
 }
 
-TEST_CASE("vCPUs go offline together or not at all; EINVAL names the CPU", "[unplug]") {
+TEST_CASE("vCPUs go offline together or not at all, and EINVAL names the CPU", "[unplug]") {
   TempDir t;
   FakeSysfs sys(t);
   sys.cpus(4, {});
