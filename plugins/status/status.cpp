@@ -89,8 +89,9 @@ json collect(const core::Context& ctx, const std::string& instance_id) {
 
   const std::string marker = std::string(core::paths::kProvisionedDir) + "/" + instance_id;
   const std::int64_t provisioned = instance_id.empty() ? 0 : mtime(root, marker);
-  out["provisioned"] = provisioned ? json{{"state", true}, {"since", provisioned}}
-                                   : json{{"state", false}};
+  // A bool, as in the greeting; since when in its own member.
+  out["provisioned"] = provisioned != 0;
+  if (provisioned) out["provisioned_since"] = provisioned;
   out["boot"] = boot(root);
   if (auto seed = read_json(root, core::paths::kSeedReport)) {
     (*seed)["since"] = mtime(root, core::paths::kSeedReport);

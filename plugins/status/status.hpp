@@ -2,7 +2,7 @@
 // Everything guestkit manages on the VM, in one JSON answer: the agent's `status` op
 // and `guestkit status` read the same. Each part says since when:
 //
-//   {"instance_id", "provisioned": {"state", "since"},
+//   {"instance_id", "provisioned": bool, "provisioned_since",
 //    "boot": {"state": "done"|"running"|"pending", "exit_code", "stages": {STAGE:
 //             {"state": "ok"|"partial"|"failed"|"pending", "exit_code", "started",
 //              "finished", "duration_ms", "failed": [plugins]}}},

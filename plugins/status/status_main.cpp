@@ -22,9 +22,9 @@ std::string text_of(const json& v) {
 
 void print_text(const json& s) {
   std::cout << "instance: " << text_of(s.value("instance_id", "")) << "\n";
-  const auto& p = s["provisioned"];
-  std::cout << "provisioned: " << (p.value("state", false) ? "yes" : "no");
-  if (p.contains("since")) std::cout << " (since " << p["since"].get<std::int64_t>() << ")";
+  std::cout << "provisioned: " << (s.value("provisioned", false) ? "yes" : "no");
+  if (s.contains("provisioned_since"))
+    std::cout << " (since " << s["provisioned_since"].get<std::int64_t>() << ")";
   std::cout << "\n";
   const auto& b = s["boot"];
   std::cout << "boot: " << b.value("state", "") << " (exit " << b.value("exit_code", 2) << ")\n";

@@ -45,8 +45,11 @@ core::Status do_write(const Writer& write, const sysfs::Dir& dir, std::string_vi
   return write ? write(dir, attr, value) : dir.write(attr, value);
 }
 
+// sysfs::Dir::write reports the kernel's errno in the system category (errno_error);
+// std::errc values are the generic one. Anything else is not the kernel's answer.
 int error_errno(const core::Error& e) {
-  return e.code.category() == std::generic_category() ? e.code.value() : 0;
+  const auto& cat = e.code.category();
+  return cat == std::system_category() || cat == std::generic_category() ? e.code.value() : 0;
 }
 
 json refusal(const std::string& part, const core::Error& e) {

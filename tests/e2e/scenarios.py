@@ -689,11 +689,13 @@ def ops_detach(c):
         target, _ = c.poll(f"{dev} mounted by guestkit", lambda: _mounted_at(c, dev), 90)
         c.check(target == "/srv/data", f"{dev} mounted at {target}, expected /srv/data")
         # A service the customer listed (it keeps its cwd on the disk: guestkit may stop it),
-        # and a writer nobody listed (guestkit must never stop or kill it).
+        # and a writer nobody listed (guestkit must never stop or kill it), its log open
+        # as a daemon's is. (A process that opens and closes a file between looks is not
+        # on the disk when prepare-detach looks: no one can see it, the unmount may win.)
         c.guest_ok("mkdir -p /srv/data/.guestkit && echo e2e-opssvc > /srv/data/.guestkit/services && "
                    "systemd-run --unit=e2e-opssvc -p WorkingDirectory=/srv/data sleep 3600 && "
-                   "systemd-run --unit=e2e-writer sh -c 'i=0; while :; do i=$((i+1)); "
-                   "echo \"line $i\" >> /srv/data/writer.log; sleep 0.1; done'")
+                   "systemd-run --unit=e2e-writer sh -c 'exec >>/srv/data/writer.log; i=0; "
+                   "while :; do i=$((i+1)); echo \"line $i\"; sleep 0.1; done'")
         c.poll("the writer writing", lambda: c.guest("test -s /srv/data/writer.log")[0] == 0, 30)
         _, writer_pid, _ = c.guest("systemctl show -p MainPID --value e2e-writer")
         log_start = _kernel_log_lines(c)
@@ -818,9 +820,21 @@ def ops_unplug(c):
         code, ready = agent.op(f"prepare-unplug cpu {n} (ready)", f"prepare-unplug cpu {n}")
         if ready.get("state") != "ready" or code != 0:
             problems.append(f"prepare-unplug cpu {n}: {ready}")
-        c.unplug(qmp, cpu_id)
+        t = time.monotonic()
+        qmp.execute("device_del", id=cpu_id)
+        c.say(f"qmp: device_del {cpu_id}")
         c.poll(f"cpu{n} gone from the guest",
                lambda: c.guest(f"test -e /sys/devices/system/cpu/cpu{n} || echo gone")[1].strip(), 60)
+        c.measure(f"device_del {cpu_id} -> cpu{n} gone from the guest", time.monotonic() - t)
+        # QEMU 7.2 under TCG sends DEVICE_DELETED for the vCPU's lapic, and the guest's
+        # ACPI eject succeeds (ACPI_DEVICE_OST status 0), but the event for the vCPU itself
+        # never came here in 90 s: noted, not a guest failure.
+        try:
+            qmp.wait_event("DEVICE_DELETED", 15, match=lambda d: d.get("device") == cpu_id)
+            c.say(f"qmp: DEVICE_DELETED {cpu_id}")
+        except TimeoutError:
+            c.say(f"note: no DEVICE_DELETED for {cpu_id} from QEMU within 15 s (QEMU 7.2 TCG; "
+                  "the guest ejected it)")
         c.show("nproc; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/present")
         errors, _ = _kernel_errors_since(c, log_start)
         c.say(f"kernel log since the DIMM's prepare-unplug: {len(errors)} error line(s)")

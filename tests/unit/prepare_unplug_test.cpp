@@ -28,7 +28,7 @@ core::Context context(const TempDir& t) { return core::Context(t.root(), core::C
 unplug::Writer writer(SysfsRefusals& refusals) {
   return [&refusals](const sysfs::Dir& dir, std::string_view attr, std::string_view value) -> core::Status {
     if (int err = refusals.match(dir.guest(), attr, value))
-      return core::make_error(std::error_code(err, std::generic_category()), dir.display(attr));
+      return core::errno_error(dir.display(attr), err);  // as Dir::write reports the kernel's
     return dir.write(attr, value);
   };
 }

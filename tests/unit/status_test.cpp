@@ -44,7 +44,8 @@ TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-wh
   CHECK(s["boot"]["state"] == "pending");
   CHECK(status::boot_exit_code(s) == 1);
   CHECK_FALSE(status::boot_done(s));
-  CHECK(s["provisioned"]["state"] == false);
+  CHECK(s["provisioned"] == false);
+  CHECK_FALSE(s.contains("provisioned_since"));
 
   stage(t, "bootstrap", plugins::RunStatus::unchanged, 1000);
   stage(t, "mount", plugins::RunStatus::changed, 1001);
@@ -73,8 +74,8 @@ TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-wh
   CHECK(status::boot_done(s));
   CHECK(status::boot_exit_code(s) == 0);
   CHECK(s["boot"]["stages"]["postboot"]["started"] == 1003);
-  CHECK(s["provisioned"]["state"] == true);
-  CHECK(s["provisioned"]["since"].get<std::int64_t>() > 0);
+  CHECK(s["provisioned"] == true);
+  CHECK(s["provisioned_since"].get<std::int64_t>() > 0);
   REQUIRE(s["disks"].size() == 1);
   CHECK(s["disks"][0]["mountpoint"] == "/srv/data");
   CHECK(s["disks"][0]["since"] == 1234);
