@@ -92,3 +92,49 @@ TEST_CASE("a disk is resolved from its records by label and mountpoint, never am
   REQUIRE(d);
   CHECK(*d == "vdb");
 }
+
+namespace {
+
+// /sys/class/block/NAME -> ../../devices/pci0000:00/PCI/virtioN/block/NAME, as virtio-blk has it.
+void virtio_disk(const guestkit::test::TempDir& t, const std::string& name, const std::string& pci,
+                 const std::string& devno, const std::string& serial) {
+  const std::string dir = "sys/devices/pci0000:00/" + pci + "/virtio3/block/" + name;
+  t.write(dir + "/dev", devno + "\n");
+  t.write(dir + "/size", "131072\n");
+  t.write(dir + "/uevent", "DEVNAME=" + name + "\nDEVTYPE=disk\n");
+  if (!serial.empty()) t.write(dir + "/serial", serial + "\n");
+  std::filesystem::create_directories(t.path() / "sys/class/block");
+  std::filesystem::create_directories(t.path() / "sys/dev/block");
+  std::filesystem::create_symlink("../../" + dir.substr(4), t.path() / "sys/class/block" / name);
+  std::filesystem::create_symlink("../../" + dir.substr(4), t.path() / "sys/dev/block" / devno);
+}
+
+}  // namespace
+
+TEST_CASE("a disk is resolved by the serial or PCI address the platform gave it", "[prepare-detach]") {
+  guestkit::test::TempDir t;
+  const core::Context ctx(t.root(), core::Config{});
+  virtio_disk(t, "vdb", "0000:00:07.0", "254:16", "vol-8f3a");
+  virtio_disk(t, "vdc", "0000:00:08.0", "254:32", "vol-77");
+  dk::DiskSelector sel;
+  sel.serial = "vol-77";
+  auto d = dk::resolve_disk(ctx, sel);
+  REQUIRE(d);
+  CHECK(*d == "vdc");
+  sel = {};
+  sel.pci = "0000:00:07.0";
+  d = dk::resolve_disk(ctx, sel);
+  REQUIRE(d);
+  CHECK(*d == "vdb");
+  sel = {};
+  sel.pci = "0000:00:0a.0";  // a prefix of no address: never a partial match
+  d = dk::resolve_disk(ctx, sel);
+  REQUIRE_FALSE(d);
+  CHECK(d.error().code == core::Errc::bad_input);
+  sel = {};
+  sel.serial = "vol-8";  // nor of a serial
+  REQUIRE_FALSE(dk::resolve_disk(ctx, sel));
+  sel = {};
+  sel.name = "vdz";
+  REQUIRE_FALSE(dk::resolve_disk(ctx, sel));
+}
