@@ -96,7 +96,9 @@ int report(const json& answer, bool as_json) {
       for (const auto& h : r.value("holders", json::array())) {
         std::cout << "  " << h.value("type", "?");
         for (const auto& [key, value] : h.items())
-          if (key != "type") std::cout << " " << key << "=" << (value.is_string() ? value.get<std::string>() : value.dump());
+          if (key != "type")
+            std::cout << " " << key << "="
+                      << (value.is_string() ? value.get<std::string>() : value.dump());
         std::cout << "\n";
       }
       for (const char* key : {"services_restarted", "rolled_back"})
@@ -287,7 +289,8 @@ int run_ctl(const core::CliArgs& args) {
       if (plus == std::string::npos)
         op_args = {{"memory", what}};
       else
-        op_args = {{"memory", {{"address", what.substr(0, plus)}, {"size", what.substr(plus + 1)}}}};
+        op_args = {
+            {"memory", {{"address", what.substr(0, plus)}, {"size", what.substr(plus + 1)}}}};
     } else {
       return fail("prepare-unplug needs 'memory SIZE', 'memory ADDRESS+SIZE' or 'cpu N'");
     }

@@ -236,9 +236,9 @@ json Reply::to_json(const json& id) const {
 }
 
 const std::vector<std::string>& op_names() {
-  static const std::vector<std::string> names{
-      "info",         "provision", "set-password",   "ssh-keys",
-      "set-hostname", "status",    "prepare-detach", "prepare-unplug"};
+  static const std::vector<std::string> names{"info",           "provision",     "set-password",
+                                              "ssh-keys",       "set-hostname",  "status",
+                                              "prepare-detach", "prepare-unplug"};
   return names;
 }
 

@@ -34,8 +34,7 @@ Reply op_prepare_detach(AgentState& s, const json& args) {
   auto answer = plugins::disk::prepare_detach(s.ctx, parsed->first, parsed->second);
   if (!answer) return from_error(answer.error());
   (*answer)["duration_ms"] = ms_since(start);
-  core::log_notice("prepare-detach ", answer->value("disk", ""), ": ",
-                   answer->value("state", ""));
+  core::log_notice("prepare-detach ", answer->value("disk", ""), ": ", answer->value("state", ""));
   plugins::status::record_op(s.ctx.root, plugins::status::kPrepareDetachRecord, *answer);
   Reply r;
   r.result = std::move(*answer);

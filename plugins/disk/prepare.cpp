@@ -42,7 +42,9 @@ constexpr int kUnmountTries = 3;
 constexpr auto kUnmountPause = std::chrono::milliseconds(200);
 constexpr auto kKillWait = std::chrono::seconds(5);
 
-core::Error bad(std::string m) { return core::make_error(core::Errc::bad_input, std::move(m)); }
+core::Error bad(std::string m) {
+  return core::make_error(core::Errc::bad_input, std::move(m));
+}
 
 std::string trimmed(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
@@ -115,8 +117,8 @@ struct Mounted {
 };
 
 json process_json(const ProcessHolder& p) {
-  json j = {{"type", "process"}, {"pid", p.pid},  {"comm", p.comm},
-            {"user", p.user},    {"uid", p.uid},  {"uses", p.uses}};
+  json j = {{"type", "process"}, {"pid", p.pid}, {"comm", p.comm},
+            {"user", p.user},    {"uid", p.uid}, {"uses", p.uses}};
   if (!p.unit.empty()) j["unit"] = p.unit;
   return j;
 }
@@ -220,9 +222,8 @@ core::Result<std::string> resolve_disk(const core::Context& ctx, const DiskSelec
     if ((!sel.label.empty() && r.label == sel.label) ||
         (!sel.mountpoint.empty() && r.mountpoint == sel.mountpoint))
       found.push_back(disk_of_record(root, r));
-  return pick(found, sel.label.empty()
-                         ? "mountpoint " + core::sanitize_for_log(sel.mountpoint)
-                         : "label '" + core::sanitize_for_log(sel.label) + "'");
+  return pick(found, sel.label.empty() ? "mountpoint " + core::sanitize_for_log(sel.mountpoint)
+                                       : "label '" + core::sanitize_for_log(sel.label) + "'");
 }
 
 core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, bool force) {
@@ -259,11 +260,13 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
     auto b = read_block_device(root, name);
     if (!b) continue;
     devnos.push_back(b->devno);
-    for (const auto& h : b->holders) holders.push_back({{"type", "holder"}, {"device", h}, {"of", name}});
+    for (const auto& h : b->holders)
+      holders.push_back({{"type", "holder"}, {"device", h}, {"of", name}});
   }
   for (const auto& r : records)
     for (const auto* t : {&r.devno, &r.fs_devno})
-      if (auto d = parse_devno(*t); d && std::find(devnos.begin(), devnos.end(), *d) == devnos.end())
+      if (auto d = parse_devno(*t);
+          d && std::find(devnos.begin(), devnos.end(), *d) == devnos.end())
         devnos.push_back(*d);
 
   auto table = MountTable::load(root);
@@ -291,7 +294,8 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
       stale.push_back(r);
       continue;
     }
-    const auto entry = (*seen)->mount_id ? table->by_id((*seen)->mount_id) : table->mounted_at(m.shown);
+    const auto entry =
+        (*seen)->mount_id ? table->by_id((*seen)->mount_id) : table->mounted_at(m.shown);
     const dev_t devno = entry ? entry->devno : (*seen)->devno;
     if (!record_mount(r, devno, entry ? entry->source : "")) {
       stale.push_back(r);
@@ -312,9 +316,9 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
     return false;
   };
   for (const auto& e : table->entries()) {
-    const bool ours = std::find(devnos.begin(), devnos.end(), e.devno) != devnos.end() ||
-                      (e.source_rdev && std::find(devnos.begin(), devnos.end(), e.source_rdev) !=
-                                            devnos.end());
+    const bool ours =
+        std::find(devnos.begin(), devnos.end(), e.devno) != devnos.end() ||
+        (e.source_rdev && std::find(devnos.begin(), devnos.end(), e.source_rdev) != devnos.end());
     if (ours && !recorded_target(e)) {
       holders.push_back({{"type", "mount"}, {"target", e.target}, {"source", e.source}});
       continue;
@@ -331,8 +335,7 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
     result["state"] = "busy";
     result["holders"] = std::move(h);
     if (!restarted.empty()) result["services_restarted"] = restarted;
-    result["duration_ms"] =
-        std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    result["duration_ms"] = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
     return result;
   };
 
@@ -361,7 +364,11 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
   json hooks = json::array();
   for (const auto& m : mounted) {
     auto h = run_hook(ctx, "pre-disk-detach", {m.rec.devname, m.shown});
-    if (!h) return busy(json::array({{{"type", "hook"}, {"name", "pre-disk-detach"}, {"message", h.error().message()}}}), {});
+    if (!h)
+      return busy(
+          json::array(
+              {{{"type", "hook"}, {"name", "pre-disk-detach"}, {"message", h.error().message()}}}),
+          {});
     if (*h) hooks.push_back(m.shown);
   }
 
@@ -374,8 +381,8 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
       if (r && r->success()) {
         restarted.push_back(*it);
       } else {
-        core::log_warning(*disk, ": starting ", *it, " again failed: ",
-                          r ? r->describe() : r.error().message());
+        core::log_warning(*disk, ": starting ", *it,
+                          " again failed: ", r ? r->describe() : r.error().message());
       }
     }
     return restarted;
@@ -395,7 +402,8 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
         core::log_warning(*disk, ": stopping ", s, " failed: ", why, ", going on (force)");
         continue;
       }
-      return busy(json::array({{{"type", "service"}, {"name", s}, {"message", "stop " + why}}}), restore());
+      return busy(json::array({{{"type", "service"}, {"name", s}, {"message", "stop " + why}}}),
+                  restore());
     }
     ::syncfs(m.root_fd.get());
   }
@@ -440,7 +448,8 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
       if (u.error().code == std::errc::device_or_resource_busy) {
         json h = json::array();
         for (const auto& p : find_process_holders(root, devnos)) h.push_back(process_json(p));
-        if (h.empty()) h.push_back({{"type", "mount"}, {"target", m.shown}, {"message", "unmount: busy"}});
+        if (h.empty())
+          h.push_back({{"type", "mount"}, {"target", m.shown}, {"message", "unmount: busy"}});
         result["unmounted"] = unmounted;
         return busy(h, restore());
       }
@@ -449,7 +458,8 @@ core::Result<json> prepare_detach(core::Context& ctx, const DiskSelector& sel, b
     core::log_notice(m.rec.name, ": unmounted ", m.shown, " (prepare-detach)");
     unmounted.push_back(m.shown);
     if (auto dev = root.open(m.rec.devname, O_RDONLY | O_NONBLOCK); dev) ::fsync(dev->get());
-    if (::unlinkat(m.parent->dir.get(), m.parent->leaf.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (::unlinkat(m.parent->dir.get(), m.parent->leaf.c_str(), AT_REMOVEDIR) < 0 &&
+        errno != ENOENT)
       core::log_info(m.rec.name, ": leaving ", m.shown, " in place: ", std::strerror(errno));
     if (auto r = remove_record(root, m.rec.name); !r) return std::move(r).error();
   }

@@ -19,7 +19,8 @@ namespace guestkit::plugins::disk {
 bool valid_service(const std::string& s) {
   if (s.empty() || s.size() > 128 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
   for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '@' || c == '.' || c == '_' || c == ':' || c == '-')) return false;
+    if (!(std::isalnum(c) || c == '@' || c == '.' || c == '_' || c == ':' || c == '-'))
+      return false;
   return s.find("..") == std::string::npos;
 }
 
@@ -77,12 +78,13 @@ bool under_systemd(const core::Context& ctx) {
 }
 
 core::Result<std::vector<std::string>> service_argv(const core::Context& ctx,
-                                                    const std::string& name,
-                                                    ServiceAction action) {
+                                                    const std::string& name, ServiceAction action) {
   if (under_systemd(ctx)) {
     switch (action) {
-      case ServiceAction::stop: return std::vector<std::string>{"systemctl", "stop", "--", name};
-      case ServiceAction::start: return std::vector<std::string>{"systemctl", "start", "--", name};
+      case ServiceAction::stop:
+        return std::vector<std::string>{"systemctl", "stop", "--", name};
+      case ServiceAction::start:
+        return std::vector<std::string>{"systemctl", "start", "--", name};
       case ServiceAction::is_active:
         return std::vector<std::string>{"systemctl", "is-active", "--quiet", "--", name};
     }

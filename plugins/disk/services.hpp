@@ -29,8 +29,7 @@ enum class ServiceAction { stop, start, is_active };
 // The command for `action` on `name`: systemctl under systemd, else
 // /etc/init.d/NAME stop|start|status. Errc::not_found when there is no usable script.
 core::Result<std::vector<std::string>> service_argv(const core::Context& ctx,
-                                                    const std::string& name,
-                                                    ServiceAction action);
+                                                    const std::string& name, ServiceAction action);
 
 // Whether systemd is PID 1 (its run directory exists under the root).
 bool under_systemd(const core::Context& ctx);

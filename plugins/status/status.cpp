@@ -33,7 +33,9 @@ std::int64_t mtime(const core::Root& root, const std::string& guest) {
   return st && *st ? static_cast<std::int64_t>((*st)->st_mtim.tv_sec) : 0;
 }
 
-std::string runs(const std::string& name) { return std::string(core::paths::kRunsDir) + "/" + name; }
+std::string runs(const std::string& name) {
+  return std::string(core::paths::kRunsDir) + "/" + name;
+}
 
 // The time of the last run record among `names` whose run changed something (or did,
 // for records without per-plugin status), 0 if none.
@@ -43,8 +45,10 @@ std::int64_t last_change(const core::Root& root, std::initializer_list<std::stri
     auto j = read_json(root, p);
     if (!j) continue;
     std::int64_t t = 0;
-    if (j->contains("finished") && (*j)["finished"].is_number()) t = (*j)["finished"].get<std::int64_t>();
-    else if (j->contains("at") && (*j)["at"].is_number()) t = (*j)["at"].get<std::int64_t>();
+    if (j->contains("finished") && (*j)["finished"].is_number())
+      t = (*j)["finished"].get<std::int64_t>();
+    else if (j->contains("at") && (*j)["at"].is_number())
+      t = (*j)["at"].get<std::int64_t>();
     best = std::max(best, t);
   }
   return best;
@@ -55,7 +59,8 @@ json boot(const core::Root& root) {
   int worst = 0;
   bool all = true, any = false;
   for (auto stage : kBootStages) {
-    const std::string path = std::string(core::paths::kBootReportPrefix) + std::string(stage) + ".json";
+    const std::string path =
+        std::string(core::paths::kBootReportPrefix) + std::string(stage) + ".json";
     auto j = read_json(root, path);
     if (!j) {
       stages[std::string(stage)] = {{"state", "pending"}};
@@ -68,15 +73,20 @@ json boot(const core::Root& root) {
     json failed = json::array();
     if (j->contains("plugins") && (*j)["plugins"].is_array())
       for (const auto& p : (*j)["plugins"])
-        if (p.is_object() && p.value("status", "") == "failed") failed.push_back(p.value("name", ""));
-    stages[std::string(stage)] = {{"state", code == 0 ? "ok" : code == 1 ? "partial" : "failed"},
+        if (p.is_object() && p.value("status", "") == "failed")
+          failed.push_back(p.value("name", ""));
+    stages[std::string(stage)] = {{"state", code == 0   ? "ok"
+                                            : code == 1 ? "partial"
+                                                        : "failed"},
                                   {"exit_code", code},
                                   {"started", j->value("started", std::int64_t{0})},
                                   {"finished", j->value("finished", std::int64_t{0})},
                                   {"duration_ms", j->value("duration_ms", 0.0)},
                                   {"failed", failed}};
   }
-  return {{"state", all ? "done" : any ? "running" : "pending"},
+  return {{"state", all   ? "done"
+                    : any ? "running"
+                          : "pending"},
           {"exit_code", !all ? std::max(worst, 1) : worst},
           {"stages", stages}};
 }
@@ -102,8 +112,12 @@ json collect(const core::Context& ctx, const std::string& instance_id) {
   std::vector<std::string> problems;
   if (auto recs = disk::list_records(root, &problems))
     for (const auto& r : *recs)
-      disks.push_back({{"name", r.name}, {"devname", r.devname}, {"mountpoint", r.mountpoint},
-                       {"fstype", r.fstype}, {"label", r.label}, {"since", r.since}});
+      disks.push_back({{"name", r.name},
+                       {"devname", r.devname},
+                       {"mountpoint", r.mountpoint},
+                       {"fstype", r.fstype},
+                       {"label", r.label},
+                       {"since", r.since}});
   out["disks"] = disks;
 
   json ifaces = json::array();

@@ -31,10 +31,13 @@ void print_text(const json& s) {
   for (const auto& [stage, st] : b["stages"].items()) {
     std::cout << "  " << stage << ": " << st.value("state", "");
     if (st.contains("finished")) std::cout << " at " << st["finished"].get<std::int64_t>();
-    if (st.contains("failed") && !st["failed"].empty()) std::cout << ", failed: " << st["failed"].dump();
+    if (st.contains("failed") && !st["failed"].empty())
+      std::cout << ", failed: " << st["failed"].dump();
     std::cout << "\n";
   }
-  if (s.contains("seed")) std::cout << "seed: " << s["seed"].value("state", "") << " (" << s["seed"].value("source", "") << ")\n";
+  if (s.contains("seed"))
+    std::cout << "seed: " << s["seed"].value("state", "") << " (" << s["seed"].value("source", "")
+              << ")\n";
   for (const auto& d : s["disks"])
     std::cout << "disk: " << d.value("name", "") << " at " << d.value("mountpoint", "") << " ("
               << d.value("fstype", "") << ", since " << d.value("since", std::int64_t{0}) << ")\n";
@@ -92,7 +95,8 @@ int main(int argc, char** argv) {
   if (!ctx) return gk::core::kExitFailed;
   const auto id = gk::core::find_instance_id((*ctx)->root);
   const std::string instance = id ? id->value : "";
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
+  const auto deadline =
+      std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
   json s = gk::plugins::status::collect(**ctx, instance);
   // The stages write their records when they finish: poll for them (they are tmpfs
   // files; a few reads a second cost nothing).

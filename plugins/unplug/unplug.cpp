@@ -69,7 +69,9 @@ struct Block {
   std::optional<sysfs::Dir> dir;
 };
 
-bool is_online(std::string_view state) { return state.rfind("online", 0) == 0; }
+bool is_online(std::string_view state) {
+  return state.rfind("online", 0) == 0;
+}
 bool movable(const Block& b) {
   if (!b.zones.empty()) return b.zones.find("Movable") != std::string::npos;
   return b.removable;
@@ -168,27 +170,42 @@ json ready_memory(const Memory& m, const std::vector<Block*>& done, std::size_t 
 
 std::string errno_name(int err) {
   switch (err) {
-    case EBUSY: return "EBUSY";
-    case EINVAL: return "EINVAL";
-    case EAGAIN: return "EAGAIN";
-    case ENOMEM: return "ENOMEM";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case EIO: return "EIO";
-    case ENOENT: return "ENOENT";
-    case EINTR: return "EINTR";
-    case ENODEV: return "ENODEV";
-    case ENXIO: return "ENXIO";
-    case ETIMEDOUT: return "ETIMEDOUT";
-    case EOPNOTSUPP: return "EOPNOTSUPP";
-    default: return "E" + std::to_string(err);
+    case EBUSY:
+      return "EBUSY";
+    case EINVAL:
+      return "EINVAL";
+    case EAGAIN:
+      return "EAGAIN";
+    case ENOMEM:
+      return "ENOMEM";
+    case EPERM:
+      return "EPERM";
+    case EACCES:
+      return "EACCES";
+    case EIO:
+      return "EIO";
+    case ENOENT:
+      return "ENOENT";
+    case EINTR:
+      return "EINTR";
+    case ENODEV:
+      return "ENODEV";
+    case ENXIO:
+      return "ENXIO";
+    case ETIMEDOUT:
+      return "ETIMEDOUT";
+    case EOPNOTSUPP:
+      return "EOPNOTSUPP";
+    default:
+      return "E" + std::to_string(err);
   }
 }
 
 core::Result<std::uint64_t> parse_bytes(const json& value, std::string_view field) {
   const std::string f(field);
   if (value.is_number_unsigned()) return value.get<std::uint64_t>();
-  if (!value.is_string()) return bad(f + ": want a byte count, e.g. 536870912, \"512M\" or \"0x20000000\"");
+  if (!value.is_string())
+    return bad(f + ": want a byte count, e.g. 536870912, \"512M\" or \"0x20000000\"");
   const std::string text = value.get<std::string>();
   if (text.empty() || text.size() > 32) return bad(f + ": want a byte count");
   std::uint64_t v = 0;
@@ -200,19 +217,22 @@ core::Result<std::uint64_t> parse_bytes(const json& value, std::string_view fiel
     p += 2;
   }
   const auto [stop, ec] = std::from_chars(p, end, v, base);
-  if (ec != std::errc{} || stop == p) return bad(f + ": '" + core::sanitize_for_log(text) + "' is not a byte count");
+  if (ec != std::errc{} || stop == p)
+    return bad(f + ": '" + core::sanitize_for_log(text) + "' is not a byte count");
   std::string suffix(stop, end);
   unsigned shift = 0;
   if (base == 10 && !suffix.empty()) {
     static const std::pair<const char*, unsigned> kSuffixes[] = {
-        {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20}, {"G", 30}, {"GiB", 30}, {"T", 40}, {"TiB", 40}};
+        {"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20},
+        {"G", 30}, {"GiB", 30}, {"T", 40}, {"TiB", 40}};
     bool known = false;
     for (const auto& [s, sh] : kSuffixes)
       if (suffix == s) {
         shift = sh;
         known = true;
       }
-    if (!known) return bad(f + ": unknown size suffix '" + core::sanitize_for_log(suffix) + "' (K, M, G, T)");
+    if (!known)
+      return bad(f + ": unknown size suffix '" + core::sanitize_for_log(suffix) + "' (K, M, G, T)");
   } else if (!suffix.empty()) {
     return bad(f + ": '" + core::sanitize_for_log(text) + "' is not a byte count");
   }
@@ -250,8 +270,10 @@ core::Result<Request> parse_request(const json& args) {
   MemoryRequest mr;
   if (m.is_object()) {
     for (const auto& [key, value] : m.items())
-      if (key != "address" && key != "size") return bad("memory." + key.substr(0, 64) + ": unknown field");
-    if (!m.contains("address") || !m.contains("size")) return bad("memory: a DIMM range needs address and size");
+      if (key != "address" && key != "size")
+        return bad("memory." + key.substr(0, 64) + ": unknown field");
+    if (!m.contains("address") || !m.contains("size"))
+      return bad("memory: a DIMM range needs address and size");
     auto a = parse_bytes(m["address"], "memory.address");
     if (!a) return std::move(a).error();
     mr.address = *a;
@@ -369,7 +391,8 @@ core::Result<json> prepare_cpus(const core::Context& ctx, const std::vector<unsi
     if (!dir) return std::move(dir).error();
     auto on = dir->read(kOnline);
     if (!on) return std::move(on).error();
-    if (!*on) return bad("cpu: " + name + " cannot be taken offline (no online file: the boot CPU)");
+    if (!*on)
+      return bad("cpu: " + name + " cannot be taken offline (no online file: the boot CPU)");
     list.push_back({id, std::move(dir).value(), **on != "0"});
   }
   // Highest first, as the platform unplugs them.

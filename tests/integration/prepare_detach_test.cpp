@@ -64,8 +64,12 @@ class Agent {
   }
   // The answer of guestkit-ctl --json; its exit code in `code`.
   json ctl(std::vector<std::string> args, int* code = nullptr) const {
-    std::vector<std::string> argv{gt::built_binary("agent", "guestkit-ctl").string(), "--connect",
-                                  "unix:" + socket_, "--key", key_, "--json"};
+    std::vector<std::string> argv{gt::built_binary("agent", "guestkit-ctl").string(),
+                                  "--connect",
+                                  "unix:" + socket_,
+                                  "--key",
+                                  key_,
+                                  "--json"};
     argv.insert(argv.end(), args.begin(), args.end());
     auto r = gc::run(argv);
     REQUIRE(r);
@@ -93,9 +97,10 @@ bool path_exists(const fs::path& p) {
 
 }  // namespace
 
-TEST_CASE("prepare-detach: busy while a process holds a file, then ready and unmounted, "
-          "the remove event finds nothing to do",
-          "[prepare-detach]") {
+TEST_CASE(
+    "prepare-detach: busy while a process holds a file, then ready and unmounted, "
+    "the remove event finds nothing to do",
+    "[prepare-detach]") {
   gt::DiskLab lab;
   lab.add_logging_hook("pre-disk-detach");
   auto loop = lab.add_loop(64);
@@ -182,9 +187,10 @@ TEST_CASE("prepare-detach: busy while a process holds a file, then ready and unm
   CHECK(status["result"]["last_prepare"]["detach"]["state"] == "ready");
 }
 
-TEST_CASE("prepare-detach: a mount below the disk's mountpoint or a cwd there is busy, "
-          "and bad selectors are invalid",
-          "[prepare-detach]") {
+TEST_CASE(
+    "prepare-detach: a mount below the disk's mountpoint or a cwd there is busy, "
+    "and bad selectors are invalid",
+    "[prepare-detach]") {
   gt::DiskLab lab;
   lab.add_logging_hook("pre-disk-detach");
   auto loop = lab.add_loop(32);
@@ -220,7 +226,8 @@ TEST_CASE("prepare-detach: a mount below the disk's mountpoint or a cwd there is
   CHECK(a["result"]["state"] == "busy");
   bool cwd = false;
   for (const auto& h : a["result"]["holders"])
-    cwd = cwd || (h["type"] == "process" && h["pid"] == shell.pid && h["uses"] == json::array({"cwd"}));
+    cwd = cwd ||
+          (h["type"] == "process" && h["pid"] == shell.pid && h["uses"] == json::array({"cwd"}));
   CHECK(cwd);
   CHECK(lab.hooks_log().empty());
   shell.stop();

@@ -21,7 +21,8 @@ void stage(const TempDir& t, const std::string& name, plugins::RunStatus worst, 
   plugins::RunSummary s;
   s.trigger = name;
   s.started = at;
-  s.records.push_back({"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
+  s.records.push_back(
+      {"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
   t.write("run/guestkit/boot-" + name + ".json", plugins::record_json(s));
 }
 
@@ -35,7 +36,8 @@ TEST_CASE("guestkit status --wait returns when the stages have run, with their e
   REQUIRE(r);
   CHECK(r->exit_code == 1);  // nothing has run: partial after the timeout
   CHECK(r->out.find("boot: pending") != std::string::npos);
-  for (const char* s : {"bootstrap", "mount", "config"}) stage(t, s, plugins::RunStatus::unchanged, 1);
+  for (const char* s : {"bootstrap", "mount", "config"})
+    stage(t, s, plugins::RunStatus::unchanged, 1);
   stage(t, "postboot", plugins::RunStatus::failed, 2);
   r = core::run({bin, "--root", t.path().string(), "status", "--wait", "--json"});
   REQUIRE(r);
@@ -54,7 +56,8 @@ TEST_CASE("guestkit status --wait returns when the stages have run, with their e
 TEST_CASE("guestkit status --wait blocks until the last stage writes its record", "[status]") {
   TempDir t;
   const auto bin = guestkit::test::built_binary("plugins", "guestkit").string();
-  for (const char* s : {"bootstrap", "mount", "config"}) stage(t, s, plugins::RunStatus::unchanged, 1);
+  for (const char* s : {"bootstrap", "mount", "config"})
+    stage(t, s, plugins::RunStatus::unchanged, 1);
   const auto start = std::chrono::steady_clock::now();
   std::thread late([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));

@@ -24,8 +24,8 @@ TEST_CASE("prepare-detach args name one disk one way", "[prepare-detach]") {
   for (const auto& bad :
        {json::object(), json{{"disk", "vdb"}, {"label", "data"}}, json{{"disk", ""}},
         json{{"disk", 3}}, json{{"pci", "00:07.0"}}, json{{"pci", "0000:00:07.9"}},
-        json{{"label", "a\nb"}}, json{{"disk", "vdb"}, {"force", "yes"}},
-        json{{"device", "vdb"}}, json{{"disk", std::string(300, 'a')}}}) {
+        json{{"label", "a\nb"}}, json{{"disk", "vdb"}, {"force", "yes"}}, json{{"device", "vdb"}},
+        json{{"disk", std::string(300, 'a')}}}) {
     INFO(bad.dump());
     auto p = dk::parse_detach_args(bad);
     REQUIRE_FALSE(p);
@@ -61,9 +61,9 @@ TEST_CASE("a disk is resolved from its records by label and mountpoint, never am
           "[prepare-detach]") {
   guestkit::test::TempDir t;
   const core::Context ctx(t.root(), core::Config{});
-  for (auto [name, label, mp] : {std::tuple{"vdb1", "data", "/srv/data"},
-                                 std::tuple{"vdb2", "logs", "/srv/logs"},
-                                 std::tuple{"vdc", "data", "/srv/data_2"}}) {
+  for (auto [name, label, mp] :
+       {std::tuple{"vdb1", "data", "/srv/data"}, std::tuple{"vdb2", "logs", "/srv/logs"},
+        std::tuple{"vdc", "data", "/srv/data_2"}}) {
     dk::DiskRecord r;
     r.name = name;
     r.devname = std::string("/dev/") + name;
@@ -111,7 +111,8 @@ void virtio_disk(const guestkit::test::TempDir& t, const std::string& name, cons
 
 }  // namespace
 
-TEST_CASE("a disk is resolved by the serial or PCI address the platform gave it", "[prepare-detach]") {
+TEST_CASE("a disk is resolved by the serial or PCI address the platform gave it",
+          "[prepare-detach]") {
   guestkit::test::TempDir t;
   const core::Context ctx(t.root(), core::Config{});
   virtio_disk(t, "vdb", "0000:00:07.0", "254:16", "vol-8f3a");

@@ -22,11 +22,14 @@ namespace {
 
 constexpr const char* kMem = "/sys/devices/system/memory/memory";
 
-core::Context context(const TempDir& t) { return core::Context(t.root(), core::Config{}); }
+core::Context context(const TempDir& t) {
+  return core::Context(t.root(), core::Config{});
+}
 
 // Writes through the real sysfs::Dir::write unless `refusals` says the kernel refuses.
 unplug::Writer writer(SysfsRefusals& refusals) {
-  return [&refusals](const sysfs::Dir& dir, std::string_view attr, std::string_view value) -> core::Status {
+  return [&refusals](const sysfs::Dir& dir, std::string_view attr,
+                     std::string_view value) -> core::Status {
     if (int err = refusals.match(dir.guest(), attr, value))
       return core::errno_error(dir.display(attr), err);  // as Dir::write reports the kernel's
     return dir.write(attr, value);
@@ -47,13 +50,16 @@ void dimm_layout(const FakeSysfs& sys) {
   }
 }
 
-json request(const std::string& text) { return json::parse(text); }
+json request(const std::string& text) {
+  return json::parse(text);
+}
 
 }  // namespace
 
 TEST_CASE("prepare-unplug parses memory sizes, DIMM ranges and CPUs, and refuses the rest",
           "[unplug]") {
-  auto r = unplug::parse_request(request(R"({"memory": {"address": "0x100000000", "size": "512M"}})"));
+  auto r =
+      unplug::parse_request(request(R"({"memory": {"address": "0x100000000", "size": "512M"}})"));
   REQUIRE(r);
   REQUIRE(r->memory);
   CHECK(*r->memory->address == 0x100000000ull);
@@ -65,11 +71,11 @@ TEST_CASE("prepare-unplug parses memory sizes, DIMM ranges and CPUs, and refuses
   r = unplug::parse_request(request(R"({"cpu": [3, 2, 3]})"));
   REQUIRE(r);
   CHECK(r->cpus == std::vector<unsigned>{2, 3});
-  for (const char* bad : {R"({})", R"({"memory": "1G", "cpu": 1})", R"({"memory": "12Q"})",
-                          R"({"memory": "0"})", R"({"memory": -1})", R"({"cpu": "1"})",
-                          R"({"cpu": []})", R"({"memory": {"address": 0}})",
-                          R"({"memory": {"address": "0xffffffffffffffff", "size": "1G"}})",
-                          R"({"disk": "vdb"})", R"({"memory": "99999999999999999999T"})"}) {
+  for (const char* bad :
+       {R"({})", R"({"memory": "1G", "cpu": 1})", R"({"memory": "12Q"})", R"({"memory": "0"})",
+        R"({"memory": -1})", R"({"cpu": "1"})", R"({"cpu": []})", R"({"memory": {"address": 0}})",
+        R"({"memory": {"address": "0xffffffffffffffff", "size": "1G"}})", R"({"disk": "vdb"})",
+        R"({"memory": "99999999999999999999T"})"}) {
     INFO(bad);
     auto p = unplug::parse_request(request(bad));
     REQUIRE(!p);
@@ -89,8 +95,9 @@ TEST_CASE("a DIMM range offlines exactly its blocks, highest first", "[unplug]")
   CHECK((*r)["state"] == "ready");
   CHECK((*r)["blocks"] == "memory32-35");
   CHECK((*r)["bytes"] == 512 * kMiB);
-  CHECK(refusals.attempts == std::vector<std::string>{"memory35/state=offline", "memory34/state=offline",
-                                                      "memory33/state=offline", "memory32/state=offline"});
+  CHECK(refusals.attempts ==
+        std::vector<std::string>{"memory35/state=offline", "memory34/state=offline",
+                                 "memory33/state=offline", "memory32/state=offline"});
   for (unsigned id = 32; id < 36; ++id) CHECK(sys.block_state(id) == "offline");
   CHECK(sys.block_state(7) == "online\n");
 }
@@ -163,7 +170,8 @@ TEST_CASE("a size takes the highest movable blocks, passing over refused ones", 
     CHECK((*more)["errno"] == "EBUSY");  // the last refusal
     CHECK((*more)["rolled_back"] == "memory32");
     CHECK(sys.block_state(32) == "online_movable");
-    for (unsigned id = 0; id < 8; ++id) CHECK(sys.block_state(id) == "online\n");  // Normal: never tried
+    for (unsigned id = 0; id < 8; ++id)
+      CHECK(sys.block_state(id) == "online\n");  // Normal: never tried
   }
 }
 

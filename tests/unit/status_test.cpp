@@ -25,8 +25,10 @@ void stage(const TempDir& t, const std::string& name, plugins::RunStatus worst, 
   plugins::RunSummary s;
   s.trigger = name;
   s.started = at;
-  s.records.push_back({"10-a", plugins::Source::builtin, plugins::RunStatus::changed, false, "", {}});
-  s.records.push_back({"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
+  s.records.push_back(
+      {"10-a", plugins::Source::builtin, plugins::RunStatus::changed, false, "", {}});
+  s.records.push_back(
+      {"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
   t.write("run/guestkit/boot-" + name + ".json", plugins::record_json(s));
 }
 
