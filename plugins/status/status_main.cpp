@@ -8,6 +8,7 @@
 #include "core/cli.hpp"
 #include "core/config.hpp"
 #include "core/instance_id.hpp"
+#include "plugins/plugin.hpp"
 #include "plugins/status/status.hpp"
 
 namespace gk = guestkit;
@@ -28,7 +29,10 @@ void print_text(const json& s) {
   std::cout << "\n";
   const auto& b = s["boot"];
   std::cout << "boot: " << b.value("state", "") << " (exit " << b.value("exit_code", 2) << ")\n";
-  for (const auto& [stage, st] : b["stages"].items()) {
+  for (auto name : gk::plugins::kBootStages) {  // in run order, not the JSON's
+    const std::string stage(name);
+    if (!b["stages"].contains(stage)) continue;
+    const auto& st = b["stages"][stage];
     std::cout << "  " << stage << ": " << st.value("state", "");
     if (st.contains("finished")) std::cout << " at " << st["finished"].get<std::int64_t>();
     if (st.contains("failed") && !st["failed"].empty())

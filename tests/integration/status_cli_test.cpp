@@ -69,4 +69,8 @@ TEST_CASE("guestkit status --wait blocks until the last stage writes its record"
   CHECK(r->exit_code == 0);
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(600));
   CHECK(r->out.find("boot: done (exit 0)") != std::string::npos);
+  // The stages in the order they run.
+  CHECK(r->out.find("bootstrap: ok") < r->out.find("mount: ok"));
+  CHECK(r->out.find("mount: ok") < r->out.find("config: ok"));
+  CHECK(r->out.find("config: ok") < r->out.find("postboot: ok"));
 }
