@@ -84,6 +84,28 @@ int report(const json& answer, bool as_json) {
     }
     return all ? core::kExitOk : core::kExitPartial;
   }
+  if (r.contains("state") && r["state"].is_string() && r["state"] != "ready") {
+    // prepare-detach busy, prepare-unplug refused: the platform must not unplug.
+    if (!as_json) {
+      std::cout << r["state"].get<std::string>();
+      if (r.contains("disk")) std::cout << " " << r.value("disk", "");
+      if (r.contains("part"))
+        std::cout << ": " << r.value("part", "") << " " << r.value("errno", "") << " ("
+                  << r.value("reason", "") << ")";
+      std::cout << "\n";
+      for (const auto& h : r.value("holders", json::array())) {
+        std::cout << "  " << h.value("type", "?");
+        for (const auto& [key, value] : h.items())
+          if (key != "type")
+            std::cout << " " << key << "="
+                      << (value.is_string() ? value.get<std::string>() : value.dump());
+        std::cout << "\n";
+      }
+      for (const char* key : {"services_restarted", "rolled_back"})
+        if (r.contains(key)) std::cout << key << ": " << r[key].dump() << "\n";
+    }
+    return core::kExitPartial;
+  }
   if (!as_json) {
     if (r.contains("keys")) {
       for (const auto& k : r["keys"]) std::cout << k.get<std::string>() << "\n";
@@ -144,13 +166,26 @@ const core::ToolSpec& ctl_tool() {
       "  ssh-keys USER [--add FILE] [--remove FILE] [--list]\n"
       "  set-hostname NAME\n"
       "  status                      what guestkit manages on the VM\n"
-      "Exit status: 0 every step succeeded, 1 a step failed, 2 refused or no answer.",
+      "  prepare-detach DISK [--force]\n"
+      "                              get a disk ready to be unplugged: hook, services\n"
+      "                              stopped, unmounted; or 'busy' and what holds it.\n"
+      "                              DISK: vdb, /dev/vdb, serial:SERIAL, pci:0000:00:07.0,\n"
+      "                              label:LABEL or the mountpoint (/srv/data)\n"
+      "  prepare-unplug memory SIZE | memory ADDRESS+SIZE | cpu N[,N]...\n"
+      "                              offline memory (that much movable memory, or the\n"
+      "                              DIMM at ADDRESS, e.g. 0x140000000+512M) or vCPUs;\n"
+      "                              or 'refused' with the kernel's reason, nothing left\n"
+      "                              offline\n"
+      "Exit status: 0 every step succeeded (prepare-*: ready), 1 a step failed (busy,\n"
+      "refused), 2 refused or no answer.",
       {
           {"connect", 'C', true, "SPEC", "where the agent listens"},
           {"key", 'k', true, "FILE", "the agent key (hex); without it requests go in clear"},
           {"json", 'j', false, "", "print the answers as JSON"},
           {"timeout", 't', true, "DURATION", "longest wait for each answer (default 120s)"},
-          {"force", 'f', false, "", "provision again an instance already provisioned"},
+          {"force", 'f', false, "",
+           "provision again an instance already provisioned; prepare-detach: go on past\n"
+           "services that will not stop (kills only their own processes)"},
           {"instance-id", 'i', true, "ID",
            "the VM meant: nothing is sent when its greeting names another instance"},
           {"add", 0, true, "FILE", "ssh-keys: add the keys in FILE"},
@@ -158,7 +193,7 @@ const core::ToolSpec& ctl_tool() {
           {"list", 0, false, "", "ssh-keys: list the keys"},
       },
       1,
-      2,
+      3,
   };
   return spec;
 }
@@ -221,6 +256,44 @@ int run_ctl(const core::CliArgs& args) {
   } else if (command == "set-hostname") {
     if (arg.empty()) return fail("set-hostname needs NAME");
     op_args = {{"hostname", arg}};
+  } else if (command == "prepare-detach") {
+    if (arg.empty()) return fail("prepare-detach needs DISK");
+    static const std::pair<const char*, const char*> kPrefixes[] = {
+        {"serial:", "serial"}, {"pci:", "pci"}, {"label:", "label"}};
+    std::string field = "disk", value = arg;
+    for (const auto& [prefix, name] : kPrefixes)
+      if (arg.starts_with(prefix)) {
+        field = name;
+        value = arg.substr(std::string_view(prefix).size());
+      }
+    if (field == "disk" && arg.starts_with("/") && !arg.starts_with("/dev/")) field = "mountpoint";
+    op_args = {{field, value}};
+    if (args.has("force")) op_args["force"] = true;
+  } else if (command == "prepare-unplug") {
+    const std::string what = args.args.size() > 2 ? args.args[2] : "";
+    if (arg == "cpu" && !what.empty()) {
+      json cpus = json::array();
+      std::size_t start = 0;
+      while (start <= what.size()) {
+        auto end = what.find(',', start);
+        if (end == std::string::npos) end = what.size();
+        const std::string n = what.substr(start, end - start);
+        if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos || n.size() > 7)
+          return fail("prepare-unplug cpu: '" + n + "' is not a CPU number");
+        cpus.push_back(std::stoul(n));
+        start = end + 1;
+      }
+      op_args = {{"cpu", cpus.size() == 1 ? cpus[0] : cpus}};
+    } else if (arg == "memory" && !what.empty()) {
+      const auto plus = what.find('+');
+      if (plus == std::string::npos)
+        op_args = {{"memory", what}};
+      else
+        op_args = {
+            {"memory", {{"address", what.substr(0, plus)}, {"size", what.substr(plus + 1)}}}};
+    } else {
+      return fail("prepare-unplug needs 'memory SIZE', 'memory ADDRESS+SIZE' or 'cpu N'");
+    }
   } else if (command != "info" && command != "status") {
     std::cerr << "guestkit-ctl: unknown command '" << command << "'\n";
     return core::kExitUsage;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 
+#include "agent/ops_lifecycle.hpp"
 #include "agent/protocol.hpp"
 #include "agent/state.hpp"
 #include "core/build_info.hpp"
@@ -227,27 +228,6 @@ Reply op_set_hostname(AgentState& s, const json& args) {
                        {{"GUESTKIT_HOSTNAME", *order->hostname}}, {{"hostname", *order->hostname}});
 }
 
-Reply op_status(AgentState& s) {
-  Reply r;
-  json disks = json::object();
-  if (auto names = s.ctx.root.list_dir(core::paths::kDisksDir)) {
-    for (const auto& name : *names) {
-      auto text =
-          core::read_file(s.ctx.root, std::string(core::paths::kDisksDir) + "/" + name, 1 << 16);
-      disks[name] = text ? *text : "";
-    }
-  }
-  json ifaces = json::array();
-  if (auto names = s.ctx.root.list_dir(core::paths::kIfaceStateDir))
-    for (const auto& name : *names)
-      if (name.ends_with(".state")) ifaces.push_back(name.substr(0, name.size() - 6));
-  r.result = {{"instance_id", s.instance_id},
-              {"provisioned", is_provisioned(s.ctx.root, s.instance_id)},
-              {"disks", disks},
-              {"interfaces", ifaces}};
-  return r;
-}
-
 }  // namespace
 
 json Reply::to_json(const json& id) const {
@@ -256,8 +236,9 @@ json Reply::to_json(const json& id) const {
 }
 
 const std::vector<std::string>& op_names() {
-  static const std::vector<std::string> names{"info",     "provision",    "set-password",
-                                              "ssh-keys", "set-hostname", "status"};
+  static const std::vector<std::string> names{"info",           "provision",     "set-password",
+                                              "ssh-keys",       "set-hostname",  "status",
+                                              "prepare-detach", "prepare-unplug"};
   return names;
 }
 
@@ -278,7 +259,9 @@ Reply run_op(AgentState& s, const std::string& op, const json& args) {
   if (op == "set-password") return op_set_password(s, args);
   if (op == "ssh-keys") return op_ssh_keys(s, args);
   if (op == "set-hostname") return op_set_hostname(s, args);
-  if (op == "status") return op_status(s);
+  if (op == "status") return op_status(s, args);
+  if (op == "prepare-detach") return op_prepare_detach(s, args);
+  if (op == "prepare-unplug") return op_prepare_unplug(s, args);
   return Reply::error("unknown_op",
                       "unknown op '" + core::sanitize_for_log(op.substr(0, 64)) + "'");
 }

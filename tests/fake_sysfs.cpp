@@ -119,6 +119,25 @@ std::string FakeSysfs::path(std::string_view guest) const {
   return (dir_.path() / std::filesystem::path(guest).relative_path()).string();
 }
 
+void FakeSysfs::phys_index(unsigned id, std::uint64_t index) const {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%08llx\n", static_cast<unsigned long long>(index));
+  put(dir_.path() / kMemory / ("memory" + std::to_string(id)) / "phys_index", hex);
+}
+
+void SysfsRefusals::add(std::string dir, std::string attr, std::string value, int err) {
+  rules_.push_back({std::move(dir), std::move(attr), std::move(value), err});
+}
+
+int SysfsRefusals::match(std::string_view dir, std::string_view attr, std::string_view value) {
+  const auto slash = dir.rfind('/');
+  attempts.push_back(std::string(dir.substr(slash == std::string_view::npos ? 0 : slash + 1)) +
+                     "/" + std::string(attr) + "=" + std::string(value));
+  for (const auto& r : rules_)
+    if (r.dir == dir && r.attr == attr && r.value == value) return r.err;
+  return 0;
+}
+
 void without_dac_override(const std::function<void()>& fn) {
   std::exception_ptr failure;
   std::thread worker([&] {

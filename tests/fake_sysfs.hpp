@@ -40,9 +40,31 @@ class FakeSysfs {
   void zoneinfo(std::uint64_t kernel_bytes, std::uint64_t movable_bytes) const;
 
   std::string path(std::string_view guest) const;  // host path of a guest path
+  // memoryN/phys_index, hexadecimal as the kernel writes it ("%08lx").
+  void phys_index(unsigned id, std::uint64_t index) const;
 
  private:
   const TempDir& dir_;
+};
+
+// The kernel's refusals of sysfs writes, for code that takes a writer (a regular file
+// in a fake tree accepts every write): EBUSY when memory32 will not go offline,
+// EINVAL for a kernel-zone block. Every write asked for is logged in `attempts`
+// ("memory32/state=offline"), refused or not.
+class SysfsRefusals {
+ public:
+  // `dir` is the guest directory ("/sys/devices/system/memory/memory32").
+  void add(std::string dir, std::string attr, std::string value, int err);
+  // The errno to fail this write with, or 0 to let it through.
+  int match(std::string_view dir, std::string_view attr, std::string_view value);
+  std::vector<std::string> attempts;
+
+ private:
+  struct Rule {
+    std::string dir, attr, value;
+    int err;
+  };
+  std::vector<Rule> rules_;
 };
 
 // Runs `fn` on a thread without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (capabilities

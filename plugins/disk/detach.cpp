@@ -22,6 +22,7 @@
 #include "core/paths.hpp"
 #include "plugins/disk/disk.hpp"
 #include "plugins/disk/records.hpp"
+#include "plugins/disk/services.hpp"
 #include "plugins/external.hpp"
 
 namespace guestkit::plugins::disk {
@@ -30,49 +31,6 @@ namespace {
 constexpr int kUnmountTries = 3;
 constexpr auto kUnmountPause = std::chrono::milliseconds(200);
 constexpr auto kServiceTimeout = std::chrono::seconds(90);
-
-// A service name from the disk's own file: the disk is the customer's, so the name
-// is validated before it reaches systemctl or /etc/init.d.
-bool valid_service(const std::string& s) {
-  if (s.empty() || s.size() > 128 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '@' || c == '.' || c == '_' || c == ':' || c == '-')) return false;
-  return s.find("..") == std::string::npos;
-}
-
-// MOUNT/.guestkit/services, read through the descriptor of the mount's root (the
-// mount whose device number was checked): no link placed on the disk is followed.
-core::Result<std::optional<std::string>> read_services(int mount_fd) {
-  core::UniqueFd dir(
-      ::openat(mount_fd, ".guestkit", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dir) {
-    if (errno == ENOENT) return std::optional<std::string>{};
-    return core::errno_error(".guestkit");
-  }
-  core::UniqueFd fd(
-      ::openat(dir.get(), "services", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return std::optional<std::string>{};
-    return core::errno_error(".guestkit/services");
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) < 0) return core::errno_error(".guestkit/services");
-  if (!S_ISREG(st.st_mode))
-    return core::make_error(core::Errc::bad_input, ".guestkit/services is not a regular file");
-  constexpr std::size_t kLimit = 64 * 1024;
-  std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return core::errno_error(".guestkit/services");
-    if (n == 0) break;
-    text.append(buf, static_cast<std::size_t>(n));
-    if (text.size() > kLimit)
-      return core::make_error(core::Errc::bad_input, ".guestkit/services is over 64 KiB");
-  }
-  return std::optional<std::string>(std::move(text));
-}
 
 void stop_services(core::Context& ctx, const DiskRecord& rec, int mount_fd) {
   auto text = read_services(mount_fd);
@@ -83,14 +41,7 @@ void stop_services(core::Context& ctx, const DiskRecord& rec, int mount_fd) {
   if (!*text) return;
   auto systemd = ctx.root.stat(core::paths::kSystemdRunDir);
   const bool under_systemd = systemd && *systemd;
-  for (auto line : core::split_lines(**text)) {
-    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
-    line.erase(0, line.find_first_not_of(" \t"));
-    if (line.empty() || line[0] == '#') continue;
-    if (!valid_service(line)) {
-      core::log_warning(rec.name, ": service name '", line, "' in .guestkit/services is not valid, ignoring");
-      continue;
-    }
+  for (const auto& line : listed_services(rec.name, **text)) {
     std::vector<std::string> argv;
     if (under_systemd) {
       argv = {"systemctl", "stop", "--", line};

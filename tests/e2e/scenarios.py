@@ -597,6 +597,255 @@ def memory(c):
     c.check(zones == ["Movable"], f"the new blocks are not in ZONE_MOVABLE as the default policy says: {zones}")
 
 
+# ----------------------------------------------------------------------------------
+# 7. the platform asks before it takes (issue 16): status, prepare-detach, prepare-unplug
+
+OPS_VSOCK_PORT = 7394
+GK_PATH = "PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:$PATH"
+KERNEL_ERRORS = re.compile(r"I/O error|EXT4-fs error|Buffer I/O|blk_update_request|"
+                           r"Offline failed|BUG:|Oops|Call Trace", re.I)
+
+
+class _OpsAgent:
+    """guestkit-agent --listen vsock:PORT in a transient unit, driven by guestkit-ctl in
+    the guest with the VM's own key (as the vsock scenario does: this host has no
+    vhost-vsock, the guest kernel's loopback transport carries the sealed session)."""
+
+    def __init__(self, c):
+        self.c = c
+        self.unit = "guestkit-e2e-ops"
+
+    def __enter__(self):
+        c = self.c
+        code, _, err = c.guest("modprobe vsock_loopback")
+        c.check(code == 0, f"the guest kernel cannot load vsock_loopback: {err.strip()[:200]}")
+        agent = c.guest_ok("for p in /usr/sbin/guestkit-agent /usr/local/sbin/guestkit-agent; do "
+                           "[ -x $p ] && echo $p && break; done").strip()
+        c.check(agent != "", "guestkit-agent is not installed in the guest")
+        c.guest(f"systemctl stop {self.unit} 2>/dev/null; true")
+        c.guest_ok(f"systemd-run --unit={self.unit} --collect {agent} --listen vsock:{OPS_VSOCK_PORT}")
+        self.ctl = (f"{GK_PATH} guestkit-ctl --connect vsock:1:{OPS_VSOCK_PORT} "
+                    "--key /etc/guestkit/agent.key --json")
+        c.poll("the agent greeting on vsock",
+               lambda: c.guest(f"{self.ctl} info")[0] == 0, 30, 0.5)
+        return self
+
+    def op(self, label, args, timeout=180):
+        """One sealed op; prints the command, the answer and its time. Returns (exit, result)."""
+        c = self.c
+        print(f"  guest$ guestkit-ctl ... {args}")
+        t = time.monotonic()
+        code, out, err = c.guest(f"{self.ctl} {args}", timeout=timeout)
+        c.measure(label, time.monotonic() - t)
+        try:
+            answer = json.loads(out)
+        except ValueError:
+            raise Fail(f"guestkit-ctl {args}: no JSON answer (exit {code}): {(out + err).strip()[:400]}")
+        for line in json.dumps(answer, indent=2).splitlines():
+            print(f"    {line}")
+        c.check(answer.get("ok") is True, f"{args}: the agent refused: {answer.get('error')}")
+        return code, answer["result"]
+
+    def __exit__(self, *exc):
+        self.c.guest(f"systemctl stop {self.unit}; true")
+        return False
+
+
+def _kernel_log_lines(c):
+    _, out, _ = c.guest("dmesg | wc -l")
+    return int(out.strip() or 0)
+
+
+def _kernel_errors_since(c, start):
+    _, out, _ = c.guest(f"dmesg | tail -n +{start + 1}")
+    return [line for line in out.splitlines() if KERNEL_ERRORS.search(line)], out
+
+
+def ops_status(c):
+    """`guestkit status --wait` returns when the boot stages have run: 0 on this guest."""
+    t = time.monotonic()
+    code, out, err = c.guest(f"{GK_PATH} guestkit status --wait --timeout 300s --json", timeout=330)
+    c.measure("guestkit status --wait (boot done) answered", time.monotonic() - t)
+    c.check(code == 0, f"guestkit status --wait exited {code}: {(err or out).strip()[:400]}")
+    s = json.loads(out)
+    stages = s.get("boot", {}).get("stages", {})
+    c.check(s.get("boot", {}).get("state") == "done" and
+            all(v.get("state") == "ok" for v in stages.values()) and len(stages) == 4,
+            f"the status does not say four stages ok: {s.get('boot')}")
+    c.check("cpus" in s and "memory" in s, f"no cpus/memory in the status: {sorted(s)}")
+    c.show(f"{GK_PATH} guestkit status; echo \"exit $?\"")
+
+
+def ops_detach(c):
+    """A disk at /srv/data with a process writing to it: prepare-detach says busy and
+    names it; once it stops, ready (the listed service stopped, unmounted); then the
+    unplug leaves no I/O error in the guest and the data intact on the host."""
+    problems = []
+    img = _data_disk(c, "opsdata", "data", "hello from opsdata")
+    with _OpsAgent(c) as agent, c.vm.qmp() as qmp:
+        _attach_disk(c, qmp, "opsdata", img)
+        dev, _ = c.poll("/dev/disk/by-id/virtio-e2e-opsdata in the guest",
+                        lambda: c.guest("readlink -e /dev/disk/by-id/virtio-e2e-opsdata")[1].strip(), 60)
+        target, _ = c.poll(f"{dev} mounted by guestkit", lambda: _mounted_at(c, dev), 90)
+        c.check(target == "/srv/data", f"{dev} mounted at {target}, expected /srv/data")
+        # A service the customer listed (it keeps its cwd on the disk: guestkit may stop it),
+        # and a writer nobody listed (guestkit must never stop or kill it), its log open
+        # as a daemon's is. (A process that opens and closes a file between looks is not
+        # on the disk when prepare-detach looks: no one can see it, the unmount may win.)
+        c.guest_ok("mkdir -p /srv/data/.guestkit && echo e2e-opssvc > /srv/data/.guestkit/services && "
+                   "systemd-run --unit=e2e-opssvc -p WorkingDirectory=/srv/data sleep 3600 && "
+                   "systemd-run --unit=e2e-writer sh -c 'exec >>/srv/data/writer.log; i=0; "
+                   "while :; do i=$((i+1)); echo \"line $i\"; sleep 0.1; done'")
+        c.poll("the writer writing", lambda: c.guest("test -s /srv/data/writer.log")[0] == 0, 30)
+        _, writer_pid, _ = c.guest("systemctl show -p MainPID --value e2e-writer")
+        log_start = _kernel_log_lines(c)
+
+        code, busy = agent.op("prepare-detach while a process writes (busy)", "prepare-detach serial:e2e-opsdata")
+        named = [h for h in busy.get("holders", []) if h.get("type") == "process"
+                 and str(h.get("pid")) == writer_pid.strip()]
+        c.say(f"busy answer names: {named}")
+        if busy.get("state") != "busy" or code != 1:
+            problems.append(f"prepare-detach with a writer: {busy.get('state')} (exit {code}), not busy")
+        if not named or named[0].get("comm") != "sh" or named[0].get("unit") != "e2e-writer.service":
+            problems.append(f"the busy answer does not name the writer (pid {writer_pid.strip()}): {busy}")
+        if _mounted_at(c, dev) != "/srv/data" or c.guest("systemctl -q is-active e2e-writer e2e-opssvc")[0]:
+            problems.append("a busy prepare-detach changed something (unmounted, or stopped a unit)")
+
+        c.guest_ok("systemctl stop e2e-writer")
+        _, lines, _ = c.guest("wc -l < /srv/data/writer.log; tail -n 1 /srv/data/writer.log")
+        count, last = (lines.splitlines() + ["", ""])[:2]
+        c.say(f"the writer stopped after {count.strip()} lines (last: {last!r})")
+
+        code, ready = agent.op("prepare-detach after the writer stopped (ready)", "prepare-detach serial:e2e-opsdata")
+        if ready.get("state") != "ready" or code != 0:
+            problems.append(f"prepare-detach after the writer stopped: {ready}")
+        if "e2e-opssvc" not in ready.get("services_stopped", []):
+            problems.append(f"the listed service was not stopped: {ready.get('services_stopped')}")
+        if _mounted_at(c, dev):
+            problems.append(f"{dev} is still mounted after ready")
+        c.show(f"findmnt /srv/data; ls -A /srv; systemctl is-active e2e-opssvc; {GK_PATH} guestkit-disk --status")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-opsdata")
+        qmp.execute("blockdev-del", **{"node-name": "e2e-opsdata"})
+        c.poll(f"{dev} gone from the guest", lambda: c.guest(f"test -e {dev} || echo gone")[1].strip(), 60)
+        c.measure("device_del after ready -> device gone", time.monotonic() - t)
+        errors, _ = _kernel_errors_since(c, log_start)
+        c.say(f"kernel log since the first prepare-detach: {len(errors)} error line(s)")
+        if errors:
+            problems.append(f"the guest kernel logged errors around the unplug: {errors[:5]}")
+        _, journal, _ = c.guest(f"journalctl -b -o cat --no-pager -u guestkit-disk@{dev[5:]}.service | tail -n 5")
+        c.say("the remove event afterwards: " + " | ".join(journal.strip().splitlines()[-3:]))
+        if "nothing to detach" not in journal and "unchanged" not in journal:
+            problems.append(f"the remove event after prepare-detach did more than nothing: {journal.strip()[-300:]}")
+        c.guest("systemctl stop e2e-opssvc 2>/dev/null; true")
+
+    # The image, on the host: clean, and the writer's lines all there.
+    fsck = subprocess.run(["e2fsck", "-fn", img], capture_output=True, text=True)
+    c.say(f"host$ e2fsck -fn disk-opsdata.img: exit {fsck.returncode}")
+    if fsck.returncode != 0:
+        problems.append(f"e2fsck -fn on the host: exit {fsck.returncode}: {fsck.stdout[-300:]}")
+    cat = subprocess.run(["debugfs", "-R", "cat /writer.log", img], capture_output=True, text=True)
+    host_lines = cat.stdout.splitlines()
+    c.say(f"host$ debugfs -R 'cat /writer.log': {len(host_lines)} lines, last {host_lines[-1:]}")
+    if str(len(host_lines)) != count.strip() or (host_lines and host_lines[-1] != last):
+        problems.append(f"the data on the image ({len(host_lines)} lines, last {host_lines[-1:]}) is not what "
+                        f"the guest wrote ({count.strip()} lines, last {last!r})")
+    os.unlink(img)
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+def ops_unplug(c):
+    """A DIMM emptied by prepare-unplug then unplugged; a vCPU likewise (memory before
+    CPUs: QEMU 7.2 under TCG crashed on a DIMM unplug after a vCPU unplug)."""
+    problems = []
+    with _OpsAgent(c) as agent, c.vm.qmp() as qmp:
+        total0, blocks0 = _memory(c)
+        t = time.monotonic()
+        qmp.execute("object-add", **{"qom-type": "memory-backend-ram", "id": "e2e-opsmem", "size": 256 << 20})
+        qmp.execute("device_add", driver="pc-dimm", id="e2e-opsdimm", memdev="e2e-opsmem")
+
+        def onlined():
+            _, blocks = _memory(c)
+            new = {b: st for b, st in blocks.items() if b not in blocks0}
+            return new if len(new) >= 2 and all(st == "online" for st, _ in new.values()) else None
+        new, _ = c.poll("the DIMM's blocks online", onlined, 120)
+        c.measure(f"device_add pc-dimm -> {len(new)} blocks online", time.monotonic() - t)
+        dimm = [d["data"] for d in qmp.execute("query-memory-devices") if d["data"].get("id") == "e2e-opsdimm"]
+        c.check(dimm, "QEMU does not list the DIMM in query-memory-devices")
+        addr, size = dimm[0]["addr"], dimm[0]["size"]
+        c.say(f"qmp: the DIMM is at {addr:#x}, {size >> 20} MiB; its blocks: {sorted(new)}")
+        log_start = _kernel_log_lines(c)
+
+        # The kernel's own refusal, on the real thing: the first block holds boot memory.
+        code, refused = agent.op("prepare-unplug of boot memory (refused)", "prepare-unplug memory 0x0+128M")
+        if refused.get("state") != "refused" or refused.get("errno") not in ("EBUSY", "EINVAL"):
+            problems.append(f"offlining memory0 was not refused with EBUSY/EINVAL: {refused}")
+        if _memory(c)[1].get("memory0", ("?",))[0] != "online":
+            problems.append("memory0 is not online after a refused prepare-unplug")
+
+        code, ready = agent.op("prepare-unplug of the DIMM (ready)", f"prepare-unplug memory {addr:#x}+{size}")
+        if ready.get("state") != "ready" or code != 0:
+            problems.append(f"prepare-unplug of the DIMM: {ready}")
+        states = {b: st for b, (st, _) in _memory(c)[1].items() if b in new}
+        if any(st != "offline" for st in states.values()):
+            problems.append(f"the DIMM's blocks are not all offline: {states}")
+        c.unplug(qmp, "e2e-opsdimm")
+        qmp.execute("object-del", id="e2e-opsmem")
+
+        def gone():
+            total, blocks = _memory(c)
+            return total if not any(b in blocks for b in new) else None
+        total, waited = c.poll("the DIMM's blocks gone from /sys/devices/system/memory", gone, 60)
+        c.measure("device_del -> the DIMM's blocks gone", waited)
+        c.show("free -m")
+        if abs(total - total0) > 16 * 1024:
+            problems.append(f"MemTotal {total // 1024} MiB after the unplug, {total0 // 1024} MiB before the DIMM")
+
+        # A vCPU: the vcpu scenario's, else one of our own.
+        cpus = [s for s in qmp.execute("query-hotpluggable-cpus") if s.get("qom-path", "").startswith("/machine/peripheral/")]
+        if cpus:
+            cpu_id = cpus[0]["qom-path"].rsplit("/", 1)[1]
+        else:
+            free = sorted([s for s in qmp.execute("query-hotpluggable-cpus") if "qom-path" not in s],
+                          key=lambda s: sorted(s["props"].items()))
+            c.check(free, "no hotpluggable CPU slot")
+            cpu_id = "e2e-opscpu"
+            qmp.execute("device_add", driver=free[0]["type"], id=cpu_id, **free[0]["props"])
+            c.poll("the new vCPU online", lambda: c.guest("cat /sys/devices/system/cpu/online")[1].strip() != "0", 60)
+        _, online, _ = c.guest("cat /sys/devices/system/cpu/online")
+        n = int(re.split(r"[-,]", online.strip())[-1])
+        c.check(n > 0, f"no hotplugged CPU online: {online.strip()}")
+        code, ready = agent.op(f"prepare-unplug cpu {n} (ready)", f"prepare-unplug cpu {n}")
+        if ready.get("state") != "ready" or code != 0:
+            problems.append(f"prepare-unplug cpu {n}: {ready}")
+        t = time.monotonic()
+        qmp.execute("device_del", id=cpu_id)
+        c.say(f"qmp: device_del {cpu_id}")
+        c.poll(f"cpu{n} gone from the guest",
+               lambda: c.guest(f"test -e /sys/devices/system/cpu/cpu{n} || echo gone")[1].strip(), 60)
+        c.measure(f"device_del {cpu_id} -> cpu{n} gone from the guest", time.monotonic() - t)
+        # QEMU 7.2 under TCG sends DEVICE_DELETED for the vCPU's lapic, and the guest's
+        # ACPI eject succeeds (ACPI_DEVICE_OST status 0), but the event for the vCPU itself
+        # never came here in 90 s: noted, not a guest failure.
+        try:
+            qmp.wait_event("DEVICE_DELETED", 15, match=lambda d: d.get("device") == cpu_id)
+            c.say(f"qmp: DEVICE_DELETED {cpu_id}")
+        except TimeoutError:
+            c.say(f"note: no DEVICE_DELETED for {cpu_id} from QEMU within 15 s (QEMU 7.2 TCG; "
+                  "the guest ejected it)")
+        c.show("nproc; cat /sys/devices/system/cpu/online /sys/devices/system/cpu/present")
+        errors, _ = _kernel_errors_since(c, log_start)
+        c.say(f"kernel log since the DIMM's prepare-unplug: {len(errors)} error line(s)")
+        if errors:
+            problems.append(f"the guest kernel logged errors: {errors[:5]}")
+        code, status = agent.op("status", "status")
+        c.say(f"status: cpus {status.get('cpus')}, memory online {status.get('memory', {}).get('online')}")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
 # One row per scenario, in the order they run: name -> (title, story, function). The
 # story is what `tests/e2e/run demo` tells before the scenario (scripts/demo); keeping
 # all three in one row is what makes a scenario without its story impossible (the demo
@@ -629,11 +878,24 @@ SCENARIOS = {
     "vcpu": ("vCPU: hotplug a CPU, onlined by guestkit-cpu",
              "A vCPU arrives offline; guestkit-cpu, run straight from the udev rule, brings it online.",
              vcpu),
+    "ops_status": ("status: `guestkit status --wait` in the guest right after boot",
+                   "On the VM, `guestkit status --wait` is the 'is it done?' answer: it returns when the "
+                   "boot stages have run, exit 0 when they all did without a failure.", ops_status),
+    "ops_detach": ("prepare-detach: busy naming the writer, then ready; unplug without an I/O error",
+                   "Before it takes a disk the platform asks: prepare-detach answers busy and names the "
+                   "process writing to /srv/data; once it stops, guestkit runs the hook, stops the "
+                   "disk's listed service and unmounts: ready. The unplug then leaves no kernel error, "
+                   "and the host finds the image clean with every line written.", ops_detach),
+    "ops_unplug": ("prepare-unplug: a DIMM and a vCPU emptied, then unplugged",
+                   "prepare-unplug offlines the blocks of a DIMM named by its address (or refuses with "
+                   "the kernel's reason, leaving everything online), then a vCPU; the platform's "
+                   "device_del then takes them cleanly.", ops_unplug),
 }
 # The scenarios of each VM variant (vm.VARIANTS), in their run order; every scenario
 # belongs to exactly one variant (the harness check says so).
 ORDERS = {
-    "default": ["boot", "provision", "vsock", "disk", "nic", "memory", "vcpu"],
+    "default": ["boot", "ops_status", "provision", "vsock", "disk", "nic", "memory", "vcpu",
+                "ops_detach", "ops_unplug"],
 }
 ORDER = ORDERS["default"]
 

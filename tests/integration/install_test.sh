@@ -24,6 +24,7 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml "$prefix/sbin/g
          "$prefix/lib/udev/rules.d/86-guestkit-disk.rules" \
          "$prefix/sbin/guestkit-disk" \
          "$prefix/sbin/guestkit-agent" "$prefix/bin/guestkit-ctl" /etc/guestkit/agent.yml \
+         "$prefix/bin/guestkit" \
          /etc/xinetd.d/guestkit-agent "$prefix/share/guestkit/inetd.conf" \
          "$prefix/lib/systemd/system/guestkit-agent.socket" \
          "$prefix/lib/systemd/system/guestkit-agent@.service" \
