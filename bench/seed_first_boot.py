@@ -38,7 +38,8 @@ import vm as vmmod  # noqa: E402  (the e2e tier's QEMU probe: KVM only when it r
 
 QEMU = "qemu-system-x86_64"
 KINDS = ("guestkit", "cloudinit", "floor")
-TOOL_UNITS = {"guestkit": "guestkit-", "cloudinit": "cloud-", "floor": None}
+# guestkit-compare: another build of guestkit (BENCH_COMPARE_BUILD), e.g. before a change.
+TOOL_UNITS = {"guestkit": "guestkit-", "guestkit-compare": "guestkit-", "cloudinit": "cloud-", "floor": None}
 BOOT_TIMEOUT = 600
 
 
@@ -250,15 +251,16 @@ def measure(args):
     missing = [k for k in KINDS if k not in images]
     if missing:
         sys.exit(f"seed_first_boot: --image needed for {', '.join(missing)}")
+    kinds = [k for k in ("guestkit-compare",) if k in images] + list(KINDS)
     probe_vm = vmmod.VM(os.path.join(args.work, "kvm-probe"))
     os.makedirs(probe_vm.workdir, exist_ok=True)
     accel, why = probe_vm.probe_kvm(os.path.join(images["guestkit"], "vmlinuz"))
     log = lambda text: print(text, flush=True)  # noqa: E731
     log(f"seed-first-boot: accelerator {accel} ({why}); {args.runs} first boots of each kind, interleaved")
     load_before = os.getloadavg()
-    runs = {k: [] for k in KINDS}
+    runs = {k: [] for k in kinds}
     for n in range(args.runs):
-        for kind in KINDS:
+        for kind in kinds:
             log(f"boot {n + 1}/{args.runs}, {kind} (load average {os.getloadavg()[0]:.2f})")
             r = one_boot(kind, images[kind], args.seed, args.key, args.user,
                          os.path.join(args.work, f"{kind}-{n + 1}"), accel, log)
@@ -267,8 +269,8 @@ def measure(args):
     load_after = os.getloadavg()
     med = {k: {f: median([r.get(f) for r in runs[k]])
                for f in ("ssh_s", "lease_s", "banner_s", "tool_units_s", "sshd_active_uptime_s")}
-           for k in KINDS}
-    for k in KINDS:
+           for k in kinds}
+    for k in kinds:
         med[k]["over_floor_s"] = round(med[k]["ssh_s"] - med["floor"]["ssh_s"], 2)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
@@ -295,6 +297,8 @@ def measure(args):
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "runs_per_kind": args.runs,
+        "kinds": kinds,
+        "compare_label": args.compare_label,
         "median": med,
         "runs": runs,
     }
@@ -330,13 +334,14 @@ def render(d):
         "| kind | QEMU start to ssh login (median) | over the floor | each run | own units' activation (median) | DHCP lease | sshd banner | ssh.service active (guest uptime) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for k in KINDS:
+    for k in d.get("kinds", KINDS):
         each = ", ".join(fmt(r.get("ssh_s")) for r in d["runs"][k])
         own = "-" if k == "floor" else fmt(m[k]["tool_units_s"])
-        lines.append(f"| {k} | {fmt(m[k]['ssh_s'])} | {fmt(m[k]['over_floor_s'])} | {each} | {own} | "
+        name = f"guestkit ({d.get('compare_label') or 'another build'})" if k == "guestkit-compare" else k
+        lines.append(f"| {name} | {fmt(m[k]['ssh_s'])} | {fmt(m[k]['over_floor_s'])} | {each} | {own} | "
                      f"{fmt(m[k]['lease_s'])} | {fmt(m[k]['banner_s'])} | {fmt(m[k]['sshd_active_uptime_s'])} |")
     lines.append("")
-    for k in ("guestkit", "cloudinit"):
+    for k in [k for k in d.get("kinds", KINDS) if k != "floor"]:
         prefix = TOOL_UNITS[k]
         names = sorted({u for r in d["runs"][k] for u in r.get("units", {}) if u.startswith(prefix)})
         if not names:
@@ -361,6 +366,7 @@ def main():
     m.add_argument("--image", action="append", default=[])
     m.add_argument("--runs", type=int, default=3)
     m.add_argument("--out", required=True)
+    m.add_argument("--compare-label", default="")
     r = sub.add_parser("render")
     r.add_argument("json")
     args = ap.parse_args()
