@@ -103,7 +103,7 @@ def ssh_argv(port, key, user, command):
             "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR", f"{user}@127.0.0.1", command]
 
 
-# Run in the guest over ssh once the boot has finished: the tool's units and sshd with
+# Run in the guest over ssh (as root, through sudo) once the boot has finished: the tool's units and sshd with
 # systemd's monotonic timestamps (microseconds since the kernel started).
 PROBE = r"""
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
@@ -115,7 +115,7 @@ for u in $(systemctl list-units --all --plain --no-legend 'guestkit-*' 'cloud-*'
   systemctl show "$u" -p Id -p Type -p ActiveState -p Result -p InactiveExitTimestampMonotonic \
     -p ActiveEnterTimestampMonotonic | tr '\n' ' '; echo
 done
-if command -v guestkit-boot >/dev/null; then echo '--report'; sudo -n guestkit-boot report 2>&1; fi
+if command -v guestkit-boot >/dev/null; then echo '--report'; guestkit-boot report 2>&1; fi
 """
 
 
@@ -213,8 +213,12 @@ def one_boot(kind, image, seed, key, user, workdir, accel, log):
         result["ssh_attempts"] = attempts
         log(f"  {kind}: lease {result['lease_s']} s, sshd banner {result['banner_s']} s, "
             f"ssh {user}@guest true {result['ssh_s']} s ({attempts} login attempt(s))")
-        r = subprocess.run(ssh_argv(port, key, user, PROBE), stdin=subprocess.DEVNULL,
+        # As root (the seed's sudo rule): systemctl reaches systemd over its private
+        # socket, an unprivileged one would need a D-Bus daemon, which the image lacks.
+        r = subprocess.run(ssh_argv(port, key, user, "sudo -n bash -s"), input=PROBE,
                            capture_output=True, text=True, timeout=400)
+        with open(os.path.join(workdir, "probe.txt"), "w", encoding="utf-8") as f:
+            f.write(r.stdout + "\n-- stderr (exit " + str(r.returncode) + ")\n" + r.stderr)
         state, analyze, units, report = parse_probe(r.stdout)
         result.update(system_state=state, systemd_analyze=analyze, units=units)
         if report:
