@@ -9,13 +9,18 @@
 #include "core/log.hpp"
 #include "core/netlink.hpp"
 #include "core/udev_device.hpp"
+#include "plugins/iface/dhcp.hpp"
 #include "plugins/iface/dhcp_client.hpp"
 #include "plugins/iface/iface.hpp"
 #include "plugins/runner.hpp"
 
 namespace guestkit::plugins::iface {
 
-ColdplugResult coldplug_ifaces(core::Context& ctx) {
+std::string iface_unit(std::string_view name) {
+  return "guestkit-iface@" + std::string(name) + ".service";
+}
+
+ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode) {
   ColdplugResult result;
   auto devices = core::make_device_enumerator(ctx.root)->enumerate("net");
   if (!devices) {
@@ -27,6 +32,17 @@ ColdplugResult coldplug_ifaces(core::Context& ctx) {
     if (!check_iface_name(d.sysname)) continue;
     auto info = read_iface(ctx.root, d.sysname);
     if (!info || !info->present || !why_not_handled(ctx.config.iface, *info).empty()) continue;
+    if (mode == ColdplugMode::units) {
+      // check_iface_name above: the name needs no escaping in a unit name.
+      auto started = command(ctx, {"systemctl", "--no-block", "start", iface_unit(d.sysname)});
+      if (started) {
+        core::log_info(d.sysname, ": handed to ", iface_unit(d.sysname));
+        ++result.handled;
+        ++result.changed;
+        continue;
+      }
+      core::log_warning(d.sysname, ": ", started.error().message(), "; setting it up here");
+    }
     RunOptions options{.builtins = iface_plugins()};
     options.args = {d.sysname};
     options.lock = "iface-" + d.sysname;  // the same lock a udev event for it takes

@@ -3,6 +3,9 @@
 // plugins for every handled interface present now; --status: what guestkit manages.
 
 #include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/context.hpp"
 
@@ -14,7 +17,21 @@ struct ColdplugResult {
   std::size_t changed = 0;  // ... of which some plugin changed something
   std::vector<std::string> failed;
 };
-ColdplugResult coldplug_ifaces(core::Context& ctx);
+// How the interfaces present are set up.
+//   here:  the iface-add plugins run in this process, one interface after the other,
+//          each waiting for its lease (guestkit-iface --coldplug; a boot without
+//          systemd, where nothing else would run them).
+//   units: each interface is handed to guestkit-iface@NAME.service, exactly as the
+//          udev rule hands a hotplugged one (`systemctl --no-block start`, a no-op
+//          when udev's own coldplug event started it already): the unit brings the
+//          link up, gets the lease, applies the default-route policy and runs the
+//          hook, while the boot goes on. What needs the network waits for
+//          network-online.target, which those units come before. An interface
+//          whose unit cannot be started is set up here instead.
+enum class ColdplugMode { here, units };
+ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode = ColdplugMode::here);
+// The unit that sets one interface up under systemd (config/systemd/guestkit-iface@).
+std::string iface_unit(std::string_view name);
 
 // One line per interface handled now or with state left: name, index, kind, what
 // does its DHCP, IPv4 addresses and default routes (live system only).

@@ -7,6 +7,7 @@
 
 #include "core/cli.hpp"
 #include "plugins/iface/backend.hpp"
+#include "plugins/iface/coldplug.hpp"
 #include "plugins/runner.hpp"
 #include "tests/support.hpp"
 #include "tests/unit/iface_fake.hpp"
@@ -225,6 +226,8 @@ TEST_CASE("iface plugins: dry-run changes nothing", "[iface-plugins]") {
   CHECK(t.read("proc/sys/net/ipv4/conf/eth1/arp_announce") == "0\n");
 }
 
+// Without systemd (no /run/systemd/system) nothing else would set the interfaces up:
+// the stage runs the iface-add plugins itself.
 TEST_CASE("iface plugins: the boot's coldplug adds every handled interface present",
           "[iface-plugins]") {
   TempDir t;
@@ -246,4 +249,41 @@ TEST_CASE("iface plugins: the boot's coldplug adds every handled interface prese
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth1.network"));
   CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/veth0.state"));
+}
+
+// Under systemd the stage must not hold the boot for a lease (it held config, and so
+// sshd, 5.7 s in the e2e guest): each handled NIC goes to its guestkit-iface@ unit, as
+// udev hands a hotplugged one, and nothing of the add is done in the stage itself.
+TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to its unit",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  add_fake_nic(t, {"veth0", 4, 1, "", ""});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  fs::create_directories(t.path() / "run/systemd/system");
+  core::Context ctx(t.root(), core::Config{});
+  std::ostringstream out;
+  ctx.out = &out;
+  plugins::RunOptions o;
+  o.record = false;
+  o.builtins = {};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  auto summary = plugins::run_plugins(ctx, "mount", o);
+  INFO(out.str());
+  CHECK(summary.exit_code() == 0);
+  REQUIRE(summary.records.size() == 1);
+  CHECK(summary.records[0].status == plugins::RunStatus::changed);
+  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth0.service"));
+  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth1.service"));
+  CHECK_FALSE(has(out.str(), "guestkit-iface@veth0"));
+  // The unit does the add: no .network file, no state, no link change from the stage.
+  CHECK_FALSE(has(out.str(), "would bring up the link"));
+  CHECK_FALSE(fs::exists(t.path() / "run/systemd/network"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface"));
+  // guestkit-iface --coldplug (an admin asking for it now) still does the work here.
+  auto here = iface::coldplug_ifaces(ctx);
+  CHECK(here.handled == 2);
+  CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
 }
