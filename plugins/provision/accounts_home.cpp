@@ -152,6 +152,7 @@ core::Status copy_skel(int from, int to, uid_t uid, gid_t gid, int depth) {
       if (auto ok = copy_skel(src.get(), dst.get(), uid, gid, depth + 1); !ok) return ok;
       if (::fchown(dst.get(), uid, gid) != 0 || ::fchmod(dst.get(), mode) != 0)
         return core::errno_error("set the owner of " + name);
+      if (::fsync(dst.get()) != 0) return core::errno_error("sync " + name);
     } else if (S_ISREG(st.st_mode)) {
       core::UniqueFd src(::openat(from, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!src) return core::errno_error("open skeleton file " + name);
@@ -171,6 +172,7 @@ core::Status copy_skel(int from, int to, uid_t uid, gid_t gid, int depth) {
       }
       if (::fchown(dst.get(), uid, gid) != 0 || ::fchmod(dst.get(), mode) != 0)
         return core::errno_error("set the owner of " + name);
+      if (::fsync(dst.get()) != 0) return core::errno_error("sync " + name);
     } else if (S_ISLNK(st.st_mode)) {
       char target[4096];
       const ssize_t n = ::readlinkat(from, name.c_str(), target, sizeof target - 1);
@@ -314,7 +316,11 @@ core::Result<bool> ensure_home(const core::Root& root, const Account& account) {
   if (copied && (::fchown(made.get(), account.uid, account.gid) != 0 ||
                  ::fchmod(made.get(), home_mode(root)) != 0))
     copied = core::errno_error("set the owner of " + root.display(*home));
-  if (copied && ::syncfs(made.get()) != 0)
+  // Each copied file and directory was fsync'ed as it was made (a symlink is durable
+  // with its directory); the home's own directory last. syncfs() gave the same
+  // guarantee by flushing the whole filesystem: on a first boot under TCG that took
+  // ~10 s of the seed's critical path (bench/README.md, seed-first-boot).
+  if (copied && ::fsync(made.get()) != 0)
     copied = core::errno_error("sync " + root.display(*home));
   if (copied &&
       ::renameat2(parent->get(), temp.c_str(), parent->get(), leaf.c_str(), RENAME_NOREPLACE) != 0)
