@@ -234,7 +234,9 @@ constexpr std::uint64_t kIsoFirstDescriptor = 16;
 // libarchive looks at the first 8 or 9 descriptors; a few more here cost nothing.
 constexpr std::uint64_t kIsoMaxDescriptors = 32;
 
-std::uint32_t le16(const unsigned char* p) { return p[0] | (p[1] << 8); }
+std::uint32_t le16(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0] | (p[1] << 8));
+}
 std::uint32_t le32(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
          (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);

@@ -88,8 +88,7 @@ TEST_CASE("seed iso9660: the fuzzer's 6 GiB root directory is refused before lib
   CHECK(msg.find("Failed to read") == std::string::npos);
 }
 
-TEST_CASE("seed iso9660: declared sizes beyond the medium or the cap are refused",
-          "[seed][iso]") {
+TEST_CASE("seed iso9660: declared sizes beyond the medium or the cap are refused", "[seed][iso]") {
   const std::string good = corpus_image("nocloud.iso");
 
   SECTION("a root directory as large as 4 GiB") {
