@@ -455,6 +455,7 @@ def nic(c):
     c.show("ip -4 -br addr; ip -4 route show default")
     with c.vm.qmp() as qmp:
         t = time.monotonic()
+        # Private (RFC 1918): it must not take the default route from the public boot NIC.
         qmp.execute("netdev_add", type="user", id="e2e-net1", net="10.0.3.0/24", restrict=True)
         qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic1", netdev="e2e-net1", mac=NIC_MAC, romfile="")
         c.say("qmp: netdev_add user (restrict, 10.0.3.0/24) + device_add virtio-net-pci")
@@ -469,11 +470,17 @@ def nic(c):
         c.measure(f"device_add -> {name} has {addr} by DHCP", time.monotonic() - t)
         c.show(f"systemctl is-active guestkit-iface@{name}.service guestkit-dhcp@{name}.service; "
                "ip -4 route show default; guestkit-iface --status")
-        routes = _default_routes(c)
-        if not routes or routes[0][1] != first:
-            problems.append(f"the default route is not on the first NIC {first}: {routes}")
-        else:
-            c.say(f"default route: best via {first} (metric {routes[0][0]}); all: {routes}")
+        # The boot NIC is on a network the policy counts as public (vm.BOOT_NET), this one
+        # on a private one: 30-route-iface must remove this NIC's default route, not
+        # merely leave it behind a higher metric (which the DHCP client alone would do).
+        def only_first():
+            routes = _default_routes(c)
+            return routes if routes and all(dev == first for _, dev in routes) else None
+        try:
+            routes, _ = c.poll(f"the default route only on the public first NIC {first}", only_first, 30)
+            c.say(f"default route: only via {first}, {name}'s removed by the policy; all: {routes}")
+        except Fail:
+            problems.append(f"the default route is not only on the first NIC {first}: {_default_routes(c)}")
         hook = [h for h in c.hooks() if h == f"post-iface-attach {name}"]
         c.say(f"hook: {hook[0] if hook else 'post-iface-attach NOT run'}")
         if not hook:
@@ -511,6 +518,82 @@ def nic(c):
 
 
 # ----------------------------------------------------------------------------------
+# 4b. a multiqueue NIC
+
+MQ_MAC = "52:54:00:e2:e0:02"
+
+
+def _channels(c, name):
+    """(maximum, current) combined channels of NAME from `ethtool -l`, or None."""
+    _, out, _ = c.guest(f"ethtool -l {name}")
+    combined = re.findall(r"^Combined:\s+(\d+)", out, re.M)
+    return (int(combined[0]), int(combined[1])) if len(combined) == 2 else None
+
+
+def nic_mq(c):
+    problems = []
+    _, nproc, _ = c.guest("nproc")
+    cpus = int(nproc.strip() or 0)
+    c.check(cpus >= 2, f"the guest has {cpus} vCPU: a multiqueue NIC needs 2 (vm.VARIANTS smp)")
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        # mq0: the multiqueue tap vm.py made (mqtap.py); vectors = 2 x queues + 2.
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-mq1", netdev="mq0", mq=True,
+                    vectors=2 * vmmod.MQ_QUEUES + 2, mac=MQ_MAC, romfile="")
+        c.say(f"qmp: device_add virtio-net-pci mq=on on a {vmmod.MQ_QUEUES}-queue tap")
+        name, _ = c.poll("the multiqueue NIC in the guest", lambda: _iface_by_mac(c, MQ_MAC), 60)
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (198\.51\.100\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} from the tap's dnsmasq", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} by DHCP", time.monotonic() - t)
+        want = min(cpus, 8, vmmod.MQ_QUEUES)
+        c.show(f"ethtool -l {name}")
+        ch = _channels(c, name)
+        c.check(ch and ch[0] == vmmod.MQ_QUEUES,
+                f"ethtool -l {name}: expected {vmmod.MQ_QUEUES} combined channels at most, got {ch}")
+        # Linux's virtio_net already starts with min(online CPUs, queues): that alone
+        # proves nothing about 40-tune-iface. So bring the NIC down to one channel and
+        # have guestkit handle it again: its tuning must set them back.
+        c.guest_ok(f"ethtool -L {name} combined 1")
+        c.check(_channels(c, name) == (vmmod.MQ_QUEUES, 1), f"ethtool -L {name} combined 1 did not apply")
+        t = time.monotonic()
+        c.guest_ok(f"guestkit-iface add {name}", timeout=120)
+        c.measure(f"guestkit-iface add {name}", time.monotonic() - t)
+        ch = _channels(c, name)
+        c.say(f"{name}: combined channels {ch[1] if ch else '?'} of {ch[0] if ch else '?'} "
+              f"after 40-tune-iface ({cpus} vCPUs)")
+        if not ch or ch[1] != want:
+            problems.append(f"40-tune-iface left {name} at {ch} combined channels, not {want}")
+        _, said, _ = c.guest(f"journalctl -b -o cat -t guestkit --no-pager | grep -F '{name}: {want} combined queues'")
+        c.say(f"guestkit's log: {said.strip().splitlines()[-1] if said.strip() else '(nothing)'}")
+        if not said.strip():
+            problems.append(f"guestkit did not log setting {name} to {want} combined queues")
+        routes = _default_routes(c)
+        if any(dev == name for _, dev in routes):
+            problems.append(f"{name} (no router offered) has a default route: {routes}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-mq1")
+
+        def cleaned():
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
+                                f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit; "
+                                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; true")
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with its units and state", cleaned, 60)
+            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(str(e))
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+# ----------------------------------------------------------------------------------
 # 5. vCPU
 
 
@@ -518,6 +601,18 @@ def _cpus(c):
     _, out, _ = c.guest("cat /sys/devices/system/cpu/present /sys/devices/system/cpu/online")
     lines = out.split()
     return tuple(lines) if len(lines) == 2 else ("?", "?")
+
+
+def _cpu_ids(ranges):
+    """'0-2,4' -> [0, 1, 2, 4] (the kernel's cpu list format)."""
+    ids = []
+    for part in ranges.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            ids.extend(range(int(lo), int(hi) + 1))
+        elif part.strip().isdigit():
+            ids.append(int(part))
+    return ids
 
 
 def vcpu(c):
@@ -537,8 +632,11 @@ def vcpu(c):
             return (present, on) if present != before[0] and present == on else None
         (present, on), _ = c.poll("the new vCPU online (present == online)", online, 60, 0.1)
         c.measure(f"device_add -> CPUs present {present}, online {on}", time.monotonic() - t)
-    code, out = c.show("nproc; cat /sys/devices/system/cpu/cpu1/online")
-    c.check(out.split() == ["2", "1"], f"expected 2 CPUs with cpu1 online, got {out.split()}")
+    new_cpu = sorted(set(_cpu_ids(present)) - set(_cpu_ids(before[0])))
+    c.check(len(new_cpu) == 1, f"expected one new CPU, present went {before[0]} -> {present}")
+    code, out = c.show(f"nproc; cat /sys/devices/system/cpu/cpu{new_cpu[0]}/online")
+    want = [str(len(_cpu_ids(before[1])) + 1), "1"]
+    c.check(out.split() == want, f"expected {want[0]} CPUs with cpu{new_cpu[0]} online, got {out.split()}")
     c.show("journalctl -o cat -t guestkit --no-pager | grep -i cpu | tail -n 3")
 
 
@@ -623,6 +721,11 @@ SCENARIOS = {
     "nic": ("NIC: hotplug a second NIC, DHCP, default route stays, then unplug",
             "A second NIC: guestkit-iface brings it up, runs a DHCP client in a unit, keeps the "
             "default route on the first NIC, and undoes it all when the NIC goes away.", nic),
+    "nic-mq": ("NIC multiqueue: a virtio-net with 2 queue pairs, channels set by 40-tune-iface",
+               "A multiqueue virtio-net (on a tap in a network namespace of its own, with its own "
+               "DHCP server): guestkit leases it and 40-tune-iface sets its combined channels to "
+               "min(vCPUs, 8, device maximum); set back to 1 by hand, guestkit-iface sets them again.",
+               nic_mq),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
@@ -633,7 +736,7 @@ SCENARIOS = {
 # The scenarios of each VM variant (vm.VARIANTS), in their run order; every scenario
 # belongs to exactly one variant (the harness check says so).
 ORDERS = {
-    "default": ["boot", "provision", "vsock", "disk", "nic", "memory", "vcpu"],
+    "default": ["boot", "provision", "vsock", "disk", "nic", "nic-mq", "memory", "vcpu"],
 }
 ORDER = ORDERS["default"]
 
