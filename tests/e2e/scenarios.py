@@ -594,6 +594,90 @@ def nic_mq(c):
 
 
 # ----------------------------------------------------------------------------------
+# 4c. the DHCP backends for real: systemd-networkd, NetworkManager (variants net-*)
+
+
+def _nic_backend(c, backend):
+    """A private NIC hotplugged into a guest whose DHCP belongs to BACKEND ('networkd' or
+    'networkmanager'): guestkit hands the NIC to it (a runtime .network file / an
+    in-memory connection), the lease comes from QEMU's server through it, the route
+    policy takes the private NIC's default route away, and the unplug removes what
+    guestkit gave the backend."""
+    problems = []
+    first, _ = c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
+    unit = {"networkd": "systemd-networkd", "networkmanager": "NetworkManager"}[backend]
+    c.show(f"systemctl is-active {unit}; guestkit-iface --status; ip -4 -br addr")
+    c.guest_ok(f"systemctl -q is-active {unit}")
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        qmp.execute("netdev_add", type="user", id="e2e-net2", net="10.0.3.0/24", restrict=True)
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic2", netdev="e2e-net2", mac=NIC_MAC, romfile="")
+        c.say("qmp: netdev_add user (restrict, 10.0.3.0/24) + device_add virtio-net-pci")
+        name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, NIC_MAC), 60)
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (10\.0\.3\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} through {unit}", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} by DHCP through {unit}", time.monotonic() - t)
+        state_file = f"/run/guestkit/iface/{name}.state"
+        _, state, _ = c.guest(f"cat {state_file}")
+        c.show(f"cat {state_file}; guestkit-iface --status")
+        want = {"networkd": "dhcp=networkd", "networkmanager": "dhcp=nm"}[backend]
+        if want not in state:
+            problems.append(f"{state_file} does not say {want}: {state.strip()!r}")
+        netfile = f"/run/systemd/network/50-guestkit-{name}.network"
+        conn = f"guestkit-{name}"
+        if backend == "networkd":
+            code, out = c.show(f"networkctl status {name} --no-pager | head -n 12")
+            if netfile not in out:
+                problems.append(f"networkd does not configure {name} with {netfile}")
+        else:
+            code, out = c.show(f"nmcli -t -g GENERAL.CONNECTION,GENERAL.STATE device show {name}")
+            if conn not in out:
+                problems.append(f"NetworkManager does not run the connection {conn} on {name}")
+
+        def only_first():
+            routes = _default_routes(c)
+            return routes if routes and all(dev == first for _, dev in routes) else None
+        try:
+            routes, _ = c.poll(f"the default route only on the public first NIC {first}", only_first, 30)
+            c.say(f"default route: only via {first}; all: {routes}")
+        except Fail:
+            problems.append(f"the default route is not only on the first NIC {first}: {_default_routes(c)}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-nic2")
+        qmp.execute("netdev_del", id="e2e-net2")
+        left = {}
+
+        def cleaned():
+            check = (f"test -e {netfile} && echo {netfile}" if backend == "networkd" else
+                     f"nmcli -t -g NAME connection show | grep -Fx '{conn}'")
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
+                                f"test -e {state_file} && echo {state_file}; {check}; true")
+            left["out"] = out.strip()
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with guestkit's state and what it gave {unit}", cleaned, 60)
+            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(f"{e}; still there: {left.get('out')!r}")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+def net_networkd(c):
+    _nic_backend(c, "networkd")
+
+
+def net_nm(c):
+    _nic_backend(c, "networkmanager")
+
+
+# ----------------------------------------------------------------------------------
 # 5. vCPU
 
 
@@ -726,6 +810,14 @@ SCENARIOS = {
                "DHCP server): guestkit leases it and 40-tune-iface sets its combined channels to "
                "min(vCPUs, 8, device maximum); set back to 1 by hand, guestkit-iface sets them again.",
                nic_mq),
+    "net-networkd": ("networkd: a hotplugged NIC leased through systemd-networkd, cleaned up on unplug",
+                     "systemd-networkd runs in this guest: guestkit hands a new NIC to it with a "
+                     "runtime .network file, keeps the default route on the public boot NIC, and "
+                     "removes the file when the NIC goes.", net_networkd),
+    "net-nm": ("NetworkManager: a hotplugged NIC leased through NetworkManager, cleaned up on unplug",
+               "NetworkManager manages this guest's network: guestkit gives a new NIC an in-memory "
+               "connection, keeps the default route on the public boot NIC, and deletes the "
+               "connection when the NIC goes.", net_nm),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
@@ -737,6 +829,8 @@ SCENARIOS = {
 # belongs to exactly one variant (the harness check says so).
 ORDERS = {
     "default": ["boot", "provision", "vsock", "disk", "nic", "nic-mq", "memory", "vcpu"],
+    "net-networkd": ["net-networkd"],
+    "net-nm": ["net-nm"],
 }
 ORDER = ORDERS["default"]
 

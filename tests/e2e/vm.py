@@ -49,6 +49,10 @@ AGENT_PORT = 7391
 VARIANTS = {
     # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
     "default": {"smp": "2,maxcpus=4", "mq_tap": True},
+    # systemd-networkd (in Debian's systemd, disabled there) enabled for this boot only.
+    "net-networkd": {"append": "systemd.wants=systemd-networkd.service", "swap": False},
+    # The image with NetworkManager installed and managing (build-image flavour).
+    "net-nm": {"image": "net-nm", "swap": False},
 }
 MQ_QUEUES = 2
 # The boot NIC's QEMU network: TEST-NET-1, which guestkit's route policy counts as public
