@@ -600,9 +600,8 @@ def nic_mq(c):
 def _nic_backend(c, backend):
     """A private NIC hotplugged into a guest whose DHCP belongs to BACKEND ('networkd' or
     'networkmanager'): guestkit hands the NIC to it (a runtime .network file / an
-    in-memory connection), the lease comes from QEMU's server through it, the route
-    policy takes the private NIC's default route away, and the unplug removes what
-    guestkit gave the backend."""
+    in-memory connection), the lease comes from QEMU's server through it, and the
+    unplug removes what guestkit gave the backend."""
     problems = []
     first, _ = c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
     unit = {"networkd": "systemd-networkd", "networkmanager": "NetworkManager"}[backend]
@@ -638,14 +637,10 @@ def _nic_backend(c, backend):
             if conn not in out:
                 problems.append(f"NetworkManager does not run the connection {conn} on {name}")
 
-        def only_first():
-            routes = _default_routes(c)
-            return routes if routes and all(dev == first for _, dev in routes) else None
-        try:
-            routes, _ = c.poll(f"the default route only on the public first NIC {first}", only_first, 30)
-            c.say(f"default route: only via {first}; all: {routes}")
-        except Fail:
-            problems.append(f"the default route is not only on the first NIC {first}: {_default_routes(c)}")
+        # No route check here: QEMU's restricted network offers no router, and only the
+        # default image's dhclient hook adds one (e2e.nic checks the policy).
+        if any(dev == name for _, dev in _default_routes(c)):
+            problems.append(f"{name} has a default route: {_default_routes(c)}")
 
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic2")
@@ -812,12 +807,10 @@ SCENARIOS = {
                nic_mq),
     "net-networkd": ("networkd: a hotplugged NIC leased through systemd-networkd, cleaned up on unplug",
                      "systemd-networkd runs in this guest: guestkit hands a new NIC to it with a "
-                     "runtime .network file, keeps the default route on the public boot NIC, and "
-                     "removes the file when the NIC goes.", net_networkd),
+                     "runtime .network file, and removes the file when the NIC goes.", net_networkd),
     "net-nm": ("NetworkManager: a hotplugged NIC leased through NetworkManager, cleaned up on unplug",
                "NetworkManager manages this guest's network: guestkit gives a new NIC an in-memory "
-               "connection, keeps the default route on the public boot NIC, and deletes the "
-               "connection when the NIC goes.", net_nm),
+               "connection, and deletes the connection when the NIC goes.", net_nm),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
