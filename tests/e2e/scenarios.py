@@ -623,19 +623,29 @@ def _nic_backend(c, backend):
         state_file = f"/run/guestkit/iface/{name}.state"
         _, state, _ = c.guest(f"cat {state_file}")
         c.show(f"cat {state_file}; guestkit-iface --status")
-        want = {"networkd": "dhcp=networkd", "networkmanager": "dhcp=nm"}[backend]
-        if want not in state:
-            problems.append(f"{state_file} does not say {want}: {state.strip()!r}")
         netfile = f"/run/systemd/network/50-guestkit-{name}.network"
         conn = f"guestkit-{name}"
         if backend == "networkd":
+            if "BACKEND=networkd\n" not in state or "DHCP=networkd\n" not in state:
+                problems.append(f"{state_file} does not hand {name} to networkd: {state.strip()!r}")
             code, out = c.show(f"networkctl status {name} --no-pager | head -n 12")
             if netfile not in out:
                 problems.append(f"networkd does not configure {name} with {netfile}")
         else:
+            # NetworkManager managing every NIC (Debian's default) activates its own
+            # profile for a new one; guestkit then leaves it to it (DHCP=external) and
+            # adds its in-memory connection only to a NIC NetworkManager leaves alone.
             code, out = c.show(f"nmcli -t -g GENERAL.CONNECTION,GENERAL.STATE device show {name}")
-            if conn not in out:
-                problems.append(f"NetworkManager does not run the connection {conn} on {name}")
+            if "BACKEND=networkmanager\n" not in state:
+                problems.append(f"{state_file} does not name NetworkManager: {state.strip()!r}")
+            elif "DHCP=nm\n" in state and conn not in out:
+                problems.append(f"guestkit's connection {conn} is not the one active on {name}: {out.strip()!r}")
+            elif "DHCP=external\n" in state and conn in out:
+                problems.append(f"guestkit says NetworkManager manages {name} but runs {conn} on it")
+            elif "DHCP=nm\n" not in state and "DHCP=external\n" not in state:
+                problems.append(f"{state_file}: neither guestkit's connection nor NetworkManager's: {state.strip()!r}")
+            if "(connected)" not in out:
+                problems.append(f"NetworkManager does not report {name} connected: {out.strip()!r}")
 
         # No route check here: QEMU's restricted network offers no router, and only the
         # default image's dhclient hook adds one (e2e.nic checks the policy).
