@@ -49,8 +49,11 @@ AGENT_PORT = 7391
 VARIANTS = {
     # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
     "default": {"smp": "2,maxcpus=4", "mq_tap": True},
-    # systemd-networkd (in Debian's systemd, disabled there) enabled for this boot only.
-    "net-networkd": {"append": "systemd.wants=systemd-networkd.service", "swap": False},
+    # systemd-networkd (in Debian's systemd, disabled there) enabled for this boot only,
+    # on the net-nm image (it has D-Bus, which networkctl needs) with NetworkManager
+    # masked: no third image to build.
+    "net-networkd": {"image": "net-nm", "swap": False,
+                     "append": "systemd.mask=NetworkManager.service systemd.wants=systemd-networkd.service"},
     # The image with NetworkManager installed and managing (build-image flavour).
     "net-nm": {"image": "net-nm", "swap": False},
 }
