@@ -111,6 +111,8 @@ inline constexpr const char* kNetworkdRunDir = "/run/systemd/network";  // runti
 inline constexpr const char* kNetworkdState = "/run/systemd/netif/state";  // networkd running
 inline constexpr const char* kNetworkdLinksDir = "/run/systemd/netif/links";  // per ifindex
 inline constexpr const char* kNetworkManagerRunDir = "/run/NetworkManager";
+// networkctl reaches networkd over D-Bus only: without the bus it cannot hand it a NIC.
+inline constexpr const char* kSystemBusSocket = "/run/dbus/system_bus_socket";
 inline constexpr const char* kIfupdownInterfaces = "/etc/network/interfaces";
 inline constexpr const char* kIfupdownInterfacesDir = "/etc/network/interfaces.d";
 

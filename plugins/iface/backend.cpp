@@ -64,15 +64,25 @@ core::Result<Detected> detect_backend(const core::Root& root, const core::IfaceC
   if (config.backend != "auto")
     return core::make_error(core::Errc::config, "iface.backend '" + config.backend + "'");
 
-  if (exists(root, core::paths::kNetworkdState, false))
-    return Detected{Backend::networkd, std::string(core::paths::kNetworkdState) + " exists"};
+  // networkd runs without D-Bus, but `networkctl reload` and `reconfigure` talk to it
+  // over the system bus only (seen in a guest without dbus: "Failed to connect system
+  // bus"): without the bus, networkd keeps only what its own files name, and the NIC
+  // is left to the next backend (the caller still leaves one networkd configures).
+  std::string note;
+  if (exists(root, core::paths::kNetworkdState, false)) {
+    if (exists(root, core::paths::kSystemBusSocket, false))
+      return Detected{Backend::networkd, std::string(core::paths::kNetworkdState) + " exists"};
+    note = "; systemd-networkd runs but cannot be reached: no " +
+           std::string(core::paths::kSystemBusSocket);
+  }
   if (exists(root, core::paths::kNetworkManagerRunDir, true))
     return Detected{Backend::networkmanager,
-                    std::string(core::paths::kNetworkManagerRunDir) + " exists"};
+                    std::string(core::paths::kNetworkManagerRunDir) + " exists" + note};
   if (exists(root, core::paths::kIfupdownInterfaces, false) &&
       core::find_program("ifup", root.prefix().string()))
-    return Detected{Backend::ifupdown, "ifup and " + std::string(core::paths::kIfupdownInterfaces)};
-  return Detected{Backend::none, "no network manager found"};
+    return Detected{Backend::ifupdown,
+                    "ifup and " + std::string(core::paths::kIfupdownInterfaces) + note};
+  return Detected{Backend::none, "no network manager found" + note};
 }
 
 core::Result<bool> ifupdown_declares(const core::Root& root, std::string_view name) {

@@ -2,7 +2,8 @@
 // Who does DHCP on this image, and the files that hand an interface to it.
 //
 // Detected in this order, unless iface.backend names one:
-//   networkd        systemd-networkd is running (/run/systemd/netif/state exists)
+//   networkd        systemd-networkd is running (/run/systemd/netif/state exists) and
+//                   networkctl can reach it (the D-Bus system socket exists)
 //   networkmanager  NetworkManager is running (/run/NetworkManager/ exists)
 //   ifupdown        /etc/network/interfaces and ifup are installed
 //   none            nothing: guestkit runs a DHCP client itself

@@ -309,6 +309,12 @@ core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info
       [[fallthrough]];
     }
     case Backend::none: {
+      // networkd may run unreachable (no D-Bus: detect_backend) and configure this NIC
+      // from its own files: never a second DHCP client beside it.
+      auto networkd = networkd_network_file(ctx.root, info.ifindex);
+      if (!networkd) return std::move(networkd).error();
+      if (!networkd->empty() && *networkd != networkd_file_path(info.name))
+        return leave(ctx, info, backend, "systemd-networkd configures it with " + *networkd);
       auto others = clients_on(ctx.root, info.name);
       if (!others) return std::move(others).error();
       auto ours = our_client(ctx.root, info.name);

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "core/log.hpp"
@@ -223,9 +224,66 @@ core::Result<std::uint64_t> size_of_fd(int fd) {
   return size;
 }
 
+namespace {
+
+// ECMA-119: volume descriptors are 2048-byte sectors from sector 16, each "CD001" at
+// byte 1, ended by type 255. Both-endian fields are read in their little-endian half,
+// as libarchive reads them.
+constexpr std::uint64_t kIsoSector = 2048;
+constexpr std::uint64_t kIsoFirstDescriptor = 16;
+// libarchive looks at the first 8 or 9 descriptors; a few more here cost nothing.
+constexpr std::uint64_t kIsoMaxDescriptors = 32;
+
+std::uint32_t le16(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0] | (p[1] << 8));
+}
+std::uint32_t le32(const unsigned char* p) {
+  return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+}
+
+}  // namespace
+
+core::Status check_iso_bounds(int fd, std::uint64_t size, const std::string& origin) {
+  std::array<unsigned char, kIsoSector> vd{};
+  for (std::uint64_t i = 0; i < kIsoMaxDescriptors; ++i) {
+    const std::uint64_t at = (kIsoFirstDescriptor + i) * kIsoSector;
+    if (at + kIsoSector > size) break;
+    ssize_t n;
+    do n = ::pread(fd, vd.data(), vd.size(), static_cast<off_t>(at));
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return core::errno_error("read " + origin);
+    if (static_cast<std::size_t>(n) != vd.size()) break;
+    if (std::memcmp(vd.data() + 1, "CD001", 5) != 0 || vd[0] == 255) break;
+    if (vd[0] != 1 && vd[0] != 2) continue;  // a boot record or a partition
+    const std::uint64_t volume = std::uint64_t{le16(vd.data() + 128)} * le32(vd.data() + 80);
+    const std::string what = "refused " + origin + ": its volume descriptor (sector " +
+                             std::to_string(kIsoFirstDescriptor + i) + ") declares ";
+    if (volume > size)
+      return core::make_error(core::Errc::bad_input,
+                              what + "a volume of " + std::to_string(volume) +
+                                  " bytes, more than the medium's " + std::to_string(size));
+    if (volume > kMaxIsoVolumeBytes)
+      return core::make_error(core::Errc::bad_input,
+                              what + "a volume of " + std::to_string(volume) +
+                                  " bytes, over the cap of " + std::to_string(kMaxIsoVolumeBytes));
+    // The root directory record (34 bytes at 156): extent at +2, data length at +10;
+    // libarchive seeks to the extent in 2048-byte blocks whatever the block size says.
+    const std::uint64_t root_at = std::uint64_t{le32(vd.data() + 158)} * kIsoSector;
+    const std::uint64_t root_size = le32(vd.data() + 166);
+    if (root_at + root_size > volume)
+      return core::make_error(core::Errc::bad_input,
+                              what + "a root directory of " + std::to_string(root_size) +
+                                  " bytes at byte " + std::to_string(root_at) +
+                                  ", outside its volume of " + std::to_string(volume) + " bytes");
+  }
+  return {};
+}
+
 core::Result<SeedFiles> read_iso(int fd, SourceKind kind, const std::string& origin) {
   auto size = size_of_fd(fd);
   if (!size) return std::move(size).error();
+  if (auto ok = check_iso_bounds(fd, *size, origin); !ok) return std::move(ok).error();
   Source src;
   src.fd = fd;
   src.end = *size;

@@ -43,9 +43,25 @@ AGENT_PORT = 7391
 #           may make files (seed images...) in vm.workdir, which teardown leaves for
 #           diagnostics unless they match the disk-*.img pattern
 #   swap:   False for no blank swap disk at boot
+#   mq_tap: a netdev "mq0" of MQ_QUEUES queues (a multiqueue tap in a network namespace
+#           of its own, with a DHCP server: mqtap.py), for a scenario to plug a
+#           multiqueue virtio-net into
 VARIANTS = {
-    "default": {},
+    # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
+    "default": {"smp": "2,maxcpus=4", "mq_tap": True},
+    # systemd-networkd (in Debian's systemd, disabled there) enabled for this boot only,
+    # on the net-nm image (it has D-Bus, which networkctl needs) with NetworkManager
+    # masked: no third image to build.
+    "net-networkd": {"image": "net-nm", "swap": False,
+                     "append": "systemd.mask=NetworkManager.service systemd.wants=systemd-networkd.service"},
+    # The image with NetworkManager installed and managing (build-image flavour).
+    "net-nm": {"image": "net-nm", "swap": False},
 }
+MQ_QUEUES = 2
+# The boot NIC's QEMU network: TEST-NET-1, which guestkit's route policy counts as public
+# (only RFC 1918, loopback, link-local and 0/8 are private), so that a private NIC
+# plugged later must lose its default route to it. restrict=on: it never leaves QEMU.
+BOOT_NET = "192.0.2.0/24"
 
 
 class NotRun(Exception):
@@ -85,6 +101,7 @@ class VM:
         self.spec = VARIANTS[variant]
         self.state_path = os.path.join(self.workdir, "state.json")
         self.state = {}
+        self.tap_fds = []
 
     # -------- state shared between the ctest processes --------
     def load(self):
@@ -218,15 +235,41 @@ class VM:
             "-blockdev", f"driver=qcow2,node-name=root,file.driver=file,file.filename={overlay}",
             "-device", "virtio-blk-pci,drive=root,id=rootdisk",
             *swap_args,
-            "-netdev", f"user,id=n0,restrict=on,{fwd}",
+            "-netdev", f"user,id=n0,restrict=on,net={BOOT_NET},{fwd}",
             "-device", f"virtio-net-pci,netdev=n0,id=nic0,mac={BOOT_NIC_MAC},romfile=",
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", f"socket,id=qga0,path={s['qga']},server=on,wait=off",
             "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
             "-serial", f"file:{self.path('console.log')}",
             "-qmp", f"unix:{s['qmp']},server=on,wait=off",
+            *(["-netdev", "tap,id=mq0,vhost=off,fds=" + ":".join(map(str, self.tap_fds))]
+              if self.tap_fds else []),
             *(spec["extra"](self) if spec.get("extra") else []),
         ]
+
+    def start_mq_tap(self, log):
+        """Starts mqtap.py under `unshare --net` and returns the tap's queue descriptors."""
+        if shutil.which("unshare") is None or shutil.which("dnsmasq") is None:
+            raise RuntimeError("unshare or dnsmasq is not installed (scripts/setup installs them)")
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        with parent, child:
+            p = subprocess.Popen(["unshare", "--net", "python3", os.path.join(SRC, "tests", "e2e", "mqtap.py"),
+                                  str(child.fileno()), "gkmq0", str(MQ_QUEUES), self.workdir],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=open(self.path("mqtap.log"), "wb"), pass_fds=(child.fileno(),),
+                                 start_new_session=True)
+            self.state.update(mqtap_pid=p.pid)
+            self.save()
+            child.close()
+            parent.settimeout(30)
+            try:
+                _, fds, _, _ = socket.recv_fds(parent, 16, MQ_QUEUES)
+            except (OSError, socket.timeout) as e:
+                raise RuntimeError(f"mqtap.py sent no tap descriptors ({e}): {tail(self.path('mqtap.log'), 10)}") from None
+        if len(fds) != MQ_QUEUES:
+            raise RuntimeError(f"mqtap.py sent {len(fds)} descriptors, not {MQ_QUEUES}")
+        log(f"multiqueue tap: {MQ_QUEUES} queues in a private network namespace, dnsmasq pid {p.pid}")
+        return fds
 
     def boot(self, log, boot_timeout):
         os.makedirs(self.path("diag"), exist_ok=True)
@@ -241,6 +284,7 @@ class VM:
         self.state.update(accel=accel, accel_reason=why)
         log(f"accelerator: {accel} ({why})")
         overlay, swap = self.make_disks()
+        self.tap_fds = self.start_mq_tap(log) if self.spec.get("mq_tap") else []
         cmd = self.command(accel, overlay, swap)
         with open(self.path("qemu.cmdline"), "w", encoding="utf-8") as f:
             f.write(" ".join(cmd) + "\n")
@@ -249,7 +293,9 @@ class VM:
             # Its own session and no inherited pipes: QEMU outlives this process (the
             # ctest fixture) and must not hold ctest's output pipe open.
             p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                 start_new_session=True, close_fds=True)
+                                 start_new_session=True, close_fds=True, pass_fds=self.tap_fds)
+        for fd in self.tap_fds:
+            os.close(fd)
         self.state.update(pid=p.pid, started=time.time())
         self.save()
         log(f"QEMU pid {p.pid}; ssh on 127.0.0.1:{self.state['ssh_port']}, agent on "
@@ -318,6 +364,14 @@ class VM:
                 while _alive(pid, marker):
                     time.sleep(0.1)
             log(f"QEMU pid {pid} stopped")
+        # The multiqueue tap's dnsmasq (its namespace goes with it), known by its lease file.
+        tap = self.state.get("mqtap_pid")
+        if tap and _alive(tap, self.path("mqtap-dnsmasq.leases")):
+            os.kill(tap, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(tap, self.path("mqtap-dnsmasq.leases")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            log(f"multiqueue tap's dnsmasq pid {tap} stopped")
         # QEMU was started by an earlier process: not our child, nothing to reap; a
         # zombie would still show its cmdline as empty, which _alive treats as gone.
         if marker and marker.startswith("/tmp/guestkit-test.e2e-"):

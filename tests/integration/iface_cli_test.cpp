@@ -46,6 +46,7 @@ TEST_CASE("guestkit-iface from a udev environment on an image tree", "[iface-cli
   TempDir t;
   guestkit::test::add_fake_nic(t, {"ens5", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   const std::map<std::string, std::string> add{{"ACTION", "add"},
                                                {"SUBSYSTEM", "net"},
                                                {"INTERFACE", "ens5"},

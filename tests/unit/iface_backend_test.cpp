@@ -38,6 +38,16 @@ TEST_CASE("iface backend: networkd, then NetworkManager, then ifupdown, then non
   fs::create_directories(t.path() / "run/systemd/netif/links");
   CHECK(detect(t) == iface::Backend::networkmanager);
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  // networkd without D-Bus: networkctl cannot hand it the NIC (e2e.net-networkd found
+  // "networkctl reload: Failed to connect system bus"), the next backend takes it.
+  CHECK(detect(t) == iface::Backend::networkmanager);
+  fs::remove_all(t.path() / "run/NetworkManager");
+  CHECK(detect(t) == iface::Backend::ifupdown);
+  core::IfaceConfig cfg;
+  auto d = iface::detect_backend(t.root(), cfg);
+  REQUIRE(d.ok());
+  CHECK_THAT(d->why, Catch::Contains("systemd-networkd runs but cannot be reached"));
+  t.write("run/dbus/system_bus_socket", "");
   CHECK(detect(t) == iface::Backend::networkd);
 }
 

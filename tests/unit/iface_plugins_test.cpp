@@ -78,6 +78,7 @@ TEST_CASE("iface plugins: networkd gets a .network file under the root and remov
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   auto add = run(t, "iface-add", "eth1");
   INFO(add.out);
   CHECK(add.exit_code == 0);
@@ -104,6 +105,7 @@ TEST_CASE("iface plugins: a link networkd already configures is left to it", "[i
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   t.write("run/systemd/netif/links/3",
           "ADMIN_STATE=configured\nNETWORK_FILE=/etc/systemd/network/10-eth1.network\n");
   auto add = run(t, "iface-add", "eth1");
@@ -215,6 +217,7 @@ TEST_CASE("iface plugins: dry-run changes nothing", "[iface-plugins]") {
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   auto r = run(t, "iface-add", "eth1", {}, true);
   CHECK(r.exit_code == 0);
   CHECK(has(r.out,
@@ -235,6 +238,7 @@ TEST_CASE("iface plugins: the boot's coldplug adds every handled interface prese
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
   ctx.out = &out;
