@@ -479,7 +479,7 @@ def native(c):
                           ("ssh-keys --list", f"{ctl} ssh-keys {ADMIN} --list")):
             code, out = c.show(cmd)
             try:
-                ok = code == 0 and json.loads(out.strip().splitlines()[-1]).get("ok") is True
+                ok = code == 0 and json.loads(out).get("ok") is True
             except (ValueError, IndexError):
                 ok = False
             if not ok:
