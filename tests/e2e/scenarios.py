@@ -483,6 +483,82 @@ def disk(c):
         raise Fail("; ".join(problems))
 
 
+def native(c):
+    """Issue 19, as the guest's udev and systemd see it. The disk rule matches only
+    what guestkit-disk handles: a platform seed (ext4 labelled 'cidata') attached at
+    runtime gets neither SYSTEMD_WANTS nor a unit, while a data disk's device carries
+    guestkit-disk@NAME.service in SYSTEMD_WANTS. And guestkit-agent@.service, the
+    socket-activated agent with its whole sandbox (the default guest's agent runs
+    under inetd), still does an agent's job: set-password (chpasswd), set-hostname
+    (sethostname, /etc/hostname), ssh-keys, through a runtime copy of
+    guestkit-agent.socket listening on a unix socket."""
+    problems = []
+    with c.vm.qmp() as qmp:
+        attached = []
+        try:
+            for name, label in (("nseed", "cidata"), ("ndata", "ndata")):
+                img = _data_disk(c, name, label, f"native {label}")
+                _attach_disk(c, qmp, name, img)
+                attached.append(name)
+                dev, _ = c.poll(f"/dev/disk/by-id/virtio-e2e-{name} in the guest",
+                                lambda n=name: c.guest(f"readlink -e /dev/disk/by-id/virtio-e2e-{n}")[1].strip(), 60)
+                c.guest("udevadm settle -t 30")
+                _, wants = c.show(f"udevadm info -q property {dev} | grep -E '^(ID_FS_LABEL|SYSTEMD_WANTS)=' ; true")
+                if label == "cidata":
+                    # Give systemd the time it would take to start a wanted unit.
+                    time.sleep(2)
+                    code, units = c.show(f"systemctl list-units --all --plain --no-legend 'guestkit-disk@{dev[5:]}.service'")
+                    if "SYSTEMD_WANTS" in wants or units.strip():
+                        problems.append(f"the seed disk {dev} (cidata) got a guestkit-disk unit: {wants.strip()} {units.strip()}")
+                    if _mounted_at(c, dev):
+                        problems.append(f"the seed disk {dev} (cidata) was mounted")
+                else:
+                    if f"SYSTEMD_WANTS=guestkit-disk@{dev[5:]}.service" not in wants:
+                        problems.append(f"data disk {dev}: no SYSTEMD_WANTS=guestkit-disk@{dev[5:]}.service ({wants.strip()})")
+                    c.poll(f"{dev} mounted by guestkit", lambda d=dev: _mounted_at(c, d), 90)
+        finally:
+            for name in attached:
+                c.unplug(qmp, f"e2e-{name}")
+                qmp.execute("blockdev-del", **{"node-name": f"e2e-{name}"})
+                os.unlink(c.vm.path(f"disk-{name}.img"))
+
+    sock = "/run/guestkit-e2e-agent.sock"
+    dropin = "/run/systemd/system/guestkit-agent.socket.d"
+    c.guest_ok(f"mkdir -p {dropin} && printf '[Socket]\\nListenStream=\\nListenStream={sock}\\n' >{dropin}/e2e.conf "
+               "&& systemctl daemon-reload && systemctl start guestkit-agent.socket")
+    c.say(f"guest$ guestkit-agent.socket on {sock} (runtime drop-in), one sandboxed guestkit-agent@.service per connection")
+    old_host = c.guest_ok("hostname").strip()
+    # The admin e2e.provision made (usermod and chpasswd in the sandbox), else root
+    # (chpasswd alone) when this scenario runs by itself.
+    user = ADMIN if c.guest(f"getent passwd {ADMIN}")[0] == 0 else "root"
+    try:
+        ctl = f"PATH=/usr/local/bin:/usr/bin:$PATH guestkit-ctl --connect unix:{sock} --key /etc/guestkit/agent.key --json"
+        for what, cmd in (("status", f"{ctl} status"),
+                          ("set-password", f"echo 'n4tive-pw' | {ctl} set-password {user}"),
+                          ("set-hostname", f"{ctl} set-hostname e2e-native"),
+                          ("ssh-keys --list", f"{ctl} ssh-keys {user} --list")):
+            code, out = c.show(cmd)
+            try:
+                ok = code == 0 and json.loads(out).get("ok") is True
+            except (ValueError, IndexError):
+                ok = False
+            if not ok:
+                problems.append(f"{what} through guestkit-agent@.service failed: exit {code}, {out.strip()[:300]}")
+        _, host = c.show("hostname; cat /etc/hostname")
+        if host.split()[:2] != ["e2e-native", "e2e-native"]:
+            problems.append(f"set-hostname did not set the live hostname and /etc/hostname: {host.split()}")
+        _, line, _ = c.guest(f"getent shadow {user}")
+        fields = line.strip().split(":")
+        if not (len(fields) > 1 and _crypt_verifies("n4tive-pw", fields[1])):
+            problems.append(f"set-password did not set {user}'s password")
+        c.show("journalctl -b -o cat --no-pager -u 'guestkit-agent@*' | tail -n 8")
+    finally:
+        c.guest(f"systemctl stop guestkit-agent.socket; rm -rf {dropin}; systemctl daemon-reload; "
+                f"hostname {old_host}; echo {old_host} >/etc/hostname")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
 # ----------------------------------------------------------------------------------
 # 4. NIC
 
@@ -1108,6 +1184,11 @@ SCENARIOS = {
               "Without inetd: the agent listens on vsock itself, the hypervisor's socket family "
               "(here the guest kernel's loopback transport), greets in clear and serves a sealed "
               "status to the holder of the VM's key.", vsock),
+    "native": ("native: the disk rule skips a seed disk; the sandboxed agent@ unit still provisions",
+               "Issue 19 in the guest: a cidata seed attached at runtime gets no guestkit-disk unit, "
+               "a data disk's device wants guestkit-disk@NAME.service; guestkit-agent@.service, "
+               "socket-activated with its whole sandbox, sets a password, the hostname, lists keys.",
+               native),
     "disk": ("disk: hotplug two data disks labelled 'data', then unplug them",
              "The platform attaches a disk whose ext4 label is 'data': udev starts "
              "guestkit-disk@.service, which mounts it at /srv/data and runs the post-disk-attach "
@@ -1150,7 +1231,7 @@ SCENARIOS = {
 # belongs to exactly one variant (the harness check says so).
 ORDERS = {
     "default": ["boot", "ops_status", "provision", "vsock", "disk", "nic", "nic-mq", "memory",
-                "vcpu", "ops_detach", "ops_unplug"],
+                "vcpu", "ops_detach", "ops_unplug", "native"],
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],
 }

@@ -29,7 +29,13 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml "$prefix/sbin/g
          "$prefix/lib/systemd/system/guestkit-agent.socket" \
          "$prefix/lib/systemd/system/guestkit-agent@.service" \
          "$prefix/share/doc/guestkit/PROTOCOL.md" "$prefix/lib/tmpfiles.d/guestkit.conf" \
-         "$prefix/lib/guestkit/gandi-takeover"; do
+         "$prefix/lib/guestkit/gandi-takeover" \
+         "$prefix/share/man/man7/guestkit.7" "$prefix/share/man/man5/guestkit.yml.5" \
+         "$prefix/share/man/man5/agent.yml.5" "$prefix/share/man/man1/guestkit-ctl.1" \
+         "$prefix/share/man/man8/guestkit-boot.8" "$prefix/share/man/man8/guestkit-disk.8" \
+         "$prefix/share/man/man8/guestkit-iface.8" "$prefix/share/man/man8/guestkit-dhcp.8" \
+         "$prefix/share/man/man8/guestkit-cpu.8" "$prefix/share/man/man8/guestkit-memory.8" \
+         "$prefix/share/man/man8/guestkit-seed.8" "$prefix/share/man/man8/guestkit-agent.8"; do
   [[ -f $dest$f ]] || { echo "missing after install: $f"; fail=1; }
 done
 for d in /etc/guestkit/plugins.d/config /etc/guestkit/guestkit.yml.d "$prefix/lib/guestkit/plugins.d/config"; do
