@@ -265,6 +265,7 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
   t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
   fs::create_directories(t.path() / "run/systemd/system");
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
