@@ -6,7 +6,7 @@
 
 #include "core/files.hpp"
 #include "fuzz/fuzz.hpp"
-#include "plugins/builtin/randomize_cron.hpp"
+#include "plugins/boot/randomize_cron.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;

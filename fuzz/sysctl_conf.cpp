@@ -4,7 +4,7 @@
 #include <string>
 
 #include "fuzz/fuzz.hpp"
-#include "plugins/builtin/sysctl_conf.hpp"
+#include "plugins/boot/sysctl_conf.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto conf = guestkit::plugins::builtin::parse_sysctl_conf(fuzz_text(data, size), "sysctl.conf");

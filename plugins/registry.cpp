@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {

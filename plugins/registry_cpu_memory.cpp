@@ -2,7 +2,7 @@
 // loads no libmount (whose libselinux constructor alone costs about a millisecond).
 // Rows sorted by name; numbers are stable (users order their own plugins by them).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {

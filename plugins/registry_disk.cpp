@@ -1,7 +1,7 @@
 // Data disks: guestkit-disk links only these (and libblkid, libmount).
 // Rows sorted by name; numbers are stable (users order their own plugins by them).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {

@@ -1,7 +1,7 @@
 // Network interfaces: guestkit-iface links only these.
 // Rows sorted by name; numbers are stable (users order their own plugins by them).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {

@@ -7,7 +7,7 @@
 // 30-create-admin-user (the password only) for another user; ssh-keys ->
 // 40-install-ssh-keys (adds and removes).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {

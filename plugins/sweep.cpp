@@ -1,9 +1,9 @@
-#include "plugins/builtin/sweep.hpp"
+#include "plugins/sweep.hpp"
 
 #include <cstdio>
 
 #include "core/log.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins {
 namespace {

@@ -1,4 +1,4 @@
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -15,8 +15,8 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/sysctl_conf.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/boot/sysctl_conf.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "core/cli.hpp"
 #include "core/paths.hpp"
-#include "plugins/boot_report.hpp"
+#include "plugins/boot/report.hpp"
 #include "plugins/runner.hpp"
 
 namespace gk = guestkit;

@@ -1,4 +1,4 @@
-#include "plugins/builtin/boot_util.hpp"
+#include "plugins/boot/boot_util.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -12,7 +12,7 @@
 // And /etc/securetty, where the image still has one, lists each console so root can
 // log in there (the platform's emergency console).
 
-#include "plugins/builtin/config_console.hpp"
+#include "plugins/boot/config_console.hpp"
 
 #include <sys/stat.h>
 
@@ -22,8 +22,8 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

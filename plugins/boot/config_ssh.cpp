@@ -13,7 +13,7 @@
 // Nothing is written through a symlink: a planted sshd_config.d link is an error
 // before anything changes.
 
-#include "plugins/builtin/config_ssh.hpp"
+#include "plugins/boot/config_ssh.hpp"
 
 #include <sys/stat.h>
 
@@ -22,8 +22,8 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/ssh_keys.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/boot/host_keys.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

@@ -19,8 +19,8 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
 

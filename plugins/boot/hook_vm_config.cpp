@@ -3,7 +3,7 @@
 // as the old gandi-config ran it. Under --root the hook belongs to the image, not to
 // this machine: not run.
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 
 namespace guestkit::plugins::builtin {

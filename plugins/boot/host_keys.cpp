@@ -1,11 +1,11 @@
-#include "plugins/builtin/ssh_keys.hpp"
+#include "plugins/boot/host_keys.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
+#include "plugins/boot/boot_util.hpp"
 
 namespace guestkit::plugins::builtin {
 

@@ -6,7 +6,7 @@
 // across boots and a second run changes nothing. Rocky and RHEL run these from /etc/cron.d/0hourly
 // and anacron, not /etc/crontab: nothing to spread there.
 
-#include "plugins/builtin/randomize_cron.hpp"
+#include "plugins/boot/randomize_cron.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -14,8 +14,8 @@
 #include "core/files.hpp"
 #include "core/instance_id.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

@@ -1,4 +1,4 @@
-#include "plugins/boot_report.hpp"
+#include "plugins/boot/report.hpp"
 
 #include <algorithm>
 #include <ctime>

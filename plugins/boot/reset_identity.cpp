@@ -20,9 +20,9 @@
 #include "core/instance_id.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/ssh_keys.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/boot/host_keys.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

@@ -16,7 +16,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 
 namespace guestkit::plugins::builtin {

@@ -13,7 +13,7 @@
 #include "core/encoding.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::builtin {
 namespace {

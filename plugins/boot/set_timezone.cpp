@@ -11,8 +11,8 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::builtin {
 

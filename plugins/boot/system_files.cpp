@@ -8,15 +8,15 @@
 //   filesystem>. The previous file is kept as /etc/fstab.guestkit-bak. Other forms
 //   (UUID=, LABEL=, PARTUUID=, /dev/disk/..., /dev/mapper/..., LVM paths) are left.
 
-#include "plugins/builtin/system_files.hpp"
+#include "plugins/boot/system_files.hpp"
 
 #include <sys/stat.h>
 
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/boot_util.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot_util.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/block.hpp"
 
 namespace guestkit::plugins::builtin {

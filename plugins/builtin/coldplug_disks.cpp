@@ -2,7 +2,7 @@
 // guestkit-disk --coldplug does (replaces gandi-mount).
 
 #include "core/cli.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/disk.hpp"
 
 namespace guestkit::plugins::builtin {

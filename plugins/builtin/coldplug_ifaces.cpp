@@ -2,7 +2,7 @@
 // hotplugged one gets. Interfaces the image's own network configuration set up are
 // left to it (20-dhcp-iface sees their address or their manager's claim).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/iface/coldplug.hpp"
 
 namespace guestkit::plugins::builtin {

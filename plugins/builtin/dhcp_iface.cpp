@@ -2,7 +2,7 @@
 // NetworkManager, or a client guestkit runs) and wait for the lease; on remove,
 // undo exactly what was done (plugins/iface/dhcp.hpp).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/iface/dhcp.hpp"
 
 namespace guestkit::plugins::builtin {

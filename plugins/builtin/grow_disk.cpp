@@ -1,7 +1,7 @@
 // 10-grow-disk (disk-change): grow the filesystem of a resized disk.
 // The logic is in plugins/disk/; this is the plugin's entry point.
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/disk.hpp"
 
 namespace guestkit::plugins::builtin {

@@ -1,7 +1,7 @@
 // 10-mount-disk (disk-add): mount a data disk at <disk.root>/<label>.
 // The logic is in plugins/disk/; this is the plugin's entry point.
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/disk.hpp"
 
 namespace guestkit::plugins::builtin {

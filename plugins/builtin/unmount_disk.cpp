@@ -1,7 +1,7 @@
 // 90-unmount-disk (disk-remove): hooks, services, unmount, clean up.
 // The logic is in plugins/disk/; this is the plugin's entry point.
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/disk/disk.hpp"
 
 namespace guestkit::plugins::builtin {

@@ -1,6 +1,6 @@
 // 10-online-cpu (cpu-add) and 20-coldplug-cpus (mount): see online_cpu.hpp.
 
-#include "plugins/builtin/online_cpu.hpp"
+#include "plugins/cpu/online_cpu.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,8 +9,8 @@
 
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::cpu {
 namespace {

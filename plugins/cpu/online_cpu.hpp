@@ -14,7 +14,7 @@
 
 #include "core/context.hpp"
 #include "core/result.hpp"
-#include "plugins/builtin/sweep.hpp"
+#include "plugins/sweep.hpp"
 
 namespace guestkit::plugins::cpu {
 

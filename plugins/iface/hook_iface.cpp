@@ -4,7 +4,7 @@
 // 10-hook-iface: pre-iface-detach, first thing on remove, for interfaces guestkit
 // handled. Both get the interface name as their argument.
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 #include "plugins/iface/iface.hpp"
 

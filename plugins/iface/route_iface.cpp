@@ -21,7 +21,7 @@
 #include "core/lock.hpp"
 #include "core/log.hpp"
 #include "core/netlink.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/iface/backend.hpp"
 #include "plugins/iface/dhcp.hpp"
 #include "plugins/iface/route_policy.hpp"

@@ -16,7 +16,7 @@
 #include "core/log.hpp"
 #include "core/netdev.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/iface/iface.hpp"
 
 namespace guestkit::plugins::builtin {

@@ -1,10 +1,10 @@
-#include "plugins/builtin/memory_zones.hpp"
+#include "plugins/memory/memory_zones.hpp"
 
 #include <charconv>
 #include <cstdio>
 
 #include "core/files.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::memory {
 namespace {

@@ -1,6 +1,6 @@
 // 10-online-memory (memory-add) and 21-coldplug-memory (mount): see online_memory.hpp.
 
-#include "plugins/builtin/online_memory.hpp"
+#include "plugins/memory/online_memory.hpp"
 
 #include <unistd.h>
 
@@ -10,7 +10,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::memory {
 namespace {

@@ -17,9 +17,9 @@
 #include "core/context.hpp"
 #include "core/lock.hpp"
 #include "core/result.hpp"
-#include "plugins/builtin/memory_zones.hpp"
-#include "plugins/builtin/sweep.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/memory/memory_zones.hpp"
+#include "plugins/sweep.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::memory {
 

@@ -1,4 +1,4 @@
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

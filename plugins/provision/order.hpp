@@ -14,7 +14,7 @@
 #include "core/result.hpp"
 #include "core/root.hpp"
 #include "plugins/provision/accounts.hpp"
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 
 namespace guestkit::plugins::provision {
 

@@ -20,7 +20,7 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/user_details.hpp"
 

@@ -17,8 +17,8 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/builtin/builtin.hpp"
-#include "plugins/builtin/config_ssh.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/boot/config_ssh.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/user_details.hpp"
 

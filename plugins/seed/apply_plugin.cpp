@@ -3,7 +3,7 @@
 // skipped; under --root only seed.device is used.
 
 #include "core/log.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/seed/apply.hpp"
 #include "plugins/seed/hooks.hpp"
 

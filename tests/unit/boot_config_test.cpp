@@ -9,9 +9,9 @@
 #include <sstream>
 
 #include "core/files.hpp"
-#include "plugins/builtin/config_console.hpp"
-#include "plugins/builtin/randomize_cron.hpp"
-#include "plugins/builtin/system_files.hpp"
+#include "plugins/boot/config_console.hpp"
+#include "plugins/boot/randomize_cron.hpp"
+#include "plugins/boot/system_files.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;

@@ -8,7 +8,7 @@
 
 #include "core/exec.hpp"
 #include "core/files.hpp"
-#include "plugins/builtin/config_ssh.hpp"
+#include "plugins/boot/config_ssh.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;

@@ -8,7 +8,7 @@
 
 #include "agent/state.hpp"
 #include "core/files.hpp"
-#include "plugins/builtin/randomize_cron.hpp"
+#include "plugins/boot/randomize_cron.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "core/encoding.hpp"
-#include "plugins/boot_report.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/report.hpp"
+#include "plugins/boot/boot.hpp"
 #include "plugins/plugin.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/password.hpp"

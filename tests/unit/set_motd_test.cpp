@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/exec.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;

@@ -1,9 +1,9 @@
-// 02-apply-sysctl's parser (plugins/builtin/sysctl_conf.hpp), including the key that
+// 02-apply-sysctl's parser (plugins/boot/sysctl_conf.hpp), including the key that
 // fuzz/sysctl_conf.cpp found mapped to a path with empty components.
 
 #include <catch2/catch.hpp>
 
-#include "plugins/builtin/sysctl_conf.hpp"
+#include "plugins/boot/sysctl_conf.hpp"
 
 using guestkit::plugins::builtin::parse_sysctl_conf;
 

@@ -1,6 +1,6 @@
 // sysfs attribute I/O for the CPU and memory plugins, and the kernel's list format.
 
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 #include <sys/stat.h>
 
