@@ -18,7 +18,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/boot/sysctl_conf.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 std::string trim(std::string_view s) {
@@ -154,4 +154,4 @@ core::Result<Outcome> apply_sysctl(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -15,7 +15,7 @@
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 std::string first_line(const std::string& text) {
@@ -102,4 +102,4 @@ core::Status ensure_dir(const core::Root& root, const std::string& guest, mode_t
   return {};
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

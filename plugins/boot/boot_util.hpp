@@ -11,7 +11,7 @@
 #include "core/exec.hpp"
 #include "plugins/plugin.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // Runs a tool (no shell) with boot.plugin_timeout. An Error when it cannot start,
 // times out or exits non-zero (the message names the tool and its first stderr line).
@@ -41,4 +41,4 @@ core::Result<bool> ensure_symlink(const core::Root& root, const std::string& gue
 // non-directory is in the way.
 core::Status ensure_dir(const core::Root& root, const std::string& guest, mode_t mode);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

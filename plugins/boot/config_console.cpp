@@ -25,7 +25,7 @@
 #include "plugins/boot/boot_util.hpp"
 #include "plugins/boot/boot.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 enum class Init { systemd, sysvinit, upstart, unknown };
@@ -255,4 +255,4 @@ core::Result<Outcome> config_console(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

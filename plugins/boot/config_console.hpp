@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // Console names from /proc/consoles text that can carry a getty: ttyN, ttySN,
 // ttyAMAN, hvcN, xvcN ("tty0", the current VT, becomes tty1). Others are dropped.
@@ -15,4 +15,4 @@ std::vector<std::string> getty_consoles(const std::string& proc_consoles);
 bool ensure_inittab_gettys(std::vector<std::string>& lines,
                            const std::vector<std::string>& consoles);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

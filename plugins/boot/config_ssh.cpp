@@ -25,7 +25,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/boot/host_keys.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 // The keyword of an active line, lower-cased ("" for blanks and comments).
@@ -199,4 +199,4 @@ core::Result<Outcome> config_ssh(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

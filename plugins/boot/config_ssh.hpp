@@ -7,7 +7,7 @@
 
 #include "core/config.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // The sshd settings guestkit enforces, in order.
 std::vector<std::pair<std::string, std::string>> sshd_settings(const core::Config& config);
@@ -19,4 +19,4 @@ void harden_sshd_config(std::vector<std::string>& lines,
 // The drop-in's content.
 std::string sshd_dropin_text(const core::Config& config);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

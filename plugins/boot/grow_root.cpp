@@ -24,7 +24,7 @@
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 constexpr std::string_view kZeroGuid = "00000000-0000-0000-0000-000000000000";
@@ -201,4 +201,4 @@ core::Result<Outcome> grow_root(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -6,7 +6,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 core::Result<Outcome> hook_vm_config(PluginContext& p) {
   if (!p.ctx.root.is_host()) {
@@ -18,4 +18,4 @@ core::Result<Outcome> hook_vm_config(PluginContext& p) {
   return *ran ? Outcome::changed : Outcome::skipped;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

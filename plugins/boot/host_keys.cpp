@@ -7,7 +7,7 @@
 #include "core/paths.hpp"
 #include "plugins/boot/boot_util.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 core::Result<bool> ssh_dir_present(const core::Root& root) {
   auto st = root.lstat(core::paths::kSshDir);
@@ -60,4 +60,4 @@ core::Result<int> remove_host_keys(const core::Root& root) {
   return removed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -7,7 +7,7 @@
 
 #include "plugins/plugin.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // /etc/ssh as a real directory: false when absent (no OpenSSH in the image); an
 // Error when it is a symlink or not a directory.
@@ -24,4 +24,4 @@ core::Status generate_host_keys(const core::Context& ctx);
 // symlink); returns how many files.
 core::Result<int> remove_host_keys(const core::Root& root);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -17,7 +17,7 @@
 #include "plugins/boot/boot_util.hpp"
 #include "plugins/boot/boot.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 std::uint64_t fnv1a(std::string_view text) {
@@ -107,4 +107,4 @@ core::Result<Outcome> randomize_cron(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

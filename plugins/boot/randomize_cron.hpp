@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // Gives /etc/crontab's run-parts lines for cron.hourly/daily/weekly/monthly a minute
 // (and, but for hourly, an hour between 0 and 5) derived from `seed`, keeping the
@@ -12,4 +12,4 @@ namespace guestkit::plugins::builtin {
 // True if changed.
 bool spread_crontab(std::vector<std::string>& lines, const std::string& seed);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

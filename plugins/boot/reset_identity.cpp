@@ -24,7 +24,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/boot/host_keys.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 // 128 random bits as 32 lowercase hex digits, with the UUID v4 version and variant
@@ -117,4 +117,4 @@ core::Result<Outcome> reset_identity(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -19,7 +19,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 core::Result<Outcome> run_postboot(PluginContext& p) {
   const core::Root& root = p.ctx.root;
@@ -104,4 +104,4 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
   return ran ? Outcome::changed : Outcome::skipped;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -15,7 +15,7 @@
 #include "core/paths.hpp"
 #include "plugins/boot/boot.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 std::string motd_text(const core::Config& config) {
@@ -104,4 +104,4 @@ core::Result<Outcome> set_motd(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

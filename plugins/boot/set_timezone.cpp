@@ -14,7 +14,7 @@
 #include "plugins/boot/boot_util.hpp"
 #include "plugins/boot/boot.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 core::Result<Outcome> set_timezone(PluginContext& p) {
   const core::Root& root = p.ctx.root;
@@ -81,4 +81,4 @@ core::Result<Outcome> set_zone(PluginContext& p, const std::string& zone) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

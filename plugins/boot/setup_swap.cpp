@@ -36,7 +36,7 @@
 #include "plugins/disk/mounts.hpp"
 #include "plugins/seed/discover.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 constexpr std::string_view kGptSwapType = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f";
@@ -186,4 +186,4 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

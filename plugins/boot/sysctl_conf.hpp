@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 struct SysctlSetting {
   std::string key;    // as written, without a leading '-'
@@ -23,4 +23,4 @@ struct SysctlConf {
 
 SysctlConf parse_sysctl_conf(std::string_view text, std::string_view display);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

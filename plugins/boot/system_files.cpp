@@ -19,7 +19,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/disk/block.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 namespace {
 
 // Fields of a config line without its comment.
@@ -143,4 +143,4 @@ core::Result<Outcome> check_system_files(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

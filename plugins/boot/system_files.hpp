@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 // Adds "127.0.0.1 localhost" and "::1 localhost ip6-localhost ip6-loopback" lines
 // to /etc/hosts lines that map neither address to localhost. True if changed.
@@ -17,4 +17,4 @@ bool fix_fstab_root(std::vector<std::string>& lines, const std::string& uuid);
 // Whether the root entry needs fix_fstab_root.
 bool fstab_root_by_device_name(const std::vector<std::string>& lines);
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

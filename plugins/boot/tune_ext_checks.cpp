@@ -14,7 +14,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/disk/block.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::boot {
 
 core::Result<Outcome> tune_ext_checks(PluginContext& p) {
   auto device = root_fs_device(p.ctx);
@@ -67,4 +67,4 @@ core::Result<Outcome> tune_ext_checks(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::boot

@@ -9,7 +9,6 @@
 
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/boot/boot.hpp"
 #include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::cpu {
@@ -172,9 +171,8 @@ void print_status(std::ostream& os, const Status& st) {
      << " (no online file: not hotpluggable)\n";
 }
 
-}  // namespace guestkit::plugins::cpu
+// The plugins: 10-online-cpu (cpu-add) and 20-coldplug-cpus (boot stage mount).
 
-namespace guestkit::plugins::builtin {
 
 core::Result<Outcome> online_cpu(PluginContext& p) {
   if (p.args.empty()) return core::make_error(core::Errc::bad_input, "cpu-add needs a CPU name");
@@ -206,4 +204,4 @@ core::Result<Outcome> coldplug_cpus(PluginContext& p) {
   return outcome(*report);
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::cpu

@@ -54,4 +54,8 @@ core::Result<Status> status(const core::Root& root);
 // fixed:   1 cpu0 (no online file: not hotpluggable)
 void print_status(std::ostream& os, const Status& status);
 
+// The plugins (registry_cpu_memory.cpp).
+core::Result<Outcome> online_cpu(PluginContext& p);     // 10-online-cpu (cpu-add)
+core::Result<Outcome> coldplug_cpus(PluginContext& p);  // 20-coldplug-cpus (boot stage mount)
+
 }  // namespace guestkit::plugins::cpu

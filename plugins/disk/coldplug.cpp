@@ -92,4 +92,13 @@ int status(core::Context& ctx) {
   return problems.empty() ? core::kExitOk : core::kExitPartial;
 }
 
+// 10-coldplug-disks (boot stage "mount"): every data disk present at boot, as
+// guestkit-disk --coldplug does (replaces gandi-mount).
+core::Result<Outcome> coldplug_disks(PluginContext& p) {
+  int code = coldplug(p.ctx);
+  if (code != core::kExitOk)
+    return core::make_error(core::Errc::failed, "some disks could not be handled (see above)");
+  return Outcome::changed;
+}
+
 }  // namespace guestkit::plugins::disk

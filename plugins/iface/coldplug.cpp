@@ -39,6 +39,20 @@ ColdplugResult coldplug_ifaces(core::Context& ctx) {
   return result;
 }
 
+// 30-coldplug-ifaces (boot stage "mount"): the interfaces present at boot get what a
+// hotplugged one gets. Interfaces the image's own network configuration set up are
+// left to it (20-dhcp-iface sees their address or their manager's claim).
+core::Result<Outcome> coldplug_ifaces(PluginContext& p) {
+  auto r = coldplug_ifaces(p.ctx);
+  if (!r.failed.empty()) {
+    std::string names;
+    for (const auto& n : r.failed) names += (names.empty() ? "" : ", ") + n;
+    return core::make_error(core::Errc::failed, "iface-add failed for " + names);
+  }
+  if (r.handled == 0) return Outcome::skipped;
+  return r.changed ? Outcome::changed : Outcome::unchanged;
+}
+
 int print_status(core::Context& ctx, std::ostream& out) {
   auto handled = handled_ifaces(ctx.root, ctx.config.iface);
   if (!handled) {

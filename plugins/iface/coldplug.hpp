@@ -5,6 +5,7 @@
 #include <iosfwd>
 
 #include "core/context.hpp"
+#include "plugins/plugin.hpp"
 
 namespace guestkit::plugins::iface {
 
@@ -15,6 +16,8 @@ struct ColdplugResult {
   std::vector<std::string> failed;
 };
 ColdplugResult coldplug_ifaces(core::Context& ctx);
+// 30-coldplug-ifaces (boot stage "mount"): the above, as a plugin.
+core::Result<Outcome> coldplug_ifaces(PluginContext& p);
 
 // One line per interface handled now or with state left: name, index, kind, what
 // does its DHCP, IPv4 addresses and default routes (live system only).

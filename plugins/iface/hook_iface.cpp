@@ -4,11 +4,10 @@
 // 10-hook-iface: pre-iface-detach, first thing on remove, for interfaces guestkit
 // handled. Both get the interface name as their argument.
 
-#include "plugins/boot/boot.hpp"
 #include "plugins/external.hpp"
 #include "plugins/iface/iface.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::iface {
 namespace {
 
 core::Result<Outcome> hook(PluginContext& p, std::string_view hook_name) {
@@ -50,4 +49,4 @@ core::Result<Outcome> hook_detach_iface(PluginContext& p) {
   return hook(p, "pre-iface-detach");
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::iface

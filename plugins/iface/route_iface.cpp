@@ -21,13 +21,12 @@
 #include "core/lock.hpp"
 #include "core/log.hpp"
 #include "core/netlink.hpp"
-#include "plugins/boot/boot.hpp"
 #include "plugins/iface/backend.hpp"
 #include "plugins/iface/dhcp.hpp"
 #include "plugins/iface/route_policy.hpp"
 #include "plugins/iface/route_record.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::iface {
 namespace {
 
 namespace nl = core::netlink;
@@ -214,4 +213,4 @@ core::Result<Outcome> route_iface(PluginContext& p) {
   return remove ? restore(p.ctx) : apply_policy(p.ctx);
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::iface

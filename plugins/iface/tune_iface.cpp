@@ -16,10 +16,9 @@
 #include "core/log.hpp"
 #include "core/netdev.hpp"
 #include "core/paths.hpp"
-#include "plugins/boot/boot.hpp"
 #include "plugins/iface/iface.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::iface {
 namespace {
 
 constexpr std::pair<const char*, const char*> kSecondarySysctls[] = {
@@ -100,4 +99,4 @@ core::Result<Outcome> tune_iface(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::iface

@@ -8,10 +8,9 @@
 
 #include "core/log.hpp"
 #include "core/netdev.hpp"
-#include "plugins/boot/boot.hpp"
 #include "plugins/iface/iface.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::iface {
 
 core::Result<Outcome> up_iface(PluginContext& p) {
   const std::string& name = p.args.at(0);
@@ -40,4 +39,4 @@ core::Result<Outcome> up_iface(PluginContext& p) {
   return *up ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::iface

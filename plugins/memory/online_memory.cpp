@@ -10,7 +10,6 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
-#include "plugins/boot/boot.hpp"
 
 namespace guestkit::plugins::memory {
 namespace {
@@ -215,9 +214,8 @@ void print_status(std::ostream& os, const Status& st, const core::MemoryConfig& 
     os << "zones: unknown (no /proc/zoneinfo)\n";
 }
 
-}  // namespace guestkit::plugins::memory
+// The plugins: 10-online-memory (memory-add) and 21-coldplug-memory (boot stage mount).
 
-namespace guestkit::plugins::builtin {
 
 core::Result<Outcome> online_memory(PluginContext& p) {
   if (p.args.empty())
@@ -259,4 +257,4 @@ core::Result<Outcome> coldplug_memory(PluginContext& p) {
   return outcome(*report);
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::memory

@@ -85,4 +85,8 @@ core::Result<Status> status(const core::Context& ctx);
 // zones: kernel 4 GiB, movable 256 MiB
 void print_status(std::ostream& os, const Status& status, const core::MemoryConfig& config);
 
+// The plugins (registry_cpu_memory.cpp).
+core::Result<Outcome> online_memory(PluginContext& p);    // 10-online-memory (memory-add)
+core::Result<Outcome> coldplug_memory(PluginContext& p);  // 21-coldplug-memory (boot stage mount)
+
 }  // namespace guestkit::plugins::memory

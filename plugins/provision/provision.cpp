@@ -20,11 +20,10 @@
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
-#include "plugins/boot/boot.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/user_details.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::provision {
 namespace {
 
 using provision::Order;
@@ -176,4 +175,4 @@ core::Result<Outcome> install_ssh_keys(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::provision

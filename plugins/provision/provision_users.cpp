@@ -22,7 +22,7 @@
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/user_details.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::provision {
 namespace {
 
 core::WriteOptions root_file(const core::Root& root, mode_t mode) {
@@ -94,7 +94,7 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
     return Outcome::skipped;
   }
   const auto lines = core::split_lines(**main);
-  if (includes_dropin_dir(lines)) {
+  if (boot::includes_dropin_dir(lines)) {
     const std::string text =
         "# Written by guestkit (provision 50-set-ssh-pwauth) from the platform's order.\n"
         "PasswordAuthentication " +
@@ -117,7 +117,7 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
     return *wrote ? Outcome::changed : Outcome::unchanged;
   }
   auto edited = lines;
-  harden_sshd_config(edited, {{"PasswordAuthentication", value}});
+  boot::harden_sshd_config(edited, {{"PasswordAuthentication", value}});
   if (edited == lines) return Outcome::unchanged;
   if (p.ctx.dry_run) {
     p.ctx.would("set PasswordAuthentication " + value + " in " +
@@ -129,7 +129,7 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
   auto w = core::edit_lines(
       root, core::paths::kSshdConfig,
       [&](std::vector<std::string>& l) {
-        harden_sshd_config(l, {{"PasswordAuthentication", value}});
+        boot::harden_sshd_config(l, {{"PasswordAuthentication", value}});
       },
       wo);
   if (!w) return std::move(w).error();
@@ -138,7 +138,7 @@ core::Result<Outcome> set_ssh_pwauth(PluginContext& p) {
 
 core::Result<Outcome> set_order_timezone(PluginContext& p) {
   if (!p.order || !p.order->timezone) return Outcome::skipped;
-  return set_zone(p, *p.order->timezone);
+  return boot::set_zone(p, *p.order->timezone);
 }
 
 core::Result<Outcome> queue_postboot(PluginContext& p) {
@@ -168,4 +168,4 @@ core::Result<Outcome> queue_postboot(PluginContext& p) {
   return changed ? Outcome::changed : Outcome::unchanged;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::provision

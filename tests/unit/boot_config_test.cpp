@@ -16,7 +16,7 @@
 
 namespace core = guestkit::core;
 namespace gp = guestkit::plugins;
-namespace gb = guestkit::plugins::builtin;
+namespace gb = guestkit::plugins::boot;
 namespace fs = std::filesystem;
 using guestkit::test::install_fixture;
 using guestkit::test::run_one;

@@ -5,7 +5,7 @@
 
 #include "plugins/boot/sysctl_conf.hpp"
 
-using guestkit::plugins::builtin::parse_sysctl_conf;
+using guestkit::plugins::boot::parse_sysctl_conf;
 
 TEST_CASE("sysctl.conf: both separator styles name the same file, vlan dots included", "[sysctl]") {
   const auto conf = parse_sysctl_conf(
