@@ -9,7 +9,7 @@ namespace guestkit::plugins {
 namespace {
 
 constexpr BuiltinPlugin kTable[] = {
-    {"10-hook-iface", "iface-remove", "iface", false,
+    {"10-hook-detach-iface", "iface-remove", "iface", false,
      "run the pre-iface-detach hook of an interface guestkit handled", &iface::hook_detach_iface},
     {"10-up-iface", "iface-add", "iface", false, "bring up the link of a handled interface",
      &iface::up_iface},
@@ -21,7 +21,7 @@ constexpr BuiltinPlugin kTable[] = {
      "one IPv4 default route, via the first interface with a public address", &iface::route_iface},
     {"40-tune-iface", "iface-add", "iface", false,
      "ARP/rp_filter sysctls on secondary interfaces, virtio-net queues", &iface::tune_iface},
-    {"90-hook-iface", "iface-add", "iface", false, "run the post-iface-attach hook",
+    {"90-hook-attach-iface", "iface-add", "iface", false, "run the post-iface-attach hook",
      &iface::hook_attach_iface},
 };
 

@@ -1,8 +1,9 @@
-// 90-hook-iface: the admin's post-iface-attach hook, once the interface is set up,
-// once per attachment (a replayed add event or a coldplug after udev does not repeat
-// it; the state file remembers until the remove);
-// 10-hook-iface: pre-iface-detach, first thing on remove, for interfaces guestkit
-// handled. Both get the interface name as their argument.
+// 90-hook-attach-iface: the admin's post-iface-attach hook, once the interface is set
+// up, once per attachment (a replayed add event or a coldplug after udev does not
+// repeat it; the state file remembers until the remove);
+// 10-hook-detach-iface: pre-iface-detach, first thing on remove, for interfaces
+// guestkit handled. Both get the interface name as their argument. Both were named
+// NN-hook-iface in 0.1.0: the old names still reach them (plugin.hpp kRenamedPlugins).
 
 #include "plugins/external.hpp"
 #include "plugins/iface/iface.hpp"
