@@ -1,35 +1,15 @@
-// guestkit-boot STAGE: run the plugins of one boot stage, in order.
+// guestkit-boot STAGE: run the plugins of one boot stage, in order. The thin main:
+// argv, the Context, then plugins/boot/stage.hpp does the work.
 
-#include <algorithm>
 #include <csignal>
 #include <iostream>
-#include <utility>
 #include <variant>
 
 #include "core/cli.hpp"
-#include "core/paths.hpp"
-#include "plugins/boot/report.hpp"
-#include "plugins/runner.hpp"
+#include "plugins/boot/stage.hpp"
+#include "plugins/plugin.hpp"
 
 namespace gk = guestkit;
-
-namespace {
-
-// "a,b" -> {"a", "b"}
-std::vector<std::string> names_of(const std::string& list) {
-  std::vector<std::string> out;
-  std::string current;
-  for (const char c : list + ",") {
-    if (c == ',') {
-      if (!current.empty()) out.push_back(std::exchange(current, {}));
-    } else {
-      current += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
@@ -90,51 +70,11 @@ int main(int argc, char** argv) {
   auto ctx = gk::core::make_context(spec, args);
   if (!ctx) return gk::core::kExitFailed;
 
-  if (report)
-    return gk::plugins::print_boot_report(std::cout, (*ctx)->root) ? gk::core::kExitOk
-                                                                   : gk::core::kExitPartial;
-
-  if (list) {
-    std::vector<std::string> stages;
-    if (args.args.empty())
-      stages.assign(std::begin(gk::plugins::kBootStages), std::end(gk::plugins::kBootStages));
-    else
-      stages.push_back(args.args[0]);
-    for (const auto& stage : stages) {
-      auto plan = gk::plugins::plan_plugins(**ctx, stage);
-      if (!plan) {
-        gk::core::report_fatal(spec, plan.error().message());
-        return gk::core::kExitFailed;
-      }
-      gk::plugins::print_plan(std::cout, stage, *plan);
-    }
-    return gk::core::kExitOk;
-  }
-
-  const std::string stage = args.args[0];
-  gk::plugins::RunOptions options;
-  options.lock = "boot";  // stages never interleave, even when started by hand
-  options.record_path = std::string(gk::core::paths::kBootReportPrefix) + stage + ".json";
-  options.timeout = (*ctx)->config.boot.plugin_timeout;
-  if (args.has("only")) options.only = names_of(args.options.at("only"));
-  if (args.has("skip")) options.skip = names_of(args.options.at("skip"));
-  if (!options.only.empty() || !options.skip.empty()) {
-    // A misspelt name would silently run everything (or nothing): refuse it.
-    auto plan = gk::plugins::plan_plugins(**ctx, stage);
-    if (!plan) {
-      gk::core::report_fatal(spec, plan.error().message());
-      return gk::core::kExitFailed;
-    }
-    for (const auto* names : {&options.only, &options.skip}) {
-      for (const auto& name : *names) {
-        if (std::none_of(plan->begin(), plan->end(),
-                         [&](const auto& e) { return e.name == name; })) {
-          std::cerr << spec.name << ": no plugin '" << name << "' in stage " << stage << "\n";
-          return gk::core::kExitUsage;
-        }
-      }
-    }
-  }
-  auto summary = gk::plugins::run_plugins(**ctx, stage, options);
-  return summary.exit_code();
+  gk::plugins::boot::StageRequest request;
+  request.report = report;
+  request.list = list;
+  if (!args.args.empty() && !report) request.stage = args.args[0];
+  if (args.has("only")) request.only = gk::plugins::boot::split_names(args.options.at("only"));
+  if (args.has("skip")) request.skip = gk::plugins::boot::split_names(args.options.at("skip"));
+  return gk::plugins::boot::run_stage(**ctx, request, spec, std::cout, std::cerr);
 }
