@@ -39,12 +39,5 @@ std::string_view old_plugin_name(std::string_view trigger, std::string_view name
   return {};
 }
 
-bool valid_plugin_name(std::string_view name) {
-  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])))
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
-}
 
 }  // namespace guestkit::plugins

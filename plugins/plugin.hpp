@@ -87,8 +87,7 @@ std::string_view current_plugin_name(std::string_view trigger, std::string_view 
 // The old name of a renamed plugin under `trigger`, or "" when it has none.
 std::string_view old_plugin_name(std::string_view trigger, std::string_view name);
 
-// Plugin names: like run-parts, so editor backups and package leftovers
-// ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run.
-bool valid_plugin_name(std::string_view name);
+// Plugin names: one rule, core/config.hpp's (like run-parts).
+using core::valid_plugin_name;
 
 }  // namespace guestkit::plugins
