@@ -52,9 +52,7 @@ std::string state(const TempDir& t, const std::string& name) {
 }  // namespace
 
 TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") {
-  std::vector<std::string> names;
-  for (const auto& b : plugins::builtin_plugins()) names.emplace_back(b.name);
-  CHECK(std::is_sorted(names.begin(), names.end()));
+  // (The registry's own invariants, real trigger words included: runner_test.cpp.)
   core::Context ctx(TempDir().root(), core::Config{});
   const auto plan = [&](const char* trigger) {
     auto entries = plugins::plan_plugins(ctx, trigger);
