@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,6 +138,25 @@ std::optional<unsigned> parse_indexed_name(std::string_view name, std::string_vi
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
   return value;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t value = 0;
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<dev_t> parse_devno(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  const auto major_no = parse_u64(text.substr(0, colon));
+  const auto minor_no = parse_u64(text.substr(colon + 1));
+  // Linux: 12-bit majors, 20-bit minors.
+  if (!major_no || !minor_no || *major_no >= (1u << 12) || *minor_no >= (1u << 20))
+    return std::nullopt;
+  return makedev(static_cast<unsigned>(*major_no), static_cast<unsigned>(*minor_no));
 }
 
 std::vector<unsigned> indexed(const std::vector<std::string>& names, std::string_view prefix) {

@@ -5,6 +5,8 @@
 // a sweep over thousands of memory blocks costs a handful of system calls per block,
 // not a walk from the root per file, and a planted symlink is never followed.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,6 +60,14 @@ std::optional<unsigned> parse_indexed_name(std::string_view name, std::string_vi
 // The ids of the names in `names` that parse_indexed_name accepts, sorted by value
 // (cpu2 before cpu10), which is also address order for memory blocks.
 std::vector<unsigned> indexed(const std::vector<std::string>& names, std::string_view prefix);
+
+// A decimal number as sysfs and procfs print it ("4096"): digits only (no sign, no
+// space, no "0x"), no overflow. std::nullopt for anything else, where strtoull would
+// have read "-1" as 2^64-1 and "12abc" as 12.
+std::optional<std::uint64_t> parse_u64(std::string_view text);
+// A device number as sysfs' `dev` prints it ("254:16"): MAJOR:MINOR, each checked as
+// above and in range. sscanf("%u:%u") took "-1:3" and "+8:0".
+std::optional<dev_t> parse_devno(std::string_view text);
 
 // The kernel's list format ("0-3,6\n", as in /sys/devices/system/cpu/online); an
 // empty list is valid. std::nullopt when malformed.

@@ -35,6 +35,7 @@
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
 #include "plugins/seed/discover.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::boot {
 namespace {
@@ -84,10 +85,12 @@ core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
       auto sectors = core::read_file(
           host, std::string(core::paths::kSysClassBlock) + "/" + *name + "/start", 64);
       if (!sectors) return std::move(sectors).error();
-      char* end = nullptr;
-      start = std::strtoull(sectors->c_str(), &end, 10) * 512;
-      if (end == sectors->c_str())
+      std::string_view text = *sectors;
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+      const auto first = sysfs::parse_u64(text);
+      if (!first || *first > UINT64_MAX / 512)
         return core::make_error(core::Errc::bad_input, "unreadable start of partition " + *name);
+      start = *first * 512;
     }
   }
   core::UniqueFd fd(::open(whole.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
