@@ -66,8 +66,10 @@ int status(core::Context& ctx) {
   std::vector<std::string> problems;
   auto records = list_records(ctx.root, &problems);
   if (!records) {
+    // Once: with --log-stderr the log line already is the stderr line.
     core::log_error(records.error().message());
-    std::cerr << records.error().message() << "\n";
+    if (core::log_sink() != core::LogSink::stderr_stream)
+      std::cerr << records.error().message() << "\n";
     return core::kExitFailed;
   }
   auto mounts = MountTable::load(ctx.root);
