@@ -2,41 +2,12 @@
 
 #include <string.h>
 
+#include "core/encoding.hpp"
+
 namespace guestkit::agent {
 
 bool valid_utf8_text(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if ((c >> 5) == 6) {
-      n = 2;
-      cp = c & 0x1f;
-    } else if ((c >> 4) == 14) {
-      n = 3;
-      cp = c & 0x0f;
-    } else if ((c >> 3) == 30) {
-      n = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 2) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n;
-  }
-  return true;
+  return s.find('\0') == std::string_view::npos && core::valid_utf8(s);
 }
 
 LineReader::Status LineReader::next(std::string& line) {

@@ -232,6 +232,15 @@ Result<Config> load_config(const Root& root, const ConfigLoadOptions& options) {
   return make_error(Errc::config, std::move(joined));
 }
 
+bool valid_plugin_name(std::string_view name) {
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (name.empty() || name.size() > 128 || !alnum(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '_' || c == '-'; });
+}
+
 bool valid_zone_name(std::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   std::size_t start = 0;

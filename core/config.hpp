@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/paths.hpp"
 #include "core/result.hpp"
 #include "core/root.hpp"
 
@@ -121,7 +122,7 @@ struct MemoryConfig {
 
 // guestkit-agent (config/agent.yml documents each key).
 struct AgentConfig {
-  std::string key_file = "/etc/guestkit/agent.key";  // guest path; hex, root-owned 0600
+  std::string key_file = paths::kAgentKeyFile;  // guest path; hex, root-owned 0600
   std::string auth = "key";                           // key | none (trusted transports only)
   // Peer CIDRs ("10.0.0.0/8", "::1", "fd00::/8") or "unix"; empty: any peer.
   std::vector<std::string> allow_from;
@@ -191,10 +192,10 @@ struct Config {
   PluginsConfig plugins;
   BootConfig boot;
   AgentConfig agent;
-  std::string hooks_dir = "/etc/guestkit/hooks";
+  std::string hooks_dir = paths::kHooksDir;
   // gandi-hosting-vm2's hook directory (GANDI_HOOK_DIR): a hook not in hooks_dir is
   // looked up here, then in guestkit's copy /etc/guestkit/legacy/hooks.
-  std::string legacy_hooks_dir = "/etc/gandi/hooks";
+  std::string legacy_hooks_dir = paths::kLegacyHooksDir;
   DiskConfig disk;
   IfaceConfig iface;
   MotdConfig motd;
@@ -267,5 +268,12 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 // joined by '/', at most 128 bytes: "UTC", "Europe/Paris", "America/Argentina/Salta".
 // Nothing that could climb out of /usr/share/zoneinfo.
 bool valid_zone_name(std::string_view name);
+
+// A plugin name, the one rule for plugins.d files, postboot scripts, config switches
+// (plugins.enabled) and the agent's order: like run-parts, [A-Za-z0-9][A-Za-z0-9_-]*
+// (ASCII only, whatever the locale), at most 128 bytes, so editor backups and package
+// leftovers ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run, and a name fits in
+// file, lock and unit names.
+bool valid_plugin_name(std::string_view name);
 
 }  // namespace guestkit::core

@@ -16,7 +16,7 @@ namespace guestkit::core::detail {
 template <class C>
 constexpr auto feature_switches(C& config) {
   using Switch = std::pair<std::string_view, decltype(&config.motd.enabled)>;
-  return std::array<Switch, 19>{{
+  return std::array<Switch, 20>{{
       {"motd", &config.motd.enabled},
       {"disk", &config.disk.enabled},
       {"iface", &config.iface.enabled},
@@ -36,6 +36,7 @@ constexpr auto feature_switches(C& config) {
       {"system_files", &config.system_files.enabled},
       {"ext_checks", &config.ext_checks.enabled},
       {"postboot", &config.postboot.enabled},
+      {"seed", &config.seed.enabled},
   }};
 }
 

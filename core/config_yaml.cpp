@@ -295,16 +295,6 @@ void detail::MapReader::field(std::string_view key, Target&& target) {
 
 namespace {
 
-// Same rule as plugin file names: they end up as names of executables and units.
-bool valid_plugin_name(std::string_view name) {
-  const auto alnum = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-  };
-  if (name.empty() || !alnum(name.front())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [&](char c) { return alnum(c) || c == '_' || c == '-'; });
-}
-
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target) {
   if (!entry.value.IsMap() && !entry.value.IsNull()) {
     diag.add(entry.mark(), quote(entry.path) + " must be a map of plugin names to true or false");

@@ -24,6 +24,41 @@ int b64_value(char c) {
 
 }  // namespace
 
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  if (i >= s.size()) return 0;
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  std::uint32_t cp = 0;
+  if ((c >> 5) == 0x6) {
+    n = 2, cp = c & 0x1f;
+  } else if ((c >> 4) == 0xe) {
+    n = 3, cp = c & 0x0f;
+  } else if ((c >> 3) == 0x1e) {
+    n = 4, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n > s.size() - i) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc >> 6) != 2) return 0;
+    cp = cp << 6 | (cc & 0x3f);
+  }
+  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string hex_encode(const std::uint8_t* data, std::size_t size) {
   std::string out;
   out.reserve(size * 2);

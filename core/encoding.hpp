@@ -28,6 +28,13 @@ inline std::string base64_encode(const Bytes& bytes) {
 // bits of the last character zero (so one text means one byte string). No whitespace.
 std::optional<Bytes> base64_decode(std::string_view text);
 
+// UTF-8, strictly (RFC 3629): no overlong forms, no surrogates (U+D800..U+DFFF),
+// nothing above U+10FFFF, no truncated sequence. The one validator: passwords,
+// labels, seed file names, agent messages and log sanitising all use it.
+// The length of the valid sequence starting at s[i] (1 for ASCII), or 0.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
+bool valid_utf8(std::string_view s);
+
 // POSIX shell single-quoting ('it'\''s'): for the scripts guestkit writes (the motd
 // script, a seed's runcmd), never to build a command line it runs.
 std::string shell_quote(std::string_view s);

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/encoding.hpp"
+
 namespace guestkit::core {
 namespace {
 
@@ -32,15 +34,6 @@ const char* level_word(Level level) {
   return "log";
 }
 
-// Length of a valid UTF-8 sequence starting at s[i], or 0.
-std::size_t utf8_len(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return 0;
-  return n;
-}
 
 }  // namespace
 
@@ -63,7 +56,7 @@ std::string sanitize_for_log(std::string_view text) {
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
     auto c = static_cast<unsigned char>(text[i]);
-    std::size_t n = utf8_len(text, i);
+    std::size_t n = utf8_sequence_length(text, i);
     if (n > 1 || (n == 1 && c >= 0x20 && c != 0x7f)) {
       out.append(text.substr(i, n));
       i += n;

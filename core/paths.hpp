@@ -14,6 +14,9 @@ inline constexpr const char* kLegacySysconfig = "/etc/sysconfig/gandi";
 // What gandi-hosting-vm2 left: its hook directory (GANDI_HOOK_DIR's default) and the
 // customer plugins of /etc/gandi/plugins.d (run in the config stage, as gandi-config did).
 inline constexpr const char* kLegacyHooksDir = "/etc/gandi/hooks";
+// Defaults of hooks_dir and agent.key_file (core/config.hpp).
+inline constexpr const char* kHooksDir = "/etc/guestkit/hooks";
+inline constexpr const char* kAgentKeyFile = "/etc/guestkit/agent.key";
 inline constexpr const char* kLegacyPluginsDir = "/etc/gandi/plugins.d";
 // guestkit's copies of the legacy flags file and hooks, made by the packages' takeover
 // script (gandi-takeover), read when the originals are gone (a purge of the old package).
@@ -22,6 +25,8 @@ inline constexpr const char* kLegacyCopy = "/etc/guestkit/legacy/gandi";
 inline constexpr const char* kLegacyHooksCopy = "/etc/guestkit/legacy/hooks";
 // Hooks without a #! line run through this shell, as the old gandi scripts' shell did.
 inline constexpr const char* kBinSh = "/bin/sh";
+// A new account's login shell when the image has it (else kBinSh).
+inline constexpr const char* kBinBash = "/bin/bash";
 inline constexpr const char* kEtcPluginsDir = "/etc/guestkit/plugins.d";
 inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 

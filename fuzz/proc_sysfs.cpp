@@ -9,8 +9,8 @@
 
 #include "agent/protocol.hpp"
 #include "fuzz/fuzz.hpp"
-#include "plugins/builtin/memory_zones.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/memory/memory_zones.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace b = guestkit::plugins::sysfs;
 namespace mem = guestkit::plugins::memory;

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fuzz/fuzz.hpp"
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 
 namespace pv = guestkit::plugins::provision;
 

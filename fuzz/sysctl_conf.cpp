@@ -4,10 +4,10 @@
 #include <string>
 
 #include "fuzz/fuzz.hpp"
-#include "plugins/builtin/sysctl_conf.hpp"
+#include "plugins/boot/sysctl_conf.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto conf = guestkit::plugins::builtin::parse_sysctl_conf(fuzz_text(data, size), "sysctl.conf");
+  const auto conf = guestkit::plugins::boot::parse_sysctl_conf(fuzz_text(data, size), "sysctl.conf");
   for (const auto& s : conf.settings) {
     FUZZ_CHECK(s.path.rfind("/proc/sys/", 0) == 0);
     FUZZ_CHECK(s.path.find("/../") == std::string::npos && s.path.find("/./") == std::string::npos);

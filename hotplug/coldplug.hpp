@@ -7,7 +7,7 @@
 
 #include "core/cli.hpp"
 #include "core/context.hpp"
-#include "plugins/builtin/sweep.hpp"
+#include "plugins/sweep.hpp"
 
 namespace guestkit::hotplug {
 

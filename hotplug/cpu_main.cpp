@@ -3,7 +3,7 @@
 
 #include "hotplug/coldplug.hpp"
 #include "hotplug/driver.hpp"
-#include "plugins/builtin/online_cpu.hpp"
+#include "plugins/cpu/online_cpu.hpp"
 
 namespace gk = guestkit;
 namespace cpu = guestkit::plugins::cpu;

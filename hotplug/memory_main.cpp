@@ -4,7 +4,7 @@
 
 #include "hotplug/coldplug.hpp"
 #include "hotplug/driver.hpp"
-#include "plugins/builtin/online_memory.hpp"
+#include "plugins/memory/online_memory.hpp"
 
 namespace gk = guestkit;
 namespace memory = guestkit::plugins::memory;

@@ -27,12 +27,17 @@ bool is_boot_stage(std::string_view name) {
   return std::find(std::begin(kBootStages), std::end(kBootStages), name) != std::end(kBootStages);
 }
 
-bool valid_plugin_name(std::string_view name) {
-  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])))
-    return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-  });
+std::string_view current_plugin_name(std::string_view trigger, std::string_view name) {
+  for (const auto& r : kRenamedPlugins)
+    if (r.trigger == trigger && r.old_name == name) return r.name;
+  return name;
 }
+
+std::string_view old_plugin_name(std::string_view trigger, std::string_view name) {
+  for (const auto& r : kRenamedPlugins)
+    if (r.trigger == trigger && r.name == name) return r.old_name;
+  return {};
+}
+
 
 }  // namespace guestkit::plugins

@@ -69,8 +69,25 @@ std::span<const BuiltinPlugin> iface_plugins();
 std::span<const BuiltinPlugin> cpu_memory_plugins();
 std::span<const BuiltinPlugin> provision_plugins();
 
-// Plugin names: like run-parts, so editor backups and package leftovers
-// ("05-x.dpkg-old", "05-x~", ".05-x.swp") are never run.
-bool valid_plugin_name(std::string_view name);
+// Built-in plugins renamed since a release, per trigger. An admin's switch
+// (plugins.enabled: {OLD: false}) and a plugins.d/TRIGGER/OLD file (a mask linked to
+// /dev/null, or an executable that overrides the built-in) keep reaching the plugin
+// under its new name. README "Renamed plugins".
+struct RenamedPlugin {
+  std::string_view trigger;
+  std::string_view old_name;
+  std::string_view name;
+};
+inline constexpr RenamedPlugin kRenamedPlugins[] = {
+    {"iface-remove", "10-hook-iface", "10-hook-detach-iface"},
+    {"iface-add", "90-hook-iface", "90-hook-attach-iface"},
+};
+// The current name of `name` under `trigger` (itself when it was never renamed).
+std::string_view current_plugin_name(std::string_view trigger, std::string_view name);
+// The old name of a renamed plugin under `trigger`, or "" when it has none.
+std::string_view old_plugin_name(std::string_view trigger, std::string_view name);
+
+// Plugin names: one rule, core/config.hpp's (like run-parts).
+using core::valid_plugin_name;
 
 }  // namespace guestkit::plugins

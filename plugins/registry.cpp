@@ -7,7 +7,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
+#include "plugins/seed/apply.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {
@@ -19,38 +20,38 @@ constexpr BuiltinPlugin kBootTable[] = {
     // bootstrap: early, before the network
     {"00-apply-seed", "bootstrap", "seed", false,
      "the platform's seed (in-swap tar, NoCloud, ConfigDrive): provision once per instance",
-     &builtin::apply_seed},
+     &seed::apply_seed},
     {"01-setup-swap", "bootstrap", "swap", false,
-     "enable the swap device (mkswap -L swap only when blank)", &builtin::setup_swap},
+     "enable the swap device (mkswap -L swap only when blank)", &boot::setup_swap},
     {"02-apply-sysctl", "bootstrap", "sysctl", false, "apply /etc/guestkit/sysctl.conf",
-     &builtin::apply_sysctl},
+     &boot::apply_sysctl},
     {"03-grow-root", "bootstrap", "grow_root", false,
-     "grow the root disk's last GPT partition and the root filesystem", &builtin::grow_root},
+     "grow the root disk's last GPT partition and the root filesystem", &boot::grow_root},
     {"04-reset-identity", "bootstrap", "identity", false,
-     "new machine-id and SSH host keys on a new instance id (a clone)", &builtin::reset_identity},
+     "new machine-id and SSH host keys on a new instance id (a clone)", &boot::reset_identity},
     // config
     {"01-config-console", "config", "console", false,
      "a getty on each console in /proc/consoles; /etc/securetty lists them",
-     &builtin::config_console},
+     &boot::config_console},
     {"02-check-system-files", "config", "system_files", false,
      "localhost in /etc/hosts; the root in /etc/fstab by UUID, not device name",
-     &builtin::check_system_files},
+     &boot::check_system_files},
     {"03-randomize-cron", "config", "cron", false,
-     "per-VM minute and hour for /etc/crontab's periodic jobs", &builtin::randomize_cron},
+     "per-VM minute and hour for /etc/crontab's periodic jobs", &boot::randomize_cron},
     {"07-set-timezone", "config", "timezone", false,
      "time zone from timezone.zone or guestkit.tz=: /etc/localtime, /etc/timezone",
-     &builtin::set_timezone},
+     &boot::set_timezone},
     {"11-config-ssh", "config", "sshd", false,
-     "missing SSH host keys; PermitRootLogin, PermitEmptyPasswords", &builtin::config_ssh},
+     "missing SSH host keys; PermitRootLogin, PermitEmptyPasswords", &boot::config_ssh},
     {"13-set-motd", "config", "motd", false,
-     "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &builtin::set_motd},
+     "message of the day: /etc/motd, or a script in /etc/update-motd.d/", &boot::set_motd},
     {"16-tune-ext-checks", "config", "ext_checks", false,
-     "periodic e2fsck for an ext3/4 root that has none; /lost+found", &builtin::tune_ext_checks},
+     "periodic e2fsck for an ext3/4 root that has none; /lost+found", &boot::tune_ext_checks},
     {"99-hook-vm-config", "config", "", false, "the hook post-vm-config, last",
-     &builtin::hook_vm_config},
+     &boot::hook_vm_config},
     // postboot
     {"10-run-postboot", "postboot", "postboot", false,
-     "the first-boot scripts in /var/lib/guestkit/postboot/, once each", &builtin::run_postboot},
+     "the first-boot scripts in /var/lib/guestkit/postboot/, once each", &boot::run_postboot},
 };
 
 }  // namespace

@@ -2,7 +2,8 @@
 // loads no libmount (whose libselinux constructor alone costs about a millisecond).
 // Rows sorted by name; numbers are stable (users order their own plugins by them).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/cpu/online_cpu.hpp"
+#include "plugins/memory/online_memory.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {
@@ -10,13 +11,13 @@ namespace {
 
 constexpr BuiltinPlugin kTable[] = {
     {"10-online-cpu", "cpu-add", "cpu", false, "brings a hot-added vCPU online",
-     &builtin::online_cpu},
+     &cpu::online_cpu},
     {"10-online-memory", "memory-add", "memory", false,
-     "brings a hot-added memory block online (memory.online_policy)", &builtin::online_memory},
+     "brings a hot-added memory block online (memory.online_policy)", &memory::online_memory},
     {"20-coldplug-cpus", "mount", "cpu", false, "brings every offline hotpluggable vCPU online",
-     &builtin::coldplug_cpus},
+     &cpu::coldplug_cpus},
     {"21-coldplug-memory", "mount", "memory", false,
-     "brings every offline memory block online (memory.online_policy)", &builtin::coldplug_memory},
+     "brings every offline memory block online (memory.online_policy)", &memory::coldplug_memory},
 };
 
 }  // namespace

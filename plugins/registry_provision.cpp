@@ -7,7 +7,7 @@
 // 30-create-admin-user (the password only) for another user; ssh-keys ->
 // 40-install-ssh-keys (adds and removes).
 
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/provision/order.hpp"
 #include "plugins/plugin.hpp"
 
 namespace guestkit::plugins {
@@ -18,25 +18,25 @@ namespace {
 constexpr BuiltinPlugin kTable[] = {
     {"10-set-hostname", "provision set-hostname", "", true,
      "hostname: /etc/hostname, the 127.0.1.1 line of /etc/hosts, the live name on /",
-     &builtin::set_hostname},
+     &provision::set_hostname},
     {"20-set-root-password", "provision set-password", "", true,
-     "root's password (chpasswd -e, hash on stdin)", &builtin::set_root_password},
+     "root's password (chpasswd -e, hash on stdin)", &provision::set_root_password},
     {"30-create-admin-user", "provision set-password", "", true,
      "the admin user: useradd/usermod, password, sudo group and sudoers drop-in",
-     &builtin::create_admin_user},
+     &provision::create_admin_user},
     {"35-create-users", "provision", "", true,
      "the order's users: like the admin user, plus shell, comment, locked or expired password",
-     &builtin::create_users},
+     &provision::create_users},
     {"40-install-ssh-keys", "provision ssh-keys", "", true,
      "SSH keys of root, the admin user and the users, merged into ~/.ssh/authorized_keys",
-     &builtin::install_ssh_keys},
+     &provision::install_ssh_keys},
     {"50-set-ssh-pwauth", "provision", "", true,
-     "sshd PasswordAuthentication from the order's ssh_pwauth", &builtin::set_ssh_pwauth},
+     "sshd PasswordAuthentication from the order's ssh_pwauth", &provision::set_ssh_pwauth},
     {"60-set-timezone", "provision", "", true,
-     "the order's time zone: /etc/localtime, /etc/timezone", &builtin::set_order_timezone},
+     "the order's time zone: /etc/localtime, /etc/timezone", &provision::set_order_timezone},
     {"70-queue-postboot", "provision", "", true,
      "the order's first-boot scripts into /var/lib/guestkit/postboot/ (run by 10-run-postboot)",
-     &builtin::queue_postboot},
+     &provision::queue_postboot},
 };
 
 }  // namespace

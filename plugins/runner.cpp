@@ -181,7 +181,8 @@ core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx,
         continue;
       }
       PlanEntry e;
-      e.name = name;
+      // A file under a renamed plugin's old name masks or overrides it still.
+      e.name = std::string(current_plugin_name(trigger, name));
       e.source = source;
       e.path = dir + "/" + name;
       e.summary = e.path;
@@ -193,19 +194,22 @@ core::Result<std::vector<PlanEntry>> plan_plugins(const core::Context& ctx,
         auto st = ctx.root.stat(e.path);
         if (st && *st && S_ISDIR((*st)->st_mode)) continue;  // subdirectories are not plugins
       }
-      if (auto it = by_name.find(name); it != by_name.end()) {
+      if (auto it = by_name.find(e.name); it != by_name.end()) {
         e.overrides = it->second.overrides;
         e.overrides.insert(e.overrides.begin(), describe(it->second));
       }
-      by_name[name] = std::move(e);
+      by_name[e.name] = std::move(e);
     }
   }
   std::vector<PlanEntry> plan;
   plan.reserve(by_name.size());
   for (auto& [name, e] : by_name) {
-    if (e.enabled && !ctx.config.plugin_enabled(name)) {
-      e.enabled = false;
-      e.why_disabled = "switched off in config (plugins.enabled: " + name + ": false)";
+    for (const std::string_view key : {std::string_view(name), old_plugin_name(trigger, name)}) {
+      if (e.enabled && !key.empty() && !ctx.config.plugin_enabled(key)) {
+        e.enabled = false;
+        e.why_disabled =
+            "switched off in config (plugins.enabled: " + std::string(key) + ": false)";
+      }
     }
     if (e.enabled && e.builtin && !e.builtin->feature.empty() &&
         !ctx.config.feature_enabled(e.builtin->feature)) {

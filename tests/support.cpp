@@ -82,11 +82,18 @@ std::string TempDir::read(std::string_view relative) const {
   return os.str();
 }
 
+namespace {
+bool g_skip_requested = false;
+}  // namespace
+
 void skip(std::string_view reason) {
   std::cout << "SKIPPED: " << reason << std::endl;
   std::cerr << "SKIPPED: " << reason << std::endl;
-  std::_Exit(77);
+  g_skip_requested = true;
+  throw Skipped{std::string(reason)};
 }
+
+bool skip_requested() { return g_skip_requested; }
 
 bool running_as_root() { return ::geteuid() == 0; }
 

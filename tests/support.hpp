@@ -40,8 +40,16 @@ class TempDir {
 // parents pass; otherwise the test is skipped, saying why.
 std::filesystem::path trusted_temp_base();
 
-// Prints why the test cannot run, then exits 77: ctest reports it as skipped, by name.
+// Prints why the test cannot run, then throws Skipped: the test's stack unwinds (temp
+// dirs removed, fixtures torn down) up to Catch, where tests/main.cpp's listener sees
+// the skip and exits 77, which ctest reports as skipped, by name. Skipped derives from
+// no standard exception, so a test's catch (const std::exception&) does not take it.
+struct Skipped {
+  std::string reason;
+};
 [[noreturn]] void skip(std::string_view reason);
+// Whether skip() was called in this process (tests/main.cpp).
+bool skip_requested();
 
 bool running_as_root();
 

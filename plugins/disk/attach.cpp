@@ -391,4 +391,16 @@ core::Result<Outcome> grow(core::Context& ctx, const std::string& name) {
   return *g ? Outcome::changed : Outcome::unchanged;
 }
 
+// 10-mount-disk (disk-add): mount a data disk at <disk.root>/<label>.
+core::Result<Outcome> mount_disk(PluginContext& p) {
+  if (p.args.empty()) return core::make_error(core::Errc::bad_input, "no device given");
+  return attach(p.ctx, p.args.front());
+}
+
+// 10-grow-disk (disk-change): grow the filesystem of a resized disk.
+core::Result<Outcome> grow_disk(PluginContext& p) {
+  if (p.args.empty()) return core::make_error(core::Errc::bad_input, "no device given");
+  return grow(p.ctx, p.args.front());
+}
+
 }  // namespace guestkit::plugins::disk

@@ -13,6 +13,7 @@
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "core/udev_device.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::disk {
 namespace {
@@ -40,12 +41,6 @@ bool has_entry(int dirfd, const std::string& name) {
   return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-std::optional<dev_t> parse_devno(const std::string& text) {
-  unsigned maj = 0, min = 0;
-  char extra = 0;
-  if (std::sscanf(text.c_str(), "%u:%u%c", &maj, &min, &extra) != 2) return std::nullopt;
-  return makedev(maj, min);
-}
 
 std::uint32_t le32(const unsigned char* p) {
   return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
@@ -70,7 +65,7 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
   BlockDevice d;
   d.name = name;
   auto dev = read_attr(dfd, "dev");
-  auto devno = dev ? parse_devno(*dev) : std::nullopt;
+  auto devno = dev ? sysfs::parse_devno(*dev) : std::nullopt;
   if (!devno) return core::make_error(core::Errc::bad_input, root.display(*syspath) + "/dev unreadable");
   d.devno = *devno;
   std::string node = name;
@@ -94,7 +89,12 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
     std::sort(d.partitions.begin(), d.partitions.end(), core::natural_less);
   }
   if (auto holders = root.list_dir(*syspath + "/holders", core::Follow::never)) d.holders = *holders;
-  if (auto size = read_attr(dfd, "size")) d.size_bytes = std::strtoull(size->c_str(), nullptr, 10) * 512;
+  // Sectors of 512 bytes whatever the device's own; an unreadable or absurd count is
+  // taken as empty (such a device is skipped), never as a wrapped huge size.
+  if (auto size = read_attr(dfd, "size")) {
+    const auto sectors = sysfs::parse_u64(*size);
+    d.size_bytes = sectors && *sectors <= UINT64_MAX / 512 ? *sectors * 512 : 0;
+  }
   if (auto ro = read_attr(dfd, "ro")) d.read_only = *ro == "1";
   return d;
 }

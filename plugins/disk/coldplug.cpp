@@ -66,8 +66,10 @@ int status(core::Context& ctx) {
   std::vector<std::string> problems;
   auto records = list_records(ctx.root, &problems);
   if (!records) {
+    // Once: with --log-stderr the log line already is the stderr line.
     core::log_error(records.error().message());
-    std::cerr << records.error().message() << "\n";
+    if (core::log_sink() != core::LogSink::stderr_stream)
+      std::cerr << records.error().message() << "\n";
     return core::kExitFailed;
   }
   auto mounts = MountTable::load(ctx.root);
@@ -90,6 +92,15 @@ int status(core::Context& ctx) {
   if (records->empty()) os << "(no data disk is mounted by guestkit)\n";
   for (const auto& p : problems) os << "unreadable record: " << p << "\n";
   return problems.empty() ? core::kExitOk : core::kExitPartial;
+}
+
+// 10-coldplug-disks (boot stage "mount"): every data disk present at boot, as
+// guestkit-disk --coldplug does (replaces gandi-mount).
+core::Result<Outcome> coldplug_disks(PluginContext& p) {
+  int code = coldplug(p.ctx);
+  if (code != core::kExitOk)
+    return core::make_error(core::Errc::failed, "some disks could not be handled (see above)");
+  return Outcome::changed;
 }
 
 }  // namespace guestkit::plugins::disk

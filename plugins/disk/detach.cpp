@@ -216,4 +216,10 @@ core::Result<Outcome> detach(core::Context& ctx, const std::string& name) {
   return done;
 }
 
+// 90-unmount-disk (disk-remove): hooks, services, unmount, clean up.
+core::Result<Outcome> unmount_disk(PluginContext& p) {
+  if (p.args.empty()) return core::make_error(core::Errc::bad_input, "no device given");
+  return detach(p.ctx, p.args.front());
+}
+
 }  // namespace guestkit::plugins::disk

@@ -48,6 +48,12 @@ int coldplug(core::Context& ctx);
 // Table of managed disks on the context's output.
 int status(core::Context& ctx);
 
+// The disk plugins (registry_disk.cpp), each beside the operation it runs:
+core::Result<Outcome> mount_disk(PluginContext& p);      // 10-mount-disk (attach.cpp)
+core::Result<Outcome> grow_disk(PluginContext& p);       // 10-grow-disk (attach.cpp)
+core::Result<Outcome> unmount_disk(PluginContext& p);    // 90-unmount-disk (detach.cpp)
+core::Result<Outcome> coldplug_disks(PluginContext& p);  // 10-coldplug-disks (coldplug.cpp)
+
 // Whether live actions (mount, fsck, services) may run: the host root, not a dry run.
 inline bool live(const core::Context& ctx) { return ctx.root.is_host() && !ctx.dry_run; }
 

@@ -1,21 +1,12 @@
 #include "plugins/disk/label.hpp"
 
+#include "core/encoding.hpp"
+
 namespace guestkit::plugins::disk {
 namespace {
 
 constexpr std::size_t kNameMax = 255;
 
-// Length of a valid UTF-8 sequence at s[i] (1 for ASCII), 0 if invalid.
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
-  // Overlong 2-byte forms (0xc0, 0xc1) could smuggle '/' or '.' past a naive decoder.
-  if (n == 2 && c < 0xc2) return 0;
-  return n;
-}
 
 void escape(std::string& out, unsigned char c) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -36,7 +27,7 @@ std::string mountpoint_name(std::string_view label) {
   std::string out;
   for (std::size_t i = 0; i < label.size();) {
     auto c = static_cast<unsigned char>(label[i]);
-    std::size_t n = utf8_length(label, i);
+    std::size_t n = core::utf8_sequence_length(label, i);
     bool unsafe = n == 0 || (n == 1 && (c < 0x20 || c == 0x7f || c == '/' || c == '\\')) ||
                   (i == 0 && c == '.');
     if (unsafe) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/context.hpp"
+#include "plugins/plugin.hpp"
 
 namespace guestkit::plugins::iface {
 
@@ -32,6 +33,9 @@ enum class ColdplugMode { here, units };
 ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode = ColdplugMode::here);
 // The unit that sets one interface up under systemd (config/systemd/guestkit-iface@).
 std::string iface_unit(std::string_view name);
+// 30-coldplug-ifaces (boot stage "mount"): the above as a plugin, in units mode under
+// systemd, here otherwise.
+core::Result<Outcome> coldplug_ifaces(PluginContext& p);
 
 // One line per interface handled now or with state left: name, index, kind, what
 // does its DHCP, IPv4 addresses and default routes (live system only).

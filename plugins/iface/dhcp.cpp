@@ -388,4 +388,17 @@ core::Result<Outcome> stop_dhcp(const core::Context& ctx, std::string_view name)
   return changed || *removed ? Outcome::changed : Outcome::unchanged;
 }
 
+// 20-dhcp-iface: on add, hand the interface to the image's DHCP (systemd-networkd,
+// NetworkManager, or a client guestkit runs) and wait for the lease; on remove,
+// undo exactly what was done.
+core::Result<Outcome> dhcp_iface(PluginContext& p) {
+  const std::string& name = p.args.at(0);
+  if (p.trigger == "iface-remove") return stop_dhcp(p.ctx, name);
+  auto info = read_iface(p.ctx.root, name);
+  if (!info) return std::move(info).error();
+  if (!info->present || !why_not_handled(p.ctx.config.iface, *info).empty())
+    return Outcome::skipped;
+  return start_dhcp(p.ctx, *info);
+}
+
 }  // namespace guestkit::plugins::iface

@@ -13,6 +13,7 @@
 #include "core/context.hpp"
 #include "core/result.hpp"
 #include "core/root.hpp"
+#include "plugins/plugin.hpp"
 
 namespace guestkit::plugins::iface {
 
@@ -86,5 +87,14 @@ core::Result<std::vector<std::string>> state_names(const core::Root& root);
 inline bool live(const core::Context& ctx) {
   return ctx.root.is_host() && !ctx.dry_run;
 }
+
+// The iface plugins (registry_iface.cpp), one file each but for the hooks and DHCP;
+// 30-coldplug-ifaces is in coldplug.hpp.
+core::Result<Outcome> up_iface(PluginContext& p);           // 10-up-iface (up_iface.cpp)
+core::Result<Outcome> dhcp_iface(PluginContext& p);         // 20-dhcp-iface (dhcp.cpp)
+core::Result<Outcome> route_iface(PluginContext& p);        // 30-route-iface (route_iface.cpp)
+core::Result<Outcome> tune_iface(PluginContext& p);         // 40-tune-iface (tune_iface.cpp)
+core::Result<Outcome> hook_attach_iface(PluginContext& p);  // 90-hook-attach-iface (hook_iface.cpp)
+core::Result<Outcome> hook_detach_iface(PluginContext& p);  // 10-hook-detach-iface (hook_iface.cpp)
 
 }  // namespace guestkit::plugins::iface

@@ -132,12 +132,12 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
     if (!home) return std::move(home).error();
     return false;
   }
-  auto bash = root.stat("/bin/bash");
+  auto bash = root.stat(core::paths::kBinBash);
   const bool has_bash = bash && *bash;
   // No --create-home: ensure_home builds the home whole or not at all, where useradd
   // killed after writing /etc/passwd left a user without one for good.
   std::vector<std::string> argv{"useradd", "--no-create-home", "--user-group", "--shell",
-                                has_bash ? "/bin/bash" : "/bin/sh"};
+                                has_bash ? core::paths::kBinBash : core::paths::kBinSh};
   if (!groups.empty()) {
     argv.push_back("--groups");
     argv.push_back(group_list);

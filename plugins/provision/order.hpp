@@ -13,8 +13,9 @@
 #include "core/log.hpp"
 #include "core/result.hpp"
 #include "core/root.hpp"
+#include "plugins/plugin.hpp"
 #include "plugins/provision/accounts.hpp"
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 
 namespace guestkit::plugins::provision {
 
@@ -80,5 +81,16 @@ core::Result<core::Secret> parse_password_fields(const nlohmann::json& object,
                                                  const std::string& field);
 // The account an op may act on: root, or a regular (non-system) user that exists.
 core::Result<Account> target_account(const core::Root& root, const std::string& name);
+
+// The `provision` plugins, steps of an order (registry_provision.cpp).
+core::Result<Outcome> set_hostname(PluginContext& p);       // 10-set-hostname (provision.cpp)
+core::Result<Outcome> set_root_password(PluginContext& p);  // 20-set-root-password
+core::Result<Outcome> create_admin_user(PluginContext& p);  // 30-create-admin-user
+core::Result<Outcome> install_ssh_keys(PluginContext& p);   // 40-install-ssh-keys
+// The steps seeds brought to the order (provision_users.cpp).
+core::Result<Outcome> create_users(PluginContext& p);        // 35-create-users
+core::Result<Outcome> set_ssh_pwauth(PluginContext& p);      // 50-set-ssh-pwauth
+core::Result<Outcome> set_order_timezone(PluginContext& p);  // 60-set-timezone
+core::Result<Outcome> queue_postboot(PluginContext& p);      // 70-queue-postboot
 
 }  // namespace guestkit::plugins::provision

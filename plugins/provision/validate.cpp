@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/encoding.hpp"
+
 namespace guestkit::plugins::provision {
 namespace {
 
@@ -28,17 +30,6 @@ std::string check_account_name(std::string_view name, std::string_view what) {
   return {};
 }
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -100,7 +91,7 @@ std::string check_password(std::string_view password) {
   if (password.size() > 1024) return "password is longer than 1024 bytes";
   if (password.find_first_of(std::string_view("\0\n\r", 3)) != std::string_view::npos)
     return "password holds a NUL or line break";
-  if (!valid_utf8(password)) return "password is not valid UTF-8";
+  if (!core::valid_utf8(password)) return "password is not valid UTF-8";
   return {};
 }
 

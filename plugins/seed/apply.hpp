@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/context.hpp"
+#include "plugins/plugin.hpp"
 #include "plugins/seed/normalise.hpp"
 
 namespace guestkit::plugins::seed {
@@ -55,5 +56,8 @@ std::string default_user(const core::Context& ctx);
 std::string fallback_instance_id(const core::Root& root);
 // The provisioned marker the agent uses (agent/state.cpp: kProvisionedDir/<id>).
 bool instance_provisioned(const core::Root& root, const std::string& instance_id);
+
+// 00-apply-seed (bootstrap, first; apply_plugin.cpp): the above, once per instance id.
+core::Result<Outcome> apply_seed(PluginContext& p);
 
 }  // namespace guestkit::plugins::seed

@@ -3,11 +3,10 @@
 // skipped; under --root only seed.device is used.
 
 #include "core/log.hpp"
-#include "plugins/builtin/builtin.hpp"
 #include "plugins/seed/apply.hpp"
 #include "plugins/seed/hooks.hpp"
 
-namespace guestkit::plugins::builtin {
+namespace guestkit::plugins::seed {
 
 core::Result<Outcome> apply_seed(PluginContext& p) {
   auto files = seed::find_seed(p.ctx, {});
@@ -33,4 +32,4 @@ core::Result<Outcome> apply_seed(PluginContext& p) {
   return Outcome::changed;
 }
 
-}  // namespace guestkit::plugins::builtin
+}  // namespace guestkit::plugins::seed

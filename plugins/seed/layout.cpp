@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 
+#include "core/encoding.hpp"
 #include "core/log.hpp"
 #include "plugins/plugin.hpp"
 #include "plugins/seed/discover.hpp"
@@ -20,37 +21,6 @@ constexpr std::array<std::string_view, 5> kConfigDrive{
     "openstack/latest/vendor_data.json", "openstack/latest/vendor_data2.json",
     "openstack/latest/network_data.json"};
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      n = 1, cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2, cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 // A kernel release as uname -r spells it: "6.1.0-13-amd64".
 bool valid_release(std::string_view r) {
@@ -93,7 +63,7 @@ std::string clean_name(std::string_view raw) {
 std::string unsafe_name(std::string_view name) {
   if (name.empty() || name == ".") return "an empty name";
   if (name.front() == '/') return "an absolute name";
-  if (!valid_utf8(name)) return "a name that is not UTF-8";
+  if (!core::valid_utf8(name)) return "a name that is not UTF-8";
   if (std::any_of(name.begin(), name.end(), [](char c) {
         const auto u = static_cast<unsigned char>(c);
         return u < 0x20 || u == 0x7f;

@@ -18,7 +18,7 @@
 
 #include "core/context.hpp"
 #include "core/result.hpp"
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::unplug {
 

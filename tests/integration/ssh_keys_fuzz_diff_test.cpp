@@ -16,7 +16,7 @@
 
 #include "core/exec.hpp"
 #include "plugins/provision/ssh_key_line.hpp"
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;

@@ -13,7 +13,7 @@
 #include "core/encoding.hpp"
 #include "core/exec.hpp"
 #include "plugins/provision/ssh_key_line.hpp"
-#include "plugins/provision/ssh_keys.hpp"
+#include "plugins/provision/authorized_keys.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;

@@ -9,14 +9,14 @@
 #include <sstream>
 
 #include "core/files.hpp"
-#include "plugins/builtin/config_console.hpp"
-#include "plugins/builtin/randomize_cron.hpp"
-#include "plugins/builtin/system_files.hpp"
+#include "plugins/boot/config_console.hpp"
+#include "plugins/boot/randomize_cron.hpp"
+#include "plugins/boot/system_files.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;
 namespace gp = guestkit::plugins;
-namespace gb = guestkit::plugins::builtin;
+namespace gb = guestkit::plugins::boot;
 namespace fs = std::filesystem;
 using guestkit::test::install_fixture;
 using guestkit::test::run_one;

@@ -8,7 +8,7 @@
 
 #include "core/exec.hpp"
 #include "core/files.hpp"
-#include "plugins/builtin/config_ssh.hpp"
+#include "plugins/boot/config_ssh.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;
@@ -119,16 +119,16 @@ TEST_CASE("ssh: in-place edit replaces global settings and stays before Match", 
                                  "\tPermitRootLogin yes",
                                  "\tPermitEmptyPasswords yes"};
   core::Config cfg;
-  guestkit::plugins::builtin::harden_sshd_config(lines,
-                                                 guestkit::plugins::builtin::sshd_settings(cfg));
+  guestkit::plugins::boot::harden_sshd_config(lines,
+                                                 guestkit::plugins::boot::sshd_settings(cfg));
   CHECK(lines == std::vector<std::string>{"# top", "PermitRootLogin prohibit-password",
                                           "PasswordAuthentication yes", "PermitEmptyPasswords no",
                                           "Match User backup", "\tPermitRootLogin yes",
                                           "\tPermitEmptyPasswords yes"});
   CHECK_FALSE(
-      guestkit::plugins::builtin::includes_dropin_dir({"#Include /etc/ssh/sshd_config.d/*.conf"}));
-  CHECK(guestkit::plugins::builtin::includes_dropin_dir({"include sshd_config.d/*.conf"}));
-  CHECK_FALSE(guestkit::plugins::builtin::includes_dropin_dir(
+      guestkit::plugins::boot::includes_dropin_dir({"#Include /etc/ssh/sshd_config.d/*.conf"}));
+  CHECK(guestkit::plugins::boot::includes_dropin_dir({"include sshd_config.d/*.conf"}));
+  CHECK_FALSE(guestkit::plugins::boot::includes_dropin_dir(
       {"Match all", "Include /etc/ssh/sshd_config.d/*.conf"}));
 }
 

@@ -587,3 +587,17 @@ TEST_CASE("config boot stage values are validated", "[config]") {
   CHECK_FALSE(gc::valid_zone_name("/UTC"));
   CHECK_FALSE(gc::valid_zone_name("UTC/"));
 }
+
+TEST_CASE("config: a plugin switch follows the one plugin-name rule, 128 bytes at most",
+          "[config]") {
+  // plugins.d ignores a file whose name is over 128 bytes: a switch for such a name
+  // could never reach a plugin, so it is refused like any other invalid name.
+  const std::string name(129, 'a');
+  const auto errors = yaml_errors("plugins:\n  enabled:\n    " + name + ": false\n");
+  REQUIRE(errors.size() == 1);
+  // (The quoted name is shortened in the message.)
+  CHECK(errors[0].rfind("guestkit.yml:3:5: invalid plugin name 'aaaa", 0) == 0);
+  CHECK(errors[0].find("' in 'plugins.enabled'") != std::string::npos);
+  CHECK(gc::valid_plugin_name(std::string(128, 'a')));
+  CHECK_FALSE(gc::valid_plugin_name(name));
+}

@@ -53,9 +53,7 @@ std::string state(const TempDir& t, const std::string& name) {
 }  // namespace
 
 TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") {
-  std::vector<std::string> names;
-  for (const auto& b : plugins::builtin_plugins()) names.emplace_back(b.name);
-  CHECK(std::is_sorted(names.begin(), names.end()));
+  // (The registry's own invariants, real trigger words included: runner_test.cpp.)
   core::Context ctx(TempDir().root(), core::Config{});
   const auto plan = [&](const char* trigger) {
     auto entries = plugins::plan_plugins(ctx, trigger);
@@ -66,11 +64,43 @@ TEST_CASE("iface plugins: the registry rows, in name order", "[iface-plugins]") 
   };
   CHECK(plan("iface-add") == std::vector<std::string>{"10-up-iface", "20-dhcp-iface",
                                                       "30-route-iface", "40-tune-iface",
-                                                      "90-hook-iface"});
+                                                      "90-hook-attach-iface"});
   CHECK(plan("iface-remove") ==
-        std::vector<std::string>{"10-hook-iface", "20-dhcp-iface", "30-route-iface"});
+        std::vector<std::string>{"10-hook-detach-iface", "20-dhcp-iface", "30-route-iface"});
   auto mount = plan("mount");
   CHECK(std::find(mount.begin(), mount.end(), "30-coldplug-ifaces") != mount.end());
+}
+
+TEST_CASE("iface plugins: the hooks' 0.1.0 names still switch them off and mask them",
+          "[iface-plugins]") {
+  // 10-hook-iface and 90-hook-iface became 10-hook-detach-iface and 90-hook-attach-iface:
+  // an admin's config and plugins.d masks written for the old names keep working.
+  TempDir t;
+  fs::create_directories(t.path() / "etc/guestkit/plugins.d/iface-add");
+  fs::create_symlink("/dev/null", t.path() / "etc/guestkit/plugins.d/iface-add/90-hook-iface");
+  core::Config cfg;
+  cfg.plugins.enabled["10-hook-iface"] = false;
+  core::Context ctx(t.root(), cfg);
+  const auto find = [&](const char* trigger, const char* name) {
+    auto plan = plugins::plan_plugins(ctx, trigger);
+    REQUIRE(plan.ok());
+    std::vector<std::string> names;
+    for (const auto& e : plan.value()) names.push_back(e.name);
+    // The old name never appears as a plugin of its own.
+    CHECK(std::find(names.begin(), names.end(), "10-hook-iface") == names.end());
+    CHECK(std::find(names.begin(), names.end(), "90-hook-iface") == names.end());
+    auto it = std::find_if(plan.value().begin(), plan.value().end(),
+                           [&](const auto& e) { return e.name == name; });
+    REQUIRE(it != plan.value().end());
+    return *it;
+  };
+  auto detach = find("iface-remove", "10-hook-detach-iface");
+  CHECK_FALSE(detach.enabled);
+  CHECK(detach.why_disabled == "switched off in config (plugins.enabled: 10-hook-iface: false)");
+  auto attach = find("iface-add", "90-hook-attach-iface");
+  CHECK_FALSE(attach.enabled);
+  CHECK(attach.why_disabled == "masked (symlink to /dev/null)");
+  CHECK(plugins::current_plugin_name("iface-add", "10-hook-iface") == "10-hook-iface");
 }
 
 TEST_CASE("iface plugins: networkd gets a .network file under the root and remove takes it back",

@@ -8,7 +8,7 @@
 
 #include "agent/state.hpp"
 #include "core/files.hpp"
-#include "plugins/builtin/randomize_cron.hpp"
+#include "plugins/boot/randomize_cron.hpp"
 #include "tests/unit/boot_fixture.hpp"
 
 namespace core = guestkit::core;
@@ -46,7 +46,7 @@ Views callers(TempDir& t, const std::string& expected) {
       "25 6\t* * *\troot\tcd / && run-parts --report /etc/cron.daily\n";
   t.write("etc/crontab", crontab);
   auto want = core::split_lines(crontab);
-  guestkit::plugins::builtin::spread_crontab(want, expected);
+  guestkit::plugins::boot::spread_crontab(want, expected);
   const auto cron = run_one(ctx, "config", "03-randomize-cron");
   INFO(cron.message);
   v.cron_uses_it = core::split_lines(t.read("etc/crontab")) == want;

@@ -1,6 +1,6 @@
 // memory.online_policy decisions and the zone sizes they weigh (/proc/zoneinfo).
 
-#include "plugins/builtin/memory_zones.hpp"
+#include "plugins/memory/memory_zones.hpp"
 
 #include <catch2/catch.hpp>
 #include <fstream>

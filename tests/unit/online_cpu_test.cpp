@@ -1,6 +1,6 @@
 // vCPU onlining (10-online-cpu, 20-coldplug-cpus) on fake sysfs trees.
 
-#include "plugins/builtin/online_cpu.hpp"
+#include "plugins/cpu/online_cpu.hpp"
 
 #include <catch2/catch.hpp>
 #include <chrono>

@@ -1,6 +1,6 @@
 // Memory block onlining (10-online-memory, 21-coldplug-memory) on fake sysfs trees.
 
-#include "plugins/builtin/online_memory.hpp"
+#include "plugins/memory/online_memory.hpp"
 
 #include <atomic>
 #include <catch2/catch.hpp>

@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <sstream>
 
 #include "core/cli.hpp"
+#include "core/config_features.hpp"
 #include "core/paths.hpp"
 #include "plugins/runner.hpp"
 #include "tests/support.hpp"
@@ -288,15 +290,55 @@ TEST_CASE("print_plan shows order, source, state and reasons", "[runner]") {
         "  20-second  built-in  disabled  second built-in (switched off in config (motd: false))\n");
 }
 
-TEST_CASE("the registry table is sorted, named and unique", "[runner]") {
+TEST_CASE("every registry row is named, unique, and serves real triggers", "[runner]") {
+  // builtin_plugins() sorts itself, so order proves nothing; what a typo breaks is
+  // checked instead: a trigger word that is no trigger (the plugin would never run),
+  // a feature that is no config switch (it could never be turned off), a name twice.
   auto table = gp::builtin_plugins();
   REQUIRE_FALSE(table.empty());
+  core::Config config;
+  const auto switches = core::detail::feature_switches(config);
   for (std::size_t i = 0; i < table.size(); ++i) {
     INFO(table[i].name);
     CHECK(gp::valid_plugin_name(table[i].name));
     CHECK(table[i].run != nullptr);
     CHECK_FALSE(table[i].triggers.empty());
+    // Unique names (the table is sorted, so a duplicate sits next to its twin).
     if (i > 0) CHECK(table[i - 1].name < table[i].name);
+    std::istringstream words{std::string(table[i].triggers)};
+    std::size_t count = 0;
+    for (std::string word; words >> word; ++count) {
+      INFO(word);
+      CHECK(gp::is_trigger(word));
+      CHECK(table[i].serves(word));
+    }
+    CHECK(count > 0);
+    if (!table[i].feature.empty())
+      CHECK(std::any_of(switches.begin(), switches.end(),
+                        [&](const auto& s) { return s.first == table[i].feature; }));
+    // A renamed plugin's old name is no current name (it would shadow the alias).
+    for (const auto& r : gp::kRenamedPlugins) CHECK(table[i].name != r.old_name);
+  }
+  // Each renamed plugin exists under its new name, for the trigger it is renamed in.
+  for (const auto& r : gp::kRenamedPlugins) {
+    INFO(r.name);
+    CHECK(std::any_of(table.begin(), table.end(),
+                      [&](const auto& b) { return b.name == r.name && b.serves(r.trigger); }));
+  }
+  // Each udev helper's table holds its own domain's triggers only (and mount, the boot
+  // stage that coldplugs it): a row in the wrong table never runs for its event.
+  const std::pair<std::span<const gp::BuiltinPlugin>, std::vector<std::string_view>> domains[] = {
+      {gp::disk_plugins(), {"disk-add", "disk-change", "disk-remove", "mount"}},
+      {gp::iface_plugins(), {"iface-add", "iface-remove", "mount"}},
+      {gp::cpu_memory_plugins(), {"cpu-add", "memory-add", "mount"}},
+      {gp::provision_plugins(), {"provision", "set-hostname", "set-password", "ssh-keys"}}};
+  for (const auto& [rows, allowed] : domains) {
+    for (const auto& b : rows) {
+      INFO(b.name);
+      std::istringstream words{std::string(b.triggers)};
+      for (std::string word; words >> word;)
+        CHECK(std::find(allowed.begin(), allowed.end(), word) != allowed.end());
+    }
   }
   CHECK(gp::is_trigger("config"));
   CHECK(gp::is_boot_stage("bootstrap"));

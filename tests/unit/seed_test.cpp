@@ -12,8 +12,7 @@
 #include <sstream>
 
 #include "core/encoding.hpp"
-#include "plugins/boot_report.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/report.hpp"
 #include "plugins/plugin.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/password.hpp"
@@ -626,13 +625,13 @@ TEST_CASE("seed 00-apply-seed runs first in bootstrap, and under --root needs se
   tmp.write("etc/machine-id", "0123456789abcdef0123456789abcdef\n");
   gc::Context ctx(tmp.root(), gc::Config{});
   guestkit::plugins::PluginContext p{ctx, "bootstrap", {}, {}, nullptr};
-  auto out = guestkit::plugins::builtin::apply_seed(p);
+  auto out = guestkit::plugins::seed::apply_seed(p);
   REQUIRE(out);
   CHECK(*out == guestkit::plugins::Outcome::skipped);
   CHECK_FALSE(std::filesystem::exists(tmp.path() / "run/guestkit/seed.json"));
 
   ctx.config.seed.device = "/dev/vdz";  // a device this build cannot read: an error, said so
-  auto dev = guestkit::plugins::builtin::apply_seed(p);
+  auto dev = guestkit::plugins::seed::apply_seed(p);
   REQUIRE_FALSE(dev);
   CHECK(dev.error().message().find("/dev/vdz") != std::string::npos);
 }

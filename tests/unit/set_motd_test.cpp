@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/exec.hpp"
-#include "plugins/builtin/builtin.hpp"
+#include "plugins/boot/boot.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -19,7 +19,7 @@ namespace {
 
 core::Result<gp::Outcome> run_motd(core::Context& ctx) {
   gp::PluginContext pc{ctx, "config", {}, {}, nullptr};
-  return gp::builtin::set_motd(pc);
+  return gp::boot::set_motd(pc);
 }
 
 mode_t mode_of(const fs::path& p) {

@@ -1,11 +1,11 @@
-// 02-apply-sysctl's parser (plugins/builtin/sysctl_conf.hpp), including the key that
+// 02-apply-sysctl's parser (plugins/boot/sysctl_conf.hpp), including the key that
 // fuzz/sysctl_conf.cpp found mapped to a path with empty components.
 
 #include <catch2/catch.hpp>
 
-#include "plugins/builtin/sysctl_conf.hpp"
+#include "plugins/boot/sysctl_conf.hpp"
 
-using guestkit::plugins::builtin::parse_sysctl_conf;
+using guestkit::plugins::boot::parse_sysctl_conf;
 
 TEST_CASE("sysctl.conf: both separator styles name the same file, vlan dots included", "[sysctl]") {
   const auto conf = parse_sysctl_conf(

@@ -1,8 +1,9 @@
 // sysfs attribute I/O for the CPU and memory plugins, and the kernel's list format.
 
-#include "plugins/builtin/sysfs.hpp"
+#include "plugins/sysfs.hpp"
 
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -139,4 +140,23 @@ TEST_CASE("a write the kernel refuses comes back with its errno", "[sysfs]") {
   CHECK(written.error().code == std::errc::permission_denied);
   CHECK(written.error().message() == "write online to " + state.string() + ": Permission denied");
   CHECK(t.read("sys/devices/system/memory/memory7/state") == "offline\n");
+}
+
+TEST_CASE("sysfs numbers and device numbers are parsed strictly", "[sysfs]") {
+  // The old readers: strtoull read "-1" as 2^64-1 (a disk of 8 ZiB) and sscanf("%u:%u")
+  // took "-1:3" and "+8:0" as device numbers.
+  CHECK(sysfs::parse_u64("0") == 0u);
+  CHECK(sysfs::parse_u64("41943040") == 41943040u);
+  CHECK(sysfs::parse_u64("18446744073709551615") == UINT64_MAX);
+  for (const char* bad : {"", "-1", "+5", " 5", "5 ", "12abc", "0x10", "18446744073709551616"}) {
+    INFO(bad);
+    CHECK_FALSE(sysfs::parse_u64(bad));
+  }
+  REQUIRE(sysfs::parse_devno("254:16"));
+  CHECK(major(*sysfs::parse_devno("254:16")) == 254u);
+  CHECK(minor(*sysfs::parse_devno("254:16")) == 16u);
+  for (const char* bad : {"-1:3", "+8:0", "8:", ":0", "8:0:1", "8 :0", "4096:0", "8:1048576", "8"}) {
+    INFO(bad);
+    CHECK_FALSE(sysfs::parse_devno(bad));
+  }
 }
