@@ -180,6 +180,11 @@ struct SeedConfig {
   // `ssh_authorized_keys` mean; empty: the cloud image's name for /etc/os-release's
   // ID (debian, ubuntu, fedora, rocky, almalinux, centos; cloud-user on RHEL).
   std::string default_user;
+  // On the live system, when no seed is there at once: load the drivers of storage
+  // devices udev has not set up yet (a seed cdrom's) and look again. It puts their
+  // probe on the boot's path (ata_piix: 9 s under TCG in the e2e guest); an image for
+  // a platform that never uses a cdrom or disk seed may turn it off.
+  bool load_drivers = true;
 };
 
 struct PostbootConfig {

@@ -135,6 +135,7 @@ void visit_config(Reader& top, Config& c) {
   top.feature("seed", c.seed.enabled, [&](auto& m) {
     m.field("device", DevicePath{c.seed.device});
     m.field("default_user", c.seed.default_user);
+    m.field("load_drivers", c.seed.load_drivers);
   });
   top.feature("postboot", c.postboot.enabled, [&](auto& m) { m.field("timeout", Duration{c.postboot.timeout}); });
   top.feature("hostname", c.hostname.enabled);

@@ -15,7 +15,9 @@
 // The platform's seed tar at 512 KiB of the swap disk (plugins/seed) was read by
 // 00-apply-seed, first in this stage; it holds secrets (passwords, the agent key), and
 // mkswap only writes the first page, so the tar's bytes are zeroed here before the
-// area becomes swap. A seed tar after 512 zero KiB keeps a disk blank.
+// area becomes swap, also when they lie on the swap disk outside the swap partition
+// in space no partition uses (a GPT's partition starts at 1 MiB). A seed tar after
+// 512 zero KiB keeps a disk blank.
 
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -26,6 +28,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "core/files.hpp"
 #include "core/log.hpp"
@@ -66,31 +71,54 @@ core::Result<bool> first_bytes_zero(const std::string& device) {
 
 // Where the seed tar at 512 KiB of the whole disk lies on `device` (itself the disk,
 // or a partition of it): the device and offset to zero, and how many bytes. nullopt
-// when there is no seed tar, or when it lies outside `device` (then it is not ours to
-// erase).
+// when there is no seed tar. A seed outside `device` is erased on the whole disk when
+// it lies in unpartitioned space (the usual gap between a GPT and a first partition at
+// 1 MiB): those bytes are the seed that 00-apply-seed just read and nothing else, and
+// left there they would keep its secrets; a seed that overlaps another partition is
+// not ours to erase (reported, left alone).
 struct SeedArea {
   std::string device;
   std::uint64_t offset = 0;
   std::uint64_t length = 0;
 };
+
+// A partition's first byte and size from sysfs.
+core::Result<std::pair<std::uint64_t, std::uint64_t>> partition_extent(const core::Root& host,
+                                                                       const std::string& name) {
+  const std::string base = std::string(core::paths::kSysClassBlock) + "/" + name + "/";
+  std::uint64_t v[2] = {0, 0};
+  const char* files[2] = {"start", "size"};
+  for (int i = 0; i < 2; ++i) {
+    auto text = core::read_file(host, base + files[i], 64);
+    if (!text) return std::move(text).error();
+    std::string_view t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
+    const auto sectors = sysfs::parse_u64(t);
+    if (!sectors || *sectors > UINT64_MAX / 512)
+      return core::make_error(core::Errc::bad_input,
+                              "unreadable " + std::string(files[i]) + " of partition " + name);
+    v[i] = *sectors * 512;
+  }
+  return std::pair<std::uint64_t, std::uint64_t>(v[0], v[1]);
+}
+
 core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
                                                      const std::string& device, dev_t devno) {
   std::string whole = device;
   std::uint64_t start = 0, size = 0;
+  std::vector<std::string> siblings;  // every partition of the whole disk
+  std::uint64_t disk_size = 0;
   if (auto name = disk::block_name_of(host, devno)) {
     auto dev = disk::read_block_device(host, *name);
     if (dev && dev->partition) {
       whole = "/dev/" + dev->disk;
-      size = dev->size_bytes;
-      auto sectors = core::read_file(
-          host, std::string(core::paths::kSysClassBlock) + "/" + *name + "/start", 64);
-      if (!sectors) return std::move(sectors).error();
-      std::string_view text = *sectors;
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-      const auto first = sysfs::parse_u64(text);
-      if (!first || *first > UINT64_MAX / 512)
-        return core::make_error(core::Errc::bad_input, "unreadable start of partition " + *name);
-      start = *first * 512;
+      auto extent = partition_extent(host, *name);
+      if (!extent) return std::move(extent).error();
+      std::tie(start, size) = *extent;
+      auto disk = disk::read_block_device(host, dev->disk);
+      if (!disk) return std::move(disk).error();
+      siblings = disk->partitions;
+      disk_size = disk->size_bytes;
     }
   }
   core::UniqueFd fd(::open(whole.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -98,13 +126,26 @@ core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
   auto extent = seed::swap_seed_extent(fd.get());
   if (!extent) return std::move(extent).error();
   if (!*extent) return std::optional<SeedArea>();
-  if (whole == device)
-    return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset, **extent});
-  if (seed::kSwapSeedOffset < start || seed::kSwapSeedOffset + **extent > start + size) {
-    core::log_notice("swap: the seed tar on ", whole, " lies outside ", device, ": not erased");
+  const std::uint64_t first = seed::kSwapSeedOffset, last = first + **extent;
+  if (whole == device) return std::optional<SeedArea>(SeedArea{device, first, **extent});
+  if (first >= start && last <= start + size)
+    return std::optional<SeedArea>(SeedArea{device, first - start, **extent});
+  // Outside the swap partition: only in space no partition and no GPT (34 sectors at
+  // each end) uses.
+  constexpr std::uint64_t kGptArea = 34 * 512;
+  bool free = first >= kGptArea && disk_size >= kGptArea && last <= disk_size - kGptArea;
+  for (const auto& part : siblings) {
+    if (!free) break;
+    auto e = partition_extent(host, part);
+    if (!e) return std::move(e).error();
+    if (first < e->first + e->second && e->first < last) free = false;
+  }
+  if (!free) {
+    core::log_notice("swap: the seed tar on ", whole, " overlaps a partition other than ", device,
+                     ": not erased");
     return std::optional<SeedArea>();
   }
-  return std::optional<SeedArea>(SeedArea{device, seed::kSwapSeedOffset - start, **extent});
+  return std::optional<SeedArea>(SeedArea{whole, first, **extent});
 }
 
 // Zeroes the seed's bytes (BLKZEROOUT: the device writes zeros itself), with an
@@ -178,8 +219,8 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
   }
   if (*seed_area) {
     if (auto r = erase_seed(**seed_area); !r) return std::move(r).error();
-    core::log_notice("swap: erased the seed tar on ", device, " (", (*seed_area)->length,
-                     " bytes)");
+    core::log_notice("swap: erased the seed tar on ", (*seed_area)->device, " (",
+                     (*seed_area)->length, " bytes)");
   }
   if (format) {
     if (auto r = run_tool(p.ctx, {"mkswap", "-L", "swap", device}); !r) return std::move(r).error();

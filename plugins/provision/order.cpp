@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/config.hpp"
+#include "core/paths.hpp"
 #include "plugins/plugin.hpp"
 #include "plugins/provision/password.hpp"
 #include "plugins/provision/validate.hpp"
@@ -382,6 +383,15 @@ core::Status prepare_order(const core::Root& root, Order& order) {
         return bad("users[" + std::to_string(i) + "].shell",
                    "no program " + *user.shell + " in the image");
     }
+  }
+  // A zone the image lacks would fail in 60-set-timezone after the other steps had
+  // changed the system (seen in the e2e guest, which has no tzdata): refused here.
+  if (order.timezone) {
+    const std::string file = std::string(core::paths::kZoneinfoDir) + "/" + *order.timezone;
+    auto st = root.stat(file, core::Follow::in_root);
+    if (!st || !*st || !S_ISREG((*st)->st_mode))
+      return bad("timezone", "no time zone '" + *order.timezone + "' in the image (no " +
+                                 root.display(file) + ")");
   }
   // Each yescrypt hash costs tens of milliseconds of CPU: they run side by side.
   std::vector<Credentials*> todo;

@@ -6,14 +6,15 @@
 
 #include "core/cli.hpp"
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/lock.hpp"
 #include "core/log.hpp"
-#include "core/instance_id.hpp"
 #include "core/paths.hpp"
 #include "plugins/provision/order.hpp"
 #include "plugins/provision/validate.hpp"
 #include "plugins/runner.hpp"
 #include "plugins/seed/hooks.hpp"
+#include "plugins/seed/modules.hpp"
 
 namespace guestkit::plugins::seed {
 namespace {
@@ -84,6 +85,36 @@ core::Result<std::string> install_key(core::Context& ctx, const Normalised& n,
   return std::string("written");
 }
 
+// The seed's kernel modules tarballs (modules.hpp): the running kernel's is
+// installed, the others are reported. False when one could not be installed.
+bool apply_modules(const core::Context& ctx, const SeedFiles& files, const Normalised& n, json& s) {
+  const std::string release = running_release();
+  bool ok = true, done = false;
+  for (const auto& name : n.modules) {
+    const std::string for_release = modules_release(name);
+    if (for_release != release || done) {
+      s["not_applied"].push_back(
+          {{"key", name},
+           {"why", done ? "another tarball for this kernel was installed"
+                        : "for kernel " + for_release + ", this one runs " + release}});
+      continue;
+    }
+    done = true;
+    const auto m = install_modules(ctx, release, name, files.files.at(name));
+    s["modules"] = {{"member", name},       {"release", release}, {"state", m.state},
+                    {"message", m.message}, {"files", m.files},   {"refused", m.refused},
+                    {"skipped", m.skipped}};
+    if (m.state == "installed" || m.state == "would install") {
+      s["applied"].push_back(name + ": " + m.message);
+    } else {
+      s["not_applied"].push_back({{"key", name}, {"why", m.message}});
+      core::log_warning("seed: kernel modules ", name, ": ", m.state, ": ", m.message);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 }  // namespace
 
 std::string fallback_instance_id(const core::Root& root) {
@@ -111,7 +142,10 @@ core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx,
     return std::optional<SeedFiles>(std::move(*seed));
   }
   if (!ctx.root.is_host()) return std::optional<SeedFiles>{};  // discovery is for live systems
-  return discover_seed(ctx.root, ctx.config.swap.device);
+  return discover_seed(ctx.root, ctx.config.swap.device,
+                       choice.load_drivers && ctx.config.seed.load_drivers
+                           ? std::chrono::seconds(30)
+                           : std::chrono::seconds(0));
 }
 
 std::string default_user(const core::Context& ctx) {
@@ -200,8 +234,19 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
     if (!key) return fail("agent key: " + key.error().message());
     s["agent_key"] = {{"source", n->agent_key_source}, {"state", *key}};
   }
+  // Kernel modules before the order's plugins and the network (a driver a later step
+  // needs); a tarball that fails is reported and the rest of the seed still applies.
+  const bool modules_ok = !files || apply_modules(ctx, *files, *n, s);
+  auto modules_verdict = [&] {
+    if (modules_ok) return;
+    out.exit_code = core::kExitPartial;
+    s["error"] = "kernel modules: " + s["modules"].value("message", std::string());
+  };
   if (!order) {
-    s["state"] = "applied (agent key only: the instance stays open to the agent's order)";
+    s["state"] = n->modules.empty()
+                     ? "applied (agent key only: the instance stays open to the agent's order)"
+                     : "applied (no order: the instance stays open to the agent's order)";
+    modules_verdict();
     write_summary(ctx, s);
     return out;
   }
@@ -241,6 +286,7 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
     }
   }
   s["state"] = ctx.dry_run ? "dry run" : "applied";
+  modules_verdict();
   write_summary(ctx, s);
   return out;
 }

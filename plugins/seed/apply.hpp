@@ -44,6 +44,9 @@ ApplyOutcome apply_seed(core::Context& ctx, const SeedFiles* files, const Smbios
 struct SeedChoice {
   std::optional<std::string> device;
   std::optional<std::string> dir;
+  // Discovery may load the drivers of storage devices udev has not set up yet
+  // (storage_drivers.hpp): apply does; show, which changes nothing, does not.
+  bool load_drivers = true;
 };
 core::Result<std::optional<SeedFiles>> find_seed(const core::Context& ctx,
                                                  const SeedChoice& choice);

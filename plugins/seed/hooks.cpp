@@ -2,13 +2,28 @@
 
 #include "core/log.hpp"
 #include "plugins/seed/discover.hpp"
+#include "plugins/seed/storage_drivers.hpp"
 
 namespace guestkit::plugins::seed {
 
 core::Result<std::optional<SeedFiles>> discover_seed(const core::Root& root,
-                                                     const std::string& swap_device) {
+                                                     const std::string& swap_device,
+                                                     std::chrono::milliseconds modprobe_timeout) {
   std::vector<std::string> ignored;
-  const auto found = discover(root, swap_device, &ignored);
+  auto found = discover(root, swap_device, &ignored);
+  if (found.empty() && root.is_host() && modprobe_timeout.count() > 0) {
+    // udev's coldplug may not have loaded a seed cdrom's drivers yet (storage_drivers.hpp).
+    const auto d = load_storage_drivers(root, modprobe_timeout);
+    for (const auto& p : d.problems) core::log_info("seed: ", p, ", ignoring");
+    if (!d.loaded.empty()) {
+      std::string list;
+      for (const auto& l : d.loaded) list += (list.empty() ? "" : ", ") + l;
+      core::log_info("seed: none found at once; loaded the drivers of ", list, " in ",
+                     d.took.count(), " ms, looking again");
+      ignored.clear();
+      found = discover(root, swap_device, &ignored);
+    }
+  }
   for (const auto& why : ignored) core::log_info("seed: ", why, ", ignoring");
   for (std::size_t i = 0; i < found.size(); ++i)
     core::log_info("seed: found ", found[i].path, " (", found[i].how, ")",

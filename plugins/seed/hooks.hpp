@@ -3,6 +3,7 @@
 // readers of discover.hpp that turn their findings into SeedFiles and log what the
 // caller must see (every seed found, the one used, the ones ignored and why).
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -13,10 +14,13 @@
 namespace guestkit::plugins::seed {
 
 // The seed of a live system: discovery in the documented order, every source found
-// logged, the first one read. nullopt when there is none. Under a Root other than "/"
-// nothing is discovered.
-core::Result<std::optional<SeedFiles>> discover_seed(const core::Root& root,
-                                                     const std::string& swap_device);
+// logged, the first one read. nullopt when there is none. When none is found at once,
+// the storage drivers udev has not loaded yet are loaded (storage_drivers.hpp; each modprobe at
+// most `modprobe_timeout`, 0: not done) and discovery looks again: a seed cdrom only
+// appears once they are. Under a Root other than "/" nothing is discovered.
+core::Result<std::optional<SeedFiles>> discover_seed(
+    const core::Root& root, const std::string& swap_device,
+    std::chrono::milliseconds modprobe_timeout = std::chrono::milliseconds(0));
 // The seed on one device or image file (--device, seed.device), a host path.
 core::Result<SeedFiles> read_seed_device(const std::string& device);
 // A seed directory (--dir), a host path.

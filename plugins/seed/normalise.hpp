@@ -61,6 +61,9 @@ struct Normalised {
   std::vector<std::string> applied;       // "user-data: hostname", ...
   std::vector<NotApplied> not_applied;
   std::vector<std::string> refused;  // the reader's refused members
+  // Kernel modules tarballs of the swap layouts ("guestkit/modules/<release>.tar.xz"),
+  // installed by apply (modules.hpp) when they are for the running kernel.
+  std::vector<std::string> modules;
 };
 
 // Errc::bad_input naming the file (and line, for YAML) when a seed file is invalid:

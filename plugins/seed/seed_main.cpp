@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   if (!ctx) return gk::core::kExitFailed;
 
   sd::SeedChoice choice;
+  choice.load_drivers = command == "apply";
   if (args.has("device")) choice.device = args.options.at("device");
   if (args.has("dir")) choice.dir = args.options.at("dir");
   auto files = sd::find_seed(**ctx, choice);

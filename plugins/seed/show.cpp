@@ -24,6 +24,10 @@ std::string show_text(const Normalised& n, const std::string& instance_id) {
   out += "not applied:" + std::string(n.not_applied.empty() ? " (nothing)\n" : "\n");
   for (const auto& a : n.not_applied)
     out += "  " + core::sanitize_for_log(a.key) + ": " + core::sanitize_for_log(a.why) + "\n";
+  if (!n.modules.empty()) {
+    out += "kernel modules (the running kernel's is installed by apply):\n";
+    for (const auto& m : n.modules) out += "  " + core::sanitize_for_log(m) + "\n";
+  }
   if (!n.refused.empty()) {
     out += "refused members:\n";
     for (const auto& r : n.refused) out += "  " + core::sanitize_for_log(r) + "\n";

@@ -48,7 +48,7 @@ core::Status read_guestkit_layout(SeedReader& r) {
   for (const auto& [name, content] : r.files->files)
     if (name.starts_with("guestkit/modules/")) {
       r.used.insert(name);
-      r.out.not_applied.push_back({name, "kernel modules from a seed are not installed yet"});
+      r.out.modules.push_back(name);  // installed by apply, for the running kernel only
     }
   return {};
 }
@@ -133,7 +133,7 @@ core::Status read_gandi_layout(SeedReader& r) {
   for (const auto& [name, content] : r.files->files)
     if (name.starts_with("gandi/modules")) {
       r.used.insert(name);
-      r.out.not_applied.push_back({name, "kernel modules from a seed are not installed yet"});
+      r.out.modules.push_back(name);  // installed by apply, for the running kernel only
     }
   return {};
 }

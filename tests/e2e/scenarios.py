@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 
+import seed_scenarios
 import vm as vmmod
 from qmp import CommandError
 
@@ -1235,6 +1236,9 @@ ORDERS = {
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],
 }
+# Issue 15's first boots from a platform seed (tests/e2e/seed_scenarios.py).
+SCENARIOS.update(seed_scenarios.SCENARIOS)
+ORDERS.update(seed_scenarios.ORDERS)
 ORDER = ORDERS["default"]
 
 

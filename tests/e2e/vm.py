@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 
+import seed_media
 from qmp import QMP, GuestAgent
 
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -46,6 +47,8 @@ AGENT_PORT = 7391
 #   mq_tap: a netdev "mq0" of MQ_QUEUES queues (a multiqueue tap in a network namespace
 #           of its own, with a DHCP server: mqtap.py), for a scenario to plug a
 #           multiqueue virtio-net into
+#   swap_hook: a function (vm, swap_image_path) called after the blank swap disk is made
+#           (it may write a seed into it)
 VARIANTS = {
     # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
     "default": {"smp": "2,maxcpus=4", "mq_tap": True},
@@ -62,6 +65,8 @@ MQ_QUEUES = 2
 # (only RFC 1918, loopback, link-local and 0/8 are private), so that a private NIC
 # plugged later must lose its default route to it. restrict=on: it never leaves QEMU.
 BOOT_NET = "192.0.2.0/24"
+# Issue 15's first boots from a platform seed (seed-*): tests/e2e/seed_media.py.
+VARIANTS.update(seed_media.VARIANTS)
 
 
 class NotRun(Exception):
@@ -210,6 +215,8 @@ class VM:
             f.truncate(256 << 20)
         subprocess.run(["sfdisk", "-q", swap], input="label: gpt\nstart=2048, type=swap, name=swap\n",
                        text=True, check=True, stdout=subprocess.DEVNULL)
+        if self.spec.get("swap_hook"):
+            self.spec["swap_hook"](self, swap)
         return overlay, swap
 
     def command(self, accel, overlay, swap):

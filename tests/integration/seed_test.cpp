@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "core/exec.hpp"
+#include "plugins/disk/block.hpp"
 #include "plugins/seed/discover.hpp"
 #include "tests/integration/disk_fixture.hpp"
 
@@ -434,6 +435,64 @@ TEST_CASE("swap: the old platform's gandiswap partition is found and its seed er
   CHECK(in_swaps(part));
   CHECK(read_device_bytes(disk, seed::kSwapSeedOffset, tar.size()) ==
         std::string(tar.size(), '\0'));
+}
+
+TEST_CASE("swap: a seed in the gap before a GPT swap partition at 1 MiB is erased", "[seed]") {
+  // The e2e guest's swap disk (tests/e2e/vm.py) and what sfdisk/parted make by default:
+  // the partition starts at 1 MiB, so the seed at 512 KiB of the whole disk lies in the
+  // unpartitioned gap, outside the partition mkswap formats. It was applied from there:
+  // its secrets must not stay on the disk.
+  DiskLab lab;
+  auto loop = lab.add_loop(16, true);
+  const std::string disk = "/dev/" + loop;
+  lab.must({"sgdisk", "--new=1:2048:0", "--typecode=1:8200", "--change-name=1:swap", disk});
+  lab.must({"partx", "-u", disk});
+  const std::string part = disk + "p1";
+  REQUIRE(fs::exists(part));
+  SwapOff guard{part};
+  lab.dir().write("g/guestkit/order.json", R"({"root": {"password": "gap-s3cret"}})");
+  lab.dir().write("g/guestkit/agent.key", std::string(64, 'e'));
+  const auto tar = gnu_tar(lab, lab.dir().path() / "g", {"guestkit"});
+  REQUIRE(seed::kSwapSeedOffset + tar.size() <= (1u << 20));
+  write_device(disk, seed::kSwapSeedOffset, tar);
+  auto found = seed::discover(core::Root::host(), part);
+  REQUIRE_FALSE(found.empty());
+  CHECK(found.front().path == disk);
+  auto r = boot(lab, "swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(in_swaps(part));
+  CHECK(r.err.find("erased the seed tar on " + disk) != std::string::npos);
+  CHECK(read_device_bytes(disk, seed::kSwapSeedOffset, tar.size()) ==
+        std::string(tar.size(), '\0'));
+  CHECK(slurp(lab.image_of(loop)).find("gap-s3cret") == std::string::npos);
+  // The GPT is intact: the partition is still there with its name.
+  auto probe = guestkit::plugins::disk::probe_block_device(core::Root::host(), part);
+  REQUIRE(probe);
+  CHECK(probe->part_name == "swap");
+}
+
+TEST_CASE("swap: a seed tar inside another partition of the swap disk is left alone", "[seed]") {
+  DiskLab lab;
+  auto loop = lab.add_loop(16, true);
+  const std::string disk = "/dev/" + loop;
+  // Partition 1 (not swap) covers 512 KiB; the swap partition comes after it.
+  lab.must({"sgdisk", "--set-alignment=1", "--new=1:64:2047", "--change-name=1:other",
+            "--new=2:2048:0", "--typecode=2:8200", "--change-name=2:swap", disk});
+  lab.must({"partx", "-u", disk});
+  const std::string part = disk + "p2";
+  REQUIRE(fs::exists(part));
+  SwapOff guard{part};
+  lab.dir().write("g/guestkit/order.json", R"({"hostname": "kept"})");
+  const auto tar = gnu_tar(lab, lab.dir().path() / "g", {"guestkit"});
+  write_device(disk, seed::kSwapSeedOffset, tar);
+  auto r = boot(lab, "swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(in_swaps(part));
+  CHECK(r.err.find("overlaps a partition other than " + part + ": not erased") !=
+        std::string::npos);
+  CHECK(read_device_bytes(disk, seed::kSwapSeedOffset, tar.size()) == tar);
 }
 
 TEST_CASE("guestkit-disk never mounts a seed medium or the swap partition", "[seed]") {

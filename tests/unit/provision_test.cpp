@@ -238,6 +238,27 @@ TEST_CASE("provision order against the image", "[provision]") {
         "admin.sudo: the image has neither a sudo nor a wheel group");
 }
 
+TEST_CASE("provision refuses a time zone the image lacks before anything changes",
+          "[provision]") {
+  guestkit::test::TempDir tmp;
+  minimal_etc(tmp);
+  const auto root = tmp.root();
+  const auto prepared = [&](const std::string& zone) {
+    auto order = pv::parse_order({{"instance_id", "vm-1"}, {"timezone", zone}});
+    REQUIRE(order);
+    auto ok = pv::prepare_order(root, *order);
+    return ok ? std::string("ok") : ok.error().context;
+  };
+  CHECK(prepared("UTC") == "timezone: no time zone 'UTC' in the image (no " +
+                               (tmp.path() / "usr/share/zoneinfo/UTC").string() + ")");
+  tmp.write("usr/share/zoneinfo/UTC", "TZif2");
+  tmp.write("usr/share/zoneinfo/Europe/Paris", "TZif2");
+  std::filesystem::create_directories(tmp.path() / "usr/share/zoneinfo/America");
+  CHECK(prepared("UTC") == "ok");
+  CHECK(prepared("Europe/Paris") == "ok");
+  CHECK(prepared("America") != "ok");  // a directory is no zone
+}
+
 TEST_CASE("provision planted symlinks are refused before anything changes", "[provision][ssh]") {
   guestkit::test::TempDir tmp;
   minimal_etc(tmp);
