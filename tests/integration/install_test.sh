@@ -120,7 +120,11 @@ script="$dest/etc/init.d/guestkit-agent-virtio"
   ! grep -q '@[A-Z_]*@' "$script" ||
   { echo "/etc/init.d/guestkit-agent-virtio is missing, not executable or wrong"; fail=1; }
 if command -v systemd-analyze >/dev/null; then
-  out=$(systemd-analyze verify --man=no "$unit" 2>&1 | grep -v 'dev-virtio\\x2dports' || true)
+  # The unit as installed, its binary found in DESTDIR.
+  mkdir -p "$dest/verify"
+  sed "s|=$prefix/sbin/|=$dest$prefix/sbin/|" "$unit" >"$dest/verify/guestkit-agent-virtio.service"
+  out=$(systemd-analyze verify --man=no "$dest/verify/guestkit-agent-virtio.service" 2>&1 |
+    grep -v 'dev-virtio\\x2dports' || true)
   [[ -z $out ]] || { echo "systemd-analyze verify guestkit-agent-virtio.service: $out"; fail=1; }
 fi
 "$dest$prefix/bin/guestkit-ctl" --version | grep -q '^guestkit-ctl (guestkit) ' ||
