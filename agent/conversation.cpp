@@ -79,7 +79,8 @@ void Conversation::handle_clear(json& request) {
 
 void Conversation::handle_sealed(const json& envelope) {
   if (keyed() && !derive_channel()) {
-    out_.finish_with(clear_error("failed", "internal error: the agent cannot use its cryptography"));
+    out_.finish_with(
+        clear_error("failed", "internal error: the agent cannot use its cryptography"));
     return;
   }
   if (!channel_) {

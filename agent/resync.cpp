@@ -7,8 +7,8 @@ namespace guestkit::agent {
 bool valid_sync_token(std::string_view token) {
   if (token.empty() || token.size() > kMaxSyncToken) return false;
   for (const char c : token)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
       return false;
   return true;
 }
@@ -18,7 +18,9 @@ std::string resync_start(std::string_view token) {
          nlohmann::json{{"guestkit_sync", std::string(token)}}.dump() + "\n";
 }
 
-std::string resync_end() { return std::string(1, kResyncByte) + "\n"; }
+std::string resync_end() {
+  return std::string(1, kResyncByte) + "\n";
+}
 
 SyncLine parse_sync_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);

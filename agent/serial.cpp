@@ -217,9 +217,9 @@ class SerialServer : Conversation::Transport {
       if (status == LineReader::Status::too_long) {
         core::log_warning("message from ", peer_, " longer than agent.max_message (",
                           ctx_.config.agent.max_message, " bytes), ending the session");
-        finish_with(clear_error("too_long", "message longer than " +
-                                                std::to_string(ctx_.config.agent.max_message) +
-                                                " bytes"));
+        finish_with(clear_error(
+            "too_long",
+            "message longer than " + std::to_string(ctx_.config.agent.max_message) + " bytes"));
         break;
       }
       arm_read_timer();
@@ -416,16 +416,15 @@ int serve_serial(core::Context& ctx, bool auth_none, const std::string& path) {
     if (::tcgetattr(port.get(), &tio) == 0) {
       ::cfmakeraw(&tio);
       if (::tcsetattr(port.get(), TCSANOW, &tio) != 0)
-        core::log_warning("--listen serial:", path, ": cannot set raw mode: ",
-                          std::strerror(errno));
+        core::log_warning("--listen serial:", path,
+                          ": cannot set raw mode: ", std::strerror(errno));
     }
   }
   const int flags = ::fcntl(port.get(), F_GETFL);
   if (flags < 0 || ::fcntl(port.get(), F_SETOWN, ::getpid()) != 0 ||
       ::fcntl(port.get(), F_SETFL, flags | O_ASYNC) != 0)
-    core::log_warning("--listen serial:", path, ": no SIGIO from the port (",
-                      std::strerror(errno), "): a returning host is noticed within ",
-                      kRecheck.count(), " s");
+    core::log_warning("--listen serial:", path, ": no SIGIO from the port (", std::strerror(errno),
+                      "): a returning host is noticed within ", kRecheck.count(), " s");
   const std::string peer = (family == kPeerVirtio ? "virtio port " : "serial line ") + path;
   if (!peer_allowed(ctx.config.agent.allow_from, family, nullptr))
     core::log_warning(peer, " is not in agent.allow_from (",

@@ -138,7 +138,9 @@ ga::SecretBytes key_of(const std::string& hex) {
   return std::move(*key);
 }
 
-ga::SecretBytes lab_key(const gt::AgentLab& lab) { return key_of(lab.tmp().read("ctl.key")); }
+ga::SecretBytes lab_key(const gt::AgentLab& lab) {
+  return key_of(lab.tmp().read("ctl.key"));
+}
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
@@ -148,9 +150,10 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 }  // namespace
 
-TEST_CASE("agent serial: sessions one after another on one port, stale bytes, replay, wrong key, "
-          "idle and hung-up CPU",
-          "[agent-serial]") {
+TEST_CASE(
+    "agent serial: sessions one after another on one port, stale bytes, replay, wrong key, "
+    "idle and hung-up CPU",
+    "[agent-serial]") {
   gt::AgentLab lab;  // the root, the key, the tools; its xinetd stays idle
   SerialLab port(lab, "  read_timeout: 30s\n  allow_from: [serial]\n");
   const auto key = lab_key(lab);
@@ -332,9 +335,9 @@ TEST_CASE("agent serial: only a character device is served", "[agent-serial]") {
   gt::AgentLab lab;
   const auto conf = lab.tmp().write("plain.yml", "agent:\n  read_timeout: 5s\n");
   const auto file = lab.tmp().write("not-a-port", "");
-  const auto res = gc::run({gt::built_binary("agent", "guestkit-agent").string(), "--root",
-                            lab.root().string(), "--config", conf.string(), "--log-stderr",
-                            "--listen", "serial:" + file.string()});
+  const auto res =
+      gc::run({gt::built_binary("agent", "guestkit-agent").string(), "--root", lab.root().string(),
+               "--config", conf.string(), "--log-stderr", "--listen", "serial:" + file.string()});
   REQUIRE(res);
   CHECK(res->exit_code == 2);
   CHECK(res->err.find("not a character device") != std::string::npos);

@@ -21,10 +21,10 @@ TEST_CASE("agent resync lines: start, end, and everything else", "[agent][resync
   CHECK(ga::parse_sync_line("").kind == Kind::end);
   CHECK(ga::parse_sync_line("\r").kind == Kind::end);
 
-  for (const char* bad : {"{}", "[]", "garbage", "{\"guestkit_sync\": 1}",
-                          "{\"guestkit_sync\": \"\"}", "{\"guestkit_sync\": \"a b\"}",
-                          "{\"guestkit_sync\": \"t\", \"op\": \"info\"}",
-                          "{\"id\": 1, \"op\": \"info\"}", "{\"guestkit_sync\": \"t\"", "\r\r"}) {
+  for (const char* bad :
+       {"{}", "[]", "garbage", "{\"guestkit_sync\": 1}", "{\"guestkit_sync\": \"\"}",
+        "{\"guestkit_sync\": \"a b\"}", "{\"guestkit_sync\": \"t\", \"op\": \"info\"}",
+        "{\"id\": 1, \"op\": \"info\"}", "{\"guestkit_sync\": \"t\"", "\r\r"}) {
     INFO(bad);
     CHECK(ga::parse_sync_line(bad).kind == Kind::invalid);
   }
