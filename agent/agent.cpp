@@ -33,7 +33,10 @@ const core::ToolSpec& agent_tool() {
       {
           {"listen", 'l', true, "SPEC",
            "accept connections on tcp:ADDR:PORT, unix:PATH or vsock:PORT\n"
-           "(without inetd), one agent process per connection"},
+           "(without inetd), one agent process per connection; or\n"
+           "serve one session after another on serial:PATH, a\n"
+           "virtio-serial port such as\n"
+           "/dev/virtio-ports/org.guestkit.agent.0 (or a serial line)"},
           {"enable", 0, false, "",
            "re-enable the inetd/xinetd entry or socket unit that a\n"
            "successful provision retired, and exit"},
@@ -113,10 +116,12 @@ int run_agent(const core::CliArgs& args) {
 
   AgentState state{ctx, read_instance_id(ctx.root), {}, ctx.config.agent.auth == "none"};
   AgentKey key;
-  if (state.auth_none) {
+  if (state.auth_none)
     core::log_warning(
         "agent.auth is none: orders are NOT authenticated; only for trusted transports");
-  } else {
+  const std::string listen = args.has("listen") ? args.options.at("listen") : "";
+  if (listen.starts_with("serial:")) return serve_serial(ctx, state.auth_none, listen.substr(7));
+  if (!state.auth_none) {
     key = load_agent_key(ctx.root, ctx.config.agent);
     if (!key.usable()) {
       state.key_problem = key.problem;

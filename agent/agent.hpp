@@ -2,6 +2,7 @@
 // guestkit-agent's program: what main runs after parsing the command line.
 
 #include "core/cli.hpp"
+#include "core/context.hpp"
 
 namespace guestkit::agent {
 
@@ -22,5 +23,10 @@ int run_agent(const core::CliArgs& args);
 struct AgentState;
 class SecretBytes;
 int listen_and_serve(AgentState& state, const SecretBytes* key, const std::string& spec);
+
+// --listen serial:PATH: one session after another on the character device PATH (a
+// virtio-serial port, or a serial line), in this process (agent/serial.cpp). Reads the
+// key and the instance id again for each session. Returns only on a setup failure.
+int serve_serial(core::Context& ctx, bool auth_none, const std::string& path);
 
 }  // namespace guestkit::agent

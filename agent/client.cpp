@@ -5,11 +5,14 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstring>
+
+#include "agent/resync.hpp"
 
 namespace guestkit::agent {
 namespace {
@@ -18,7 +21,8 @@ constexpr std::size_t kMaxResponse = 16u << 20;
 
 core::Error usage(const std::string& spec) {
   return core::make_error(core::Errc::bad_input,
-                          "'" + spec + "': want tcp:HOST:PORT, unix:PATH or vsock:CID:PORT");
+                          "'" + spec +
+                              "': want tcp:HOST:PORT, unix:PATH, vsock:CID:PORT or serial:PATH");
 }
 
 core::Status wait_for(int fd, short events, std::chrono::milliseconds timeout, const char* what) {
@@ -37,9 +41,9 @@ core::Status wait_for(int fd, short events, std::chrono::milliseconds timeout, c
 
 core::Result<core::UniqueFd> connect_to(const std::string& spec,
                                         std::chrono::milliseconds timeout) {
-  if (spec.starts_with("unix:")) {
+  if (spec.starts_with("unix:") || spec.starts_with("serial:")) {
     sockaddr_un un{};
-    const std::string path = spec.substr(5);
+    const std::string path = spec.substr(spec.find(':') + 1);
     if (path.empty() || path.size() >= sizeof un.sun_path) return usage(spec);
     un.sun_family = AF_UNIX;
     std::memcpy(un.sun_path, path.c_str(), path.size() + 1);
@@ -103,12 +107,36 @@ core::Result<core::UniqueFd> connect_to(const std::string& spec,
   return last;
 }
 
+Client::Client(core::UniqueFd fd, std::chrono::milliseconds timeout)
+    : fd_(std::move(fd)), timeout_(timeout) {
+  struct stat st {};
+  socket_ = ::fstat(fd_.get(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+Client::~Client() {
+  if (serial_ && fd_) {
+    const std::string end = resync_end();
+    [[maybe_unused]] const bool sent = send_raw(end).ok();
+  }
+}
+
 core::Result<Client> Client::open(const std::string& spec, const SecretBytes* key,
                                   std::chrono::milliseconds timeout) {
   auto fd = connect_to(spec, timeout);
   if (!fd) return std::move(fd).error();
-  Client client(std::move(*fd), timeout);
-  auto line = client.read_line();
+  auto client = over(std::move(*fd), spec.starts_with("serial:"), key, timeout);
+  if (!client && client.error().code == core::Errc::timed_out && spec.starts_with("serial:"))
+    return core::make_error(core::Errc::timed_out,
+                            client.error().context +
+                                " (is guestkit-agent serving the guest's end of the port?)");
+  return client;
+}
+
+core::Result<Client> Client::over(core::UniqueFd fd, bool serial, const SecretBytes* key,
+                                  std::chrono::milliseconds timeout) {
+  Client client(std::move(fd), timeout);
+  client.serial_ = serial;
+  auto line = serial ? client.resync() : client.read_line();
   if (!line) return std::move(line).error();
   client.greeting_ = nlohmann::json::parse(*line, nullptr, false);
   const auto& g = client.greeting_;
@@ -127,17 +155,86 @@ core::Result<Client> Client::open(const std::string& spec, const SecretBytes* ke
   return client;
 }
 
-std::string Client::instance_id() const {
-  return greeting_.contains("instance_id") && greeting_["instance_id"].is_string()
-             ? greeting_["instance_id"].get<std::string>()
-             : "";
+// Sends a resync and returns the greeting that answers it. Everything before it is
+// stale: answers of a session another (crashed) client left, greetings of an earlier
+// resync. Only the latest token counts: the agent starts a session at each resync.
+core::Result<std::string> Client::resync() {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + timeout_;
+  auto interval = std::chrono::milliseconds(1000);
+  std::string token;
+  auto next_resync = clock::now();
+  unsigned sent = 0;
+  std::string hunt;     // bytes after the last 0xFF seen
+  bool marked = false;  // hunt follows a 0xFF
+  for (;;) {
+    const auto now = clock::now();
+    if (now >= next_resync) {
+      auto random = random_bytes(8);
+      if (!random) return std::move(random).error();
+      token = core::hex_encode(*random);
+      if (auto ok = send_raw(resync_start(token)); !ok) return std::move(ok).error();
+      ++sent;
+      next_resync = now + interval;
+      interval = std::min(interval * 2, std::chrono::milliseconds(8000));
+    }
+    if (now >= deadline)
+      return core::make_error(core::Errc::timed_out,
+                              "no greeting in answer to " + std::to_string(sent) + " resync" +
+                                  (sent == 1 ? "" : "s"));
+    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::min(deadline, next_resync) - now);
+    pollfd p{fd_.get(), POLLIN, 0};
+    const int n = ::poll(&p, 1, static_cast<int>(std::max<long>(wait.count(), 1)));
+    if (n < 0 && errno != EINTR) return core::errno_error("read");
+    if (n <= 0) continue;
+    char buf[16384];
+    auto got = receive(buf, sizeof buf);
+    if (!got) return std::move(got).error();
+    if (*got == 0) return core::make_error(core::Errc::failed, "the peer closed the connection");
+    hunt.append(buf, *got);
+    for (;;) {
+      if (!marked) {
+        const auto mark = hunt.find(kResyncByte);
+        if (mark == std::string::npos) {
+          hunt.clear();
+          break;
+        }
+        hunt.erase(0, mark + 1);
+        marked = true;
+      }
+      const auto again = hunt.find(kResyncByte);
+      const auto nl = hunt.find('\n');
+      if (again != std::string::npos && (nl == std::string::npos || again < nl)) {
+        hunt.erase(0, again);
+        marked = false;
+        continue;
+      }
+      if (nl == std::string::npos) {
+        if (hunt.size() > kMaxResponse) {
+          hunt.clear();
+          marked = false;
+        }
+        break;
+      }
+      std::string line = hunt.substr(0, nl);
+      hunt.erase(0, nl + 1);
+      marked = false;
+      const auto greeting = nlohmann::json::parse(line, nullptr, false);
+      if (greeting.is_object() && greeting.contains("sync") && greeting["sync"] == token) {
+        pending_ = std::move(hunt);
+        return line;
+      }
+    }
+  }
 }
 
-core::Status Client::send_line(const std::string& line) {
-  const std::string data = line + "\n";
+core::Status Client::send_raw(std::string_view data) {
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    const ssize_t n =
+        socket_ ? ::send(fd_.get(), data.data() + done, data.size() - done, MSG_NOSIGNAL)
+                : ::write(fd_.get(), data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -151,6 +248,23 @@ core::Status Client::send_line(const std::string& line) {
   return {};
 }
 
+core::Result<std::size_t> Client::receive(char* buf, std::size_t size) {
+  for (;;) {
+    const ssize_t n = socket_ ? ::recv(fd_.get(), buf, size, 0) : ::read(fd_.get(), buf, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return core::errno_error("read");
+    return static_cast<std::size_t>(n);
+  }
+}
+
+std::string Client::instance_id() const {
+  return greeting_.contains("instance_id") && greeting_["instance_id"].is_string()
+             ? greeting_["instance_id"].get<std::string>()
+             : "";
+}
+
+core::Status Client::send_line(const std::string& line) { return send_raw(line + "\n"); }
+
 core::Result<std::string> Client::read_line() {
   for (;;) {
     if (const auto nl = pending_.find('\n'); nl != std::string::npos) {
@@ -158,15 +272,16 @@ core::Result<std::string> Client::read_line() {
       pending_.erase(0, nl + 1);
       return line;
     }
+    if (serial_ && pending_.find(kResyncByte) != std::string::npos)
+      return core::make_error(core::Errc::failed, "the agent started another session");
     if (pending_.size() > kMaxResponse)
       return core::make_error(core::Errc::bad_input, "response too long");
     if (auto ok = wait_for(fd_.get(), POLLIN, timeout_, "read"); !ok) return std::move(ok).error();
     char buf[16384];
-    const ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-    if (n < 0) return core::errno_error("read");
-    if (n == 0) return core::make_error(core::Errc::failed, "the agent closed the connection");
-    pending_.append(buf, static_cast<std::size_t>(n));
+    auto n = receive(buf, sizeof buf);
+    if (!n) return std::move(n).error();
+    if (*n == 0) return core::make_error(core::Errc::failed, "the agent closed the connection");
+    pending_.append(buf, *n);
   }
 }
 

@@ -157,7 +157,11 @@ const core::ToolSpec& ctl_tool() {
       "guestkit-ctl",
       "--connect SPEC [--key FILE] COMMAND [ARG]...",
       "Send sealed orders to a VM's guestkit-agent and print the answers.",
-      "SPEC: tcp:HOST:PORT (port 7391 by default on the VM), unix:PATH, vsock:CID:PORT.\n"
+      "SPEC: tcp:HOST:PORT (port 7391 by default on the VM), unix:PATH, vsock:CID:PORT,\n"
+      "or serial:PATH, the host's unix socket of the VM's virtio-serial port\n"
+      "org.guestkit.agent.0 (QEMU: -chardev socket,path=PATH,server=on): each\n"
+      "command starts a session with a resync, so a session another client left\n"
+      "half done is no obstacle, and the VM needs no network.\n"
       "Commands:\n"
       "  info                        the agent's greeting and version\n"
       "  provision ORDER.yml         the first-boot order (YAML or JSON); its instance_id,\n"

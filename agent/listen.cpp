@@ -77,7 +77,7 @@ int open_listener(const std::string& spec) {
     vm->svm_port = port;
     len = sizeof *vm;
   } else {
-    core::log_error("--listen ", spec, ": want tcp:ADDR:PORT, unix:PATH or vsock:PORT");
+    core::log_error("--listen ", spec, ": want tcp:ADDR:PORT, unix:PATH, vsock:PORT or serial:PATH");
     return -1;
   }
   const int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -54,8 +54,12 @@ Peer describe_peer(int fd) {
 bool peer_allowed(const std::vector<std::string>& allow, int family, const unsigned char* addr) {
   if (allow.empty()) return true;
   for (const auto& entry : allow) {
-    if (entry == "unix" || entry == "vsock") {
-      if (family == (entry == "unix" ? AF_UNIX : AF_VSOCK)) return true;
+    if (entry == "unix" || entry == "vsock" || entry == "virtio" || entry == "serial") {
+      const int named = entry == "unix"     ? AF_UNIX
+                        : entry == "vsock"  ? AF_VSOCK
+                        : entry == "virtio" ? kPeerVirtio
+                                            : kPeerSerial;
+      if (family == named) return true;
       continue;
     }
     const auto slash = entry.find('/');

@@ -64,7 +64,7 @@ struct DevicePath {  // "" or an absolute path under /dev
 struct ZoneName {  // "" or a tz database name: Europe/Paris, UTC, Etc/GMT+5
   std::string& value;
 };
-struct PeerList {  // addresses, CIDRs ("10.0.0.0/8", "fd00::/8"), "unix" or "vsock"
+struct PeerList {  // addresses, CIDRs ("10.0.0.0/8", "fd00::/8"), "unix", "vsock", "virtio", "serial"
   std::vector<std::string>& value;
 };
 

@@ -250,9 +250,10 @@ bool decode(Diagnostics& diag, const Entry& entry, ZoneName target) {
 
 bool decode(Diagnostics& diag, const Entry& entry, PluginSwitches target);
 
-// "unix", "vsock", or an IPv4/IPv6 address with an optional /prefix in range.
+// "unix", "vsock", "virtio", "serial", or an IPv4/IPv6 address with an optional
+// /prefix in range.
 bool valid_peer(const std::string& text) {
-  if (text == "unix" || text == "vsock") return true;
+  if (text == "unix" || text == "vsock" || text == "virtio" || text == "serial") return true;
   const auto slash = text.find('/');
   const std::string addr = text.substr(0, slash);
   unsigned char buf[sizeof(in6_addr)];
@@ -277,7 +278,7 @@ bool decode(Diagnostics& diag, const Entry& entry, PeerList target) {
   for (const auto& item : items) {
     if (!valid_peer(item)) {
       diag.add(entry.mark(), quote(entry.path) + ": " + quote(detail::printable(item)) +
-                                 " is not an address, a CIDR like 10.0.0.0/8, unix or vsock");
+                                 " is not an address, a CIDR like 10.0.0.0/8, unix, vsock, virtio or serial");
       return false;
     }
   }

@@ -126,6 +126,9 @@ inline constexpr const char* kDevNull = "/dev/null";
 inline constexpr const char* kSysClass = "/sys/class";
 inline constexpr const char* kSysBus = "/sys/bus";
 inline constexpr const char* kSysClassNet = "/sys/class/net";
+// Character devices by number (MAJOR:MINOR), each with its `subsystem` link: the agent's
+// serial transport tells a virtio-serial port from another serial line by it.
+inline constexpr const char* kSysDevChar = "/sys/dev/char";
 inline constexpr const char* kSysCpuOnline = "/sys/devices/system/cpu/online";
 inline constexpr const char* kProcDir = "/proc";
 // The running process's fds, host side: core::run_fd executes a checked fd by it.

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 
@@ -1167,6 +1168,149 @@ def ops_unplug(c):
         raise Fail("; ".join(problems))
 
 
+# 8. the agent over the virtio-serial port, with the guest's network down
+
+
+SERIAL_UNIT = "guestkit-agent-virtio.service"
+SERIAL_PORT = "/dev/virtio-ports/org.guestkit.agent.0"
+
+
+def _agent_cpu_ticks(c, pid):
+    """utime + stime of the guest process PID, in clock ticks."""
+    _, out, _ = c.guest(f"cut -d')' -f2- /proc/{pid}/stat")
+    fields = out.split()
+    # After "(comm)": state is field 3, utime 14, stime 15.
+    return int(fields[11]) + int(fields[12]) if len(fields) > 12 else None
+
+
+def _idle_cpu(c, pid, what, seconds=5):
+    before = _agent_cpu_ticks(c, pid)
+    time.sleep(seconds)
+    after = _agent_cpu_ticks(c, pid)
+    c.check(before is not None and after is not None, f"cannot read /proc/{pid}/stat in the guest")
+    used = after - before
+    c.say(f"agent CPU while idle, {what}: {used} ticks (1/100 s) in {seconds} s")
+    c.check(used <= 3, f"the serial agent used {used} ticks of CPU in {seconds} s while idle ({what}): "
+            "it spins")
+
+
+def serial(c):
+    """guestkit-agent on its virtio-serial port (udev starts guestkit-agent-virtio.service)
+    serves sealed orders from guestkit-ctl --connect serial:SOCKET with the guest's
+    network down: the platform's channel through the hypervisor."""
+    ctl = _find_ctl()
+    c.check(ctl is not None, "guestkit-ctl is not built")
+    sock = c.vm.state.get("agent_serial")
+    c.check(bool(sock) and os.path.exists(sock), "QEMU has no host socket for org.guestkit.agent.0")
+    key = c.vm.path("image", "agent.key")
+    instance = open(c.vm.path("image", "instance-id"), encoding="utf-8").read().strip()
+
+    def unit_up():
+        _, out, _ = c.guest(f"systemctl show {SERIAL_UNIT} -p ActiveState -p MainPID -p NRestarts")
+        props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return props if props.get("ActiveState") == "active" and props.get("MainPID", "0") != "0" else None
+    props, _ = c.poll(f"{SERIAL_UNIT} active in the guest (started by udev for {SERIAL_PORT})", unit_up, 60)
+    pid = props["MainPID"]
+    c.show(f"readlink -f {SERIAL_PORT}; systemctl status --no-pager -n 0 {SERIAL_UNIT} | head -n 5")
+    _idle_cpu(c, pid, "no host on the port")
+
+    nic = _iface_by_mac(c, vmmod.BOOT_NIC_MAC)
+    c.check(nic != "", "the boot NIC is not in the guest")
+    c.guest_ok(f"ip link set dev {nic} down")
+    c.say(f"guest$ ip link set dev {nic} down   (through qemu-guest-agent)")
+    problems = []
+    try:
+        code, out = c.show(f"ip -br link show dev {nic}; ip -4 route show default")
+        c.check(" DOWN " in f" {out} " and "default" not in out, f"{nic} is not down: {out.strip()}")
+
+        def ctl_run(*args, timeout=120):
+            argv = [ctl, "--connect", f"serial:{sock}", "--key", key, "--timeout", "60s", *args]
+            shown = " ".join(os.path.relpath(a, vmmod.SRC) if a.startswith(vmmod.SRC) else a for a in argv)
+            t = time.monotonic()
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            took = time.monotonic() - t
+            c.say(f"host$ {shown} -> exit {p.returncode} in {took:.2f} s")
+            for line in (p.stdout + p.stderr).rstrip().splitlines()[:12]:
+                print(f"    {line}")
+            return p, took
+
+        p, took = ctl_run("--json", "info")
+        c.measure("serial: first session (port opened by the host, resync, greeting, sealed info)", took)
+        c.check(p.returncode == 0, f"info over the serial port failed: {p.stderr.strip()[:300]}")
+        info = json.loads(p.stdout)
+        c.check(info.get("result", {}).get("instance_id") == instance,
+                f"the agent on the port is not instance {instance}: {p.stdout[:300]}")
+
+        p, took = ctl_run("--json", "status")
+        c.measure("serial: sealed status, a second session", took)
+        if p.returncode != 0 or json.loads(p.stdout or "{}").get("ok") is not True:
+            problems.append(f"status over the serial port failed: {(p.stdout + p.stderr).strip()[:300]}")
+
+        # A platform that crashed mid-session: a resync, then half a sealed line, then gone.
+        t = time.monotonic()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(sock)
+            s.sendall(b'\xff{"guestkit_sync":"crashed-host"}\n{"nonce": "00112233445566778899aabb", "box": "QU')
+            time.sleep(0.5)
+        c.say("host: a resync and half a request, then the connection dropped (a crashed platform)")
+
+        _, before, _ = c.guest("hostname")
+        p, took = ctl_run("set-hostname", "e2e-over-serial")
+        c.measure("serial: set-hostname after a crashed session (sealed, through the plugins)", took)
+        _, now, _ = c.guest("hostname; cat /etc/hostname")
+        c.say(f"guest hostname: {before.strip()} -> {' / '.join(now.split())}")
+        if p.returncode != 0 or now.split() != ["e2e-over-serial", "e2e-over-serial"]:
+            problems.append(f"set-hostname over the serial port: exit {p.returncode}, guest says {now.split()}")
+        total = time.monotonic() - t
+        c.measure("serial: crashed session + set-hostname, end to end", total)
+        if before.strip():
+            ctl_run("set-hostname", before.strip())
+
+        wrong = c.vm.path("serial-wrong.key")
+        with open(os.open(wrong, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        argv = [ctl, "--connect", f"serial:{sock}", "--key", wrong, "--timeout", "60s", "set-hostname", "intruder"]
+        p2 = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        os.unlink(wrong)
+        c.say(f"host$ guestkit-ctl --connect serial:... --key WRONG set-hostname intruder -> exit "
+              f"{p2.returncode}: {p2.stderr.strip()[:200]}")
+        _, now, _ = c.guest("hostname")
+        if p2.returncode == 0 or now.strip() == "intruder":
+            problems.append("a wrong key was obeyed over the serial port")
+
+        code, out = c.show(f"journalctl -b -o cat --no-pager -u {SERIAL_UNIT} | grep -E "
+                           "'session with virtio port|refused|does not authenticate' | tail -n 12")
+        if "session with virtio port" not in out:
+            problems.append("the agent's log does not name the virtio port's sessions")
+    finally:
+        t = time.monotonic()
+        c.guest_ok(f"ip link set dev {nic} up")
+        c.say(f"guest$ ip link set dev {nic} up")
+        # The link going down took its routes; the NIC's DHCP client (a unit of
+        # guestkit-iface) gets them back when it starts again.
+        _, out, _ = c.guest(f"ip -4 route show default dev {nic}")
+        if not out.strip():
+            c.show(f"systemctl try-restart guestkit-dhcp@{nic}.service; "
+                   f"systemctl is-active guestkit-dhcp@{nic}.service")
+
+        def route_back():
+            _, out, _ = c.guest(f"ip -4 route show default dev {nic}")
+            return out.strip() or None
+        try:
+            route, _ = c.poll(f"a default route on {nic} again", route_back, 90, 2)
+            c.measure(f"network restored ({route})", time.monotonic() - t)
+        except Fail as e:
+            problems.append(str(e))
+
+    props = unit_up() or {}
+    c.say(f"{SERIAL_UNIT}: MainPID {props.get('MainPID')}, restarts {props.get('NRestarts')}")
+    if props.get("MainPID") != pid:
+        problems.append(f"the serial agent was restarted (pid {pid} -> {props.get('MainPID')})")
+    _idle_cpu(c, pid, "after the sessions, host gone again")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
 # One row per scenario, in the order they run: name -> (title, story, function). The
 # story is what `tests/e2e/run demo` tells before the scenario (scripts/demo); keeping
 # all three in one row is what makes a scenario without its story impossible (the demo
@@ -1227,12 +1371,17 @@ SCENARIOS = {
                    "prepare-unplug offlines the blocks of a DIMM named by its address (or refuses with "
                    "the kernel's reason, leaving everything online), then a vCPU; the platform's "
                    "device_del then takes them cleanly.", ops_unplug),
+    "serial": ("serial: sealed orders over the virtio-serial port with the guest's network down",
+               "The platform's channel through the hypervisor: udev started guestkit-agent on the "
+               "port org.guestkit.agent.0; with the guest's NIC down, guestkit-ctl sends sealed "
+               "orders through QEMU's socket for that port, each session starting with a resync, "
+               "even after a platform that crashed mid-session.", serial),
 }
 # The scenarios of each VM variant (vm.VARIANTS), in their run order; every scenario
 # belongs to exactly one variant (the harness check says so).
 ORDERS = {
     "default": ["boot", "ops_status", "provision", "vsock", "disk", "nic", "nic-mq", "memory",
-                "vcpu", "ops_detach", "ops_unplug", "native"],
+                "vcpu", "ops_detach", "ops_unplug", "native", "serial"],
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],
 }

@@ -49,6 +49,8 @@ AGENT_PORT = 7391
 #           multiqueue virtio-net into
 #   swap_hook: a function (vm, swap_image_path) called after the blank swap disk is made
 #           (it may write a seed into it)
+#   agent_serial: the virtio-serial port org.guestkit.agent.0 (host side: the unix
+#           socket state["agent_serial"]); on by default in the default variant only
 VARIANTS = {
     # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
     "default": {"smp": "2,maxcpus=4", "mq_tap": True},
@@ -232,6 +234,12 @@ class VM:
             "-blockdev", f"driver=raw,node-name=swap,file.driver=file,file.filename={swap}",
             "-device", "virtio-blk-pci,drive=swap,id=swapdisk,serial=e2e-swap",
         ] if spec.get("swap", True) else []
+        # guestkit-agent's own virtio-serial port, next to qemu-guest-agent's on vser0:
+        # the platform's channel that needs no guest network (scenario "serial").
+        serial_args = [
+            "-chardev", f"socket,id=gkagent0,path={s['agent_serial']},server=on,wait=off",
+            "-device", "virtserialport,bus=vser0.0,chardev=gkagent0,name=org.guestkit.agent.0",
+        ] if spec.get("agent_serial", self.variant == "default") else []
         return [
             QEMU, "-name", "guestkit-e2e", "-nodefaults", "-display", "none", "-no-user-config",
             "-machine", "pc", "-accel", accel, "-cpu", cpu,
@@ -247,6 +255,7 @@ class VM:
             "-device", "virtio-serial-pci,id=vser0",
             "-chardev", f"socket,id=qga0,path={s['qga']},server=on,wait=off",
             "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
+            *serial_args,
             "-serial", f"file:{self.path('console.log')}",
             "-qmp", f"unix:{s['qmp']},server=on,wait=off",
             *(["-netdev", "tap,id=mq0,vhost=off,fds=" + ":".join(map(str, self.tap_fds))]
@@ -286,6 +295,7 @@ class VM:
         sockdir = tempfile.mkdtemp(prefix="guestkit-test.e2e-", dir="/tmp")
         self.state.update(sockdir=sockdir, qmp=os.path.join(sockdir, "qmp.sock"),
                           qga=os.path.join(sockdir, "qga.sock"),
+                          agent_serial=os.path.join(sockdir, "agent.sock"),
                           ssh_port=free_port(), agent_port=free_port())
         accel, why = self.probe_kvm(self.path("image", "vmlinuz"))
         self.state.update(accel=accel, accel_reason=why)

@@ -110,6 +110,30 @@ grep -qx "ListenStream=7391" "$dest$prefix/lib/systemd/system/guestkit-agent.soc
   "$dest$prefix/sbin/guestkit-agent" --root "$dest" --enable >/dev/null &&
   grep -qP "^\tdisable\t\t= no$" "$dest/etc/xinetd.d/guestkit-agent" ||
   { echo "guestkit-agent --disable/--enable on the installed tree failed"; fail=1; }
+# The agent on the virtio-serial port: udev's device unit wants the service, which is
+# bound to that device and serves the port; the sysv script starts the same command.
+unit="$dest$prefix/lib/systemd/system/guestkit-agent-virtio.service"
+rule="$dest$prefix/lib/udev/rules.d/88-guestkit-agent-virtio.rules"
+grep -qx "ExecStart=$prefix/sbin/guestkit-agent --listen serial:/dev/virtio-ports/org.guestkit.agent.0" "$unit" &&
+  grep -qx 'BindsTo=dev-virtio\\x2dports-org.guestkit.agent.0.device' "$unit" &&
+  grep -qF 'SUBSYSTEM=="virtio-ports", ATTR{name}=="org.guestkit.agent.0", TAG+="systemd", ENV{SYSTEMD_WANTS}+="guestkit-agent-virtio.service"' "$rule" ||
+  { echo "guestkit-agent-virtio.service or 88-guestkit-agent-virtio.rules is wrong"; fail=1; }
+if command -v systemd-escape >/dev/null; then
+  [[ $(systemd-escape -p /dev/virtio-ports/org.guestkit.agent.0) == 'dev-virtio\x2dports-org.guestkit.agent.0' ]] ||
+    { echo "the port's device unit is not named as BindsTo= says"; fail=1; }
+fi
+script="$dest/etc/init.d/guestkit-agent-virtio"
+[[ -x $script ]] && grep -qx "AGENT=$prefix/sbin/guestkit-agent" "$script" && sh -n "$script" &&
+  ! grep -q '@[A-Z_]*@' "$script" ||
+  { echo "/etc/init.d/guestkit-agent-virtio is missing, not executable or wrong"; fail=1; }
+if command -v systemd-analyze >/dev/null; then
+  # The unit as installed, its binary found in DESTDIR.
+  mkdir -p "$dest/verify"
+  sed "s|=$prefix/sbin/|=$dest$prefix/sbin/|" "$unit" >"$dest/verify/guestkit-agent-virtio.service"
+  out=$(systemd-analyze verify --man=no "$dest/verify/guestkit-agent-virtio.service" 2>&1 |
+    grep -v 'dev-virtio\\x2dports' || true)
+  [[ -z $out ]] || { echo "systemd-analyze verify guestkit-agent-virtio.service: $out"; fail=1; }
+fi
 "$dest$prefix/bin/guestkit-ctl" --version | grep -q '^guestkit-ctl (guestkit) ' ||
   { echo "installed guestkit-ctl does not run"; fail=1; }
 [[ $fail == 0 ]] && echo "install layout ok under $prefix"

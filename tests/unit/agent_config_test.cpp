@@ -14,7 +14,7 @@ TEST_CASE("agent config keys and errors", "[agent][config]") {
   REQUIRE(gc::apply_yaml(config, R"(agent:
   key_file: /etc/k
   auth: none
-  allow_from: ["10.0.0.0/8", "::1", "unix", "192.0.2.7", "vsock"]
+  allow_from: ["10.0.0.0/8", "::1", "unix", "192.0.2.7", "vsock", "virtio", "serial"]
   max_message: 4096
   read_timeout: 500ms
   session_timeout: 2m
@@ -23,7 +23,7 @@ TEST_CASE("agent config keys and errors", "[agent][config]") {
                          "agent.yml", errors));
   CHECK(config.agent.key_file == "/etc/k");
   CHECK(config.agent.auth == "none");
-  CHECK(config.agent.allow_from.size() == 5);
+  CHECK(config.agent.allow_from.size() == 7);
   CHECK(config.agent.max_message == 4096);
   CHECK(config.agent.read_timeout.count() == 500);
   CHECK(config.agent.session_timeout.count() == 120000);
@@ -43,7 +43,7 @@ TEST_CASE("agent config keys and errors", "[agent][config]") {
         std::vector<std::string>{
             "agent.yml:2:9: 'agent.auth' must be one of key, none",
             "agent.yml:3:15: 'agent.allow_from': '10.0.0.0/33' is not an address, a CIDR like "
-            "10.0.0.0/8, unix or vsock",
+            "10.0.0.0/8, unix, vsock, virtio or serial",
             "agent.yml:4:16: 'agent.max_message' must be an integer in 1024..16777216",
             "agent.yml:5:13: 'agent.key_file' must be an absolute path (starting with '/')",
             "agent.yml:6:3: unknown key 'agent.retier_after_provision'",

@@ -42,6 +42,13 @@ TEST_CASE("agent allow_from matches CIDRs per family", "[agent]") {
   CHECK(ga::peer_allowed({"10.0.0.0/8", "vsock"}, AF_VSOCK, nullptr));
   CHECK_FALSE(ga::peer_allowed({"unix"}, AF_VSOCK, nullptr));
   CHECK_FALSE(ga::peer_allowed({"vsock"}, AF_UNIX, nullptr));
+  // The serial transport's classes: a virtio-serial port, any other serial line.
+  CHECK(ga::peer_allowed({"virtio"}, ga::kPeerVirtio, nullptr));
+  CHECK_FALSE(ga::peer_allowed({"virtio"}, ga::kPeerSerial, nullptr));
+  CHECK_FALSE(ga::peer_allowed({"serial", "unix", "vsock", "10.0.0.0/8"}, ga::kPeerVirtio, nullptr));
+  CHECK(ga::peer_allowed({"unix", "serial"}, ga::kPeerSerial, nullptr));
+  CHECK_FALSE(ga::peer_allowed({"virtio"}, AF_UNIX, nullptr));
+  CHECK(ga::peer_allowed({}, ga::kPeerVirtio, nullptr));
 }
 
 TEST_CASE("agent instance id sources in order", "[agent]") {
