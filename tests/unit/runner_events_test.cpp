@@ -188,7 +188,7 @@ TEST_CASE("runner: record keys are safe file names, one per object", "[runner-ev
   CHECK(gp::record_key(".") == "%2E");
   CHECK(gp::record_key(".hidden") == "%2Ehidden");
   CHECK(gp::record_key("a/b") == "a%2Fb");
-  CHECK(gp::record_key("../../etc/passwd") == "%2E.%2F..%2F..%2Fetc%2Fpasswd");
+  CHECK(gp::record_key("../../etc/passwd") == "%2E.%2F..%2Fetc%2Fpasswd");
   CHECK(gp::record_key("a b\n\xff") == "a%20b%0A%FF");
   // '%' is escaped too, so an escaped name never collides with a plain one.
   CHECK(gp::record_key("a%2Fb") == "a%252Fb");
