@@ -87,7 +87,7 @@ TEST_CASE("runner: a plugin's events run right after it, before the next plugin"
   }
 }
 
-TEST_CASE("runner: a failed event fails its plugin; the object's later events do not run",
+TEST_CASE("runner: a failed event fails its plugin, and the object's later events do not run",
           "[runner-events]") {
   TempDir t;
   core::Context ctx(t.root(), core::Config{});
