@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <ctime>
-#include <iostream>
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 
 #include "core/cli.hpp"

@@ -31,7 +31,8 @@ struct ColdplugPlan {
   std::vector<EventRun> events;  // iface-add for each of the others, in order
 };
 // Fails only when the interfaces cannot be listed.
-core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx, ColdplugMode mode = ColdplugMode::here);
+core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx,
+                                           ColdplugMode mode = ColdplugMode::here);
 // The unit that sets one interface up under systemd (config/systemd/guestkit-iface@).
 std::string iface_unit(std::string_view name);
 // 30-coldplug-ifaces (boot stage "mount"): the above as a plugin, in units mode under

@@ -10,9 +10,9 @@
 #include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/cpu/online_cpu.hpp"
-#include "plugins/memory/online_memory.hpp"
 #include "plugins/disk/records.hpp"
 #include "plugins/iface/iface.hpp"
+#include "plugins/memory/online_memory.hpp"
 #include "plugins/plugin.hpp"
 #include "plugins/runner.hpp"
 

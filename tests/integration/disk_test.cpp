@@ -368,7 +368,8 @@ TEST_CASE("coldplug mounts what is present, reconciles vanished records, then ha
   const auto added_a = r.err.find("10-mount-disk: changed");
   CHECK(removed < added_a);
   CHECK(added_a != std::string::npos);
-  for (const std::string& rec : {std::string("disk-remove/loop250"), "disk-add/" + a, "disk-add/" + b})
+  for (const std::string& rec :
+       {std::string("disk-remove/loop250"), "disk-add/" + a, "disk-add/" + b})
     CHECK(fs::exists("/run/guestkit/runs/" + rec + ".json"));
   auto again = lab.disk({"--coldplug"});
   CHECK(again.exit_code == 0);

@@ -21,8 +21,8 @@ using nlohmann::json;
 
 namespace {
 
-std::vector<std::string> g_ran;         // what the test plugins did, in order
-std::vector<gp::EventRun> g_events;     // what 10-coldplug asks the runner for
+std::vector<std::string> g_ran;      // what the test plugins did, in order
+std::vector<gp::EventRun> g_events;  // what 10-coldplug asks the runner for
 
 core::Result<gp::Outcome> coldplug(gp::PluginContext& p) {
   g_ran.push_back("10-coldplug");
@@ -49,11 +49,14 @@ gp::EventRun event(const std::string& trigger, const std::string& object) {
   return {trigger, object, "disk-" + object, nullptr};
 }
 
-json record(const TempDir& t, const std::string& guest) { return json::parse(t.read(guest.substr(1))); }
+json record(const TempDir& t, const std::string& guest) {
+  return json::parse(t.read(guest.substr(1)));
+}
 
 }  // namespace
 
-TEST_CASE("runner: a plugin's events run right after it, before the next plugin", "[runner-events]") {
+TEST_CASE("runner: a plugin's events run right after it, before the next plugin",
+          "[runner-events]") {
   TempDir t;
   core::Context ctx(t.root(), core::Config{});
   g_ran.clear();
