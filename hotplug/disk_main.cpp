@@ -33,7 +33,9 @@ int main(int argc, char** argv, char** envp) {
   spec.lock_prefix = "disk";
   spec.triggers = {{"add", "disk-add"}, {"change", "disk-change"}, {"remove", "disk-remove"},
                    {"offline", "disk-remove"}};
-  spec.coldplug = gk::plugins::disk::coldplug;
+  spec.coldplug_events = [](gk::core::Context& ctx) {
+    return gk::plugins::disk::coldplug_events(ctx);
+  };
   spec.status = gk::plugins::disk::status;
   return gk::hotplug::hotplug_main(spec, argc, argv, envp);
 }

@@ -28,14 +28,24 @@ int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event
   options.args = {event.name};
   options.env = event.env;
   options.lock = spec.lock_prefix + "-" + event.name;
+  options.object = event.name;
   auto summary = plugins::run_plugins(ctx, trigger->second, options);
   return summary.exit_code();
+}
+
+int handle_coldplug_events(core::Context& ctx, const HotplugSpec& spec) {
+  auto events = spec.coldplug_events(ctx);
+  if (!events) {
+    core::report_fatal(spec.tool, "coldplug: " + events.error().message());
+    return core::kExitFailed;
+  }
+  return plugins::events_exit_code(plugins::run_events(ctx, *events, spec.builtins));
 }
 
 int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp) {
   std::signal(SIGPIPE, SIG_IGN);
   HotplugSpec spec = spec_in;
-  if (spec.coldplug)
+  if (spec.coldplug || spec.coldplug_events)
     spec.tool.options.push_back({"coldplug", 0, false, "", "handle everything present now (boot)"});
   if (spec.status)
     spec.tool.options.push_back({"status", 0, false, "", "show what guestkit manages and exit"});
@@ -64,6 +74,7 @@ int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp)
 
   auto ctx = core::make_context(spec.tool, args);
   if (!ctx) return core::kExitFailed;
+  if (coldplug && spec.coldplug_events) return handle_coldplug_events(**ctx, spec);
   if (coldplug) return spec.coldplug(**ctx);
   if (status) return spec.status(**ctx);
 

@@ -45,10 +45,16 @@ struct HotplugSpec {
   // --coldplug and --status; unset means the option is not offered.
   std::function<int(core::Context&)> coldplug;
   std::function<int(core::Context&)> status;
+  // --coldplug as events (disk, iface): the domain finds what is present and says what
+  // each object needs; the driver runs them (plugins::run_events), one after the
+  // other, each as its own event. Takes precedence over `coldplug`.
+  std::function<core::Result<std::vector<plugins::EventRun>>(core::Context&)> coldplug_events;
 };
 
 // Runs the plugins of one event. Exit code as documented in core/cli.hpp.
 int handle_event(core::Context& ctx, const HotplugSpec& spec, const Event& event);
+// --coldplug through spec.coldplug_events. Exit code as documented in core/cli.hpp.
+int handle_coldplug_events(core::Context& ctx, const HotplugSpec& spec);
 
 // A whole helper's main: parse, build the context, dispatch. `envp` is the process
 // environment, read only when no ACTION NAME is given.

@@ -40,8 +40,11 @@ int main(int argc, char** argv, char** envp) {
   spec.check_name = [](const std::string& name) {
     return gk::plugins::iface::check_iface_name(name);
   };
-  spec.coldplug = [](gk::core::Context& ctx) {
-    return gk::plugins::iface::coldplug_ifaces(ctx).exit_code;
+  spec.coldplug_events =
+      [](gk::core::Context& ctx) -> gk::core::Result<std::vector<gk::plugins::EventRun>> {
+    auto plan = gk::plugins::iface::coldplug_ifaces(ctx, gk::plugins::iface::ColdplugMode::here);
+    if (!plan) return std::move(plan).error();
+    return std::move(plan->events);
   };
   spec.status = [](gk::core::Context& ctx) {
     return gk::plugins::iface::print_status(ctx, ctx.output());

@@ -39,12 +39,29 @@ enum class Outcome {
   skipped,    // not applicable here (no such device, feature absent on this OS)
 };
 
+// One event for one object, run by the runner on a plugin's behalf: a boot stage's
+// coldplug plugin finds the devices present and asks for a disk-add or iface-add for
+// each, as udev would have; the runner (runner.hpp, run_events) runs them right after
+// that plugin, so no plugin body ever calls the runner itself.
+struct BuiltinPlugin;
+struct EventRun {
+  std::string trigger;  // "disk-add"
+  std::string object;   // "vdb": the plugins' argument and the run record's key
+  std::string lock;     // "disk-vdb": the lock a hotplug event for the object takes
+  // The built-ins it runs: its domain's table (&disk_plugins), as its udev helper
+  // would; null: the table of the run that asked for it.
+  std::span<const BuiltinPlugin> (*table)() = nullptr;
+};
+
 struct PluginContext {
   core::Context& ctx;
   std::string_view trigger;
   std::vector<std::string> args;              // trigger arguments (device, interface...)
   std::map<std::string, std::string> env;     // extra environment for external plugins
   const provision::Order* order = nullptr;    // trigger "provision": the validated order
+  // Out: the events the runner runs after this plugin returns successfully, in order;
+  // their time and failures count as this plugin's (runner.hpp).
+  std::vector<EventRun> events{};
 };
 
 using PluginFn = core::Result<Outcome> (*)(PluginContext&);

@@ -38,9 +38,9 @@ void write_record(const core::Context& ctx, const RunSummary& summary, const Run
   wo.create_parents = true;
   wo.follow = core::Follow::never;
   wo.durable = false;  // /run is volatile: fsync would only slow every boot and event
-  std::string path = options.record_path.empty()
-                         ? std::string(core::paths::kRunsDir) + "/" + summary.trigger + ".json"
-                         : options.record_path;
+  const std::string path = options.record_path.empty()
+                               ? record_path(summary.trigger, options.object)
+                               : options.record_path;
   if (auto w = core::write_file_atomic(ctx.root, path, record_json(summary), wo); !w)
     core::log_warning("cannot record the run: ", w.error().message(), ", ignoring");
 }
@@ -93,11 +93,115 @@ RunRecord run_plugin_program(core::Context& ctx, std::string_view trigger, const
   return r;
 }
 
+// Folds the events a plugin asked for into its record: their failures are its
+// failure, their changes its change.
+void fold_events(RunRecord& r, const std::vector<EventResult>& results) {
+  if (auto failed = events_failed(results); !failed.empty()) {
+    r.status = RunStatus::failed;
+    r.message = std::move(failed);
+    return;
+  }
+  for (const auto& e : results)
+    if (e.summary && e.summary->count(RunStatus::changed) > 0) r.status = RunStatus::changed;
+  // A plugin with nothing of its own to do ("skipped") did its job through the events.
+  if (r.status == RunStatus::skipped && !results.empty()) r.status = RunStatus::unchanged;
+}
+
 }  // namespace
+
+std::string record_key(std::string_view object) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string key;
+  key.reserve(object.size());
+  for (std::size_t i = 0; i < object.size(); ++i) {
+    const auto c = static_cast<unsigned char>(object[i]);
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '_' || c == '-' || c == '+' || c == ',' || c == ':' || c == '=' ||
+                       c == '@' || (c == '.' && i > 0);
+    if (plain) {
+      key += static_cast<char>(c);
+    } else {
+      key += '%';
+      key += kHex[c >> 4];
+      key += kHex[c & 0xF];
+    }
+  }
+  return key;
+}
+
+std::string record_path(std::string_view trigger, std::string_view object) {
+  std::string path = std::string(core::paths::kRunsDir) + "/" + std::string(trigger);
+  if (!object.empty()) path += "/" + record_key(object);
+  return path + ".json";
+}
+
+std::vector<std::string> record_paths(const core::Root& root, std::string_view trigger) {
+  std::vector<std::string> paths;
+  const std::string dir = std::string(core::paths::kRunsDir) + "/" + std::string(trigger);
+  if (auto names = root.list_dir(dir, core::Follow::never)) {
+    std::sort(names->begin(), names->end());
+    for (const auto& n : *names)
+      // Keys never start with '.': that is an atomic write's temp file.
+      if (!n.starts_with(".") && n.ends_with(".json")) paths.push_back(dir + "/" + n);
+  }
+  if (auto st = root.lstat(dir + ".json"); st && *st) paths.push_back(dir + ".json");
+  return paths;
+}
+
+std::vector<EventResult> run_events(core::Context& ctx, std::span<const EventRun> events,
+                                    std::span<const BuiltinPlugin> builtins) {
+  std::vector<EventResult> results;
+  results.reserve(events.size());
+  std::vector<std::string> failed_objects;
+  for (const auto& e : events) {
+    EventResult result{e, std::nullopt};
+    if (listed(failed_objects, e.object)) {
+      core::log_notice(e.object, ": not running ", e.trigger, ": an earlier event for it failed");
+      results.push_back(std::move(result));
+      continue;
+    }
+    // Designated: the default table (every built-in) would link all domains in.
+    RunOptions o{.builtins = e.table ? e.table() : builtins};
+    o.args = {e.object};
+    o.lock = e.lock;
+    o.object = e.object;
+    result.summary = run_plugins(ctx, e.trigger, o);
+    if (result.summary->exit_code() != core::kExitOk) failed_objects.push_back(e.object);
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+int events_exit_code(const std::vector<EventResult>& results) {
+  int code = core::kExitOk;
+  for (const auto& r : results)
+    if (r.summary) code = std::max(code, r.summary->exit_code());
+  return code;
+}
+
+std::string events_failed(const std::vector<EventResult>& results) {
+  // By trigger, in the order the triggers first failed.
+  std::vector<std::pair<std::string, std::string>> by_trigger;
+  for (const auto& r : results) {
+    if (!r.summary || r.summary->exit_code() == core::kExitOk) continue;
+    auto it = std::find_if(by_trigger.begin(), by_trigger.end(),
+                           [&](const auto& t) { return t.first == r.event.trigger; });
+    if (it == by_trigger.end()) {
+      by_trigger.emplace_back(r.event.trigger, r.event.object);
+    } else {
+      it->second += ", " + r.event.object;
+    }
+  }
+  std::string text;
+  for (const auto& [trigger, objects] : by_trigger)
+    text += (text.empty() ? "" : "; ") + trigger + " failed for " + objects;
+  return text;
+}
 
 std::string record_json(const RunSummary& summary) {
   nlohmann::json j;
   j["trigger"] = summary.trigger;
+  if (!summary.object.empty()) j["object"] = summary.object;
   j["started"] = summary.started;
   j["finished"] = now_seconds();
   j["duration_ms"] = std::chrono::duration<double, std::milli>(summary.duration).count();
@@ -263,6 +367,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
   const auto start = Clock::now();
   RunSummary summary;
   summary.trigger = std::string(trigger);
+  summary.object = options.object;
   summary.started = now_seconds();
   summary.partial = !options.only.empty() || !options.skip.empty();
   auto fail_whole = [&](std::string message) {
@@ -303,7 +408,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     RunRecord r;
     if (e.builtin) {
       r = {e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
-      PluginContext pc{ctx, trigger, options.args, options.env, options.order};
+      PluginContext pc{ctx, trigger, options.args, options.env, options.order, {}};
       try {
         auto out = e.builtin->run(pc);
         if (!out) {
@@ -318,6 +423,10 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
         r.status = RunStatus::failed;
         r.message = std::string("internal error: ") + ex.what();
       }
+      // The events it asked for run now, before the next plugin, as part of it: the
+      // runner, not the plugin, runs plugins.
+      if (r.status != RunStatus::failed && !pc.events.empty())
+        fold_events(r, run_events(ctx, pc.events, options.builtins));
     } else {
       r = run_plugin_program(ctx, trigger, e, options);
     }

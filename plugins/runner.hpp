@@ -72,6 +72,7 @@ struct RunSummary {
   bool aborted = false;  // a critical plugin failed: the rest did not run
   bool partial = false;  // --only/--skip left plugins out
   std::int64_t started = 0;  // wall clock, seconds since the epoch
+  std::string object;        // RunOptions::object ("" for a stage or an agent op)
 
   std::size_t count(RunStatus status) const;
   // kExitOk, kExitPartial (a non-critical plugin failed) or kExitFailed.
@@ -98,15 +99,57 @@ struct RunOptions {
   // Longest an external plugin may run (default: plugins.timeout).
   std::optional<std::chrono::milliseconds> timeout{};
   const provision::Order* order = nullptr;   // handed to built-in provision plugins
+  // The object the run is for ("vdb", "ens5", "cpu3"; "" for a stage or an agent op):
+  // its record goes to runs/<trigger>/<object>.json (record_path below), so runs for
+  // two objects, which may run at once under their own locks, keep a record each.
+  std::string object{};
 };
 
+// Guest path of a run's record: /run/guestkit/runs/<trigger>.json for a run with no
+// object, /run/guestkit/runs/<trigger>/<record_key(object)>.json otherwise.
+std::string record_path(std::string_view trigger, std::string_view object);
+// `object` as one safe file name: bytes other than [A-Za-z0-9_+,:=@-] and a '.' not
+// in front are written %XX, so "." and "..", "a/b", a leading dot (the atomic writes'
+// temp files), control bytes and '%' itself never reach the name; distinct objects
+// keep distinct names.
+std::string record_key(std::string_view object);
+// The guest paths of every record of `trigger`: each object's under runs/<trigger>/,
+// then the single runs/<trigger>.json of a run with no object, which is also where
+// 0.1.0 recorded every device's run, each overwriting the last (still read: /run is
+// volatile, so such a file only lives until the first reboot after an upgrade).
+// Missing ones are not listed; an unreadable directory lists nothing from it.
+std::vector<std::string> record_paths(const core::Root& root, std::string_view trigger);
+
+// What became of one event run_events was asked to run. `summary` is empty when the
+// event did not run: an earlier event for the same object failed, and this one was
+// planned on the assumption that it would not (a coldplug's disk-remove of a vanished
+// disk's record, then disk-add of the new device with its name).
+struct EventResult {
+  EventRun event;
+  std::optional<RunSummary> summary;
+};
+// Runs the events in order, each as a hotplug event for its object would run: the
+// plugins of its trigger from its table (`builtins` when it names none), args
+// {object}, under its lock, recorded per object. Used by the runner after a plugin
+// that asked for events, and by the udev helpers' --coldplug.
+std::vector<EventResult> run_events(core::Context& ctx, std::span<const EventRun> events,
+                                    std::span<const BuiltinPlugin> builtins);
+// The worst exit code of the events that ran (kExitOk for none).
+int events_exit_code(const std::vector<EventResult>& results);
+// "iface-add failed for ens5, ens6; disk-remove failed for vdb" ("" when none did).
+std::string events_failed(const std::vector<EventResult>& results);
+
 // The record of a run, as JSON text (the format guestkit-boot report reads):
-// {"trigger", "started", "finished", "duration_ms", "exit_code", "aborted", "partial",
+// {"trigger", "object" (only for a run with one), "started", "finished",
+//  "duration_ms", "exit_code", "aborted", "partial",
 //  "plugins": [{"name", "source", "status", "critical", "message", "duration_ms"}]}
 std::string record_json(const RunSummary& summary);
 
 // Plans and runs. A failure to plan or to take the lock is a failed run (exit 2) with
-// one record named after the trigger explaining why.
+// one record named after the trigger explaining why. A built-in plugin that returns
+// events (PluginContext::events) has them run right after it, before the next plugin:
+// its record's duration includes them, it is `failed` ("disk-add failed for vdb")
+// when one of them failed, `changed` when one changed something.
 RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOptions& options = {});
 
 }  // namespace guestkit::plugins

@@ -1,50 +1,44 @@
-// guestkit-disk --coldplug (boot "mount" stage) and --status.
+// What guestkit-disk --coldplug and 10-coldplug-disks (boot "mount" stage) run, and
+// guestkit-disk --status.
 
 #include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <ctime>
-#include <iostream>
 #include <iomanip>
+#include <iostream>
 #include <ostream>
 
 #include "core/cli.hpp"
 #include "core/log.hpp"
 #include "plugins/disk/disk.hpp"
 #include "plugins/disk/records.hpp"
-#include "plugins/runner.hpp"
 
 namespace guestkit::plugins::disk {
 
-int coldplug(core::Context& ctx) {
-  int exit_code = core::kExitOk;
-  auto worst = [&](int code) { exit_code = std::max(exit_code, code); };
-
-  // Records whose device is gone (or is now another device): clean up first, so
+core::Result<std::vector<EventRun>> coldplug_events(const core::Context& ctx) {
+  std::vector<EventRun> events;
+  auto event = [](std::string trigger, const std::string& name) {
+    return EventRun{std::move(trigger), name, "disk-" + name, &disk_plugins};
+  };
+  // Records whose device is gone (or is now another device): cleaned up first, so
   // their mountpoints are free again.
   std::vector<std::string> problems;
   auto records = list_records(ctx.root, &problems);
-  if (!records) {
-    core::log_error("coldplug: ", records.error().message());
-    return core::kExitFailed;
-  }
+  if (!records) return std::move(records).error();
   for (const auto& p : problems) core::log_warning("coldplug: ", p, ", ignoring");
+  std::vector<std::string> removed;
   for (const auto& rec : *records) {
     auto dev = read_block_device(ctx.root, rec.name);
     std::string devno = dev ? std::to_string(major(dev->devno)) + ":" + std::to_string(minor(dev->devno)) : "";
     if (dev && devno == rec.devno) continue;
     core::log_notice(rec.name, ": device is gone, detaching ", rec.mountpoint);
-    RunOptions o{.builtins = disk_plugins()};
-    o.args = {rec.name};
-    o.lock = "disk-" + rec.name;
-    worst(run_plugins(ctx, "disk-remove", o).exit_code());
+    events.push_back(event("disk-remove", rec.name));
+    removed.push_back(rec.name);
   }
 
   auto names = list_block_devices(ctx.root);
-  if (!names) {
-    core::log_error("coldplug: ", names.error().message());
-    return core::kExitFailed;
-  }
+  if (!names) return std::move(names).error();
   for (const auto& name : *names) {
     auto dev = read_block_device(ctx.root, name);
     // Unselected devices and empty ones (a loop or cdrom without medium) need no
@@ -52,14 +46,14 @@ int coldplug(core::Context& ctx) {
     if (!dev || dev->size_bytes == 0 || !selected(ctx.config, name, dev->disk)) continue;
     // Partitions arrive as devices of their own; the disk itself adds nothing.
     if (!dev->partitions.empty()) continue;
+    // Already ours (a second coldplug, or a hotplug won), unless the record is the
+    // vanished device's, removed above: then the new device with its name is added
+    // once that remove succeeded (run_events skips it otherwise).
     auto rec = read_record(ctx.root, name);
-    if (rec && *rec) continue;  // already ours (a second coldplug, or a hotplug won)
-    RunOptions o{.builtins = disk_plugins()};
-    o.args = {name};
-    o.lock = "disk-" + name;
-    worst(run_plugins(ctx, "disk-add", o).exit_code());
+    if (rec && *rec && std::find(removed.begin(), removed.end(), name) == removed.end()) continue;
+    events.push_back(event("disk-add", name));
   }
-  return exit_code;
+  return events;
 }
 
 int status(core::Context& ctx) {
@@ -95,11 +89,14 @@ int status(core::Context& ctx) {
 }
 
 // 10-coldplug-disks (boot stage "mount"): every data disk present at boot, as
-// guestkit-disk --coldplug does (replaces gandi-mount).
+// guestkit-disk --coldplug does (replaces gandi-mount). The runner runs the events
+// (its record says which failed); the plugin only finds them.
 core::Result<Outcome> coldplug_disks(PluginContext& p) {
-  int code = coldplug(p.ctx);
-  if (code != core::kExitOk)
-    return core::make_error(core::Errc::failed, "some disks could not be handled (see above)");
+  auto events = coldplug_events(p.ctx);
+  if (!events) return std::move(events).error();
+  p.events = std::move(events).value();
+  // `changed` whatever the events do, as in 0.1.0 (the boot report reads the same);
+  // each event's own record says what it did.
   return Outcome::changed;
 }
 

@@ -42,9 +42,11 @@ core::Result<Outcome> attach(core::Context& ctx, const std::string& name);
 core::Result<Outcome> grow(core::Context& ctx, const std::string& name);
 core::Result<Outcome> detach(core::Context& ctx, const std::string& name);
 
-// Every unmounted candidate present now goes through the disk-add plugins; records of
-// devices that are gone are detached. Exit code as in core/cli.hpp.
-int coldplug(core::Context& ctx);
+// The events of a coldplug, in order, for the runner (run_events) to run: disk-remove
+// for each record whose device is gone (or is another device now), then disk-add for
+// each unmounted candidate present that guestkit does not hold. Unreadable records
+// are logged and left alone.
+core::Result<std::vector<EventRun>> coldplug_events(const core::Context& ctx);
 // Table of managed disks on the context's output.
 int status(core::Context& ctx);
 

@@ -13,7 +13,6 @@
 #include "plugins/iface/dhcp.hpp"
 #include "plugins/iface/dhcp_client.hpp"
 #include "plugins/iface/iface.hpp"
-#include "plugins/runner.hpp"
 
 namespace guestkit::plugins::iface {
 
@@ -21,14 +20,10 @@ std::string iface_unit(std::string_view name) {
   return "guestkit-iface@" + std::string(name) + ".service";
 }
 
-ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode) {
-  ColdplugResult result;
+core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx, ColdplugMode mode) {
+  ColdplugPlan plan;
   auto devices = core::make_device_enumerator(ctx.root)->enumerate("net");
-  if (!devices) {
-    core::log_error("coldplug: ", devices.error().message());
-    result.exit_code = core::kExitFailed;
-    return result;
-  }
+  if (!devices) return std::move(devices).error();
   for (const auto& d : *devices) {
     if (!check_iface_name(d.sysname)) continue;
     auto info = read_iface(ctx.root, d.sysname);
@@ -38,44 +33,32 @@ ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode) {
       auto started = command(ctx, {"systemctl", "--no-block", "start", iface_unit(d.sysname)});
       if (started) {
         core::log_info(d.sysname, ": handed to ", iface_unit(d.sysname));
-        ++result.handled;
-        ++result.changed;
+        ++plan.handed;
         continue;
       }
       core::log_warning(d.sysname, ": ", started.error().message(), "; setting it up here");
     }
-    RunOptions options{.builtins = iface_plugins()};
-    options.args = {d.sysname};
-    options.lock = "iface-" + d.sysname;  // the same lock a udev event for it takes
-    auto summary = run_plugins(ctx, "iface-add", options);
-    ++result.handled;
-    if (summary.count(RunStatus::changed) > 0) ++result.changed;
-    if (summary.exit_code() != core::kExitOk) result.failed.push_back(d.sysname);
-    result.exit_code = std::max(result.exit_code, summary.exit_code());
+    // The same lock a udev event for it takes.
+    plan.events.push_back({"iface-add", d.sysname, "iface-" + d.sysname, &iface_plugins});
   }
-  return result;
+  return plan;
 }
 
 // 30-coldplug-ifaces (boot stage "mount"): the interfaces present at boot get what a
-// hotplugged one gets. Interfaces the image's own network configuration set up are
-// left to it (20-dhcp-iface sees their address or their manager's claim).
-// 30-coldplug-ifaces: the interfaces present at boot get what a hotplugged one gets;
-// those the image's own network configuration set up are left to it (20-dhcp-iface
-// sees their address or their manager's claim). Under systemd each one is handed to
-// its guestkit-iface@ unit, as udev hands a hotplugged one, and the stage goes on:
-// waiting here for a lease held the config stage, and so sshd, for the whole DHCP
-// exchange (5.7 s in the e2e guest), though nothing before sshd needs the network.
-// Without systemd the stage does the work itself.
+// hotplugged one gets; those the image's own network configuration set up are left
+// to it (20-dhcp-iface sees their address or their manager's claim). Under systemd
+// each one is handed to its guestkit-iface@ unit, as udev hands a hotplugged one, and
+// the stage goes on: waiting here for a lease held the config stage, and so sshd, for
+// the whole DHCP exchange (5.7 s in the e2e guest), though nothing before sshd needs
+// the network. Without systemd (or when a unit cannot start) the runner runs the
+// iface-add events this returns, right after it.
 core::Result<Outcome> coldplug_ifaces(PluginContext& p) {
   const auto mode = systemd_running(p.ctx.root) ? ColdplugMode::units : ColdplugMode::here;
-  auto r = coldplug_ifaces(p.ctx, mode);
-  if (!r.failed.empty()) {
-    std::string names;
-    for (const auto& n : r.failed) names += (names.empty() ? "" : ", ") + n;
-    return core::make_error(core::Errc::failed, "iface-add failed for " + names);
-  }
-  if (r.handled == 0) return Outcome::skipped;
-  return r.changed ? Outcome::changed : Outcome::unchanged;
+  auto plan = coldplug_ifaces(p.ctx, mode);
+  if (!plan) return std::move(plan).error();
+  p.events = std::move(plan->events);
+  // Nothing handed and nothing to run: skipped; the runner folds the events in.
+  return plan->handed > 0 ? Outcome::changed : Outcome::skipped;
 }
 
 int print_status(core::Context& ctx, std::ostream& out) {

@@ -1,6 +1,7 @@
 #pragma once
-// guestkit-iface --coldplug (and the boot plugin 30-coldplug-ifaces): the iface-add
-// plugins for every handled interface present now; --status: what guestkit manages.
+// guestkit-iface --coldplug (and the boot plugin 30-coldplug-ifaces): an iface-add
+// event for every handled interface present now, which the runner or the helper's
+// driver runs; --status: what guestkit manages.
 
 #include <iosfwd>
 #include <string>
@@ -12,29 +13,30 @@
 
 namespace guestkit::plugins::iface {
 
-struct ColdplugResult {
-  int exit_code = 0;        // the worst of the runs (core::ExitCode)
-  std::size_t handled = 0;  // interfaces the iface-add plugins ran for
-  std::size_t changed = 0;  // ... of which some plugin changed something
-  std::vector<std::string> failed;
-};
 // How the interfaces present are set up.
-//   here:  the iface-add plugins run in this process, one interface after the other,
-//          each waiting for its lease (guestkit-iface --coldplug; a boot without
-//          systemd, where nothing else would run them).
+//   here:  every one becomes an iface-add event for the caller to run (run_events in
+//          plugins/runner.hpp: one interface after the other, each waiting for its
+//          lease): guestkit-iface --coldplug, or a boot without systemd, where
+//          nothing else would set them up.
 //   units: each interface is handed to guestkit-iface@NAME.service, exactly as the
 //          udev rule hands a hotplugged one (`systemctl --no-block start`, a no-op
 //          when udev's own coldplug event started it already): the unit brings the
 //          link up, gets the lease, applies the default-route policy and runs the
 //          hook, while the boot goes on. What needs the network waits for
 //          network-online.target, which those units come before. An interface
-//          whose unit cannot be started is set up here instead.
+//          whose unit cannot be started becomes an event, set up here instead.
 enum class ColdplugMode { here, units };
-ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode = ColdplugMode::here);
+struct ColdplugPlan {
+  std::size_t handed = 0;        // interfaces handed to their units
+  std::vector<EventRun> events;  // iface-add for each of the others, in order
+};
+// Fails only when the interfaces cannot be listed.
+core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx,
+                                           ColdplugMode mode = ColdplugMode::here);
 // The unit that sets one interface up under systemd (config/systemd/guestkit-iface@).
 std::string iface_unit(std::string_view name);
 // 30-coldplug-ifaces (boot stage "mount"): the above as a plugin, in units mode under
-// systemd, here otherwise.
+// systemd, here otherwise; the runner runs its events right after it.
 core::Result<Outcome> coldplug_ifaces(PluginContext& p);
 
 // One line per interface handled now or with state left: name, index, kind, what

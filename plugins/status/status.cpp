@@ -10,10 +10,11 @@
 #include "core/log.hpp"
 #include "core/paths.hpp"
 #include "plugins/cpu/online_cpu.hpp"
-#include "plugins/memory/online_memory.hpp"
 #include "plugins/disk/records.hpp"
 #include "plugins/iface/iface.hpp"
+#include "plugins/memory/online_memory.hpp"
 #include "plugins/plugin.hpp"
+#include "plugins/runner.hpp"
 
 namespace guestkit::plugins::status {
 namespace {
@@ -37,9 +38,9 @@ std::string runs(const std::string& name) {
   return std::string(core::paths::kRunsDir) + "/" + name;
 }
 
-// The time of the last run record among `names` whose run changed something (or did,
+// The time of the last run record among `paths` whose run changed something (or did,
 // for records without per-plugin status), 0 if none.
-std::int64_t last_change(const core::Root& root, std::initializer_list<std::string> paths) {
+std::int64_t last_change(const core::Root& root, const std::vector<std::string>& paths) {
   std::int64_t best = 0;
   for (const auto& p : paths) {
     auto j = read_json(root, p);
@@ -135,14 +136,20 @@ json collect(const core::Context& ctx, const std::string& instance_id) {
     }
   out["interfaces"] = ifaces;
 
-  const std::string boot_mount = std::string(core::paths::kBootReportPrefix) + "mount.json";
+  // The boot's mount stage, every object's record of the hotplug trigger (and the
+  // single record of older releases), the last prepare-unplug.
+  const auto since_records = [](const core::Root& r, std::string_view trigger) {
+    std::vector<std::string> paths = record_paths(r, trigger);
+    paths.push_back(std::string(core::paths::kBootReportPrefix) + "mount.json");
+    paths.push_back(runs(kPrepareUnplugRecord));
+    return paths;
+  };
   if (auto c = cpu::status(root)) {
     out["cpus"] = {{"online", sysfs::format_ranges("cpu", c->online)},
                    {"offline", sysfs::format_ranges("cpu", c->offline)},
                    {"fixed", sysfs::format_ranges("cpu", c->fixed)},
                    {"online_count", c->online.size()},
-                   {"since", last_change(root, {boot_mount, runs("cpu-add.json"),
-                                                runs(kPrepareUnplugRecord)})}};
+                   {"since", last_change(root, since_records(root, "cpu-add"))}};
   }
   if (auto m = memory::status(ctx)) {
     json zones = nullptr;
@@ -154,8 +161,7 @@ json collect(const core::Context& ctx, const std::string& instance_id) {
                      {"offline_bytes", m->offline.size() * m->block_size},
                      {"auto_online", m->auto_online},
                      {"zones", zones},
-                     {"since", last_change(root, {boot_mount, runs("memory-add.json"),
-                                                  runs(kPrepareUnplugRecord)})}};
+                     {"since", last_change(root, since_records(root, "memory-add"))}};
   }
   json last = json::object();
   if (auto j = read_json(root, runs(kPrepareDetachRecord))) last["detach"] = *j;

@@ -14,8 +14,9 @@
 //    "last_prepare": {"detach": {...}, "unplug": {...}}}
 //
 // Times are seconds since the epoch (UTC); "since" of cpus and memory is the last
-// hotplug run or prepare-unplug that changed them (the records in /run/guestkit/runs),
-// else the boot's mount stage (coldplug).
+// hotplug run or prepare-unplug that changed them (the records in /run/guestkit/runs:
+// runs/cpu-add/cpuN.json, one per CPU, and 0.1.0's single runs/cpu-add.json), else
+// the boot's mount stage (coldplug).
 
 #include <nlohmann/json.hpp>
 #include <string>

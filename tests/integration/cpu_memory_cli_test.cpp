@@ -75,7 +75,7 @@ TEST_CASE("guestkit-cpu run by udev onlines the CPU of the event", "[cpu-cli]") 
   CHECK(has(r.err, "guestkit-cpu: cpu2: online\n"));
   CHECK(has(r.err, "guestkit-cpu: 10-online-cpu: changed ("));
   CHECK(fs::exists(t.path() / "run/guestkit/lock/cpu-cpu2.lock"));
-  CHECK(fs::exists(t.path() / "run/guestkit/runs/cpu-add.json"));
+  CHECK(fs::exists(t.path() / "run/guestkit/runs/cpu-add/cpu2.json"));
 
   // Events that are not ours, or need nothing, change nothing and succeed.
   for (const Env& other :

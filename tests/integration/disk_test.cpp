@@ -246,6 +246,14 @@ TEST_CASE("two disks with one label attached at once get distinct mountpoints", 
   REQUIRE_FALSE(two.empty());
   // One each, never both on one path.
   CHECK((one.find("/dev/" + a + " ") != std::string::npos) != (two.find("/dev/" + a + " ") != std::string::npos));
+  // And a run record each (0.1.0 kept one runs/disk-add.json: the last event's).
+  for (const auto& name : {a, b}) {
+    INFO(name);
+    std::ifstream in("/run/guestkit/runs/disk-add/" + name + ".json");
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    CHECK(text.find("\"object\": \"" + name + "\"") != std::string::npos);
+    CHECK(text.find("\"status\": \"changed\"") != std::string::npos);
+  }
 }
 
 TEST_CASE("hostile and unusual labels stay inside disk.root, reversibly named", "[disk]") {
@@ -354,6 +362,15 @@ TEST_CASE("coldplug mounts what is present, reconciles vanished records, then ha
   CHECK_FALSE(lab.mountinfo_of(lab.srv() / "cold-b").empty());
   CHECK_FALSE(fs::exists("/run/guestkit/disks/loop250"));
   CHECK_FALSE(fs::exists(lab.srv() / "ghost"));
+  // The driver ran each as its own event: the vanished disk's remove first, then an
+  // add per disk, each with its record.
+  const auto removed = r.err.find("disk-remove: 1 plugin");
+  const auto added_a = r.err.find("10-mount-disk: changed");
+  CHECK(removed < added_a);
+  CHECK(added_a != std::string::npos);
+  for (const std::string& rec :
+       {std::string("disk-remove/loop250"), "disk-add/" + a, "disk-add/" + b})
+    CHECK(fs::exists("/run/guestkit/runs/" + rec + ".json"));
   auto again = lab.disk({"--coldplug"});
   CHECK(again.exit_code == 0);
   CHECK(again.err.find(": changed (") == std::string::npos);

@@ -57,7 +57,7 @@ TEST_CASE("guestkit-iface from a udev environment on an image tree", "[iface-cli
   CHECK(r.out.find("would bring up the link of ens5\n") != std::string::npos);
   CHECK(r.out.find("would run networkctl reconfigure ens5\n") != std::string::npos);
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-ens5.network"));
-  CHECK(fs::exists(t.path() / "run/guestkit/runs/iface-add.json"));
+  CHECK(fs::exists(t.path() / "run/guestkit/runs/iface-add/ens5.json"));
 
   // Another subsystem, or an action without a trigger: nothing, exit 0.
   auto other = add;

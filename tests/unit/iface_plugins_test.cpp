@@ -319,6 +319,12 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface"));
   // guestkit-iface --coldplug (an admin asking for it now) still does the work here.
   auto here = iface::coldplug_ifaces(ctx);
-  CHECK(here.handled == 2);
+  REQUIRE(here);
+  CHECK(here->handed == 0);
+  REQUIRE(here->events.size() == 2);
+  CHECK(here->events[0].trigger == "iface-add");
+  CHECK(here->events[0].object == "eth0");
+  CHECK(here->events[1].lock == "iface-eth1");
+  CHECK(plugins::events_exit_code(plugins::run_events(ctx, here->events, {})) == 0);
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
 }

@@ -107,3 +107,29 @@ TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-wh
     CHECK(s["memory"]["since"] == s["last_prepare"]["unplug"]["at"]);
   }
 }
+
+TEST_CASE("status: the CPUs' since is the last of every CPU's record, old single file too",
+          "[status]") {
+  TempDir t;
+  FakeSysfs sys(t);
+  sys.cpus(4, {3});
+  sys.memory(8, 128 * kMiB, {6, 7});
+  const core::Context ctx(t.root(), core::Config{});
+  stage(t, "mount", plugins::RunStatus::changed, 1001);
+  const auto mount = status::collect(ctx, "vm-1")["boot"]["stages"]["mount"]["finished"];
+  const std::int64_t later = mount.get<std::int64_t>() + 100;
+  // Two CPUs' events, each with its own record: the later one counts, whichever
+  // directory entry comes first.
+  t.write("run/guestkit/runs/cpu-add/cpu2.json", json{{"finished", later + 20}}.dump());
+  t.write("run/guestkit/runs/cpu-add/cpu3.json", json{{"finished", later}}.dump());
+  auto s = status::collect(ctx, "vm-1");
+  CHECK(s["cpus"]["since"] == later + 20);
+  CHECK(s["memory"]["since"] == mount);  // no memory event: the boot's coldplug
+  // 0.1.0's one record for every CPU (left in /run by an upgrade) is still read.
+  t.write("run/guestkit/runs/cpu-add.json", json{{"finished", later + 50}}.dump());
+  CHECK(status::collect(ctx, "vm-1")["cpus"]["since"] == later + 50);
+  // A temp file of an atomic write in progress is no record.
+  t.write("run/guestkit/runs/cpu-add/.cpu1.json.gk-0123456789abcdef",
+          json{{"finished", later + 90}}.dump());
+  CHECK(status::collect(ctx, "vm-1")["cpus"]["since"] == later + 50);
+}
