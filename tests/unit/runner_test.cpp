@@ -382,7 +382,7 @@ TEST_CASE("every built-in plugin is the one the manual pages list, with its trig
   std::ifstream agent(std::string(GUESTKIT_SOURCE_DIR) + "/config/man/guestkit-agent.8.scd.in");
   REQUIRE(agent);
   const std::regex alone(R"(\*([0-9]{2}-[a-z-]+)\*)");
-  const std::regex word(R"(\*([a-z-]+)\*)");
+  const std::regex op_word(R"(\*([a-z-]+)\*)");
   bool in_list = false;
   std::string ops_paragraph;
   for (std::string line; std::getline(agent, line);) {
@@ -398,7 +398,7 @@ TEST_CASE("every built-in plugin is the one the manual pages list, with its trig
   REQUIRE(paren != std::string::npos);
   const std::string heads = ops_paragraph.substr(0, ops_paragraph.find(" run the same"));
   std::vector<std::string> ops;
-  for (std::sregex_iterator o(heads.begin(), heads.end(), word), e; o != e; ++o)
+  for (std::sregex_iterator o(heads.begin(), heads.end(), op_word), e; o != e; ++o)
     ops.push_back((*o)[1]);
   std::istringstream groups(
       ops_paragraph.substr(paren + 11, ops_paragraph.find(')', paren) - paren - 11));
