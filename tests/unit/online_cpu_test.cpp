@@ -77,8 +77,9 @@ TEST_CASE("a running CPU without an online file is not hotpluggable: done at onc
 
 TEST_CASE("an online file that appears late is waited for", "[cpu]") {
   // Events, not wall-clock ceilings: the "kernel" creates the file only once the wait
-  // has started (a promise), and says when; the wait must end after that and well
-  // before its 60 s deadline (backoff tops out at 64 ms: found soon after it appears).
+  // has started (a promise), and says when; the wait must end after that and long
+  // before its 60 s deadline (it polls, backing off to 64 ms; a wait that slept to its
+  // deadline, or looked only once, fails here).
   TempDir t;
   FakeSysfs sys(t);
   sys.cpu(3, std::nullopt);  // registered, attributes not there yet
