@@ -3,11 +3,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+
+#include "core/exec.hpp"
 
 namespace guestkit::test {
 
@@ -99,6 +102,69 @@ bool running_as_root() { return ::geteuid() == 0; }
 
 std::filesystem::path built_binary(std::string_view subdir, std::string_view name) {
   return std::filesystem::path(GUESTKIT_BINARY_DIR) / subdir / name;
+}
+
+std::string ssh_keygen_fingerprint(const TempDir& dir, std::string_view line) {
+  const auto path = dir.write("line", std::string(line) + "\n", 0600);
+  auto r = core::run({"ssh-keygen", "-l", "-E", "sha256", "-f", path.string()});
+  if (!r) throw std::runtime_error("ssh-keygen: " + r.error().message());
+  if (!r->success()) return {};
+  const auto start = r->out.find("SHA256:");
+  if (start == std::string::npos)
+    throw std::runtime_error("ssh-keygen printed no SHA256: " + r->out);
+  return r->out.substr(start, r->out.find(' ', start) - start);
+}
+
+std::optional<std::string> UnitFile::get(std::string_view section, std::string_view key) const {
+  std::optional<std::string> value;
+  for (const auto& s : settings)
+    if (s.section == section && s.key == key) value = s.value;
+  return value;
+}
+
+std::vector<std::string> UnitFile::sections() const {
+  std::vector<std::string> out;
+  for (const auto& s : settings)
+    if (std::find(out.begin(), out.end(), s.section) == out.end()) out.push_back(s.section);
+  return out;
+}
+
+UnitFile parse_unit_file(std::string_view text) {
+  UnitFile file;
+  const auto trim = [](std::string_view v) {
+    const auto first = v.find_first_not_of(" \t");
+    if (first == std::string_view::npos) return std::string();
+    return std::string(v.substr(first, v.find_last_not_of(" \t") - first + 1));
+  };
+  std::string section;
+  std::size_t number = 0;
+  std::string pending;  // a line continued by a trailing backslash
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    std::string line = trim(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    ++number;
+    if (pending.empty() && (line.empty() || line[0] == '#' || line[0] == ';')) continue;
+    if (!line.empty() && line.back() == '\\') {
+      line.back() = ' ';
+      pending += line;
+      if (!text.empty()) continue;
+      line.clear();
+    }
+    line = pending + line;
+    pending.clear();
+    if (line.front() == '[' && line.back() == ']') {
+      section = line.substr(1, line.size() - 2);
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (section.empty() || eq == std::string::npos || trim(line.substr(0, eq)).empty()) {
+      if (file.error.empty()) file.error = "line " + std::to_string(number) + ": " + line;
+      continue;
+    }
+    file.settings.push_back({section, trim(line.substr(0, eq)), trim(line.substr(eq + 1))});
+  }
+  return file;
 }
 
 }  // namespace guestkit::test

@@ -4,8 +4,10 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/root.hpp"
 
@@ -55,6 +57,30 @@ bool running_as_root();
 
 // Path of a built binary: GUESTKIT_BINARY_DIR/<subdir>/<name>.
 std::filesystem::path built_binary(std::string_view subdir, std::string_view name);
+
+// OpenSSH's reader as the oracle for authorized_keys lines: the SHA256 fingerprint
+// `ssh-keygen -l -E sha256 -f FILE` prints for the first key it reads from a file (in
+// `dir`) holding `line`, or "" when it reads none. Throws when ssh-keygen cannot be run
+// or prints no fingerprint on success.
+std::string ssh_keygen_fingerprint(const TempDir& dir, std::string_view line);
+
+// A file in systemd's unit-file syntax (systemd.syntax(7): a .network, .service...)
+// read as systemd reads it, so a test checks what the file means rather than its
+// bytes: "[Section]" lines, "Key=Value" with white space around both trimmed, "#" and
+// ";" comment lines, a trailing backslash joining the next line (with a space).
+// `error` names the first line systemd would reject (an assignment before any section,
+// a line that is neither); empty when the file is valid.
+struct UnitFile {
+  struct Setting {
+    std::string section, key, value;
+  };
+  std::vector<Setting> settings;  // in file order
+  std::string error;
+  // The value systemd uses for a single-valued key: the last assignment; nullopt if none.
+  std::optional<std::string> get(std::string_view section, std::string_view key) const;
+  std::vector<std::string> sections() const;  // each once, in file order
+};
+UnitFile parse_unit_file(std::string_view text);
 
 }  // namespace guestkit::test
 

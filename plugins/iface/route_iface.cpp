@@ -92,35 +92,49 @@ std::vector<iface::RemovedRoute> current(const std::vector<iface::RemovedRoute>&
   return out;
 }
 
-core::Result<core::Lock> routes_lock(const core::Context& ctx) {
-  return core::Lock::acquire(ctx.root, iface::kRoutesLock, kRoutesLockWait);
-}
+// What both directions start from, read under the routes lock (held until it goes):
+// the live interfaces and routes, the record of default routes removed, and that
+// record's entries still valid now (`kept`, to be saved when it differs).
+struct Snapshot {
+  core::Lock lock;
+  Live live;
+  std::vector<iface::RemovedRoute> record, kept;
+};
 
-core::Result<Outcome> apply_policy(const core::Context& ctx) {
-  // Gather, decide, change and record under one lock: the policy of another
-  // interface's event must see what this one did, never a state from before it.
-  auto lock = routes_lock(ctx);
+core::Result<Snapshot> snapshot(const core::Context& ctx) {
+  auto lock = core::Lock::acquire(ctx.root, iface::kRoutesLock, kRoutesLockWait);
   if (!lock) return std::move(lock).error();
   auto live = gather(ctx);
   if (!live) return std::move(live).error();
   auto record = iface::read_removed_routes(ctx.root);
   if (!record) return std::move(record).error();
-  auto decision = iface::decide_default_routes(live->indexes, live->addresses, live->routes);
+  auto kept = current(*record, *live);
+  return Snapshot{std::move(lock).value(), std::move(live).value(), std::move(record).value(),
+                  std::move(kept)};
+}
+
+core::Result<Outcome> apply_policy(const core::Context& ctx) {
+  // Gather, decide, change and record under one lock: the policy of another
+  // interface's event must see what this one did, never a state from before it.
+  auto snap = snapshot(ctx);
+  if (!snap) return std::move(snap).error();
+  Live& live = snap->live;
+  auto& kept = snap->kept;
+  auto decision = iface::decide_default_routes(live.indexes, live.addresses, live.routes);
   core::log_debug("default route: ", decision.why);
   // Every state needed is read before anything changes: one that cannot be read
   // stops the policy here rather than passing for "not ours".
   std::map<int, std::optional<iface::State>> states;
   for (const auto& r : decision.remove) {
     if (states.count(r.ifindex)) continue;
-    auto state = iface::read_state(ctx.root, live->names[r.ifindex]);
+    auto state = iface::read_state(ctx.root, live.names[r.ifindex]);
     if (!state) return std::move(state).error();
     states[r.ifindex] = std::move(state).value();
   }
 
-  auto kept = current(*record, *live);
   std::optional<core::Error> failed;
   for (const auto& r : decision.remove) {
-    const std::string& name = live->names[r.ifindex];
+    const std::string& name = live.names[r.ifindex];
     if (const auto& s = states[r.ifindex]) tell_manager(ctx, name, *s, false);
     auto d = nl::delete_route(r);
     // ESRCH: the manager we just told dropped it first.
@@ -141,7 +155,7 @@ core::Result<Outcome> apply_policy(const core::Context& ctx) {
     core::log_info(name, ": removed the default route", r.gateway ? " via " + r.gateway->str() : "",
                    " (", decision.why, ")");
   }
-  if (kept != *record) {
+  if (kept != snap->record) {
     if (auto w = iface::write_removed_routes(ctx.root, kept); !w) return std::move(w).error();
   }
   if (failed) return std::move(*failed);
@@ -149,20 +163,17 @@ core::Result<Outcome> apply_policy(const core::Context& ctx) {
 }
 
 core::Result<Outcome> restore(const core::Context& ctx) {
-  auto lock = routes_lock(ctx);
-  if (!lock) return std::move(lock).error();
-  auto live = gather(ctx);
-  if (!live) return std::move(live).error();
-  auto record = iface::read_removed_routes(ctx.root);
-  if (!record) return std::move(record).error();
-  auto kept = current(*record, *live);
+  auto snap = snapshot(ctx);
+  if (!snap) return std::move(snap).error();
+  const Live& live = snap->live;
+  auto& kept = snap->kept;
   const auto save = [&]() -> core::Status {
-    if (kept == *record) return {};
+    if (kept == snap->record) return {};
     return iface::write_removed_routes(ctx.root, kept);
   };
   std::set<int> removed;
   for (const auto& r : kept) removed.insert(r.ifindex);
-  const int index = iface::choose_restore(live->indexes, removed, live->addresses, live->routes);
+  const int index = iface::choose_restore(live.indexes, removed, live.addresses, live.routes);
   if (index == 0) {
     if (auto w = save(); !w) return std::move(w).error();
     return Outcome::unchanged;

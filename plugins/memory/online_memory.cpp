@@ -109,12 +109,15 @@ core::Result<Onlined> Onliner::online(unsigned id, bool explain) {
     auto zones = block->read(kValidZones);
     return zones && *zones ? **zones : "";
   };
+  const auto write_state = [&](std::string_view value) {
+    return write_ ? write_(*block, kState, value) : block->write(kState, value);
+  };
   Decision d = decide(ctx_->config.memory, zones_, block_size_,
                       automatic && ctx_->dry_run ? valid_zones() : "", why);
   if (ctx_->dry_run) {
     ctx_->would("write " + std::string(d.state) + " to " + block->display(kState) + " (" + d.why +
                 ")");
-  } else if (auto written = block->write(kState, d.state); !written) {
+  } else if (auto written = write_state(d.state); !written) {
     // Writing a state the block is already in is EINVAL: a distribution rule or the
     // kernel may have onlined it between our read and our write.
     auto now = block->read(kState);
@@ -126,8 +129,7 @@ core::Result<Onlined> Onliner::online(unsigned id, bool explain) {
             ? decide(ctx_->config.memory, zones_, block_size_, valid_zones(), why)
             : d;
     if (other.state == d.state) return std::move(written).error();
-    if (auto retried = block->write(kState, other.state); !retried)
-      return std::move(retried).error();
+    if (auto retried = write_state(other.state); !retried) return std::move(retried).error();
     d = other;
   }
   if (zones_) account(*zones_, d.state, block_size_);

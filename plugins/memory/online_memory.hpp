@@ -9,6 +9,7 @@
 // memory to it unless memory.ignore_auto_online says otherwise.
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -33,6 +34,11 @@ struct Onlined {
   std::string detail;  // why: the policy's reasoning, or why the block was left
 };
 
+// How a block's state is written: sysfs::Dir::write, unless a test stands in for the
+// kernel's answers (EBUSY, EINVAL), which a file in a fake tree never gives.
+using StateWriter = std::function<core::Status(const sysfs::Dir& block, std::string_view attr,
+                                               std::string_view value)>;
+
 // Everything a decision needs, read once per process: a sweep over thousands of
 // blocks reads the zone sizes once and books each block it onlines itself.
 class Onliner {
@@ -55,6 +61,7 @@ class Onliner {
   std::uint64_t block_size() const noexcept { return block_size_; }
   const std::string& auto_online() const noexcept { return auto_online_; }
   const std::optional<ZoneTotals>& zones() const noexcept { return zones_; }
+  void set_writer(StateWriter write) { write_ = std::move(write); }
 
  private:
   Onliner(const core::Context& ctx, sysfs::Dir dir) : ctx_(&ctx), dir_(std::move(dir)) {}
@@ -65,6 +72,7 @@ class Onliner {
   std::uint64_t block_size_ = 0;  // 0: unknown
   std::string auto_online_ = "offline";
   std::optional<ZoneTotals> zones_;  // std::nullopt: unknown
+  StateWriter write_;                // empty: sysfs::Dir::write
 };
 
 // Every offline block, in address order, in this one process.

@@ -69,23 +69,6 @@ la_int64_t on_skip(struct archive*, void* data, la_int64_t request) {
 
 using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
 
-const char* entry_kind(mode_t type) {
-  switch (type) {
-    case AE_IFLNK:
-      return "a symbolic link";
-    case AE_IFCHR:
-      return "a character device";
-    case AE_IFBLK:
-      return "a block device";
-    case AE_IFIFO:
-      return "a fifo";
-    case AE_IFSOCK:
-      return "a socket";
-    default:
-      return "not a regular file";
-  }
-}
-
 core::Error archive_error(struct archive* a, const Source& src, const std::string& what) {
   if (src.error) return core::errno_error(what, src.error);
   const char* msg = archive_error_string(a);
@@ -146,7 +129,7 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
     }
     if (type == AE_IFDIR) continue;
     if (type != AE_IFREG) {
-      c.refuse(name, entry_kind(type));
+      c.refuse(name, member_kind(type));
       continue;
     }
     if (w.swap) {
@@ -212,6 +195,23 @@ core::Result<ArchivePtr> open_archive(Source& src, bool iso, const std::string& 
 }
 
 }  // namespace
+
+const char* member_kind(mode_t type) {
+  switch (type) {
+    case AE_IFLNK:
+      return "a symbolic link";
+    case AE_IFCHR:
+      return "a character device";
+    case AE_IFBLK:
+      return "a block device";
+    case AE_IFIFO:
+      return "a fifo";
+    case AE_IFSOCK:
+      return "a socket";
+    default:
+      return "not a regular file or directory";
+  }
+}
 
 core::Result<std::uint64_t> size_of_fd(int fd) {
   struct stat st {};

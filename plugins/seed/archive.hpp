@@ -2,6 +2,8 @@
 // libarchive readers over an open descriptor (pread at an offset, never the file
 // position): iso9660 from byte 0, tar from kSwapSeedOffset. Internal to plugins/seed.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,5 +44,10 @@ struct SwapTar {
 // member is in neither the guestkit/ nor the gandi/ layout.
 core::Result<std::optional<SwapTar>> read_swap_tar(int fd, const std::string& origin,
                                                    bool want_data);
+
+// Why a member of this libarchive type (archive_entry_filetype) is refused, for a
+// member neither a regular file nor a directory: "a symbolic link", "a fifo"... The
+// seed readers and the kernel-modules installer name refusals alike.
+const char* member_kind(mode_t type);
 
 }  // namespace guestkit::plugins::seed::detail

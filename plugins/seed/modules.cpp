@@ -22,6 +22,7 @@
 #include "core/exec.hpp"
 #include "core/fd.hpp"
 #include "core/log.hpp"
+#include "plugins/seed/archive.hpp"
 #include "plugins/seed/discover.hpp"
 #include "plugins/seed/layout.hpp"
 
@@ -111,23 +112,6 @@ core::Result<ArchivePtr> open_tarball(std::string_view data, const std::string& 
   return a;
 }
 
-const char* kind_of(mode_t type) {
-  switch (type) {
-    case AE_IFLNK:
-      return "a symbolic link";
-    case AE_IFCHR:
-      return "a character device";
-    case AE_IFBLK:
-      return "a block device";
-    case AE_IFIFO:
-      return "a fifo";
-    case AE_IFSOCK:
-      return "a socket";
-    default:
-      return "not a regular file or directory";
-  }
-}
-
 // Pass 1: every member checked, nothing written. Returns the files to install
 // (member name -> path under the seed's directory), or the refusals in `out`.
 core::Result<std::map<std::string, std::string>> check_members(std::string_view tarball,
@@ -177,7 +161,7 @@ core::Result<std::map<std::string, std::string>> check_members(std::string_view 
       continue;
     }
     if (type != AE_IFDIR && type != AE_IFREG) {
-      refuse(name, kind_of(type));
+      refuse(name, detail::member_kind(type));
       continue;
     }
     const Member m = classify(name, type == AE_IFDIR, release);

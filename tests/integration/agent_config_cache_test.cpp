@@ -28,26 +28,9 @@ namespace {
 // Starts guestkit-agent on a unix socket with the root's own configuration (no
 // --config: the cache is in play), sends a clear (keyless) set-hostname, stops it.
 gc::ExecResult clear_order(const gt::AgentLab& lab, const std::string& hostname) {
-  const auto path = lab.tmp().path() / "agent.sock";
-  std::filesystem::remove(path);
-  const auto agent = gt::built_binary("agent", "guestkit-agent");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(agent.c_str(), "guestkit-agent", "--root", lab.root().c_str(), "--log-file",
-            (lab.tmp().path() / "listen.log").c_str(), "--listen",
-            ("unix:" + path.string()).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{pid};
-  for (int i = 0; i < 300 && !std::filesystem::exists(path); ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(std::filesystem::exists(path));
-  return lab.ctl({"--connect", "unix:" + path.string(), "set-hostname", hostname}, {}, false);
+  const gt::UnixListener agent(lab);
+  REQUIRE(agent.ready());
+  return lab.ctl({"--connect", agent.connect_spec(), "set-hostname", hostname}, {}, false);
 }
 
 }  // namespace

@@ -284,4 +284,32 @@ std::string read_host(const std::filesystem::path& path) {
   return os.str();
 }
 
+UnixListener::UnixListener(const AgentLab& lab, const std::vector<std::string>& args)
+    : path_(lab.tmp().path() / "agent.sock") {
+  std::filesystem::remove(path_);
+  std::vector<std::string> argv{"guestkit-agent", "--root", lab.root().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--log-file", (lab.tmp().path() / "listen.log").string(), "--listen",
+                           "unix:" + path_.string()});
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  const auto agent = built_binary("agent", "guestkit-agent");
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::execv(agent.c_str(), cargv.data());
+    ::_exit(127);
+  }
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  for (int i = 0; i < 300 && !std::filesystem::exists(path_); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ready_ = std::filesystem::exists(path_);
+}
+
+UnixListener::~UnixListener() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);  // the agent this object started, by its pid
+  ::waitpid(pid_, nullptr, 0);
+}
+
 }  // namespace guestkit::test

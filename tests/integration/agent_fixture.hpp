@@ -56,6 +56,24 @@ class AgentLab {
   unsigned port_ = 0;
 };
 
+// guestkit-agent --listen unix:TMP/agent.sock on the lab's root, logging to
+// TMP/listen.log, with `args` (--config ...) before --listen; SIGTERMed and reaped
+// when it goes, whatever the test did.
+class UnixListener {
+ public:
+  explicit UnixListener(const AgentLab& lab, const std::vector<std::string>& args = {});
+  ~UnixListener();
+  UnixListener(const UnixListener&) = delete;
+  UnixListener& operator=(const UnixListener&) = delete;
+  bool ready() const { return ready_; }  // its socket appeared within 3 s
+  std::string connect_spec() const { return "unix:" + path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
 // A TCP proxy on 127.0.0.1 (free port) to `target_port` that records both directions.
 class RecordingProxy {
  public:

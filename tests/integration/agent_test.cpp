@@ -461,25 +461,9 @@ TEST_CASE("agent single ops obey plugins.enabled and run plugins.d/<op>/", "[age
 TEST_CASE("agent --listen unix with auth none takes clear orders", "[agent-xinetd]") {
   gt::AgentLab lab;  // for the root and the tools; its xinetd stays idle
   const auto conf = lab.tmp().write("none.yml", "agent:\n  auth: none\n  allow_from: [unix]\n");
-  const auto path = lab.tmp().path() / "agent.sock";
-  const auto agent = gt::built_binary("agent", "guestkit-agent");
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl(agent.c_str(), "guestkit-agent", "--root", lab.root().c_str(), "--config", conf.c_str(),
-            "--log-file", (lab.tmp().path() / "listen.log").c_str(), "--listen",
-            ("unix:" + path.string()).c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{pid};
-  for (int i = 0; i < 200 && !std::filesystem::exists(path); ++i) std::this_thread::sleep_for(10ms);
-  const auto res =
-      lab.ctl({"--connect", "unix:" + path.string(), "set-hostname", "plain"}, {}, false);
+  const gt::UnixListener agent(lab, {"--config", conf.string()});
+  REQUIRE(agent.ready());
+  const auto res = lab.ctl({"--connect", agent.connect_spec(), "set-hostname", "plain"}, {}, false);
   INFO(res.out << res.err);
   CHECK(res.exit_code == 0);
   CHECK(lab.root_file("/etc/hostname") == "plain\n");

@@ -16,39 +16,10 @@
 namespace core = guestkit::core;
 namespace fs = std::filesystem;
 using guestkit::test::DiskLab;
+using guestkit::test::in_swaps;
+using guestkit::test::SwapOff;
 
 namespace {
-
-core::ExecResult boot(const DiskLab& lab, const std::string& yaml, std::vector<std::string> args) {
-  lab.dir().write("boot.yml", yaml);
-  std::vector<std::string> argv{guestkit::test::built_binary("plugins", "guestkit-boot").string(),
-                                "--root",
-                                (lab.dir().path() / "root").string(),
-                                "--config",
-                                (lab.dir().path() / "boot.yml").string(),
-                                "--log-stderr"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  core::ExecOptions o;
-  o.timeout = std::chrono::seconds(120);
-  auto r = core::run(argv, o);
-  REQUIRE(r);
-  return std::move(r).value();
-}
-
-bool in_swaps(const std::string& dev) {
-  std::ifstream in("/proc/swaps");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(dev + " ", 0) == 0) return true;
-  return false;
-}
-
-// swapoff on scope exit, whatever happened.
-struct SwapOff {
-  std::string dev;
-  ~SwapOff() {
-    if (in_swaps(dev)) (void)core::run({"swapoff", dev});
-  }
-};
 
 std::string blkid_value(const std::string& dev, const std::string& tag) {
   auto r = core::run({"blkid", "-p", "-o", "value", "-s", tag, dev});
@@ -75,14 +46,14 @@ TEST_CASE("swap: a blank disk is formatted and enabled, then left alone", "[boot
   SwapOff guard{dev};
   const std::string yaml = "swap: {device: " + dev + "}\n";
 
-  auto dry = boot(lab, yaml, {"--dry-run", "bootstrap"});
+  auto dry = lab.boot(yaml, {"--dry-run", "bootstrap"});
   INFO(dry.err);
   CHECK(dry.exit_code == 0);
   CHECK(dry.out.find("would mkswap -L swap " + dev) != std::string::npos);
   CHECK_FALSE(in_swaps(dev));
   CHECK(blkid_value(dev, "TYPE").empty());
 
-  auto r = boot(lab, yaml, {"--only", "01-setup-swap", "bootstrap"});
+  auto r = lab.boot(yaml, {"--only", "01-setup-swap", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.err.find("01-setup-swap: changed") != std::string::npos);
@@ -90,7 +61,7 @@ TEST_CASE("swap: a blank disk is formatted and enabled, then left alone", "[boot
   CHECK(blkid_value(dev, "TYPE") == "swap");
   CHECK(blkid_value(dev, "LABEL") == "swap");
 
-  auto again = boot(lab, yaml, {"--only", "01-setup-swap", "bootstrap"});
+  auto again = lab.boot(yaml, {"--only", "01-setup-swap", "bootstrap"});
   CHECK(again.exit_code == 0);
   CHECK(again.err.find("01-setup-swap: unchanged") != std::string::npos);
 }
@@ -104,7 +75,7 @@ TEST_CASE("swap: an existing swap is only enabled, keeping its UUID", "[boot-dev
   lab.must({"mkswap", "-L", "swap", dev});
   const std::string uuid = blkid_value(dev, "UUID");
   REQUIRE_FALSE(uuid.empty());
-  auto r = boot(lab, "swap: {device: " + dev + "}\n", {"bootstrap"});
+  auto r = lab.boot("swap: {device: " + dev + "}\n", {"bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(dev));
@@ -126,7 +97,7 @@ TEST_CASE("swap: an ext4 disk and a disk with data are refused untouched", "[boo
     const std::string dev = "/dev/" + loop;
     SwapOff guard{dev};
     const auto before = file_bytes(lab.image_of(loop));
-    auto r = boot(lab, "swap: {device: " + dev + "}\n", {"bootstrap"});
+    auto r = lab.boot("swap: {device: " + dev + "}\n", {"bootstrap"});
     INFO(r.err);
     CHECK(r.exit_code == 1);  // a non-critical plugin failed
     CHECK(r.err.find("refusing to format it") != std::string::npos);
@@ -141,7 +112,7 @@ TEST_CASE("swap: switched off, nothing happens", "[boot-devices]") {
   auto loop = lab.add_loop(32);
   const std::string dev = "/dev/" + loop;
   SwapOff guard{dev};
-  auto r = boot(lab, "swap: {enabled: false, device: " + dev + "}\n", {"bootstrap"});
+  auto r = lab.boot("swap: {enabled: false, device: " + dev + "}\n", {"bootstrap"});
   CHECK(r.exit_code == 0);
   CHECK_FALSE(in_swaps(dev));
   CHECK(blkid_value(dev, "TYPE").empty());
@@ -173,26 +144,26 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
 
   const std::string yaml = "boot: {root_device: " + part + "}\n";
   // Not enlarged yet: only the GUIDs change.
-  auto first = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto first = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   INFO(first.err);
   CHECK(first.exit_code == 0);
   CHECK(blkid_value(disk, "PTUUID") != zero);
   CHECK(sectors(loop + "p2") == part_before);
-  auto settled = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto settled = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   CHECK(settled.err.find("03-grow-root: unchanged") != std::string::npos);
 
   // The platform enlarges the disk to 128 MiB.
   fs::resize_file(lab.image_of(loop), 128u << 20);
   lab.must({"losetup", "--set-capacity", disk});
   // Switched off: the enlarged disk stays as it is.
-  auto off = boot(lab, yaml + "grow_root: false\n", {"--only", "03-grow-root", "bootstrap"});
+  auto off = lab.boot(yaml + "grow_root: false\n", {"--only", "03-grow-root", "bootstrap"});
   CHECK(off.exit_code == 0);
   CHECK(sectors(loop + "p2") == part_before);
-  auto dry = boot(lab, yaml, {"--dry-run", "--only", "03-grow-root", "bootstrap"});
+  auto dry = lab.boot(yaml, {"--dry-run", "--only", "03-grow-root", "bootstrap"});
   CHECK(dry.out.find("would growpart " + disk + " 2") != std::string::npos);
   CHECK(sectors(loop + "p2") == part_before);
 
-  auto grown = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto grown = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   INFO(grown.err);
   CHECK(grown.exit_code == 0);
   CHECK(grown.err.find("03-grow-root: changed") != std::string::npos);
@@ -209,7 +180,7 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
   CHECK(fs_bytes + (1u << 20) >= sectors(loop + "p2") * 512);
   CHECK(blkid_value(part, "PART_ENTRY_NAME") == "root");
 
-  auto again = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto again = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   CHECK(again.err.find("03-grow-root: unchanged") != std::string::npos);
 }
 
@@ -240,19 +211,19 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
 
   const std::string only = "02-check-system-files,16-tune-ext-checks";
   const std::string pristine_fstab = file_bytes(root / "etc/fstab");
-  auto off = boot(lab, "system_files: false\next_checks: false\n", {"--only", only, "config"});
+  auto off = lab.boot("system_files: false\next_checks: false\n", {"--only", only, "config"});
   CHECK(off.exit_code == 0);
   CHECK(file_bytes(root / "etc/fstab") == pristine_fstab);
   CHECK(max_count() == -1);
   CHECK_FALSE(fs::exists(root / "lost+found"));
-  auto dry = boot(lab, "", {"--dry-run", "--only", only, "config"});
+  auto dry = lab.boot("", {"--dry-run", "--only", only, "config"});
   CHECK(dry.out.find("would name the root by UUID=" + uuid) != std::string::npos);
   CHECK(dry.out.find("would tune2fs -c 30 -i 180d " + dev) != std::string::npos);
   CHECK(max_count() == -1);
   CHECK_FALSE(fs::exists(root / "lost+found"));
 
-  auto r = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n",
-                {"--only", only, "config"});
+  auto r = lab.boot("ext_checks: {max_mount_count: 25, interval_days: 90}\n",
+                    {"--only", only, "config"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   const std::string fstab = file_bytes(root / "etc/fstab");
@@ -264,8 +235,8 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   CHECK(fs::is_directory(root / "lost+found"));
   CHECK((fs::status(root / "lost+found").permissions() & fs::perms::all) == fs::perms::owner_all);
 
-  auto again = boot(lab, "ext_checks: {max_mount_count: 25, interval_days: 90}\n",
-                    {"--only", only, "config"});
+  auto again = lab.boot("ext_checks: {max_mount_count: 25, interval_days: 90}\n",
+                        {"--only", only, "config"});
   CHECK(again.err.find("02-check-system-files: unchanged") != std::string::npos);
   CHECK(again.err.find("16-tune-ext-checks: unchanged") != std::string::npos);
   lab.must({"umount", root.string()});
@@ -307,7 +278,7 @@ TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its
   lab.must({"losetup", "--set-capacity", disk});
 
   const std::string yaml = "boot: {root_device: " + part + "}\n";
-  auto r = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto r = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(sectors() > before + 90000);
@@ -317,6 +288,6 @@ TEST_CASE("grow-root: without growpart, sgdisk grows the partition and keeps its
   auto check = core::run({"sgdisk", "--verify", disk});
   REQUIRE(check);
   CHECK(check->out.find("No problems found") != std::string::npos);
-  auto again = boot(lab, yaml, {"--only", "03-grow-root", "bootstrap"});
+  auto again = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
   CHECK(again.err.find("03-grow-root: unchanged") != std::string::npos);
 }

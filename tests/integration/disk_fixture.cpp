@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -153,6 +154,34 @@ void DiskLab::add_logging_hook(const std::string& name) {
 
 std::string DiskLab::hooks_log() const {
   return fs::exists(dir_.path() / "hooks.log") ? dir_.read("hooks.log") : "";
+}
+
+core::ExecResult DiskLab::boot(const std::string& yaml, std::vector<std::string> args) const {
+  fs::create_directories(dir_.path() / "root/etc");
+  dir_.write("boot.yml", yaml);
+  std::vector<std::string> argv{built_binary("plugins", "guestkit-boot").string(),
+                                "--root",
+                                (dir_.path() / "root").string(),
+                                "--config",
+                                (dir_.path() / "boot.yml").string(),
+                                "--log-stderr"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  core::ExecOptions o;
+  o.timeout = std::chrono::seconds(120);
+  auto r = core::run(argv, o);
+  REQUIRE(r);
+  return std::move(r).value();
+}
+
+bool in_swaps(const std::string& dev) {
+  std::ifstream in("/proc/swaps");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(dev + " ", 0) == 0) return true;
+  return false;
+}
+
+SwapOff::~SwapOff() {
+  if (in_swaps(dev)) (void)core::run({"swapoff", dev});
 }
 
 }  // namespace guestkit::test

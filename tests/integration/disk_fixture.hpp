@@ -43,12 +43,24 @@ class DiskLab {
   // A hook script that appends "NAME ARGS..." to hooks.log.
   void add_logging_hook(const std::string& name);
   std::string hooks_log() const;
+  // Runs guestkit-boot --root DIR/root --config DIR/boot.yml (holding `yaml`)
+  // --log-stderr ARGS...; makes DIR/root/etc first.
+  core::ExecResult boot(const std::string& yaml, std::vector<std::string> args) const;
 
  private:
   void write_config();
   TempDir dir_{trusted_temp_base()};  // holds the hooks
   std::string extra_;
   std::vector<std::string> loops_;
+};
+
+// Whether `dev` ("/dev/loop3p1") is an active swap area (/proc/swaps).
+bool in_swaps(const std::string& dev);
+
+// swapoff on scope exit, whatever happened: a test's swap never outlives it.
+struct SwapOff {
+  std::string dev;
+  ~SwapOff();
 };
 
 }  // namespace guestkit::test

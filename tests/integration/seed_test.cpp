@@ -26,6 +26,8 @@ namespace core = guestkit::core;
 namespace seed = guestkit::plugins::seed;
 namespace fs = std::filesystem;
 using guestkit::test::DiskLab;
+using guestkit::test::in_swaps;
+using guestkit::test::SwapOff;
 
 namespace {
 
@@ -108,36 +110,6 @@ std::string gnu_tar(DiskLab& lab, const fs::path& dir, std::vector<std::string> 
   lab.must(argv);
   return slurp(out);
 }
-
-core::ExecResult boot(const DiskLab& lab, const std::string& yaml, std::vector<std::string> args) {
-  fs::create_directories(lab.dir().path() / "root/etc");
-  lab.dir().write("boot.yml", yaml);
-  std::vector<std::string> argv{guestkit::test::built_binary("plugins", "guestkit-boot").string(),
-                                "--root",
-                                (lab.dir().path() / "root").string(),
-                                "--config",
-                                (lab.dir().path() / "boot.yml").string(),
-                                "--log-stderr"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  core::ExecOptions o;
-  o.timeout = std::chrono::seconds(120);
-  auto r = core::run(argv, o);
-  REQUIRE(r);
-  return std::move(r).value();
-}
-
-bool in_swaps(const std::string& dev) {
-  std::ifstream in("/proc/swaps");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(dev + " ", 0) == 0) return true;
-  return false;
-}
-struct SwapOff {
-  std::string dev;
-  ~SwapOff() {
-    if (in_swaps(dev)) (void)core::run({"swapoff", dev});
-  }
-};
 
 }  // namespace
 
@@ -373,7 +345,7 @@ TEST_CASE("seed: a swap disk with a filesystem and a tar: seed ignored, swap ref
   CHECK(ignored.front() ==
         "swap device " + dev + " holds ext4: its in-swap seed, if any, is ignored");
   const auto before = slurp(lab.image_of(loop));
-  auto b = boot(lab, "swap: {device: " + dev + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  auto b = lab.boot("swap: {device: " + dev + "}\n", {"--only", "01-setup-swap", "bootstrap"});
   INFO(b.err);
   CHECK(b.exit_code == 1);
   CHECK(b.err.find("holds ext4, not swap: refusing to format it") != std::string::npos);
@@ -391,10 +363,10 @@ TEST_CASE("swap: a blank disk with a seed tar is formatted and the seed erased",
   const auto tar = gnu_tar(lab, lab.dir().path() / "g", {"guestkit"});
   write_device(dev, seed::kSwapSeedOffset, tar);
   const std::string yaml = "swap: {device: " + dev + "}\n";
-  auto dry = boot(lab, yaml, {"--dry-run", "--only", "01-setup-swap", "bootstrap"});
+  auto dry = lab.boot(yaml, {"--dry-run", "--only", "01-setup-swap", "bootstrap"});
   CHECK(dry.out.find("would erase the seed tar on " + dev) != std::string::npos);
   CHECK(read_device_bytes(dev, seed::kSwapSeedOffset, tar.size()) == tar);
-  auto r = boot(lab, yaml, {"--only", "01-setup-swap", "bootstrap"});
+  auto r = lab.boot(yaml, {"--only", "01-setup-swap", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(dev));
@@ -429,7 +401,7 @@ TEST_CASE("swap: the old platform's gandiswap partition is found and its seed er
   REQUIRE_FALSE(found.empty());
   CHECK(found.front().path == disk);
   CHECK(found.front().kind == seed::SourceKind::swap_gandi);
-  auto r = boot(lab, "swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  auto r = lab.boot("swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(part));
@@ -458,7 +430,7 @@ TEST_CASE("swap: a seed in the gap before a GPT swap partition at 1 MiB is erase
   auto found = seed::discover(core::Root::host(), part);
   REQUIRE_FALSE(found.empty());
   CHECK(found.front().path == disk);
-  auto r = boot(lab, "swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  auto r = lab.boot("swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(part));
@@ -486,7 +458,7 @@ TEST_CASE("swap: a seed tar inside another partition of the swap disk is left al
   lab.dir().write("g/guestkit/order.json", R"({"hostname": "kept"})");
   const auto tar = gnu_tar(lab, lab.dir().path() / "g", {"guestkit"});
   write_device(disk, seed::kSwapSeedOffset, tar);
-  auto r = boot(lab, "swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
+  auto r = lab.boot("swap: {device: " + part + "}\n", {"--only", "01-setup-swap", "bootstrap"});
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(in_swaps(part));

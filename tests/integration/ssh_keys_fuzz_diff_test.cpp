@@ -22,21 +22,10 @@
 namespace core = guestkit::core;
 namespace pv = guestkit::plugins::provision;
 namespace fs = std::filesystem;
+using guestkit::test::ssh_keygen_fingerprint;
 using guestkit::test::TempDir;
 
 namespace {
-
-// ssh-keygen's SHA256 fingerprint of the first key it reads from a file holding `line`,
-// "" when it reads none.
-std::string keygen_fingerprint(const TempDir& dir, std::string_view line) {
-  const auto path = dir.write("line", std::string(line) + "\n", 0600);
-  auto r = core::run({"ssh-keygen", "-l", "-E", "sha256", "-f", path.string()});
-  REQUIRE(r);
-  if (!r->success()) return {};
-  const auto start = r->out.find("SHA256:");
-  REQUIRE(start != std::string::npos);
-  return r->out.substr(start, r->out.find(' ', start) - start);
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -47,12 +36,12 @@ std::string slurp(const fs::path& p) {
 
 // "" when guestkit and ssh-keygen agree on `line`, else what differs.
 std::string divergence(const TempDir& dir, std::string_view line) {
-  const std::string theirs = keygen_fingerprint(dir, line);
+  const std::string theirs = ssh_keygen_fingerprint(dir, line);
   const auto read = pv::read_key_line(line);
   const bool ours_key = read.kind == pv::KeyLine::Kind::key;
   // The key guestkit read, fingerprinted by ssh-keygen from its own plain line.
   const std::string ours =
-      ours_key ? keygen_fingerprint(dir, std::string(read.type) + " " + std::string(read.blob))
+      ours_key ? ssh_keygen_fingerprint(dir, std::string(read.type) + " " + std::string(read.blob))
                : std::string();
   if (ours_key && ours.empty()) return "guestkit reads a key ssh-keygen cannot read on its own";
   if (!theirs.empty()) {
@@ -62,8 +51,8 @@ std::string divergence(const TempDir& dir, std::string_view line) {
     // keygen-misses: with one space after the options ssh-keygen finds the same key.
     const bool misses =
         !read.options.empty() &&
-        keygen_fingerprint(dir, std::string(read.options) + " " + std::string(read.type) + " " +
-                                    std::string(read.blob)) == ours;
+        ssh_keygen_fingerprint(dir, std::string(read.options) + " " + std::string(read.type) + " " +
+                                        std::string(read.blob)) == ours;
     // keygen-rsa1: ssh-keygen takes a line whose first word is a nonzero number for an
     // SSH-1 RSA key ("bits e n") and skips no options there; sshd reads the key after
     // them and then refuses the options (a number is no option), so neither authorizes
@@ -77,7 +66,7 @@ std::string divergence(const TempDir& dir, std::string_view line) {
   // What guestkit writes or lists is a key ssh-keygen reads, the same one.
   if (auto parsed = pv::parse_ssh_key(line)) {
     if (!ours_key || parsed->identity != read.identity) return "parse_ssh_key reads another key";
-    if (keygen_fingerprint(dir, parsed->line()) != ours)
+    if (ssh_keygen_fingerprint(dir, parsed->line()) != ours)
       return "the line guestkit would write holds another key for ssh-keygen";
   }
   for (const auto& k : pv::list_authorized_keys(line))

@@ -22,16 +22,8 @@ using guestkit::test::TempDir;
 
 namespace {
 
-// The SHA256 fingerprint ssh-keygen prints for the first key it reads from `text`, or
-// "" when it reads none.
 std::string oracle(const TempDir& dir, std::string_view text) {
-  const auto path = dir.write("line", std::string(text) + "\n", 0600);
-  auto r = core::run({"ssh-keygen", "-l", "-E", "sha256", "-f", path.string()});
-  REQUIRE(r);
-  if (!r->success()) return {};
-  const auto start = r->out.find("SHA256:");
-  REQUIRE(start != std::string::npos);
-  return r->out.substr(start, r->out.find(' ', start) - start);
+  return guestkit::test::ssh_keygen_fingerprint(dir, text);
 }
 
 // Generates a key (or certificate) with ssh-keygen, returns its base64 blob.

@@ -8,25 +8,14 @@
 
 #include "core/exec.hpp"
 #include "plugins/runner.hpp"
+#include "tests/status_fixture.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
 namespace plugins = guestkit::plugins;
 using guestkit::test::TempDir;
+using guestkit::test::write_stage_record;
 using nlohmann::json;
-
-namespace {
-
-void stage(const TempDir& t, const std::string& name, plugins::RunStatus worst, std::int64_t at) {
-  plugins::RunSummary s;
-  s.trigger = name;
-  s.started = at;
-  s.records.push_back(
-      {"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
-  t.write("run/guestkit/boot-" + name + ".json", plugins::record_json(s));
-}
-
-}  // namespace
 
 TEST_CASE("guestkit status --wait returns when the stages have run, with their exit code",
           "[status]") {
@@ -37,14 +26,14 @@ TEST_CASE("guestkit status --wait returns when the stages have run, with their e
   CHECK(r->exit_code == 1);  // nothing has run: partial after the timeout
   CHECK(r->out.find("boot: pending") != std::string::npos);
   for (const char* s : {"bootstrap", "mount", "config"})
-    stage(t, s, plugins::RunStatus::unchanged, 1);
-  stage(t, "postboot", plugins::RunStatus::failed, 2);
+    write_stage_record(t, s, plugins::RunStatus::unchanged, 1);
+  write_stage_record(t, "postboot", plugins::RunStatus::failed, 2);
   r = core::run({bin, "--root", t.path().string(), "status", "--wait", "--json"});
   REQUIRE(r);
   CHECK(r->exit_code == 2);
   auto j = json::parse(r->out);
   CHECK(j["boot"]["state"] == "done");
-  stage(t, "postboot", plugins::RunStatus::unchanged, 2);
+  write_stage_record(t, "postboot", plugins::RunStatus::unchanged, 2);
   r = core::run({bin, "--root", t.path().string(), "status"});
   REQUIRE(r);
   CHECK(r->exit_code == 0);
@@ -57,11 +46,11 @@ TEST_CASE("guestkit status --wait blocks until the last stage writes its record"
   TempDir t;
   const auto bin = guestkit::test::built_binary("plugins", "guestkit").string();
   for (const char* s : {"bootstrap", "mount", "config"})
-    stage(t, s, plugins::RunStatus::unchanged, 1);
+    write_stage_record(t, s, plugins::RunStatus::unchanged, 1);
   const auto start = std::chrono::steady_clock::now();
   std::thread late([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    stage(t, "postboot", plugins::RunStatus::unchanged, 2);
+    write_stage_record(t, "postboot", plugins::RunStatus::unchanged, 2);
   });
   auto r = core::run({bin, "--root", t.path().string(), "status", "--wait", "--timeout", "20s"});
   late.join();

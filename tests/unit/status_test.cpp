@@ -8,6 +8,7 @@
 #include "plugins/disk/records.hpp"
 #include "plugins/runner.hpp"
 #include "tests/fake_sysfs.hpp"
+#include "tests/status_fixture.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -16,23 +17,8 @@ namespace status = guestkit::plugins::status;
 using guestkit::test::FakeSysfs;
 using guestkit::test::kMiB;
 using guestkit::test::TempDir;
+using guestkit::test::write_stage_record;
 using nlohmann::json;
-
-namespace {
-
-// A stage's record as the runner writes it.
-void stage(const TempDir& t, const std::string& name, plugins::RunStatus worst, std::int64_t at) {
-  plugins::RunSummary s;
-  s.trigger = name;
-  s.started = at;
-  s.records.push_back(
-      {"10-a", plugins::Source::builtin, plugins::RunStatus::changed, false, "", {}});
-  s.records.push_back(
-      {"20-b", plugins::Source::builtin, worst, worst == plugins::RunStatus::failed, "", {}});
-  t.write("run/guestkit/boot-" + name + ".json", plugins::record_json(s));
-}
-
-}  // namespace
 
 TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-when", "[status]") {
   TempDir t;
@@ -49,15 +35,15 @@ TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-wh
   CHECK(s["provisioned"] == false);
   CHECK_FALSE(s.contains("provisioned_since"));
 
-  stage(t, "bootstrap", plugins::RunStatus::unchanged, 1000);
-  stage(t, "mount", plugins::RunStatus::changed, 1001);
+  write_stage_record(t, "bootstrap", plugins::RunStatus::unchanged, 1000);
+  write_stage_record(t, "mount", plugins::RunStatus::changed, 1001);
   s = status::collect(ctx, "vm-1");
   CHECK(s["boot"]["state"] == "running");
   CHECK(s["boot"]["stages"]["config"]["state"] == "pending");
   CHECK(status::boot_exit_code(s) == 1);
 
-  stage(t, "config", plugins::RunStatus::unchanged, 1002);
-  stage(t, "postboot", plugins::RunStatus::unchanged, 1003);
+  write_stage_record(t, "config", plugins::RunStatus::unchanged, 1002);
+  write_stage_record(t, "postboot", plugins::RunStatus::unchanged, 1003);
   guestkit::plugins::disk::DiskRecord rec;
   rec.name = "vdb";
   rec.devname = "/dev/vdb";
@@ -94,7 +80,7 @@ TEST_CASE("status gathers boot, disks, interfaces, CPUs and memory with since-wh
   CHECK(s["memory"]["since"] == s["boot"]["stages"]["mount"]["finished"]);
 
   SECTION("a failed plugin in a critical spot fails the boot; a non-critical one is partial") {
-    stage(t, "config", plugins::RunStatus::failed, 1002);
+    write_stage_record(t, "config", plugins::RunStatus::failed, 1002);
     s = status::collect(ctx, "vm-1");
     CHECK(s["boot"]["stages"]["config"]["state"] == "failed");
     CHECK(s["boot"]["stages"]["config"]["failed"] == json::array({"20-b"}));
