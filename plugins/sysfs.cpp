@@ -80,8 +80,13 @@ core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const 
     if (o.err == ENOENT) return std::optional<std::string>{};
     return open_error(o, attr, display(attr));
   }
-  auto text = read_fd(o.fd.get(), kMaxAttr, "read " + display(attr));
-  if (!text) return std::move(text).error();
+  // The message is only made on failure (see open_entry).
+  auto text = read_fd(o.fd.get(), kMaxAttr, {});
+  if (!text) {
+    auto err = std::move(text).error();
+    err.context = "read " + display(attr);
+    return err;
+  }
   return std::optional<std::string>(std::move(text).value());
 }
 
@@ -115,7 +120,12 @@ core::Status Dir::write(std::string_view attr, std::string_view value) const {
   if (!S_ISREG(st.st_mode))
     return core::make_error(std::make_error_code(std::errc::invalid_argument),
                             what() + ": not a regular file");
-  return write_fd(o.fd.get(), value, what());
+  if (auto written = write_fd(o.fd.get(), value, {}); !written) {
+    auto err = std::move(written).error();
+    err.context = what() + err.context;  // " (nothing written)" stays
+    return err;
+  }
+  return {};
 }
 
 std::string Dir::display(std::string_view name) const {
@@ -151,7 +161,7 @@ core::Status write_attr(const core::Root& root, std::string_view guest, std::str
   return dir->write(leaf, value);
 }
 
-core::Result<std::string> read_fd(int fd, std::size_t limit, const std::string& what) {
+core::Result<std::string> read_fd(int fd, std::size_t limit, std::string_view what) {
   // sysfs and procfs hand out an attribute whole in the first read, and a short read of
   // a regular file is its end: one read(2) is enough unless the buffer came back full
   // (a sweep over thousands of memory blocks saves a system call per attribute).
@@ -161,11 +171,11 @@ core::Result<std::string> read_fd(int fd, std::size_t limit, const std::string& 
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return core::errno_error(what);
+      return core::errno_error(std::string(what));
     }
     text.append(buf.data(), static_cast<std::size_t>(n));
     if (text.size() > limit)
-      return core::make_error(std::make_error_code(std::errc::file_too_large), what);
+      return core::make_error(std::make_error_code(std::errc::file_too_large), std::string(what));
     if (static_cast<std::size_t>(n) < buf.size()) break;
   }
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
@@ -173,14 +183,14 @@ core::Result<std::string> read_fd(int fd, std::size_t limit, const std::string& 
   return text;
 }
 
-core::Status write_fd(int fd, std::string_view value, const std::string& what) {
+core::Status write_fd(int fd, std::string_view value, std::string_view what) {
   std::size_t done = 0;
   while (done < value.size()) {
     const ssize_t n = ::write(fd, value.data() + done, value.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return core::errno_error(what);
+    if (n < 0) return core::errno_error(std::string(what));
     // A store that takes nothing and says no error would loop forever.
-    if (n == 0) return core::errno_error(what + " (nothing written)", EIO);
+    if (n == 0) return core::errno_error(std::string(what) + " (nothing written)", EIO);
     done += static_cast<std::size_t>(n);
   }
   return {};

@@ -82,9 +82,10 @@ core::Status write_attr(const core::Root& root, std::string_view guest, std::str
 // blanks and newlines. write_fd writes all of `value`: EINTR retried, a short write
 // continued with the rest (as write_all in util-linux and loop_write in systemd do;
 // /proc/sys honours the file position); the first error's errno is the Error's code.
-// The Error's context is `what`.
-core::Result<std::string> read_fd(int fd, std::size_t limit, const std::string& what);
-core::Status write_fd(int fd, std::string_view value, const std::string& what);
+// The Error's context is `what` (Dir passes none and names the file only on failure:
+// a sweep must not format a path per attribute).
+core::Result<std::string> read_fd(int fd, std::size_t limit, std::string_view what);
+core::Status write_fd(int fd, std::string_view value, std::string_view what);
 
 // "cpu12" with prefix "cpu" -> 12. Only canonical kernel names: decimal digits, no
 // sign, no leading zero, at most 9 digits. Anything else ("cpu3/../..", "cpu01").
