@@ -99,6 +99,9 @@ std::vector<unsigned> indexed(const std::vector<std::string>& names, std::string
 // space, no "0x"), no overflow. std::nullopt for anything else, where strtoull would
 // have read "-1" as 2^64-1 and "12abc" as 12.
 std::optional<std::uint64_t> parse_u64(std::string_view text);
+// A hexadecimal number as the memory attributes print it (block_size_bytes
+// "8000000", phys_index "00000020"): hex digits only, no "0x", no sign, no overflow.
+std::optional<std::uint64_t> parse_hex_u64(std::string_view text);
 // A device number as sysfs' `dev` prints it ("254:16"): MAJOR:MINOR, each checked as
 // above and in range. sscanf("%u:%u") took "-1:3" and "+8:0".
 std::optional<dev_t> parse_devno(std::string_view text);

@@ -44,7 +44,7 @@ TEST_CASE("the /proc/sys writer hands the kernel's EINVAL to its caller", "[sysf
   CHECK(bad.error().code == std::error_code(EINVAL, std::system_category()));
   CHECK(bad.error().message() == "write not-a-number to " + attr + ": Invalid argument");
   CHECK(after_bad == before);  // refused: nothing changed
-  INFO(good ? std::string("ok") : good.error().message());
+  INFO((good ? std::string("ok") : good.error().message()));
   CHECK(good);
   CHECK(after_good == (before == "2" ? "1" : "2"));
 }

@@ -359,7 +359,10 @@ TEST_CASE("read_attr and write_attr: by full path, newline handled, capped, neve
 TEST_CASE("disk and iface read sysfs numbers strictly through the one reader", "[sysfs]") {
   TempDir t;
   // iface: from_chars<int> took "-3" as an ifindex.
-  guestkit::test::add_fake_nic(t, {.name = "eth1", .ifindex = 3});
+  guestkit::test::FakeNic eth1;
+  eth1.name = "eth1";
+  eth1.ifindex = 3;
+  guestkit::test::add_fake_nic(t, eth1);
   auto nic = guestkit::plugins::iface::read_iface(t.root(), "eth1");
   REQUIRE(nic);
   CHECK(nic->ifindex == 3);
@@ -381,4 +384,14 @@ TEST_CASE("disk and iface read sysfs numbers strictly through the one reader", "
   CHECK(guestkit::plugins::disk::read_block_device(t.root(), "vdb")->size_bytes == 0);
   t.write("sys/class/block/vdb/dev", "+254:16\n");
   CHECK_FALSE(guestkit::plugins::disk::read_block_device(t.root(), "vdb"));
+}
+
+TEST_CASE("hexadecimal sysfs numbers are parsed strictly, by one parser", "[sysfs]") {
+  CHECK(sysfs::parse_hex_u64("8000000") == 0x8000000u);
+  CHECK(sysfs::parse_hex_u64("00000020") == 0x20u);
+  CHECK(sysfs::parse_hex_u64("ffffffffffffffff") == UINT64_MAX);
+  for (const char* bad : {"", "0x10", "-1", "+1", " 1", "1 ", "10000000000000000", "g"}) {
+    INFO(bad);
+    CHECK_FALSE(sysfs::parse_hex_u64(bad));
+  }
 }
