@@ -241,54 +241,52 @@ TEST_CASE("read_fd retries a read interrupted by a signal", "[sysfs]") {
 
 TEST_CASE("write_fd retries EINTR and finishes a short write, in order", "[sysfs]") {
   SignalWithoutRestart sig;
-  int p[2];
-  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-  core::UniqueFd in(p[0]), out(p[1]);
-  const int capacity = ::fcntl(out.get(), F_SETPIPE_SZ, 4096);
-  REQUIRE(capacity > 0);
   const pthread_t self = ::pthread_self();
   const pid_t tid = ::gettid();
-  std::string value;
-  for (int i = 0; value.size() < 3 * static_cast<std::size_t>(capacity); ++i)
-    value += std::to_string(i) + ",";
+  // A pipe of one page; its reader (another thread) interrupts our write once it
+  // blocks, then reads until the write end is closed. Returns what it read.
+  const auto write_interrupted = [&](std::string_view prefill, std::string_view value,
+                                     core::Status& written) {
+    int p[2];
+    REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+    core::UniqueFd in(p[0]), out(p[1]);
+    REQUIRE(::fcntl(out.get(), F_SETPIPE_SZ, 4096) == 4096);
+    REQUIRE(::write(out.get(), prefill.data(), prefill.size()) ==
+            static_cast<ssize_t>(prefill.size()));
+    std::string got;
+    std::thread reader([&] {  // no Catch2 assertion off the test's thread
+      interrupt_when_blocked(self, tid);
+      char buf[4096];
+      for (;;) {
+        const ssize_t n = ::read(in.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        got.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+    written = sysfs::write_fd(out.get(), value, "write pipe");
+    out.reset();  // the reader's end of file, however write_fd ended
+    reader.join();
+    return got;
+  };
 
-  // 1. Short: the pipe takes `capacity` bytes, then the write blocks; the signal ends
-  //    it with what it moved so far, and write_fd must go on with the rest.
-  std::string got;
-  std::thread reader([&] {
-    interrupt_when_blocked(self, tid);
-    char buf[4096];
-    while (got.size() < value.size()) {
-      const ssize_t n = ::read(in.get(), buf, sizeof buf);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-  });
-  auto written = sysfs::write_fd(out.get(), value, "write pipe");
-  reader.join();
+  // 1. Short: the pipe takes a page, then the write blocks; the signal ends it with
+  //    what it moved so far, and write_fd must go on with the rest.
+  std::string value;
+  for (int i = 0; value.size() < 3 * 4096; ++i) value += std::to_string(i) + ",";
+  core::Status written;
+  CHECK(write_interrupted("", value, written) == value);
   CHECK(written);
-  CHECK(got == value);
 
   // 2. EINTR: a full pipe, so the write blocks before moving a byte.
-  const std::string fill(static_cast<std::size_t>(capacity), 'f');
-  REQUIRE(::write(out.get(), fill.data(), fill.size()) == capacity);
-  got.clear();
-  std::thread drain([&] {
-    interrupt_when_blocked(self, tid);
-    char buf[4096];
-    while (got.size() < fill.size() + 2) {
-      const ssize_t n = ::read(in.get(), buf, sizeof buf);
-      if (n <= 0) break;
-      got.append(buf, static_cast<std::size_t>(n));
-    }
-  });
-  written = sysfs::write_fd(out.get(), "1\n", "write pipe");
-  drain.join();
+  const std::string fill(4096, 'f');
+  CHECK(write_interrupted(fill, "1\n", written) == fill + "1\n");
   CHECK(written);
-  CHECK(got == fill + "1\n");
 
   // 3. The errno of a failed write is the Error's code: no reader is EPIPE.
-  in.reset();
+  int p[2];
+  REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  core::UniqueFd out(p[1]);
+  ::close(p[0]);
   struct sigaction ign {}, old {};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old);
