@@ -188,19 +188,27 @@ namespace {
 
 constexpr std::string_view kStateWhat = "guestkit-iface state";
 
+// The string members of State: their key in the record, and in the KEY=VALUE state of
+// older versions.
+struct StateField {
+  const char* key;
+  std::string_view legacy;
+  std::string State::*member;
+};
+constexpr StateField kStateFields[] = {
+    {"backend", "BACKEND", &State::backend},
+    {"dhcp", "DHCP", &State::dhcp},
+    {"client", "CLIENT", &State::client},
+    {"unit", "UNIT", &State::unit},
+    {"networkd_file", "NETWORKD_FILE", &State::networkd_file},
+    {"nm_connection", "NM_CONNECTION", &State::nm_connection},
+};
+
 // The KEY=VALUE state of guestkit-iface before 2026-12 (read so that an update under a
 // running system still undoes what the old version set up; the next write makes it
 // JSON): "# comment" lines and KEY=VALUE lines, keys in capitals; keys this version
 // does not know (REMOVED_GATEWAY, once) are passed over, as the old reader did.
 core::Result<nlohmann::json> legacy_state(std::string_view text) {
-  static constexpr std::pair<std::string_view, const char*> kKeys[] = {
-      {"BACKEND", "backend"},
-      {"DHCP", "dhcp"},
-      {"CLIENT", "client"},
-      {"UNIT", "unit"},
-      {"NETWORKD_FILE", "networkd_file"},
-      {"NM_CONNECTION", "nm_connection"},
-  };
   nlohmann::json j = nlohmann::json::object();
   int line_no = 0;
   for (const auto& line : core::split_lines(text)) {
@@ -218,8 +226,8 @@ core::Result<nlohmann::json> legacy_state(std::string_view text) {
       return bad("neither JSON nor KEY=VALUE");
     const std::string_view key(line.data(), eq);
     const std::string value = line.substr(eq + 1);
-    for (const auto& [old_key, new_key] : kKeys)
-      if (key == old_key) j[new_key] = value;
+    for (const auto& f : kStateFields)
+      if (key == f.legacy) j[f.key] = value;
     if (key == "METRIC") {
       auto metric = number<std::uint32_t>(value);
       if (!metric) return bad("METRIC is not a route metric");
@@ -239,12 +247,7 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
   if (!*record) return std::optional<State>();
   const nlohmann::json& j = **record;
   State s;
-  s.backend = undo::text(j, "backend");
-  s.dhcp = undo::text(j, "dhcp");
-  s.client = undo::text(j, "client");
-  s.unit = undo::text(j, "unit");
-  s.networkd_file = undo::text(j, "networkd_file");
-  s.nm_connection = undo::text(j, "nm_connection");
+  for (const auto& f : kStateFields) s.*f.member = undo::text(j, f.key);
   if (const auto it = j.find("metric"); it != j.end()) {
     if (!it->is_number_unsigned() || it->get<std::uint64_t>() > UINT32_MAX)
       return core::make_error(core::Errc::bad_input, root.display(path) + ": damaged " +
@@ -263,15 +266,8 @@ core::Status write_state(const core::Root& root, std::string_view name, const St
   if (!before) return std::move(before).error();
   if (*before) s.attached = s.attached || (*before)->attached;
   nlohmann::json j{{"interface", std::string(name)}};
-  const auto put = [&](const char* key, const std::string& value) {
-    if (!value.empty()) j[key] = value;
-  };
-  put("backend", s.backend);
-  put("dhcp", s.dhcp);
-  put("client", s.client);
-  put("unit", s.unit);
-  put("networkd_file", s.networkd_file);
-  put("nm_connection", s.nm_connection);
+  for (const auto& f : kStateFields)
+    if (!(s.*f.member).empty()) j[f.key] = s.*f.member;
   if (s.metric) j["metric"] = s.metric;
   j["attached"] = s.attached;
   return undo::write(root, state_path(name), j);
