@@ -96,9 +96,8 @@ core::Result<std::optional<std::uint64_t>> Dir::read_u64(std::string_view attr) 
   if (!*text) return std::optional<std::uint64_t>{};
   auto value = parse_u64(**text);
   if (!value)
-    return core::make_error(core::Errc::bad_input,
-                            display(attr) + ": not a decimal number: '" +
-                                core::sanitize_for_log(**text) + "'");
+    return core::make_error(core::Errc::bad_input, display(attr) + ": not a decimal number: '" +
+                                                       core::sanitize_for_log(**text) + "'");
   return std::optional<std::uint64_t>(*value);
 }
 
@@ -148,7 +147,8 @@ core::Result<std::optional<std::string>> read_attr(const core::Root& root, std::
   const auto [dir_path, leaf] = split_leaf(guest);
   auto dir = Dir::open(root, dir_path, follow);
   if (!dir) {
-    if (dir.error().code == std::errc::no_such_file_or_directory) return std::optional<std::string>{};
+    if (dir.error().code == std::errc::no_such_file_or_directory)
+      return std::optional<std::string>{};
     return std::move(dir).error();
   }
   return dir->read(leaf);

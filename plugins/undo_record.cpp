@@ -17,9 +17,9 @@ core::Result<std::optional<nlohmann::json>> read(const core::Root& root, const s
   if (!*content) return std::optional<nlohmann::json>{};
   const std::string& raw = **content;
   const auto damaged = [&](std::string_view why) {
-    return core::make_error(core::Errc::bad_input, root.display(guest) + ": damaged " +
-                                                       std::string(what) + " (" +
-                                                       std::string(why) + ")");
+    return core::make_error(
+        core::Errc::bad_input,
+        root.display(guest) + ": damaged " + std::string(what) + " (" + std::string(why) + ")");
   };
   const auto first = raw.find_first_not_of(" \t\r\n");
   // A JSON record is an object: it starts with '{'. Anything else is an older format,
@@ -31,7 +31,8 @@ core::Result<std::optional<nlohmann::json>> read(const core::Root& root, const s
   }
   if (legacy) {
     auto j = legacy(raw);
-    if (!j) return core::make_error(core::Errc::bad_input, root.display(guest) + ":" + j.error().context);
+    if (!j)
+      return core::make_error(core::Errc::bad_input, root.display(guest) + ":" + j.error().context);
     if (!j->is_object()) return damaged("not an object");
     return std::optional<nlohmann::json>(std::move(j).value());
   }

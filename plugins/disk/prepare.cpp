@@ -23,13 +23,13 @@
 #include "core/process.hpp"
 #include "core/udev_event.hpp"
 #include "plugins/disk/block.hpp"
-#include "plugins/sysfs.hpp"
 #include "plugins/disk/disk.hpp"
 #include "plugins/disk/holders.hpp"
 #include "plugins/disk/mounts.hpp"
 #include "plugins/disk/records.hpp"
 #include "plugins/disk/services.hpp"
 #include "plugins/external.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::disk {
 namespace {

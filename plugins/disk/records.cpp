@@ -56,10 +56,11 @@ core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, cons
 core::Status write_record(const core::Root& root, const DiskRecord& r) {
   auto path = record_path(r.name);
   if (!path) return std::move(path).error();
-  const nlohmann::json j{{"name", r.name},         {"devname", r.devname},       {"devno", r.devno},
-                         {"fs_devno", r.fs_devno}, {"fstype", r.fstype},         {"label", r.label},
-                         {"uuid", r.uuid},         {"mountpoint", r.mountpoint}, {"options", r.options},
-                         {"since", r.since}};
+  const nlohmann::json j{{"name", r.name},       {"devname", r.devname},
+                         {"devno", r.devno},     {"fs_devno", r.fs_devno},
+                         {"fstype", r.fstype},   {"label", r.label},
+                         {"uuid", r.uuid},       {"mountpoint", r.mountpoint},
+                         {"options", r.options}, {"since", r.since}};
   return undo::write(root, *path, j);
 }
 

@@ -255,7 +255,8 @@ core::Result<std::optional<State>> read_state(const core::Root& root, std::strin
                                                          " (metric is not a route metric)");
     s.metric = it->get<std::uint32_t>();
   }
-  if (const auto it = j.find("attached"); it != j.end()) s.attached = it->is_boolean() && it->get<bool>();
+  if (const auto it = j.find("attached"); it != j.end())
+    s.attached = it->is_boolean() && it->get<bool>();
   return std::optional<State>(std::move(s));
 }
 

@@ -55,9 +55,10 @@ core::Result<nlohmann::json> legacy_routes(std::string_view text) {
     std::uint32_t m = 0;
     if (!check_iface_name(name) || !number(index, ifindex) || ifindex <= 0 ||
         !core::netlink::Ipv4::parse(gateway) || !number(metric, m) || !extra.empty())
-      return core::make_error(core::Errc::bad_input, std::to_string(line_no) +
-                                                         ": not 'NAME IFINDEX GATEWAY METRIC'");
-    list.push_back({{"interface", name}, {"ifindex", ifindex}, {"gateway", gateway}, {"metric", m}});
+      return core::make_error(core::Errc::bad_input,
+                              std::to_string(line_no) + ": not 'NAME IFINDEX GATEWAY METRIC'");
+    list.push_back(
+        {{"interface", name}, {"ifindex", ifindex}, {"gateway", gateway}, {"metric", m}});
   }
   return nlohmann::json{{"routes", std::move(list)}};
 }
@@ -82,10 +83,11 @@ core::Result<std::vector<RemovedRoute>> read_removed_routes(const core::Root& ro
   for (const auto& entry : *routes) {
     auto r = from_json(entry);
     if (!r)
-      return core::make_error(core::Errc::bad_input,
-                              root.display(path) + ": damaged " + std::string(kWhat) +
-                                  " (route " + std::to_string(index) + " is not {interface, "
-                                  "ifindex, gateway, metric})");
+      return core::make_error(core::Errc::bad_input, root.display(path) + ": damaged " +
+                                                         std::string(kWhat) + " (route " +
+                                                         std::to_string(index) +
+                                                         " is not {interface, "
+                                                         "ifindex, gateway, metric})");
     out.push_back(std::move(*r));
     ++index;
   }

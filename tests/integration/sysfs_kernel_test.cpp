@@ -37,8 +37,9 @@ TEST_CASE("the /proc/sys writer hands the kernel's EINVAL to its caller", "[sysf
   });
   ns.join();
   if (unshared != 0)
-    GUESTKIT_SKIP("unshare(CLONE_NEWNET): " + std::error_code(unshared, std::system_category()).message() +
-                  " (the integration tier runs as root)");
+    GUESTKIT_SKIP(
+        "unshare(CLONE_NEWNET): " + std::error_code(unshared, std::system_category()).message() +
+        " (the integration tier runs as root)");
   REQUIRE(before);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == std::error_code(EINVAL, std::system_category()));

@@ -178,7 +178,9 @@ TEST_CASE("sysfs numbers and device numbers are parsed strictly", "[sysfs]") {
 namespace {
 
 std::atomic<int> g_signals{0};
-void count_signal(int) { g_signals.fetch_add(1); }
+void count_signal(int) {
+  g_signals.fetch_add(1);
+}
 
 // SIGUSR1 with a handler and without SA_RESTART, as a program that handles signals
 // (the agent's SIGIO, a driver's SIGTERM) has it: a blocked read(2) or write(2) then
@@ -226,7 +228,7 @@ TEST_CASE("read_fd retries a read interrupted by a signal", "[sysfs]") {
   const pid_t tid = ::gettid();
   const int before = g_signals.load();
   ssize_t wrote = 0;
-  std::thread writer([&] {  // no Catch2 assertion off the test's thread
+  std::thread writer([&] {              // no Catch2 assertion off the test's thread
     interrupt_when_blocked(self, tid);  // read(2) returns EINTR here
     wrote = ::write(out.get(), "online_movable\n", 15);
     out.reset();
@@ -287,7 +289,8 @@ TEST_CASE("write_fd retries EINTR and finishes a short write, in order", "[sysfs
   REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
   core::UniqueFd out(p[1]);
   ::close(p[0]);
-  struct sigaction ign {}, old {};
+  struct sigaction ign {
+  }, old{};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old);
   auto broken = sysfs::write_fd(out.get(), "1", "write pipe");
