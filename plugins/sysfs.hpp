@@ -77,9 +77,10 @@ core::Result<std::optional<std::string>> read_attr(const core::Root& root, std::
 // Dir::write): the /proc/sys writer. A missing one is an Error with ENOENT.
 core::Status write_attr(const core::Root& root, std::string_view guest, std::string_view value);
 
-// The loops under Dir::read and Dir::write, on an open descriptor. read_fd reads to
-// the end (EINTR retried), at most `limit` bytes (more is EFBIG), and drops trailing
-// blanks and newlines. write_fd writes all of `value`: EINTR retried, a short write
+// The loops under Dir::read and Dir::write, on an open descriptor. read_fd reads until
+// a read returns less than its buffer (sysfs and procfs hand out an attribute whole,
+// and a short read of a regular file is its end), EINTR retried, at most `limit`
+// bytes (more is EFBIG), and drops trailing blanks and newlines. write_fd writes all of `value`: EINTR retried, a short write
 // continued with the rest (as write_all in util-linux and loop_write in systemd do;
 // /proc/sys honours the file position); the first error's errno is the Error's code.
 // The Error's context is `what` (Dir passes none and names the file only on failure:
