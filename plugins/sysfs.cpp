@@ -11,11 +11,10 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/log.hpp"
+
 namespace guestkit::plugins::sysfs {
 namespace {
-
-// sysfs attributes are at most a page; anything longer is not one.
-constexpr std::size_t kMaxAttr = 65536;
 
 std::string join(const std::string& dir, std::string_view name) {
   std::string out = dir;
@@ -61,8 +60,8 @@ core::Error open_error(const Opened& o, std::string_view name, std::string what)
 
 }  // namespace
 
-core::Result<Dir> Dir::open(const core::Root& root, std::string_view guest) {
-  auto fd = root.open(guest, O_PATH | O_DIRECTORY, 0, core::Follow::never);
+core::Result<Dir> Dir::open(const core::Root& root, std::string_view guest, core::Follow follow) {
+  auto fd = root.open(guest, O_PATH | O_DIRECTORY, 0, follow);
   if (!fd) return std::move(fd).error();
   return Dir(std::make_shared<const core::Root>(root), std::move(fd).value(), std::string(guest));
 }
@@ -81,33 +80,38 @@ core::Result<std::optional<std::string>> Dir::read(std::string_view attr) const 
     if (o.err == ENOENT) return std::optional<std::string>{};
     return open_error(o, attr, display(attr));
   }
-  // sysfs hands out an attribute whole in the first read, and a short read of a regular
-  // file is its end: one read(2) is enough unless the buffer came back full.
-  std::string text;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const ssize_t n = ::read(o.fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return core::errno_error("read " + display(attr));
-    }
-    text.append(buf.data(), static_cast<std::size_t>(n));
-    if (static_cast<std::size_t>(n) < buf.size()) break;
-    if (text.size() > kMaxAttr)
-      return core::make_error(std::make_error_code(std::errc::file_too_large),
-                              "read " + display(attr));
+  // The message is only made on failure (see open_entry).
+  auto text = read_fd(o.fd.get(), kMaxAttr, {});
+  if (!text) {
+    auto err = std::move(text).error();
+    err.context = "read " + display(attr);
+    return err;
   }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
-    text.pop_back();
-  return std::optional<std::string>(std::move(text));
+  return std::optional<std::string>(std::move(text).value());
+}
+
+core::Result<std::optional<std::uint64_t>> Dir::read_u64(std::string_view attr) const {
+  auto text = read(attr);
+  if (!text) return std::move(text).error();
+  if (!*text) return std::optional<std::uint64_t>{};
+  auto value = parse_u64(**text);
+  if (!value)
+    return core::make_error(core::Errc::bad_input, display(attr) + ": not a decimal number: '" +
+                                                       core::sanitize_for_log(**text) + "'");
+  return std::optional<std::uint64_t>(*value);
 }
 
 core::Status Dir::write(std::string_view attr, std::string_view value) const {
-  const auto what = [&] { return "write " + std::string(value) + " to " + display(attr); };
-  // O_TRUNC matters only for a fake tree's regular files (sysfs ignores it, as it does
-  // for `echo online > state`); it is ignored for FIFOs and devices too, which the
-  // fstat below refuses before any byte is written. O_NONBLOCK: a FIFO without a
-  // reader fails instead of hanging.
+  const auto what = [&] {
+    // /proc/sys values end in a newline, as sysctl(8) writes them; not the message.
+    std::string_view shown = value;
+    while (!shown.empty() && shown.back() == '\n') shown.remove_suffix(1);
+    return "write " + std::string(shown) + " to " + display(attr);
+  };
+  // O_TRUNC matters only for a fake tree's regular files (sysfs and procfs ignore it,
+  // as they do for `echo online > state`); it is ignored for FIFOs and devices too,
+  // which the fstat below refuses before any byte is written. O_NONBLOCK: a FIFO
+  // without a reader fails instead of hanging.
   auto o = open_entry(fd_.get(), attr, O_WRONLY | O_TRUNC | O_NONBLOCK);
   if (!o.fd) return open_error(o, attr, what());
   struct stat st {};
@@ -115,19 +119,81 @@ core::Status Dir::write(std::string_view attr, std::string_view value) const {
   if (!S_ISREG(st.st_mode))
     return core::make_error(std::make_error_code(std::errc::invalid_argument),
                             what() + ": not a regular file");
-  for (;;) {
-    const ssize_t n = ::write(o.fd.get(), value.data(), value.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return core::errno_error(what());
-    // sysfs takes a store whole or not at all; a short write is a refusal.
-    if (static_cast<std::size_t>(n) != value.size())
-      return core::make_error(std::make_error_code(std::errc::io_error), what() + " (short write)");
-    return {};
+  if (auto written = write_fd(o.fd.get(), value, {}); !written) {
+    auto err = std::move(written).error();
+    err.context = what() + err.context;  // " (nothing written)" stays
+    return err;
   }
+  return {};
 }
 
 std::string Dir::display(std::string_view name) const {
   return root_->display(join(guest_, name));
+}
+
+namespace {
+
+// "/proc/sys/vm/swappiness" -> "/proc/sys/vm", "swappiness".
+std::pair<std::string_view, std::string_view> split_leaf(std::string_view guest) {
+  const auto slash = guest.rfind('/');
+  if (slash == std::string_view::npos) return {"", guest};
+  return {slash == 0 ? guest.substr(0, 1) : guest.substr(0, slash), guest.substr(slash + 1)};
+}
+
+}  // namespace
+
+core::Result<std::optional<std::string>> read_attr(const core::Root& root, std::string_view guest,
+                                                   core::Follow follow) {
+  const auto [dir_path, leaf] = split_leaf(guest);
+  auto dir = Dir::open(root, dir_path, follow);
+  if (!dir) {
+    if (dir.error().code == std::errc::no_such_file_or_directory)
+      return std::optional<std::string>{};
+    return std::move(dir).error();
+  }
+  return dir->read(leaf);
+}
+
+core::Status write_attr(const core::Root& root, std::string_view guest, std::string_view value) {
+  const auto [dir_path, leaf] = split_leaf(guest);
+  auto dir = Dir::open(root, dir_path);
+  if (!dir) return std::move(dir).error();
+  return dir->write(leaf, value);
+}
+
+core::Result<std::string> read_fd(int fd, std::size_t limit, std::string_view what) {
+  // sysfs and procfs hand out an attribute whole in the first read, and a short read of
+  // a regular file is its end: one read(2) is enough unless the buffer came back full
+  // (a sweep over thousands of memory blocks saves a system call per attribute).
+  std::string text;
+  std::array<char, 4096> buf{};
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return core::errno_error(std::string(what));
+    }
+    text.append(buf.data(), static_cast<std::size_t>(n));
+    if (text.size() > limit)
+      return core::make_error(std::make_error_code(std::errc::file_too_large), std::string(what));
+    if (static_cast<std::size_t>(n) < buf.size()) break;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t'))
+    text.pop_back();
+  return text;
+}
+
+core::Status write_fd(int fd, std::string_view value, std::string_view what) {
+  std::size_t done = 0;
+  while (done < value.size()) {
+    const ssize_t n = ::write(fd, value.data() + done, value.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return core::errno_error(std::string(what));
+    // A store that takes nothing and says no error would loop forever.
+    if (n == 0) return core::errno_error(std::string(what) + " (nothing written)", EIO);
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
 }
 
 std::optional<unsigned> parse_indexed_name(std::string_view name, std::string_view prefix) {
@@ -145,6 +211,13 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
   if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<std::uint64_t> parse_hex_u64(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return value;
 }
 

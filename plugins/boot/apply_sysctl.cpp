@@ -6,17 +6,13 @@
 // (whitespace-insensitive), and only to files that exist: a setting is never
 // created. A bad line or a refused write is reported by key; the others still apply.
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/boot/boot.hpp"
 #include "plugins/boot/sysctl_conf.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::boot {
 namespace {
@@ -124,7 +120,7 @@ core::Result<Outcome> apply_sysctl(PluginContext& p) {
     const bool optional = setting.optional;
     const auto* path = &setting.path;
     // Never follow a symlink out of /proc/sys, never create a setting.
-    auto current = core::read_file_if_exists(root, *path, 64 << 10, core::Follow::never);
+    auto current = sysfs::read_attr(root, *path);
     if (!current || !*current) {
       if (!optional)
         problems.push_back(key + ": " + (current ? "no such setting" : current.error().message()));
@@ -136,12 +132,8 @@ core::Result<Outcome> apply_sysctl(PluginContext& p) {
       changed = true;
       continue;
     }
-    auto fd = root.open(*path, O_WRONLY | O_TRUNC, 0, core::Follow::never);
-    const std::string data = value + "\n";
-    if (!fd || ::write(fd->get(), data.data(), data.size()) != static_cast<ssize_t>(data.size())) {
-      if (!optional)
-        problems.push_back(key + ": " +
-                           (fd ? std::string(std::strerror(errno)) : fd.error().message()));
+    if (auto written = sysfs::write_attr(root, *path, value + "\n"); !written) {
+      if (!optional) problems.push_back(key + ": " + written.error().message());
       continue;
     }
     changed = true;

@@ -12,7 +12,6 @@
 
 #include <sys/stat.h>
 
-#include <charconv>
 #include <cstdint>
 
 #include "core/exec.hpp"
@@ -23,6 +22,7 @@
 #include "plugins/boot/boot.hpp"
 #include "plugins/disk/block.hpp"
 #include "plugins/disk/mounts.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::boot {
 namespace {
@@ -32,16 +32,15 @@ constexpr std::string_view kZeroGuid = "00000000-0000-0000-0000-000000000000";
 // (alignment leftovers and the 33 sectors of the backup GPT).
 constexpr std::uint64_t kMinGrowSectors = 2048;
 
+// A partition's number, start or size (sectors) from sysfs; std::nullopt when absent or
+// not a plain decimal number (from_chars had taken "12abc" as 12).
 std::optional<std::uint64_t> sysfs_number(const core::Root& host, const std::string& name,
                                           const char* attr) {
-  auto text = core::read_file_if_exists(
-      host, std::string(core::paths::kSysClassBlock) + "/" + name + "/" + attr, 64);
-  if (!text || !*text) return std::nullopt;
-  std::uint64_t v = 0;
-  const std::string& s = **text;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{}) return std::nullopt;
-  return v;
+  auto dir = sysfs::Dir::open(host, std::string(core::paths::kSysClassBlock) + "/" + name,
+                              core::Follow::in_root);
+  if (!dir) return std::nullopt;
+  auto v = dir->read_u64(attr);
+  return v && *v ? *v : std::nullopt;
 }
 
 struct Part {

@@ -85,19 +85,18 @@ struct SeedArea {
 // A partition's first byte and size from sysfs.
 core::Result<std::pair<std::uint64_t, std::uint64_t>> partition_extent(const core::Root& host,
                                                                        const std::string& name) {
-  const std::string base = std::string(core::paths::kSysClassBlock) + "/" + name + "/";
+  auto dir = sysfs::Dir::open(host, std::string(core::paths::kSysClassBlock) + "/" + name,
+                              core::Follow::in_root);
+  if (!dir) return std::move(dir).error();
   std::uint64_t v[2] = {0, 0};
   const char* files[2] = {"start", "size"};
   for (int i = 0; i < 2; ++i) {
-    auto text = core::read_file(host, base + files[i], 64);
-    if (!text) return std::move(text).error();
-    std::string_view t = *text;
-    while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.remove_suffix(1);
-    const auto sectors = sysfs::parse_u64(t);
-    if (!sectors || *sectors > UINT64_MAX / 512)
+    auto sectors = dir->read_u64(files[i]);
+    if (!sectors) return std::move(sectors).error();
+    if (!*sectors || **sectors > UINT64_MAX / 512)
       return core::make_error(core::Errc::bad_input,
                               "unreadable " + std::string(files[i]) + " of partition " + name);
-    v[i] = *sectors * 512;
+    v[i] = **sectors * 512;
   }
   return std::pair<std::uint64_t, std::uint64_t>(v[0], v[1]);
 }

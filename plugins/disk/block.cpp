@@ -20,22 +20,6 @@ namespace {
 
 std::string sys_block(const std::string& name) { return std::string(core::paths::kSysClassBlock) + "/" + name; }
 
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-// A sysfs attribute of a directory already resolved through the Root: a plain name
-// read relative to its fd, never following a link, so no walk from "/" per attribute.
-std::optional<std::string> read_attr(int dirfd, const char* name) {
-  core::UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  char buf[4096];
-  ssize_t n = ::read(fd.get(), buf, sizeof buf);
-  if (n < 0) return std::nullopt;
-  return trim(std::string(buf, static_cast<std::size_t>(n)));
-}
-
 bool has_entry(int dirfd, const std::string& name) {
   struct stat st {};
   return ::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -59,18 +43,20 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
     return core::make_error(core::Errc::bad_input, "device name '" + name + "'");
   auto syspath = root.resolve(sys_block(name), core::Follow::in_root, true);
   if (!syspath) return std::move(syspath).error();
-  auto dir = root.open(*syspath, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
+  // The attributes are read relative to the directory, never following a link, so
+  // no walk from "/" per attribute.
+  auto dir = sysfs::Dir::open(root, *syspath);
   if (!dir) return std::move(dir).error();
-  const int dfd = dir->get();
+  const int dfd = dir->fd();
   BlockDevice d;
   d.name = name;
-  auto dev = read_attr(dfd, "dev");
-  auto devno = dev ? sysfs::parse_devno(*dev) : std::nullopt;
+  auto dev = dir->read("dev");
+  auto devno = dev && *dev ? sysfs::parse_devno(**dev) : std::nullopt;
   if (!devno) return core::make_error(core::Errc::bad_input, root.display(*syspath) + "/dev unreadable");
   d.devno = *devno;
   std::string node = name;
-  if (auto uevent = read_attr(dfd, "uevent")) {
-    auto props = core::parse_uevent(*uevent);
+  if (auto uevent = dir->read("uevent"); uevent && *uevent) {
+    auto props = core::parse_uevent(**uevent);
     if (auto it = props.find("DEVNAME"); it != props.end() && !it->second.empty()) node = it->second;
   }
   d.devname = node.front() == '/' ? node : "/dev/" + node;
@@ -91,11 +77,9 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
   if (auto holders = root.list_dir(*syspath + "/holders", core::Follow::never)) d.holders = *holders;
   // Sectors of 512 bytes whatever the device's own; an unreadable or absurd count is
   // taken as empty (such a device is skipped), never as a wrapped huge size.
-  if (auto size = read_attr(dfd, "size")) {
-    const auto sectors = sysfs::parse_u64(*size);
-    d.size_bytes = sectors && *sectors <= UINT64_MAX / 512 ? *sectors * 512 : 0;
-  }
-  if (auto ro = read_attr(dfd, "ro")) d.read_only = *ro == "1";
+  if (auto sectors = dir->read_u64("size"); sectors && *sectors)
+    d.size_bytes = **sectors <= UINT64_MAX / 512 ? **sectors * 512 : 0;
+  if (auto ro = dir->read("ro"); ro && *ro) d.read_only = **ro == "1";
   return d;
 }
 

@@ -29,6 +29,7 @@
 #include "plugins/disk/records.hpp"
 #include "plugins/disk/services.hpp"
 #include "plugins/external.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::disk {
 namespace {
@@ -44,11 +45,6 @@ constexpr auto kKillWait = std::chrono::seconds(5);
 
 core::Error bad(std::string m) {
   return core::make_error(core::Errc::bad_input, std::move(m));
-}
-
-std::string trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  return s;
 }
 
 bool valid_pci(const std::string& s) {
@@ -201,8 +197,8 @@ core::Result<std::string> resolve_disk(const core::Context& ctx, const DiskSelec
       const std::string base = std::string(core::paths::kSysClassBlock) + "/" + d;
       if (!sel.serial.empty()) {
         for (const char* attr : {"/serial", "/device/serial"}) {
-          auto text = core::read_file_if_exists(root, base + attr, 4096, core::Follow::in_root);
-          if (text && *text && trimmed(**text) == sel.serial) {
+          auto text = sysfs::read_attr(root, base + attr, core::Follow::in_root);
+          if (text && *text && **text == sel.serial) {
             found.push_back(d);
             break;
           }

@@ -1,14 +1,11 @@
 #include "plugins/disk/records.hpp"
 
-#include <fcntl.h>
 #include <sys/sysmacros.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "core/udev_event.hpp"
+#include "plugins/undo_record.hpp"
 
 namespace guestkit::plugins::disk {
 namespace {
@@ -36,23 +33,20 @@ bool record_mount(const DiskRecord& r, dev_t mount_devno, const std::string& mou
 core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, const std::string& name) {
   auto path = record_path(name);
   if (!path) return std::move(path).error();
-  auto text = core::read_file_if_exists(root, *path, 64 * 1024, core::Follow::never);
-  if (!text) return std::move(text).error();
-  if (!*text) return std::optional<DiskRecord>{};
-  auto j = nlohmann::json::parse(**text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return core::make_error(core::Errc::bad_input, root.display(*path) + ": not a guestkit disk record");
+  auto record = undo::read(root, *path, "guestkit disk record");
+  if (!record) return std::move(record).error();
+  if (!*record) return std::optional<DiskRecord>{};
+  const nlohmann::json& j = **record;
   DiskRecord r;
-  auto s = [&](const char* key) { return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : ""; };
-  r.name = s("name");
-  r.devname = s("devname");
-  r.devno = s("devno");
-  r.fs_devno = s("fs_devno");
-  r.fstype = s("fstype");
-  r.label = s("label");
-  r.uuid = s("uuid");
-  r.mountpoint = s("mountpoint");
-  r.options = s("options");
+  r.name = undo::text(j, "name");
+  r.devname = undo::text(j, "devname");
+  r.devno = undo::text(j, "devno");
+  r.fs_devno = undo::text(j, "fs_devno");
+  r.fstype = undo::text(j, "fstype");
+  r.label = undo::text(j, "label");
+  r.uuid = undo::text(j, "uuid");
+  r.mountpoint = undo::text(j, "mountpoint");
+  r.options = undo::text(j, "options");
   r.since = j.contains("since") && j["since"].is_number_integer() ? j["since"].get<std::int64_t>() : 0;
   if (r.name != name || r.mountpoint.empty() || r.mountpoint.front() != '/')
     return core::make_error(core::Errc::bad_input, root.display(*path) + ": inconsistent disk record");
@@ -62,29 +56,19 @@ core::Result<std::optional<DiskRecord>> read_record(const core::Root& root, cons
 core::Status write_record(const core::Root& root, const DiskRecord& r) {
   auto path = record_path(r.name);
   if (!path) return std::move(path).error();
-  nlohmann::json j{{"name", r.name},         {"devname", r.devname},       {"devno", r.devno},
-                   {"fs_devno", r.fs_devno}, {"fstype", r.fstype},         {"label", r.label},
-                   {"uuid", r.uuid},         {"mountpoint", r.mountpoint}, {"options", r.options},
-                   {"since", r.since}};
-  core::WriteOptions wo;
-  wo.mode = 0644;
-  wo.create_parents = true;
-  wo.follow = core::Follow::never;
-  wo.durable = false;  // /run: gone at reboot anyway, like the mounts it describes
-  // dump() with 'replace' keeps a label that is not valid UTF-8 from throwing.
-  return core::write_file_atomic(root, *path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n", wo);
+  const nlohmann::json j{{"name", r.name},       {"devname", r.devname},
+                         {"devno", r.devno},     {"fs_devno", r.fs_devno},
+                         {"fstype", r.fstype},   {"label", r.label},
+                         {"uuid", r.uuid},       {"mountpoint", r.mountpoint},
+                         {"options", r.options}, {"since", r.since}};
+  return undo::write(root, *path, j);
 }
 
 core::Status remove_record(const core::Root& root, const std::string& name) {
   auto path = record_path(name);
   if (!path) return std::move(path).error();
-  auto parent = root.open_parent(*path, core::Follow::never);
-  if (!parent) {
-    if (parent.error().code == std::errc::no_such_file_or_directory) return {};
-    return std::move(parent).error();
-  }
-  if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) < 0 && errno != ENOENT)
-    return core::errno_error("remove " + root.display(*path));
+  auto removed = undo::remove(root, *path);
+  if (!removed) return std::move(removed).error();
   return {};
 }
 

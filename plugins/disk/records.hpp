@@ -1,6 +1,7 @@
 #pragma once
-// /run/guestkit/disks/<name>: what guestkit mounted, where and when. The record is
-// what detach works from, so a disk can be cleaned up after its device node is gone.
+// /run/guestkit/disks/<name>: what guestkit mounted, where and when (an undo record,
+// plugins/undo_record.hpp). The record is what detach works from, so a disk can be
+// cleaned up after its device node is gone.
 
 #include <sys/types.h>
 

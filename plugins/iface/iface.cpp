@@ -6,20 +6,21 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
+#include <limits>
 
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
 #include "core/udev_device.hpp"
 #include "core/udev_event.hpp"
+#include "plugins/sysfs.hpp"
+#include "plugins/undo_record.hpp"
 
 namespace guestkit::plugins::iface {
 namespace {
 
 constexpr unsigned kArphrdEther = 1;
 constexpr unsigned kArphrdLoopback = 772;
-constexpr std::size_t kSysfsLimit = 64 * 1024;
 
 std::string trim(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -27,35 +28,12 @@ std::string trim(std::string_view s) {
   return std::string(s);
 }
 
+// A decimal attribute or state value, checked (sysfs::parse_u64) and in T's range.
 template <class T>
 std::optional<T> number(std::string_view text) {
-  T v{};
-  auto t = trim(text);
-  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc() || end != t.data() + t.size() || t.empty()) return std::nullopt;
-  return v;
-}
-
-std::optional<std::string> read_trimmed(const core::Root& root, const std::string& guest) {
-  auto r = core::read_file_if_exists(root, guest, kSysfsLimit);
-  if (!r || !*r) return std::nullopt;
-  return trim(**r);
-}
-
-// A sysfs attribute of the directory `dir` (an O_PATH fd), trimmed; nullopt if absent.
-std::optional<std::string> read_at(int dir, const char* leaf) {
-  core::UniqueFd fd(::openat(dir, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > kSysfsLimit) return std::nullopt;
-  }
-  return trim(out);
+  const auto v = sysfs::parse_u64(trim(text));
+  if (!v || *v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return std::nullopt;
+  return static_cast<T>(*v);
 }
 
 std::string basename(std::string_view path) {
@@ -95,21 +73,25 @@ core::Result<IfaceInfo> read_iface(const core::Root& root, std::string_view name
   // The class entry is a link into /sys/devices, followed inside the root once; the
   // attributes are read relative to it (fixed leaf names, O_NOFOLLOW), which keeps an
   // event to a few dozen system calls instead of a root walk per attribute.
-  auto fd = root.open(dir, O_PATH | O_DIRECTORY, 0, core::Follow::in_root);
-  if (!fd) {
-    if (fd.error().code == std::errc::no_such_file_or_directory) return info;
-    return std::move(fd).error();
+  auto attrs = sysfs::Dir::open(root, dir, core::Follow::in_root);
+  if (!attrs) {
+    if (attrs.error().code == std::errc::no_such_file_or_directory) return info;
+    return std::move(attrs).error();
   }
   info.present = true;
-  if (auto v = read_at(fd->get(), "ifindex")) info.ifindex = number<int>(*v).value_or(0);
-  if (auto v = read_at(fd->get(), "type")) info.type = number<unsigned>(*v).value_or(0);
-  if (auto v = read_at(fd->get(), "uevent")) {
+  const auto read = [&](std::string_view attr) -> std::optional<std::string> {
+    auto v = attrs->read(attr);
+    return v && *v ? std::move(*v) : std::nullopt;
+  };
+  if (auto v = read("ifindex")) info.ifindex = number<int>(*v).value_or(0);
+  if (auto v = read("type")) info.type = number<unsigned>(*v).value_or(0);
+  if (auto v = read("uevent")) {
     auto props = core::parse_uevent(*v);
     if (auto it = props.find("DEVTYPE"); it != props.end()) info.devtype = it->second;
   }
   struct stat st {};
-  info.has_device = ::fstatat(fd->get(), "device", &st, AT_SYMLINK_NOFOLLOW) == 0;
-  info.is_tun = ::fstatat(fd->get(), "tun_flags", &st, AT_SYMLINK_NOFOLLOW) == 0;
+  info.has_device = ::fstatat(attrs->fd(), "device", &st, AT_SYMLINK_NOFOLLOW) == 0;
+  info.is_tun = ::fstatat(attrs->fd(), "tun_flags", &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (info.has_device) {
     auto driver = root.resolve(dir + "/device/driver", core::Follow::in_root, true);
     if (driver) info.driver = basename(*driver);
@@ -177,18 +159,16 @@ core::Result<std::vector<IfaceInfo>> handled_ifaces(const core::Root& root,
 }
 
 unsigned online_cpus(const core::Root& root) {
-  auto text = read_trimmed(root, core::paths::kSysCpuOnline);
-  if (!text) return 1;
+  auto text = sysfs::read_attr(root, core::paths::kSysCpuOnline, core::Follow::in_root);
+  if (!text || !*text) return 1;
+  // A malformed list counts what it held before the fault, as it always did.
   unsigned count = 0;
-  std::string_view rest = *text;
+  std::string_view rest = **text;
   while (!rest.empty()) {
-    auto comma = rest.find(',');
-    auto item = rest.substr(0, comma);
-    auto dash = item.find('-');
-    auto lo = number<unsigned>(item.substr(0, dash));
-    auto hi = dash == std::string_view::npos ? lo : number<unsigned>(item.substr(dash + 1));
-    if (!lo || !hi || *hi < *lo) return std::max(count, 1u);
-    count += *hi - *lo + 1;
+    const auto comma = rest.find(',');
+    const auto ranges = sysfs::parse_ranges(rest.substr(0, comma));
+    if (!ranges || ranges->empty()) return std::max(count, 1u);
+    count += ranges->front().second - ranges->front().first + 1;
     rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
   }
   return std::max(count, 1u);
@@ -204,30 +184,79 @@ std::string lease_path(std::string_view name) {
   return std::string(core::paths::kIfaceStateDir) + "/" + std::string(name) + ".leases";
 }
 
-core::Result<std::optional<State>> read_state(const core::Root& root, std::string_view name) {
-  auto text = core::read_file_if_exists(root, state_path(name), 64 * 1024, core::Follow::never);
-  if (!text) return std::move(text).error();
-  if (!*text) return std::optional<State>();
-  State s;
-  std::string metric, attached;
-  const std::pair<std::string_view, std::string*> keys[] = {
-      {"BACKEND", &s.backend},
-      {"DHCP", &s.dhcp},
-      {"CLIENT", &s.client},
-      {"UNIT", &s.unit},
-      {"NETWORKD_FILE", &s.networkd_file},
-      {"NM_CONNECTION", &s.nm_connection},
-      {"METRIC", &metric},
-      {"ATTACHED", &attached},
-  };
-  for (const auto& line : core::split_lines(**text)) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos || line.front() == '#') continue;
-    for (const auto& [key, target] : keys)
-      if (line.compare(0, eq, key) == 0 && eq == key.size()) *target = line.substr(eq + 1);
+namespace {
+
+constexpr std::string_view kStateWhat = "guestkit-iface state";
+
+// The string members of State: their key in the record, and in the KEY=VALUE state of
+// older versions.
+struct StateField {
+  const char* key;
+  std::string_view legacy;
+  std::string State::*member;
+};
+constexpr StateField kStateFields[] = {
+    {"backend", "BACKEND", &State::backend},
+    {"dhcp", "DHCP", &State::dhcp},
+    {"client", "CLIENT", &State::client},
+    {"unit", "UNIT", &State::unit},
+    {"networkd_file", "NETWORKD_FILE", &State::networkd_file},
+    {"nm_connection", "NM_CONNECTION", &State::nm_connection},
+};
+
+// The KEY=VALUE state of guestkit-iface before 2026-12 (read so that an update under a
+// running system still undoes what the old version set up; the next write makes it
+// JSON): "# comment" lines and KEY=VALUE lines, keys in capitals; keys this version
+// does not know (REMOVED_GATEWAY, once) are passed over, as the old reader did.
+core::Result<nlohmann::json> legacy_state(std::string_view text) {
+  nlohmann::json j = nlohmann::json::object();
+  int line_no = 0;
+  for (const auto& line : core::split_lines(text)) {
+    ++line_no;
+    const auto bad = [&](std::string_view why) {
+      return core::make_error(core::Errc::bad_input, std::to_string(line_no) + ": damaged " +
+                                                         std::string(kStateWhat) + " (" +
+                                                         std::string(why) + ")");
+    };
+    if (line.empty() || line.front() == '#') continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos || eq == 0 ||
+        !std::all_of(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(eq),
+                     [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; }))
+      return bad("neither JSON nor KEY=VALUE");
+    const std::string_view key(line.data(), eq);
+    const std::string value = line.substr(eq + 1);
+    for (const auto& f : kStateFields)
+      if (key == f.legacy) j[f.key] = value;
+    if (key == "METRIC") {
+      auto metric = number<std::uint32_t>(value);
+      if (!metric) return bad("METRIC is not a route metric");
+      j["metric"] = *metric;
+    }
+    if (key == "ATTACHED") j["attached"] = value == "yes";
   }
-  s.metric = number<std::uint32_t>(metric).value_or(0);
-  s.attached = attached == "yes";
+  return j;
+}
+
+}  // namespace
+
+core::Result<std::optional<State>> read_state(const core::Root& root, std::string_view name) {
+  const std::string path = state_path(name);
+  auto record = undo::read(root, path, kStateWhat, legacy_state);
+  if (!record) return std::move(record).error();
+  if (!*record) return std::optional<State>();
+  const nlohmann::json& j = **record;
+  State s;
+  for (const auto& f : kStateFields) s.*f.member = undo::text(j, f.key);
+  if (const auto it = j.find("metric"); it != j.end()) {
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > UINT32_MAX)
+      return core::make_error(core::Errc::bad_input, root.display(path) + ": damaged " +
+                                                         std::string(kStateWhat) +
+                                                         " (metric is not a route metric)");
+    s.metric = it->get<std::uint32_t>();
+  }
+  if (const auto it = j.find("attached"); it != j.end())
+    s.attached = it->is_boolean() && it->get<bool>();
   return std::optional<State>(std::move(s));
 }
 
@@ -237,40 +266,20 @@ core::Status write_state(const core::Root& root, std::string_view name, const St
   auto before = read_state(root, name);
   if (!before) return std::move(before).error();
   if (*before) s.attached = s.attached || (*before)->attached;
-  std::string text =
-      "# guestkit-iface: what was set up for " + std::string(name) + "; undone on remove\n";
-  const auto put = [&](const char* key, const std::string& value) {
-    if (!value.empty()) text += std::string(key) + "=" + value + "\n";
-  };
-  put("BACKEND", s.backend);
-  put("DHCP", s.dhcp);
-  put("CLIENT", s.client);
-  put("UNIT", s.unit);
-  put("NETWORKD_FILE", s.networkd_file);
-  put("NM_CONNECTION", s.nm_connection);
-  if (s.metric) put("METRIC", std::to_string(s.metric));
-  if (s.attached) put("ATTACHED", "yes");
-  core::WriteOptions wo;
-  wo.create_parents = true;
-  wo.parent_mode = 0755;
-  wo.follow = core::Follow::never;
-  wo.durable = false;  // /run: a crash erases it anyway
-  return core::write_file_atomic(root, state_path(name), text, wo);
+  nlohmann::json j{{"interface", std::string(name)}};
+  for (const auto& f : kStateFields)
+    if (!(s.*f.member).empty()) j[f.key] = s.*f.member;
+  if (s.metric) j["metric"] = s.metric;
+  j["attached"] = s.attached;
+  return undo::write(root, state_path(name), j);
 }
 
 core::Result<bool> remove_state(const core::Root& root, std::string_view name) {
   bool removed = false;
   for (const auto& guest : {state_path(name), pid_path(name), lease_path(name)}) {
-    auto parent = root.open_parent(guest, core::Follow::never);
-    if (!parent) {
-      if (parent.error().code == std::errc::no_such_file_or_directory) continue;
-      return std::move(parent).error();
-    }
-    if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) == 0) {
-      removed = true;
-    } else if (errno != ENOENT) {
-      return core::errno_error("remove " + root.display(guest));
-    }
+    auto gone = undo::remove(root, guest);
+    if (!gone) return std::move(gone).error();
+    removed = removed || *gone;
   }
   return removed;
 }

@@ -58,7 +58,9 @@ core::Result<std::vector<IfaceInfo>> handled_ifaces(const core::Root& root,
 // Online CPUs from /sys/devices/system/cpu/online ("0-3,6"); 1 when unreadable.
 unsigned online_cpus(const core::Root& root);
 
-// What guestkit did to an interface, in /run/guestkit/iface/<name>.state (KEY=VALUE).
+// What guestkit did to an interface, in /run/guestkit/iface/<name>.state: an undo
+// record (plugins/undo_record.hpp, JSON; the KEY=VALUE of older versions is still read
+// and becomes JSON at the next write). Damage is an error naming the file.
 struct State {
   std::string backend;        // networkd, networkmanager, ifupdown, none
   std::string dhcp;           // off (no_dhcp), external (someone else's), client, networkd, nm

@@ -1,22 +1,66 @@
 #include "plugins/iface/route_record.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <charconv>
+#include <cstdint>
 #include <sstream>
 
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/iface/iface.hpp"
+#include "plugins/undo_record.hpp"
 
 namespace guestkit::plugins::iface {
 namespace {
+
+constexpr std::string_view kWhat = "record of removed default routes";
 
 template <class T>
 bool number(const std::string& text, T& out) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+// One route of the JSON record, checked as the old lines were.
+std::optional<RemovedRoute> from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return std::nullopt;
+  RemovedRoute r;
+  r.name = undo::text(j, "interface");
+  const auto ifindex = j.find("ifindex");
+  const auto metric = j.find("metric");
+  auto gw = core::netlink::Ipv4::parse(undo::text(j, "gateway"));
+  if (!check_iface_name(r.name) || ifindex == j.end() || !ifindex->is_number_integer() ||
+      ifindex->get<std::int64_t>() <= 0 || ifindex->get<std::int64_t>() > INT32_MAX || !gw ||
+      metric == j.end() || !metric->is_number_unsigned() ||
+      metric->get<std::uint64_t>() > UINT32_MAX)
+    return std::nullopt;
+  r.ifindex = ifindex->get<int>();
+  r.metric = metric->get<std::uint32_t>();
+  r.gateway = *gw;
+  return r;
+}
+
+// The record before 2026-12: "# comment" lines and one "NAME IFINDEX GATEWAY METRIC"
+// line per route, read so that routes removed by an older guestkit are still given
+// back; the next write makes it JSON.
+core::Result<nlohmann::json> legacy_routes(std::string_view text) {
+  nlohmann::json list = nlohmann::json::array();
+  int line_no = 0;
+  for (const auto& line : core::split_lines(text)) {
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    std::istringstream is(line);
+    std::string name, index, gateway, metric, extra;
+    is >> name >> index >> gateway >> metric >> extra;
+    int ifindex = 0;
+    std::uint32_t m = 0;
+    if (!check_iface_name(name) || !number(index, ifindex) || ifindex <= 0 ||
+        !core::netlink::Ipv4::parse(gateway) || !number(metric, m) || !extra.empty())
+      return core::make_error(core::Errc::bad_input,
+                              std::to_string(line_no) + ": not 'NAME IFINDEX GATEWAY METRIC'");
+    list.push_back(
+        {{"interface", name}, {"ifindex", ifindex}, {"gateway", gateway}, {"metric", m}});
+  }
+  return nlohmann::json{{"routes", std::move(list)}};
 }
 
 }  // namespace
@@ -27,27 +71,25 @@ std::string removed_routes_path() {
 
 core::Result<std::vector<RemovedRoute>> read_removed_routes(const core::Root& root) {
   const std::string path = removed_routes_path();
-  auto text = core::read_file_if_exists(root, path, 64 * 1024, core::Follow::never);
-  if (!text) return std::move(text).error();
+  auto record = undo::read(root, path, kWhat, legacy_routes);
+  if (!record) return std::move(record).error();
   std::vector<RemovedRoute> out;
-  if (!*text) return out;
-  int line_no = 0;
-  for (const auto& line : core::split_lines(**text)) {
-    ++line_no;
-    if (line.empty() || line.front() == '#') continue;
-    std::istringstream is(line);
-    std::string name, index, gateway, metric, extra;
-    is >> name >> index >> gateway >> metric >> extra;
-    RemovedRoute r;
-    auto gw = core::netlink::Ipv4::parse(gateway);
-    if (!check_iface_name(name) || !number(index, r.ifindex) || r.ifindex <= 0 || !gw ||
-        !number(metric, r.metric) || !extra.empty())
-      return core::make_error(core::Errc::bad_input, root.display(path) + ":" +
-                                                         std::to_string(line_no) +
-                                                         ": not 'NAME IFINDEX GATEWAY METRIC'");
-    r.name = name;
-    r.gateway = *gw;
-    out.push_back(std::move(r));
+  if (!*record) return out;
+  const auto routes = (*record)->find("routes");
+  if (routes == (*record)->end() || !routes->is_array())
+    return core::make_error(core::Errc::bad_input, root.display(path) + ": damaged " +
+                                                       std::string(kWhat) + " (no routes list)");
+  std::size_t index = 0;
+  for (const auto& entry : *routes) {
+    auto r = from_json(entry);
+    if (!r)
+      return core::make_error(core::Errc::bad_input, root.display(path) + ": damaged " +
+                                                         std::string(kWhat) + " (route " +
+                                                         std::to_string(index) +
+                                                         " is not {interface, "
+                                                         "ifindex, gateway, metric})");
+    out.push_back(std::move(*r));
+    ++index;
   }
   return out;
 }
@@ -55,27 +97,17 @@ core::Result<std::vector<RemovedRoute>> read_removed_routes(const core::Root& ro
 core::Status write_removed_routes(const core::Root& root, const std::vector<RemovedRoute>& routes) {
   const std::string path = removed_routes_path();
   if (routes.empty()) {
-    auto parent = root.open_parent(path, core::Follow::never);
-    if (!parent) {
-      if (parent.error().code == std::errc::no_such_file_or_directory) return {};
-      return std::move(parent).error();
-    }
-    if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) < 0 && errno != ENOENT)
-      return core::errno_error("remove " + root.display(path));
+    auto removed = undo::remove(root, path);
+    if (!removed) return std::move(removed).error();
     return {};
   }
-  std::string text =
-      "# guestkit-iface: default routes the route policy removed (NAME IFINDEX GATEWAY "
-      "METRIC),\n# given back when no handled interface has one any more\n";
+  nlohmann::json list = nlohmann::json::array();
   for (const auto& r : routes)
-    text += r.name + " " + std::to_string(r.ifindex) + " " + r.gateway.str() + " " +
-            std::to_string(r.metric) + "\n";
-  core::WriteOptions wo;
-  wo.create_parents = true;
-  wo.parent_mode = 0755;
-  wo.follow = core::Follow::never;
-  wo.durable = false;  // /run: gone at reboot, like the routes it describes
-  return core::write_file_atomic(root, path, text, wo);
+    list.push_back({{"interface", r.name},
+                    {"ifindex", r.ifindex},
+                    {"gateway", r.gateway.str()},
+                    {"metric", r.metric}});
+  return undo::write(root, path, nlohmann::json{{"routes", std::move(list)}});
 }
 
 }  // namespace guestkit::plugins::iface

@@ -1,5 +1,6 @@
 #pragma once
-// /run/guestkit/iface/default-routes: the default routes the route policy removed,
+// /run/guestkit/iface/default-routes: the default routes the route policy removed (an
+// undo record, plugins/undo_record.hpp: JSON; the older line format is still read),
 // to give one back when the interface that kept the default route goes away.
 //
 // The route policy is the only writer, and it writes only under the lock

@@ -7,9 +7,6 @@
 // * virtio-net with iface.multiqueue: combined channels = min(vCPUs, 8, device max),
 //   through the ethtool ioctl. IPv6 settings are never touched (SLAAC stays on).
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "core/files.hpp"
@@ -17,6 +14,7 @@
 #include "core/netdev.hpp"
 #include "core/paths.hpp"
 #include "plugins/iface/iface.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::iface {
 namespace {
@@ -29,24 +27,19 @@ constexpr std::uint32_t kMaxQueues = 8;
 // not exist (an image tree, an interface gone) is skipped.
 core::Result<bool> set_sysctl(const core::Context& ctx, const std::string& guest,
                               const char* value) {
-  auto current = core::read_file_if_exists(ctx.root, guest, 4096, core::Follow::never);
+  auto current = sysfs::read_attr(ctx.root, guest);
   if (!current) return std::move(current).error();
   if (!*current) {
     core::log_debug(guest, ": absent, ignoring");
     return false;
   }
-  std::string now = **current;
-  while (!now.empty() && (now.back() == '\n' || now.back() == ' ')) now.pop_back();
-  if (now == value) return false;
+  if (**current == value) return false;
   if (ctx.dry_run) {
     ctx.would("set " + ctx.root.display(guest) + " to " + value);
     return true;
   }
-  auto fd = ctx.root.open(guest, O_WRONLY | O_TRUNC, 0, core::Follow::never);
-  if (!fd) return std::move(fd).error();
-  const std::string line = std::string(value) + "\n";
-  if (::write(fd->get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    return core::errno_error("write " + ctx.root.display(guest));
+  if (auto written = sysfs::write_attr(ctx.root, guest, std::string(value) + "\n"); !written)
+    return std::move(written).error();
   return true;
 }
 

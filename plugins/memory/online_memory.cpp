@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <charconv>
 #include <ostream>
 
 #include "core/files.hpp"
@@ -24,13 +23,6 @@ constexpr std::size_t kZoneinfoLimit = 1 << 20;
 // thousands of real blocks can take seconds; udev's own timeout is minutes.
 constexpr std::string_view kZonesLock = "memory-zones";
 constexpr auto kZonesLockTimeout = std::chrono::seconds(60);
-
-// block_size_bytes is hexadecimal without "0x" ("8000000" is 128 MiB).
-std::uint64_t parse_hex(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  return ec == std::errc{} && end == text.data() + text.size() ? value : 0;
-}
 
 bool is_online(std::string_view state) {
   return state.rfind("online", 0) == 0;
@@ -64,7 +56,8 @@ core::Result<Onliner> Onliner::open(const core::Context& ctx) {
   Onliner o(ctx, std::move(dir).value());
   auto size = o.dir_.read(kBlockSize);
   if (!size) return std::move(size).error();
-  if (*size) o.block_size_ = parse_hex(**size);
+  // Hexadecimal without "0x" ("8000000" is 128 MiB); unreadable is 0 (no onlining).
+  if (*size) o.block_size_ = sysfs::parse_hex_u64(**size).value_or(0);
   auto automatic = o.dir_.read(kAutoOnline);
   if (!automatic) return std::move(automatic).error();
   if (*automatic) o.auto_online_ = **automatic;  // absent before Linux 4.7: never auto
@@ -185,7 +178,7 @@ core::Result<Status> status(const core::Context& ctx) {
     (is_online(s) ? st.online : s == "offline" ? st.offline : st.other).push_back(id);
   }
   auto size = dir->read(kBlockSize);
-  if (size && *size) st.block_size = parse_hex(**size);
+  if (size && *size) st.block_size = sysfs::parse_hex_u64(**size).value_or(0);
   auto automatic = dir->read(kAutoOnline);
   st.auto_online = automatic && *automatic ? **automatic : "offline (no auto_online_blocks)";
   st.zones = read_zones(ctx.root);

@@ -12,16 +12,14 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
+#include "plugins/sysfs.hpp"
 
 namespace guestkit::plugins::seed {
 namespace {
 
 std::string attr(const core::Root& host, const std::string& dir, const char* name) {
-  auto text = core::read_file_if_exists(host, dir + "/" + name, 4096);
-  if (!text || !*text) return {};
-  std::string v = **text;
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
-  return v;
+  auto text = sysfs::read_attr(host, dir + "/" + name, core::Follow::in_root);
+  return text && *text ? std::move(**text) : std::string();
 }
 
 bool bound(const core::Root& host, const std::string& dir) {

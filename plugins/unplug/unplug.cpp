@@ -27,13 +27,6 @@ core::Error bad(std::string message) {
   return core::make_error(core::Errc::bad_input, std::move(message));
 }
 
-std::optional<std::uint64_t> parse_hex(std::string_view text) {
-  std::uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
-  if (ec != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
 std::string hex(std::uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
@@ -93,7 +86,7 @@ core::Result<Memory> read_memory(const core::Context& ctx) {
   if (!dir) return std::move(dir).error();
   auto size = dir->read(kBlockSize);
   if (!size) return std::move(size).error();
-  auto bs = *size ? parse_hex(**size) : std::nullopt;
+  auto bs = *size ? sysfs::parse_hex_u64(**size) : std::nullopt;
   if (!bs || *bs == 0)
     return core::make_error(core::Errc::failed,
                             dir->display(kBlockSize) + " is missing or unreadable");
@@ -109,7 +102,7 @@ core::Result<Memory> read_memory(const core::Context& ctx) {
     if (!state) return std::move(state).error();
     b.state = state->value_or("");
     auto phys = child->read(kPhysIndex);
-    const auto index = phys && *phys ? parse_hex(**phys) : std::nullopt;
+    const auto index = phys && *phys ? sysfs::parse_hex_u64(**phys) : std::nullopt;
     b.start = (index ? *index : id) * m.block_size;
     if (is_online(b.state)) {
       auto zones = child->read(kValidZones);

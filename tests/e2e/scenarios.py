@@ -758,26 +758,33 @@ def _nic_backend(c, backend):
         state_file = f"/run/guestkit/iface/{name}.state"
         _, state, _ = c.guest(f"cat {state_file}")
         c.show(f"cat {state_file}; guestkit-iface --status")
+        try:  # an undo record: a JSON object (plugins/undo_record.hpp)
+            st = json.loads(state)
+        except ValueError:
+            st = None
+        if not isinstance(st, dict):
+            problems.append(f"{state_file} is not a JSON object: {state.strip()!r}")
+            st = {}
         netfile = f"/run/systemd/network/50-guestkit-{name}.network"
         conn = f"guestkit-{name}"
         if backend == "networkd":
-            if "BACKEND=networkd\n" not in state or "DHCP=networkd\n" not in state:
+            if st.get("backend") != "networkd" or st.get("dhcp") != "networkd":
                 problems.append(f"{state_file} does not hand {name} to networkd: {state.strip()!r}")
             code, out = c.show(f"networkctl status {name} --no-pager | head -n 12")
             if netfile not in out:
                 problems.append(f"networkd does not configure {name} with {netfile}")
         else:
             # NetworkManager managing every NIC (Debian's default) activates its own
-            # profile for a new one; guestkit then leaves it to it (DHCP=external) and
+            # profile for a new one; guestkit then leaves it to it (dhcp: external) and
             # adds its in-memory connection only to a NIC NetworkManager leaves alone.
             code, out = c.show(f"nmcli -t -g GENERAL.CONNECTION,GENERAL.STATE device show {name}")
-            if "BACKEND=networkmanager\n" not in state:
+            if st.get("backend") != "networkmanager":
                 problems.append(f"{state_file} does not name NetworkManager: {state.strip()!r}")
-            elif "DHCP=nm\n" in state and conn not in out:
+            elif st.get("dhcp") == "nm" and conn not in out:
                 problems.append(f"guestkit's connection {conn} is not the one active on {name}: {out.strip()!r}")
-            elif "DHCP=external\n" in state and conn in out:
+            elif st.get("dhcp") == "external" and conn in out:
                 problems.append(f"guestkit says NetworkManager manages {name} but runs {conn} on it")
-            elif "DHCP=nm\n" not in state and "DHCP=external\n" not in state:
+            elif st.get("dhcp") not in ("nm", "external"):
                 problems.append(f"{state_file}: neither guestkit's connection nor NetworkManager's: {state.strip()!r}")
             if "(connected)" not in out:
                 problems.append(f"NetworkManager does not report {name} connected: {out.strip()!r}")
