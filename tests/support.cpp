@@ -9,13 +9,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/paths.hpp"
+
 namespace guestkit::test {
 
 namespace {
 
 std::filesystem::path default_base() {
   const char* base = std::getenv("TMPDIR");
-  return base && *base ? base : "/tmp";
+  return base && *base ? base : guestkit::core::paths::kTmpDir;
 }
 
 }  // namespace
