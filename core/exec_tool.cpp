@@ -63,7 +63,8 @@ bool may_act(const Context& ctx, ToolEffect effect) {
 Error tool_error(const std::vector<std::string>& argv, const ExecResult& result) {
   const std::string tail = tail_of(blank(result.err) ? result.out : result.err);
   const std::string tool = argv.empty() ? std::string("tool") : argv.front();
-  return make_error(Errc::failed, tool + " " + result.describe() + (tail.empty() ? "" : ": " + tail));
+  return make_error(Errc::failed,
+                    tool + " " + result.describe() + (tail.empty() ? "" : ": " + tail));
 }
 
 Result<ExecResult> run_tool(const std::vector<std::string>& argv, const ToolOptions& options) {

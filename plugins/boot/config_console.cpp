@@ -135,8 +135,8 @@ core::Result<bool> upstart_getty(PluginContext& p, const std::string& name) {
   if (*st) return false;  // the image's own job, or ours
   const std::string text =
       "# Written by guestkit (plugin 01-config-console): a getty on " + name + ".\n" +
-      "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" +
-      "exec " + core::paths::kGetty +
+      "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" + "exec " +
+      core::paths::kGetty +
       (virtual_terminal(name) ? " -8 38400 " + name + "\n" : " -L " + name + " 115200 vt102\n");
   if (p.ctx.dry_run) {
     p.ctx.would("write " + p.ctx.root.display(job));
@@ -177,8 +177,7 @@ bool ensure_inittab_gettys(std::vector<std::string>& lines,
     if (present) continue;
     const std::string id = inittab_id(name, ids);
     ids.insert(id);
-    lines.push_back(id + ":2345:respawn:" +
-                    core::paths::kGetty +
+    lines.push_back(id + ":2345:respawn:" + core::paths::kGetty +
                     (virtual_terminal(name) ? " 38400 " + name : " -L " + name + " 115200 vt102"));
     changed = true;
   }

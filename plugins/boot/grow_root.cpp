@@ -66,8 +66,8 @@ core::Status grow_with_sgdisk(const core::Context& ctx, const std::string& disk,
     return core::run_tool(ctx, core::ToolEffect::changes, argv, tool_options(ctx));
   };
   if (auto r = change({"sgdisk", "--move-second-header", disk}); !r) return std::move(r).error();
-  auto info =
-      core::run_tool(ctx, core::ToolEffect::reads, {"sgdisk", "--info=" + n, disk}, tool_options(ctx));
+  auto info = core::run_tool(ctx, core::ToolEffect::reads, {"sgdisk", "--info=" + n, disk},
+                             tool_options(ctx));
   if (!info) return std::move(info).error();
   const std::string type = info_field(info->out, "Partition GUID code: ");
   const std::string guid = info_field(info->out, "Partition unique GUID: ");
@@ -113,8 +113,9 @@ core::Result<Outcome> grow_root(PluginContext& p) {
           return core::make_error(
               core::Errc::failed,
               disk_path + " has all-zero GPT GUIDs and sgdisk is not installed");
-        if (auto r = core::run_tool(p.ctx, core::ToolEffect::changes,
-                                    {"sgdisk", "--randomize-guids", disk_path}, tool_options(p.ctx));
+        if (auto r =
+                core::run_tool(p.ctx, core::ToolEffect::changes,
+                               {"sgdisk", "--randomize-guids", disk_path}, tool_options(p.ctx));
             !r)
           return std::move(r).error();
         changed = true;
@@ -143,7 +144,8 @@ core::Result<Outcome> grow_root(PluginContext& p) {
           return core::make_error(core::Errc::failed, "neither growpart nor sgdisk is installed");
         if (growpart) {
           const std::vector<std::string> argv{"growpart", disk_path, n};
-          auto r = core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx, false));
+          auto r =
+              core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx, false));
           if (!r) return std::move(r).error();
           // growpart exits 1 with NOCHANGE when there is nothing to do.
           if (!r->success() && r->out.find("NOCHANGE") == std::string::npos)

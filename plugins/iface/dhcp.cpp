@@ -94,7 +94,8 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
   if (live(ctx)) {
     core::ToolOptions o;
     o.failure_is_error = false;  // a device nmcli does not know is not NetworkManager's
-    auto st = core::run_tool({"nmcli", "-t", "-g", "GENERAL.STATE", "device", "show", info.name}, o);
+    auto st =
+        core::run_tool({"nmcli", "-t", "-g", "GENERAL.STATE", "device", "show", info.name}, o);
     if (!st) return std::move(st).error();
     // "10 (unmanaged)": NetworkManager was told to keep off; anything else is its own.
     if (st->success() && st->out.rfind("10 ", 0) != 0) return false;
@@ -109,8 +110,8 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
     return std::move(c).error();
   // In memory only ("save no"): nothing lands in /etc, and it dies with the interface.
   if (auto c = change(ctx, {"nmcli", "connection", "add", "save", "no", "type", "ethernet",
-                             "ifname", info.name, "con-name", conn, "ipv4.method", "auto",
-                             "ipv4.route-metric", std::to_string(metric)});
+                            "ifname", info.name, "con-name", conn, "ipv4.method", "auto",
+                            "ipv4.route-metric", std::to_string(metric)});
       !c)
     return std::move(c).error();
   if (auto c = change(ctx, {"nmcli", "--wait", "0", "connection", "up", conn}); !c)

@@ -128,7 +128,8 @@ core::Result<UserOrder> parse_user(const json& u, const std::string& field) {
     if (!shell) return std::move(shell).error();
     auto normal = core::Root::normalize(*shell);
     if (!shell->starts_with('/') || !normal || *normal != *shell || shell->size() > 256)
-      return bad(field + ".shell", "must be an absolute path like " + std::string(core::paths::kBinBash));
+      return bad(field + ".shell",
+                 "must be an absolute path like " + std::string(core::paths::kBinBash));
     user.shell = *shell;
   }
   if (u.contains("gecos")) {

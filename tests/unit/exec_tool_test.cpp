@@ -70,7 +70,8 @@ TEST_CASE("run_tool: failure_is_error false hands the status to the caller", "[e
   CHECK(r->err == "fixed\n");
   CHECK_FALSE(r->dry_run);
   // The caller that decides it is a failure after all says it in the same words.
-  CHECK(tool_error({"e2fsck", "-p", "/dev/vdb"}, *r).message() == "e2fsck exited with status 1: fixed");
+  CHECK(tool_error({"e2fsck", "-p", "/dev/vdb"}, *r).message() ==
+        "e2fsck exited with status 1: fixed");
 }
 
 TEST_CASE("run_tool: the error shows neither argv nor stdin, and escapes control bytes",
@@ -120,8 +121,8 @@ TEST_CASE("run_tool: under a Context, dry-run reports what would run", "[exec-to
       CHECK(r->success());
     }
     CHECK_FALSE(fs::exists(marker));
-    CHECK(out.str() == "would run touch " + marker.string() + "\nwould run touch " +
-                           marker.string() + "\n");
+    CHECK(out.str() ==
+          "would run touch " + marker.string() + "\nwould run touch " + marker.string() + "\n");
     // A tool that only reads runs in dry-run too: its answer decides what would be done.
     auto read = run_tool(ctx, ToolEffect::reads, {"echo", "answer"});
     REQUIRE(read);

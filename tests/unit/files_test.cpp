@@ -1,5 +1,7 @@
 // files: atomic writes, capped reads, line edits.
 
+#include "core/files.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -13,7 +15,6 @@
 #include <climits>
 #include <filesystem>
 
-#include "core/files.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -354,7 +355,8 @@ TEST_CASE("the temp sweep removes only guestkit's stale temp files", "[files][sw
   CHECK(t.read("etc/sudoers.d/90-guestkit-admin") == "y\n");
 }
 
-TEST_CASE("temp names: one pattern, random, within NAME_MAX; staging names fixed", "[files][temp]") {
+TEST_CASE("temp names: one pattern, random, within NAME_MAX; staging names fixed",
+          "[files][temp]") {
   const std::string a = core::temp_name("sshd_config"), b = core::temp_name("sshd_config");
   CHECK(a.rfind(".sshd_config.gk-", 0) == 0);
   CHECK(a.size() == std::string(".sshd_config.gk-").size() + 16);
