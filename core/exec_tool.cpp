@@ -20,6 +20,23 @@ bool blank(std::string_view line) {
   return line.find_first_not_of(" \t\r\v\f") == std::string_view::npos;
 }
 
+// What the tool was fed on stdin is where secrets go (chpasswd's "name:hash"): a
+// tool that echoes a line of it back in a complaint must not carry it into a log.
+// Every word of the input long enough to be a secret is cut out of the text.
+std::string without_input(std::string_view text, std::string_view input) {
+  constexpr std::size_t kShortest = 6;  // shorter words are field names, user names...
+  std::string out(text);
+  while (!input.empty()) {
+    const auto end = input.find_first_of(": \t\r\n");
+    const std::string_view word = input.substr(0, end);
+    input = end == std::string_view::npos ? std::string_view{} : input.substr(end + 1);
+    if (word.size() < kShortest) continue;
+    for (auto at = out.find(word); at != std::string::npos; at = out.find(word, at))
+      out.replace(at, word.size(), "<redacted>");
+  }
+  return out;
+}
+
 // The last lines a tool wrote: where it says why it gave up (e2fsck and resize2fs
 // open with a banner, so the first line says nothing).
 std::string tail_of(std::string_view text) {
@@ -58,13 +75,19 @@ bool may_act(const Context& ctx, ToolEffect effect) {
   return false;
 }
 
-}  // namespace
-
-Error tool_error(const std::vector<std::string>& argv, const ExecResult& result) {
-  const std::string tail = tail_of(blank(result.err) ? result.out : result.err);
+Error failure(const std::vector<std::string>& argv, const ExecResult& result,
+              std::string_view input) {
+  const std::string said = without_input(blank(result.err) ? result.out : result.err, input);
+  const std::string tail = tail_of(said);
   const std::string tool = argv.empty() ? std::string("tool") : argv.front();
   return make_error(Errc::failed,
                     tool + " " + result.describe() + (tail.empty() ? "" : ": " + tail));
+}
+
+}  // namespace
+
+Error tool_error(const std::vector<std::string>& argv, const ExecResult& result) {
+  return failure(argv, result, {});
 }
 
 Result<ExecResult> run_tool(const std::vector<std::string>& argv, const ToolOptions& options) {
@@ -72,7 +95,7 @@ Result<ExecResult> run_tool(const std::vector<std::string>& argv, const ToolOpti
   auto r = run(argv, options);
   if (!r) return std::move(r).error();
   log_debug(argv.front(), ": ", r->describe());
-  if (options.failure_is_error && !r->success()) return tool_error(argv, *r);
+  if (options.failure_is_error && !r->success()) return failure(argv, *r, options.stdin_data);
   return r;
 }
 

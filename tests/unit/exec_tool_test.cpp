@@ -85,6 +85,18 @@ TEST_CASE("run_tool: the error shows neither argv nor stdin, and escapes control
   CHECK(text.find("not-shown") == std::string::npos);
 }
 
+TEST_CASE("run_tool: a tool that echoes its stdin back does not carry the secret out",
+          "[exec-tool]") {
+  // chpasswd's input is "name:hash"; a tool quoting the line it choked on must not put
+  // the hash into the error (which is logged and may be sent to the platform).
+  ToolOptions o;
+  o.stdin_data = "alice:$6$salt$SecretHashValue\n";
+  const auto text =
+      failure_of({"sh", "-c", "printf 'line 1: bad entry '; cat; exit 1", "sh"}, o);
+  CHECK(text.find("SecretHashValue") == std::string::npos);
+  CHECK(text == "sh exited with status 1: line 1: bad entry alice:<redacted>");
+}
+
 TEST_CASE("run_tool: a long tail keeps its end, within the cap, on a character boundary",
           "[exec-tool]") {
   // 600 bytes of two-byte characters, then the reason.
