@@ -91,8 +91,7 @@ TEST_CASE("run_tool: a tool that echoes its stdin back does not carry the secret
   // the hash into the error (which is logged and may be sent to the platform).
   ToolOptions o;
   o.stdin_data = "alice:$6$salt$SecretHashValue\n";
-  const auto text =
-      failure_of({"sh", "-c", "printf 'line 1: bad entry '; cat; exit 1", "sh"}, o);
+  const auto text = failure_of({"sh", "-c", "printf 'line 1: bad entry '; cat; exit 1", "sh"}, o);
   CHECK(text.find("SecretHashValue") == std::string::npos);
   CHECK(text == "sh exited with status 1: line 1: bad entry alice:<redacted>");
 }
