@@ -355,7 +355,7 @@ TEST_CASE("the temp sweep removes only guestkit's stale temp files", "[files][sw
   CHECK(t.read("etc/sudoers.d/90-guestkit-admin") == "y\n");
 }
 
-TEST_CASE("temp names: one pattern, random, within NAME_MAX; staging names fixed",
+TEST_CASE("temp names: one pattern, random, within NAME_MAX, and fixed staging names",
           "[files][temp]") {
   const std::string a = core::temp_name("sshd_config"), b = core::temp_name("sshd_config");
   CHECK(a.rfind(".sshd_config.gk-", 0) == 0);
