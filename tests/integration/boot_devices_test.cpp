@@ -78,7 +78,8 @@ TEST_CASE("swap: a blank disk is formatted and enabled, then left alone", "[boot
   auto dry = boot(lab, yaml, {"--dry-run", "bootstrap"});
   INFO(dry.err);
   CHECK(dry.exit_code == 0);
-  CHECK(dry.out.find("would run mkswap -L swap " + dev) != std::string::npos);
+  CHECK(dry.out.find("would run mkswap -L swap " + dev + "\n") != std::string::npos);
+  CHECK(dry.out.find("would run swapon " + dev + "\n") != std::string::npos);
   CHECK_FALSE(in_swaps(dev));
   CHECK(blkid_value(dev, "TYPE").empty());
 
