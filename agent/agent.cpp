@@ -53,7 +53,7 @@ void silence_stderr() {
   struct stat st {};
   // A terminal or a file is a person's or a log's; only a socket is the peer's.
   if (::fstat(STDERR_FILENO, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
-  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  const int null = ::open(core::paths::kDevNull, O_WRONLY | O_CLOEXEC);
   if (null >= 0) {
     ::dup2(null, STDERR_FILENO);
     ::close(null);

@@ -13,6 +13,7 @@
 #include "agent/client.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/paths.hpp"
 
 namespace guestkit::agent {
 namespace {
@@ -270,7 +271,8 @@ int run_ctl(const core::CliArgs& args) {
         field = name;
         value = arg.substr(std::string_view(prefix).size());
       }
-    if (field == "disk" && arg.starts_with("/") && !arg.starts_with("/dev/")) field = "mountpoint";
+    if (field == "disk" && arg.starts_with("/") && !arg.starts_with(core::paths::kDevPrefix))
+      field = "mountpoint";
     op_args = {{field, value}};
     if (args.has("force")) op_args["force"] = true;
   } else if (command == "prepare-unplug") {

@@ -185,9 +185,9 @@ core::Result<std::vector<std::string>> set_delivery_enabled(const core::Root& ro
   // systemd socket activation: only on the live system, only when systemd runs.
   auto systemd = root.lstat(core::paths::kSystemdRunDir);
   if (root.is_host() && systemd && *systemd) {
-    auto res = core::run({"systemctl", enabled ? "enable" : "disable", "--now", "--no-block",
-                          "guestkit-agent.socket"});
-    if (res && res->success())
+    auto res = core::run_tool({"systemctl", enabled ? "enable" : "disable", "--now", "--no-block",
+                               "guestkit-agent.socket"});
+    if (res)
       done.push_back(std::string(enabled ? "enabled" : "disabled") + " guestkit-agent.socket");
   }
   return done;

@@ -46,7 +46,7 @@ struct DiskConfig {
   bool enabled = true;                                             // CONFIG_ALLOW_MOUNT
   std::vector<std::string> match{"vd*", "xvd*", "sd*", "nvme*n*"};  // kernel names, globs
   std::vector<std::string> ignore;                                  // kernel names, globs
-  std::string root = "/srv";                                        // CONFIG_DISK_ROOT
+  std::string root = paths::kSrvDir;                                // CONFIG_DISK_ROOT
   std::string mount_options = "rw,nosuid,nodev,noatime";            // CONFIG_MOUNT_PARAMS
   // Owner, group (names from the guest's /etc/passwd and /etc/group, or numbers) and
   // mode of the mountpoint directory; the old gandi scripts used 0, 1001, 0775.

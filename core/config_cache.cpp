@@ -237,7 +237,7 @@ bool acceptable(const FileMode& t) {
 }
 bool acceptable(const DevicePath& t) {
   const std::string& d = t.value;
-  return d.empty() || (d.starts_with("/dev/") && d.find("/../") == std::string::npos &&
+  return d.empty() || (d.starts_with(paths::kDevPrefix) && d.find("/../") == std::string::npos &&
                        !d.ends_with("/..") && std::none_of(d.begin(), d.end(), [](char c) {
                          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
                        }));

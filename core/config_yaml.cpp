@@ -23,6 +23,7 @@
 #include "core/config_cache.hpp"
 #include "core/config_features.hpp"
 #include "core/config_schema.hpp"
+#include "core/paths.hpp"
 #include "core/yaml_reader.hpp"
 
 namespace guestkit::core {
@@ -225,11 +226,11 @@ bool decode(Diagnostics& diag, const Entry& entry, FileMode target) {
 bool decode(Diagnostics& diag, const Entry& entry, DevicePath target) {
   std::string text;
   if (!decode(diag, entry, text)) return false;
-  if (!text.empty() && (!text.starts_with("/dev/") || text.find("/../") != std::string::npos ||
-                        text.ends_with("/..") ||
-                        std::any_of(text.begin(), text.end(), [](char c) {
-                          return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
-                        }))) {
+  if (!text.empty() &&
+      (!text.starts_with(paths::kDevPrefix) || text.find("/../") != std::string::npos ||
+       text.ends_with("/..") || std::any_of(text.begin(), text.end(), [](char c) {
+         return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+       }))) {
     diag.add(entry.mark(), quote(entry.path) + " must be empty or a device path like /dev/vdb2");
     return false;
   }

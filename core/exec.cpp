@@ -489,14 +489,4 @@ Error exec_replace(const std::vector<std::string>& argv, const ExecOptions& opti
   return errno_error("exec " + *path);
 }
 
-Status run_checked(const std::vector<std::string>& argv, const ExecOptions& options) {
-  auto res = run(argv, options);
-  if (!res) return std::move(res).error();
-  if (res->success()) return {};
-  std::string err = res->err;
-  while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-  return make_error(Errc::failed,
-                    argv.front() + " " + res->describe() + (err.empty() ? "" : ": " + err));
-}
-
 }  // namespace guestkit::core

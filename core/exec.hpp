@@ -12,13 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "core/paths.hpp"
 #include "core/result.hpp"
 
 namespace guestkit::core {
 
+struct Context;
+
 // PATH used to find programs and given to children. Never the caller's PATH.
-inline constexpr const char* kSafePath =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+inline constexpr const char* kSafePath = paths::kSafePath;
 
 struct ExecOptions {
   std::string stdin_data;           // written to the child's stdin, then closed
@@ -41,6 +43,8 @@ struct ExecResult {
   std::string err;
   std::chrono::nanoseconds duration{};
 
+  bool dry_run = false;  // not run: run_tool(ctx, ...) reported it (would_run)
+
   bool success() const noexcept { return !timed_out && signal == 0 && exit_code == 0; }
   // "exited with status 3", "killed by signal 9 (Killed)", "timed out after 2.0 s"
   std::string describe() const;
@@ -51,11 +55,45 @@ struct ExecResult {
 // program that ran and failed is a successful Result with a non-zero exit.
 Result<ExecResult> run(const std::vector<std::string>& argv, const ExecOptions& options = {});
 
-// run(), for a tool whose failure is an error: a program that could not start, or
-// that ran and failed, is Errc::failed "TOOL exited with status N: its stderr" (the
-// stderr's trailing blanks trimmed). The one error-text policy for useradd, usermod,
-// chage, pwconv... (the tools never get a secret in argv, so their stderr can be shown).
-Status run_checked(const std::vector<std::string>& argv, const ExecOptions& options = {});
+// ---- Tools: the one way guestkit runs a system tool (mkswap, useradd, networkctl...).
+// argv, never a shell; a secret goes in stdin_data, never argv or the environment, so
+// argv and the tool's own messages can be shown. Logged at debug ("run ARGV", then
+// "TOOL: exited with status N"); the caller decides what else to say.
+
+struct ToolOptions : ExecOptions {
+  // A tool that ran and failed (exit status not 0, a signal, the timeout) is an Error
+  // with tool_error()'s text; false: a Result the caller reads (e2fsck's 1, growpart's
+  // NOCHANGE, modprobe's 1 are no failure).
+  bool failure_is_error = true;
+};
+
+// What a tool does, for the dry-run policy of run_tool(ctx, ...).
+enum class ToolEffect {
+  reads,         // runs even in dry-run: its answer decides what would be done
+  changes,       // not run in dry-run (an image under --root is still changed)
+  changes_live,  // acts on the running system: not run in dry-run nor under --root
+};
+
+// Runs the tool. An Error when it cannot start (not installed: ENOENT naming it, as
+// run()) and, with failure_is_error, when it ran and failed.
+Result<ExecResult> run_tool(const std::vector<std::string>& argv, const ToolOptions& options = {});
+
+// The same under `ctx`: a tool whose `effect` may not act now is not run; would_run()
+// reports it instead and the result is ExecResult::dry_run (success, no output).
+Result<ExecResult> run_tool(const Context& ctx, ToolEffect effect,
+                            const std::vector<std::string>& argv, const ToolOptions& options = {});
+
+// Dry-run's one report of a program not run: "would run ARGV" on ctx's output.
+void would_run(const Context& ctx, const std::vector<std::string>& argv);
+
+// The one error text of a tool that ran and failed, Errc::failed: "TOOL exited with
+// status N: TAIL", "TOOL killed by signal 9 (Killed): TAIL", "TOOL timed out after
+// 2.0 s: TAIL". TOOL is argv[0]; TAIL is the last lines of its stderr (of its stdout
+// when stderr is empty: sgdisk and growpart report there), at most kToolTailLines
+// lines and kToolTailBytes bytes, control characters escaped, lines joined by "; ".
+inline constexpr std::size_t kToolTailLines = 3;
+inline constexpr std::size_t kToolTailBytes = 400;
+Error tool_error(const std::vector<std::string>& argv, const ExecResult& result);
 
 // Runs the program open at `program` (an fd from open(2), O_PATH is enough, that the
 // caller has checked): the kernel executes that very inode, whatever the path it was

@@ -122,13 +122,10 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
     log_debug("sweep stale temporary files beside ", what, ": ", swept.error().message(),
               ", ignoring");
 
-  // The temp name stays within NAME_MAX however long the target's name is.
-  std::string stem(".");
-  stem.append(parent->leaf, 0, 200).append(kTempMark);
   std::string tmp;
   UniqueFd fd;
   for (int attempt = 0; attempt < 16 && !fd; ++attempt) {
-    tmp = stem + random_suffix();
+    tmp = temp_name(parent->leaf);
     fd.reset(::openat(dir.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       0600));
     if (!fd && errno != EEXIST) return errno_error("create temporary file for " + what);
@@ -163,6 +160,19 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
   // The rename is only durable once the directory entry is.
   if (options.durable && ::fsync(dir.get()) < 0) return errno_error("fsync directory of " + what);
   return {};
+}
+
+std::string temp_name(std::string_view leaf) {
+  // The name stays within NAME_MAX however long the target's name is.
+  std::string name(".");
+  name.append(leaf.substr(0, 200)).append(kTempMark).append(random_suffix());
+  return name;
+}
+
+std::string staging_name(std::string_view leaf, std::string_view word) {
+  std::string name(".");
+  name.append(leaf.substr(0, 200)).append(kTempMark).append(word);
+  return name;
 }
 
 bool is_temp_name(std::string_view name) {

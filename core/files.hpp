@@ -58,6 +58,15 @@ Status write_file_atomic(const Root& root, std::string_view guest, std::string_v
 // writer holds the lock. Returns the names removed.
 inline constexpr std::chrono::seconds kTempMinAge{10};
 bool is_temp_name(std::string_view name);
+
+// The one naming of guestkit's temporary names beside a target NAME, in its directory:
+// temp_name is ".NAME.gk-" + 16 random hex digits (NAME cut to 200 bytes, within
+// NAME_MAX), for a file or link made with O_EXCL or its like and renamed over NAME
+// (is_temp_name's pattern); staging_name is ".NAME.gk-" + `word`, a fixed name for a
+// directory built whole and renamed into place, which the next try after a kill finds
+// and removes first.
+std::string temp_name(std::string_view leaf);
+std::string staging_name(std::string_view leaf, std::string_view word);
 Result<std::vector<std::string>> sweep_temp_files(const Root& root, std::string_view guest_dir,
                                                   std::chrono::seconds min_age = kTempMinAge);
 Result<std::vector<std::string>> sweep_temp_files(int dirfd,

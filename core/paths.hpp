@@ -27,6 +27,14 @@ inline constexpr const char* kLegacyHooksCopy = "/etc/guestkit/legacy/hooks";
 inline constexpr const char* kBinSh = "/bin/sh";
 // A new account's login shell when the image has it (else kBinSh).
 inline constexpr const char* kBinBash = "/bin/bash";
+// Where a new account's home goes when passwd does not say (useradd's HOME default).
+inline constexpr const char* kHomeDir = "/home";
+// Where programs are looked for and the PATH every child gets (core/exec.hpp): never
+// the caller's PATH.
+inline constexpr const char* kSafePath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+// The temporary directory, when $TMPDIR says none (the tests' scratch trees).
+inline constexpr const char* kTmpDir = "/tmp";
 inline constexpr const char* kEtcPluginsDir = "/etc/guestkit/plugins.d";
 inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 
@@ -69,6 +77,10 @@ inline constexpr const char* kSkelDir = "/etc/skel";          // a new home's fi
 // (guestkit-boot report shows it), and the instance id the agent key was written for.
 inline constexpr const char* kSeedReport = "/run/guestkit/seed.json";
 inline constexpr const char* kAgentKeyInstanceFile = "/var/lib/guestkit/agent-key.instance";
+// A seed's kernel modules go below kLibModulesDir/RELEASE/updates (plugins/seed/modules).
+inline constexpr const char* kLibModulesDir = "/lib/modules";
+// The disks' mountpoints' parent by default (disk.root, CONFIG_DISK_ROOT).
+inline constexpr const char* kSrvDir = "/srv";
 
 // system files plugins manage
 inline constexpr const char* kMotd = "/etc/motd";
@@ -96,6 +108,8 @@ inline constexpr const char* kHosts = "/etc/hosts";
 inline constexpr const char* kFstab = "/etc/fstab";
 inline constexpr const char* kFstabBackup = "/etc/fstab.guestkit-bak";
 inline constexpr const char* kCrontab = "/etc/crontab";
+// run-parts directories of /etc/crontab: kCronDirPrefix + "daily" etc.
+inline constexpr const char* kCronDirPrefix = "/etc/cron.";
 inline constexpr const char* kTimezoneFile = "/etc/timezone";
 inline constexpr const char* kLocaltime = "/etc/localtime";
 inline constexpr const char* kZoneinfoDir = "/usr/share/zoneinfo";
@@ -105,11 +119,17 @@ inline constexpr const char* kInittab = "/etc/inittab";
 inline constexpr const char* kSecuretty = "/etc/securetty";
 inline constexpr const char* kUpstartDir = "/etc/init";  // upstart job files
 inline constexpr const char* kSbinInit = "/sbin/init";
+// systemd's own binary: an image that has it boots with systemd (01-config-console).
+inline constexpr const char* kSystemdBinary = "/lib/systemd/systemd";
+inline constexpr const char* kSystemdUsrBinary = "/usr/lib/systemd/systemd";
+// The getty that inittab lines and upstart jobs written by 01-config-console run.
+inline constexpr const char* kGetty = "/sbin/getty";
 inline constexpr const char* kSystemdEtcDir = "/etc/systemd/system";
 inline constexpr const char* kSystemdLibDir = "/lib/systemd/system";
 inline constexpr const char* kSystemdUsrLibDir = "/usr/lib/systemd/system";
 inline constexpr const char* kLostFound = "/lost+found";
 inline constexpr const char* kDevDir = "/dev";
+inline constexpr const char* kDevPrefix = "/dev/";  // kDevDir + "/": "/dev/" + a kernel name
 
 // network managers and init (guestkit-iface backend detection and hand-off)
 inline constexpr const char* kNetworkdRunDir = "/run/systemd/network";  // runtime .network files

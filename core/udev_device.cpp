@@ -44,7 +44,7 @@ class SysfsEnumerator final : public DeviceEnumerator {
       if (uevent && *uevent) d.properties = parse_uevent(**uevent);
       if (auto it = d.properties.find("DEVTYPE"); it != d.properties.end()) d.devtype = it->second;
       if (auto it = d.properties.find("DEVNAME"); it != d.properties.end() && !it->second.empty())
-        d.devname = it->second.front() == '/' ? it->second : "/dev/" + it->second;
+        d.devname = it->second.front() == '/' ? it->second : paths::kDevPrefix + it->second;
       out.push_back(std::move(d));
     }
     sort_devices(out);

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/paths.hpp"
+
 namespace guestkit::core {
 namespace {
 
@@ -66,7 +68,8 @@ std::string udev_decode(std::string_view s) {
 }
 
 Result<std::string> check_kernel_name(const std::string& raw) {
-  std::string name = raw.rfind("/dev/", 0) == 0 ? raw.substr(5) : raw;
+  const std::string_view dev = paths::kDevPrefix;
+  std::string name = raw.rfind(dev, 0) == 0 ? raw.substr(dev.size()) : raw;
   bool ok = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0]));
   for (unsigned char c : name)
     ok = ok && (std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-');
@@ -123,8 +126,8 @@ Result<UdevEvent> parse_udev_event(const std::map<std::string, std::string>& env
 
   if (const auto* v = get("DEVNAME"); v && !v->empty()) {
     // udev gives /dev/vdb; a bare "vdb" is accepted from hand-written callers.
-    std::string name = v->front() == '/' ? *v : "/dev/" + *v;
-    if (name.rfind("/dev/", 0) != 0 || !clean_absolute(name))
+    std::string name = v->front() == '/' ? *v : paths::kDevPrefix + *v;
+    if (name.rfind(paths::kDevPrefix, 0) != 0 || !clean_absolute(name))
       return bad("DEVNAME", "must be a clean path under /dev/");
     ev.devname = std::move(name);
   }

@@ -202,10 +202,9 @@ ExternalResult run_executable(core::Context& ctx, const std::string& label, cons
   std::vector<std::string> argv{exe.host_path};
   argv.insert(argv.end(), args.begin(), args.end());
   if (ctx.dry_run) {
-    std::string line = "run";
-    for (const auto& a : exe.interpreter) line += " " + a;
-    for (const auto& a : argv) line += " " + a;
-    ctx.would(line);
+    std::vector<std::string> shown = exe.interpreter;
+    shown.insert(shown.end(), argv.begin(), argv.end());
+    core::would_run(ctx, shown);
     r.ok = true;
     r.message = "dry run";
     return r;

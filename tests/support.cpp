@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "core/exec.hpp"
+#include "core/paths.hpp"
 
 namespace guestkit::test {
 
@@ -18,7 +19,7 @@ namespace {
 
 std::filesystem::path default_base() {
   const char* base = std::getenv("TMPDIR");
-  return base && *base ? base : "/tmp";
+  return base && *base ? base : guestkit::core::paths::kTmpDir;
 }
 
 }  // namespace

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <random>
 
 #include "core/files.hpp"
 #include "core/instance_id.hpp"
@@ -16,37 +15,12 @@
 #include "plugins/disk/mounts.hpp"
 
 namespace guestkit::plugins::boot {
-namespace {
 
-std::string first_line(const std::string& text) {
-  auto end = text.find('\n');
-  return text.substr(0, end == std::string::npos ? text.size() : end);
-}
-
-}  // namespace
-
-core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
-                                               const std::vector<std::string>& argv) {
-  core::ExecOptions eo;
-  eo.timeout = ctx.config.boot.plugin_timeout;
-  std::string line = "run";
-  for (const auto& a : argv) line += " " + a;
-  core::log_debug(line);
-  auto r = core::run(argv, eo);
-  if (!r) return std::move(r).error();
-  return r;
-}
-
-core::Result<core::ExecResult> run_tool(const core::Context& ctx,
-                                        const std::vector<std::string>& argv) {
-  auto r = run_tool_status(ctx, argv);
-  if (!r) return r;
-  if (!r->success()) {
-    std::string why = first_line(r->err.empty() ? r->out : r->err);
-    return core::make_error(core::Errc::failed,
-                            argv.at(0) + " " + r->describe() + (why.empty() ? "" : ": " + why));
-  }
-  return r;
+core::ToolOptions tool_options(const core::Context& ctx, bool failure_is_error) {
+  core::ToolOptions o;
+  o.timeout = ctx.config.boot.plugin_timeout;
+  o.failure_is_error = failure_is_error;
+  return o;
 }
 
 std::optional<std::string> kernel_arg(const core::Root& root, std::string_view key) {
@@ -84,8 +58,7 @@ core::Result<bool> ensure_symlink(const core::Root& root, const std::string& gue
   char buf[4096];
   const ssize_t n = ::readlinkat(parent->dir.get(), parent->leaf.c_str(), buf, sizeof buf);
   if (n >= 0 && std::string_view(buf, static_cast<std::size_t>(n)) == target) return false;
-  std::random_device rd;
-  const std::string tmp = "." + parent->leaf + ".guestkit-" + std::to_string(rd());
+  const std::string tmp = core::temp_name(parent->leaf);
   if (::symlinkat(target.c_str(), parent->dir.get(), tmp.c_str()) != 0)
     return core::errno_error("symlink " + root.display(guest));
   if (::renameat(parent->dir.get(), tmp.c_str(), parent->dir.get(), parent->leaf.c_str()) != 0) {

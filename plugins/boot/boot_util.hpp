@@ -1,7 +1,6 @@
 #pragma once
-// Small pieces the boot stage plugins share: running a tool under the boot plugin
-// timeout, the kernel command line, the root filesystem's device,
-// and atomic symlinks.
+// Small pieces the boot stage plugins share: the options of the tools they run, the
+// kernel command line, the root filesystem's device, and atomic symlinks.
 
 #include <optional>
 #include <string>
@@ -13,13 +12,9 @@
 
 namespace guestkit::plugins::boot {
 
-// Runs a tool (no shell) with boot.plugin_timeout. An Error when it cannot start,
-// times out or exits non-zero (the message names the tool and its first stderr line).
-core::Result<core::ExecResult> run_tool(const core::Context& ctx,
-                                        const std::vector<std::string>& argv);
-// Same, but a non-zero exit is returned, not an Error.
-core::Result<core::ExecResult> run_tool_status(const core::Context& ctx,
-                                               const std::vector<std::string>& argv);
+// The options of every tool a built-in boot plugin runs (core::run_tool):
+// boot.plugin_timeout bounds each (HACKING.md, "boot.plugin_timeout for built-ins").
+core::ToolOptions tool_options(const core::Context& ctx, bool failure_is_error = true);
 
 // core::kernel_arg: value of `key=` on <root>/proc/cmdline (the last one wins);
 // nullopt when absent or unreadable. (The instance id is core::find_instance_id.)

@@ -44,7 +44,7 @@ Init detect_init(const core::Context& ctx) {
     if (link->find("upstart") != std::string::npos) return Init::upstart;
   }
   if (exists(root, core::paths::kInittab)) return Init::sysvinit;
-  if (exists(root, "/lib/systemd/systemd") || exists(root, "/usr/lib/systemd/systemd"))
+  if (exists(root, core::paths::kSystemdBinary) || exists(root, core::paths::kSystemdUsrBinary))
     return Init::systemd;
   if (exists(root, core::paths::kUpstartDir)) return Init::upstart;
   return Init::unknown;
@@ -73,7 +73,7 @@ bool has_word(const std::string& text, const std::string& word) {
   std::string cur;
   for (char c : text + " ") {
     if (c == ' ' || c == '\t') {
-      if (cur == word || cur == "/dev/" + word) return true;
+      if (cur == word || cur == core::paths::kDevPrefix + word) return true;
       cur.clear();
     } else {
       cur += c;
@@ -120,7 +120,9 @@ core::Result<bool> systemd_getty(PluginContext& p, const std::string& name) {
   auto made = ensure_symlink(root, link, target);
   if (!made) return std::move(made).error();
   if (root.is_host() && exists(root, core::paths::kSystemdRunDir)) {
-    if (auto r = run_tool(p.ctx, {"systemctl", "--no-block", "start", unit}); !r)
+    if (auto r = core::run_tool(p.ctx, core::ToolEffect::changes_live,
+                                {"systemctl", "--no-block", "start", unit}, tool_options(p.ctx));
+        !r)
       return std::move(r).error();
   }
   return true;
@@ -133,9 +135,9 @@ core::Result<bool> upstart_getty(PluginContext& p, const std::string& name) {
   if (*st) return false;  // the image's own job, or ours
   const std::string text =
       "# Written by guestkit (plugin 01-config-console): a getty on " + name + ".\n" +
-      "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" +
-      (virtual_terminal(name) ? "exec /sbin/getty -8 38400 " + name + "\n"
-                              : "exec /sbin/getty -L " + name + " 115200 vt102\n");
+      "start on stopped rc RUNLEVEL=[2345]\nstop on runlevel [!2345]\nrespawn\n" + "exec " +
+      core::paths::kGetty +
+      (virtual_terminal(name) ? " -8 38400 " + name + "\n" : " -L " + name + " 115200 vt102\n");
   if (p.ctx.dry_run) {
     p.ctx.would("write " + p.ctx.root.display(job));
     return true;
@@ -175,9 +177,8 @@ bool ensure_inittab_gettys(std::vector<std::string>& lines,
     if (present) continue;
     const std::string id = inittab_id(name, ids);
     ids.insert(id);
-    lines.push_back(id + ":2345:respawn:" +
-                    (virtual_terminal(name) ? "/sbin/getty 38400 " + name
-                                            : "/sbin/getty -L " + name + " 115200 vt102"));
+    lines.push_back(id + ":2345:respawn:" + core::paths::kGetty +
+                    (virtual_terminal(name) ? " 38400 " + name : " -L " + name + " 115200 vt102"));
     changed = true;
   }
   return changed;
@@ -216,7 +217,10 @@ core::Result<Outcome> config_console(PluginContext& p) {
           [&](std::vector<std::string>& l) { ensure_inittab_gettys(l, consoles); }, wo);
       if (!w) return std::move(w).error();
       if (root.is_host())
-        if (auto r = run_tool(p.ctx, {"telinit", "q"}); !r) return std::move(r).error();
+        if (auto r = core::run_tool(p.ctx, core::ToolEffect::changes_live, {"telinit", "q"},
+                                    tool_options(p.ctx));
+            !r)
+          return std::move(r).error();
       break;
     }
     case Init::upstart:

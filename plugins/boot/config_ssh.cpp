@@ -74,7 +74,8 @@ bool includes_dropin_dir(const std::vector<std::string>& lines) {
     if (keyword(line) == "match") return false;  // an Include inside Match is conditional
     if (keyword(line) != "include") continue;
     for (const auto& w : words_after_keyword(line))
-      if (w == "/etc/ssh/sshd_config.d/*.conf" || w == "sshd_config.d/*.conf") return true;
+      if (w == std::string(core::paths::kSshdConfigDir) + "/*.conf" || w == "sshd_config.d/*.conf")
+        return true;
   }
   return false;
 }

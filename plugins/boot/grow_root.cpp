@@ -61,9 +61,12 @@ std::string info_field(const std::string& out, std::string_view key) {
 
 core::Status grow_with_sgdisk(const core::Context& ctx, const std::string& disk, const Part& part) {
   const std::string n = std::to_string(part.number);
-  if (auto r = run_tool(ctx, {"sgdisk", "--move-second-header", disk}); !r)
-    return std::move(r).error();
-  auto info = run_tool(ctx, {"sgdisk", "--info=" + n, disk});
+  const auto change = [&](const std::vector<std::string>& argv) {
+    return core::run_tool(ctx, core::ToolEffect::changes, argv, tool_options(ctx));
+  };
+  if (auto r = change({"sgdisk", "--move-second-header", disk}); !r) return std::move(r).error();
+  auto info = core::run_tool(ctx, core::ToolEffect::reads, {"sgdisk", "--info=" + n, disk},
+                             tool_options(ctx));
   if (!info) return std::move(info).error();
   const std::string type = info_field(info->out, "Partition GUID code: ");
   const std::string guid = info_field(info->out, "Partition unique GUID: ");
@@ -79,9 +82,8 @@ core::Status grow_with_sgdisk(const core::Context& ctx, const std::string& disk,
                                 "--partition-guid=" + n + ":" + guid};
   if (!label.empty()) argv.push_back("--change-name=" + n + ":" + label);
   argv.push_back(disk);
-  if (auto r = run_tool(ctx, argv); !r) return std::move(r).error();
-  if (auto r = run_tool(ctx, {"partx", "--update", "--nr", n, disk}); !r)
-    return std::move(r).error();
+  if (auto r = change(argv); !r) return std::move(r).error();
+  if (auto r = change({"partx", "--update", "--nr", n, disk}); !r) return std::move(r).error();
   return {};
 }
 
@@ -110,11 +112,11 @@ core::Result<Outcome> grow_root(PluginContext& p) {
           return core::make_error(
               core::Errc::failed,
               disk_path + " has all-zero GPT GUIDs and sgdisk is not installed");
-        if (p.ctx.dry_run) {
-          p.ctx.would("sgdisk --randomize-guids " + disk_path);
-        } else if (auto r = run_tool(p.ctx, {"sgdisk", "--randomize-guids", disk_path}); !r) {
+        if (auto r =
+                core::run_tool(p.ctx, core::ToolEffect::changes,
+                               {"sgdisk", "--randomize-guids", disk_path}, tool_options(p.ctx));
+            !r)
           return std::move(r).error();
-        }
         changed = true;
       }
       // Is ours the last partition, and is there room after it?
@@ -139,17 +141,16 @@ core::Result<Outcome> grow_root(PluginContext& p) {
         const bool growpart = core::find_program("growpart").has_value();
         if (!growpart && !core::find_program("sgdisk"))
           return core::make_error(core::Errc::failed, "neither growpart nor sgdisk is installed");
-        if (p.ctx.dry_run) {
-          p.ctx.would((growpart ? "growpart " : "grow with sgdisk partition ") + disk_path + " " +
-                      n);
-        } else if (growpart) {
-          auto r = run_tool_status(p.ctx, {"growpart", disk_path, n});
+        if (growpart) {
+          const std::vector<std::string> argv{"growpart", disk_path, n};
+          auto r =
+              core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx, false));
           if (!r) return std::move(r).error();
           // growpart exits 1 with NOCHANGE when there is nothing to do.
           if (!r->success() && r->out.find("NOCHANGE") == std::string::npos)
-            return core::make_error(core::Errc::failed, "growpart " + disk_path + " " + n + ": " +
-                                                            r->describe() + ": " +
-                                                            r->err.substr(0, r->err.find('\n')));
+            return core::tool_error(argv, *r);
+        } else if (p.ctx.dry_run) {
+          p.ctx.would("grow with sgdisk partition " + disk_path + " " + n);
         } else if (auto s = grow_with_sgdisk(p.ctx, disk_path, *ours); !s) {
           return std::move(s).error();
         }
@@ -190,13 +191,8 @@ core::Result<Outcome> grow_root(PluginContext& p) {
     return core::make_error(core::Errc::failed,
                             "xfs on " + *device + " can only grow while mounted");
   }
-  if (p.ctx.dry_run) {
-    std::string line;
-    for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
-    p.ctx.would(line);
-    return Outcome::changed;
-  }
-  if (auto r = run_tool(p.ctx, argv); !r) return std::move(r).error();
+  if (auto r = core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx)); !r)
+    return std::move(r).error();
   return Outcome::changed;
 }
 

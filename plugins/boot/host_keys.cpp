@@ -38,7 +38,8 @@ core::Status generate_host_keys(const core::Context& ctx) {
     argv.push_back("-f");
     argv.push_back(ctx.root.prefix().string());
   }
-  if (auto r = run_tool(ctx, argv); !r) return std::move(r).error();
+  if (auto r = core::run_tool(ctx, core::ToolEffect::changes, argv, tool_options(ctx)); !r)
+    return std::move(r).error();
   return {};
 }
 

@@ -67,7 +67,7 @@ bool spread_crontab(std::vector<std::string>& lines, const std::string& seed) {
       continue;
     std::string kind;
     for (const char* k : {"hourly", "daily", "weekly", "monthly"})
-      if (s.rest.find(std::string("/etc/cron.") + k) != std::string::npos) kind = k;
+      if (s.rest.find(core::paths::kCronDirPrefix + std::string(k)) != std::string::npos) kind = k;
     if (kind.empty() || !number(s.words[0]) || (!number(s.words[1]) && s.words[1] != "*")) continue;
     const std::uint64_t h = fnv1a(seed + "/" + kind);
     s.words[0] = std::to_string(h % 60);

@@ -82,10 +82,11 @@ core::Result<Outcome> run_postboot(PluginContext& p) {
       if (!r.ok) failed.push_back(name + ": " + r.message);
       continue;
     }
-    core::ExecOptions eo;
+    core::ToolOptions eo;
     eo.timeout = p.ctx.config.postboot.timeout;
     eo.env = {{"GUESTKIT_POSTBOOT", name}};
-    auto r = core::run({"chroot", root.prefix().string(), done}, eo);
+    eo.failure_is_error = false;  // its output is logged first, then its status
+    auto r = core::run_tool({"chroot", root.prefix().string(), done}, eo);
     if (!r) {
       failed.push_back(name + ": " + r.error().message());
       continue;

@@ -33,7 +33,8 @@ std::string motd_text(const core::Config& config) {
 
 std::string motd_script(const std::string& text) {
   std::string script =
-      "#!/bin/sh\n"
+      "#!" + std::string(core::paths::kBinSh) +
+      "\n"
       "# Written by guestkit (plugin 13-set-motd) at every boot: edits here are lost.\n"
       "# Change the text with motd.text, or stop this with \"motd: false\", in\n"
       "# /etc/guestkit/guestkit.yml.\n"

@@ -110,7 +110,7 @@ core::Result<std::optional<SeedArea>> find_seed_area(const core::Root& host,
   if (auto name = disk::block_name_of(host, devno)) {
     auto dev = disk::read_block_device(host, *name);
     if (dev && dev->partition) {
-      whole = "/dev/" + dev->disk;
+      whole = core::paths::kDevPrefix + dev->disk;
       auto extent = partition_extent(host, *name);
       if (!extent) return std::move(extent).error();
       std::tie(start, size) = *extent;
@@ -208,24 +208,22 @@ core::Result<Outcome> setup_swap(PluginContext& p) {
   auto seed_area = find_seed_area(host, device, st.st_rdev);
   if (!seed_area) return std::move(seed_area).error();
 
-  if (p.ctx.dry_run) {
-    if (*seed_area)
-      p.ctx.would("erase the seed tar on " + device + " (" + std::to_string((*seed_area)->length) +
-                  " bytes)");
-    if (format) p.ctx.would("mkswap -L swap " + device);
-    p.ctx.would("swapon " + device);
-    return Outcome::changed;
-  }
-  if (*seed_area) {
+  if (*seed_area && p.ctx.dry_run) {
+    p.ctx.would("erase the seed tar on " + device + " (" + std::to_string((*seed_area)->length) +
+                " bytes)");
+  } else if (*seed_area) {
     if (auto r = erase_seed(**seed_area); !r) return std::move(r).error();
     core::log_notice("swap: erased the seed tar on ", (*seed_area)->device, " (",
                      (*seed_area)->length, " bytes)");
   }
+  const auto change = [&](const std::vector<std::string>& argv) {
+    return core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx));
+  };
   if (format) {
-    if (auto r = run_tool(p.ctx, {"mkswap", "-L", "swap", device}); !r) return std::move(r).error();
-    core::log_debug("swap: formatted ", device);
+    if (auto r = change({"mkswap", "-L", "swap", device}); !r) return std::move(r).error();
+    if (!p.ctx.dry_run) core::log_debug("swap: formatted ", device);
   }
-  if (auto r = run_tool(p.ctx, {"swapon", device}); !r) return std::move(r).error();
+  if (auto r = change({"swapon", device}); !r) return std::move(r).error();
   return Outcome::changed;
 }
 

@@ -58,8 +58,9 @@ std::size_t root_line(const std::vector<std::string>& lines) {
 }
 
 bool is_kernel_name(std::string_view spec) {
-  if (!spec.starts_with("/dev/")) return false;
-  spec.remove_prefix(5);
+  const std::string_view dev = core::paths::kDevPrefix;
+  if (!spec.starts_with(dev)) return false;
+  spec.remove_prefix(dev.size());
   return !spec.empty() && spec.find('/') == std::string_view::npos;
 }
 

@@ -24,7 +24,8 @@ core::Result<Outcome> tune_ext_checks(PluginContext& p) {
   if (probe->type != "ext3" && probe->type != "ext4") return Outcome::skipped;
 
   bool changed = false;
-  auto dump = run_tool(p.ctx, {"dumpe2fs", "-h", *device});
+  auto dump = core::run_tool(p.ctx, core::ToolEffect::reads, {"dumpe2fs", "-h", *device},
+                             tool_options(p.ctx));
   if (!dump) return std::move(dump).error();
   const std::string key = "Maximum mount count:";
   auto pos = dump->out.find(key);
@@ -42,9 +43,7 @@ core::Result<Outcome> tune_ext_checks(PluginContext& p) {
                                   "-i",
                                   std::to_string(cfg.interval_days) + "d",
                                   *device};
-    if (p.ctx.dry_run)
-      p.ctx.would("tune2fs -c " + argv[2] + " -i " + argv[4] + " " + *device);
-    else if (auto r = run_tool(p.ctx, argv); !r)
+    if (auto r = core::run_tool(p.ctx, core::ToolEffect::changes, argv, tool_options(p.ctx)); !r)
       return std::move(r).error();
     changed = true;
   }

@@ -137,12 +137,14 @@ core::Result<Mountpoint> choose_mountpoint(const core::Context& ctx, const Mount
                                                   root.display(*top) + " (tried " + std::to_string(kMaxSuffix) + " names)");
 }
 
-core::Result<core::ExecResult> run_tool(const core::Context& ctx, std::vector<std::string> argv) {
-  core::ExecOptions eo;
-  eo.timeout = ctx.config.disk.tool_timeout;
-  auto r = core::run(argv, eo);
-  if (r) core::log_debug(argv[0], ": ", r->describe());
-  return r;
+// e2fsck and the grow tools: on the live system only, each bounded by disk.tool_timeout.
+core::Result<core::ExecResult> run_disk_tool(const core::Context& ctx,
+                                             const std::vector<std::string>& argv,
+                                             bool failure_is_error) {
+  core::ToolOptions o;
+  o.timeout = ctx.config.disk.tool_timeout;
+  o.failure_is_error = failure_is_error;
+  return core::run_tool(ctx, core::ToolEffect::changes_live, argv, o);
 }
 
 // e2fsck -p exit codes: 0 clean, 1 fixed, 2 fixed and wants a reboot (not for a data
@@ -151,16 +153,15 @@ core::Status fsck_if_needed(core::Context& ctx, const Examined& ex) {
   if (!ctx.config.disk.fsck || !is_ext(ex.probe.type) || ex.dev.partition) return {};
   auto geo = read_fs_geometry(ctx.root, ex.dev.devname, ex.probe.type);
   if (!geo || geo->clean) return {};
-  if (!live(ctx)) {
-    ctx.would("check " + ctx.root.display(ex.dev.devname) + " with e2fsck -p (not cleanly unmounted)");
-    return {};
-  }
-  core::log_notice(ex.dev.name, ": filesystem was not cleanly unmounted, running e2fsck -p");
-  auto r = run_tool(ctx, {"e2fsck", "-p", ex.dev.devname});
+  core::log_notice(ex.dev.name, ": filesystem was not cleanly unmounted: e2fsck -p first");
+  const std::vector<std::string> argv{"e2fsck", "-p", ex.dev.devname};
+  auto r = run_disk_tool(ctx, argv, false);
   if (!r) return std::move(r).error();
-  if (r->timed_out || r->signal || r->exit_code >= 4)
-    return core::make_error(core::Errc::failed, "e2fsck -p " + ex.dev.devname + " " + r->describe() +
-                                                    ": filesystem errors left, not mounting");
+  if (r->timed_out || r->signal || r->exit_code >= 4) {
+    auto error = core::tool_error(argv, *r);
+    error.context += ": filesystem errors left, not mounting";
+    return error;
+  }
   return {};
 }
 
@@ -175,10 +176,6 @@ core::Result<bool> grow_mounted(core::Context& ctx, const BlockDevice& dev, cons
   if (is_ext(type)) argv = {"resize2fs", dev.devname};
   else if (type == "xfs") argv = {"xfs_growfs", ctx.root.display(mountpoint)};
   else return false;
-  if (!live(ctx)) {
-    ctx.would("grow the " + type + " filesystem on " + ctx.root.display(dev.devname) + " with " + argv[0]);
-    return true;
-  }
   // Whether it grew is the filesystem's own answer, not the superblock guess above.
   auto fs_bytes = [&]() -> std::uint64_t {
     struct statvfs sv {};
@@ -186,10 +183,9 @@ core::Result<bool> grow_mounted(core::Context& ctx, const BlockDevice& dev, cons
     return host && ::statvfs(host->c_str(), &sv) == 0 ? std::uint64_t{sv.f_blocks} * sv.f_frsize : 0;
   };
   const auto before = fs_bytes();
-  auto r = run_tool(ctx, argv);
+  auto r = run_disk_tool(ctx, argv, true);
   if (!r) return std::move(r).error();
-  if (!r->success())
-    return core::make_error(core::Errc::failed, argv[0] + " " + argv[1] + " " + r->describe() + ": " + r->err);
+  if (r->dry_run) return true;
   const auto after = fs_bytes();
   if (after <= before) return false;
   core::log_info(dev.name, ": grew the ", type, " filesystem from ", before >> 20, " to ", after >> 20, " MiB");

@@ -59,7 +59,7 @@ core::Result<BlockDevice> read_block_device(const core::Root& root, const std::s
     auto props = core::parse_uevent(**uevent);
     if (auto it = props.find("DEVNAME"); it != props.end() && !it->second.empty()) node = it->second;
   }
-  d.devname = node.front() == '/' ? node : "/dev/" + node;
+  d.devname = node.front() == '/' ? node : core::paths::kDevPrefix + node;
   d.partition = has_entry(dfd, "partition");
   // A partition's sysfs directory sits inside its disk's: .../block/vdb/vdb1.
   d.disk = name;

@@ -53,18 +53,12 @@ void stop_services(core::Context& ctx, const DiskRecord& rec, int mount_fd) {
       }
       argv = {ctx.root.display(script), "stop"};
     }
-    if (!live(ctx)) {
-      std::string cmd;
-      for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-      ctx.would("stop service " + line + " (" + cmd + ")");
-      continue;
-    }
-    core::ExecOptions eo;
-    eo.timeout = kServiceTimeout;
-    auto r = core::run(argv, eo);
-    if (!r || !r->success())
-      core::log_warning(rec.name, ": stopping ", line, " failed: ", r ? r->describe() : r.error().message());
-    else
+    core::ToolOptions o;
+    o.timeout = kServiceTimeout;
+    auto r = core::run_tool(ctx, core::ToolEffect::changes_live, argv, o);
+    if (!r)
+      core::log_warning(rec.name, ": stopping ", line, " failed: ", r.error().message());
+    else if (!r->dry_run)
       core::log_info(rec.name, ": stopped ", line);
   }
 }

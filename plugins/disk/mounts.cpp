@@ -56,7 +56,7 @@ core::Result<MountTable> MountTable::load(const core::Root& root) {
                  str(mnt_fs_get_target(fs)),
                  str(mnt_fs_get_fstype(fs)),
                  ""};
-    if (e.source.rfind("/dev/", 0) == 0) {
+    if (e.source.rfind(core::paths::kDevPrefix, 0) == 0) {
       // The node inside the root; one that is gone (a pulled disk) stays unknown.
       auto st = root.stat(e.source);
       if (st && *st && S_ISBLK((*st)->st_mode)) e.source_rdev = (*st)->st_rdev;

@@ -136,9 +136,10 @@ core::Result<core::ExecResult> service(const core::Context& ctx, const std::stri
                                        ServiceAction action) {
   auto argv = service_argv(ctx, name, action);
   if (!argv) return std::move(argv).error();
-  core::ExecOptions eo;
-  eo.timeout = kServiceTimeout;
-  return core::run(*argv, eo);
+  core::ToolOptions o;
+  o.timeout = kServiceTimeout;
+  o.failure_is_error = false;  // is-active's "no", and a failed stop, are answers here
+  return core::run_tool(*argv, o);
 }
 
 }  // namespace
@@ -179,7 +180,8 @@ core::Result<std::string> resolve_disk(const core::Context& ctx, const DiskSelec
   const core::Root& root = ctx.root;
   if (!sel.name.empty()) {
     std::string n = sel.name;
-    if (n.starts_with("/dev/")) n = n.substr(5);
+    if (const std::string_view dev = core::paths::kDevPrefix; n.starts_with(dev))
+      n.erase(0, dev.size());
     auto checked = core::check_kernel_name(n);
     if (!checked) return std::move(checked).error();
     if (auto d = disk_of(root, *checked)) return *d;

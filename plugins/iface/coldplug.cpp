@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/cli.hpp"
+#include "core/exec.hpp"
 #include "core/log.hpp"
 #include "core/netlink.hpp"
 #include "core/udev_device.hpp"
@@ -30,7 +31,8 @@ core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx, ColdplugMode mode
     if (!info || !info->present || !why_not_handled(ctx.config.iface, *info).empty()) continue;
     if (mode == ColdplugMode::units) {
       // check_iface_name above: the name needs no escaping in a unit name.
-      auto started = command(ctx, {"systemctl", "--no-block", "start", iface_unit(d.sysname)});
+      auto started = core::run_tool(ctx, core::ToolEffect::changes_live,
+                                    {"systemctl", "--no-block", "start", iface_unit(d.sysname)});
       if (started) {
         core::log_info(d.sysname, ": handed to ", iface_unit(d.sysname));
         ++plan.handed;

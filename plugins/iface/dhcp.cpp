@@ -28,15 +28,12 @@ core::Error failure(std::string what) {
   return core::make_error(core::Errc::failed, std::move(what));
 }
 
-std::string joined(const std::vector<std::string>& argv) {
-  std::string s;
-  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
-  return s;
-}
-
-std::string first_line(const std::string& text) {
-  auto lines = core::split_lines(text);
-  return lines.empty() ? "" : lines.front();
+// Every change through a network manager or a client: on the live system only, else
+// reported (core::run_tool's dry-run policy).
+core::Result<core::ExecResult> change(const core::Context& ctx,
+                                      const std::vector<std::string>& argv,
+                                      const core::ToolOptions& options = {}) {
+  return core::run_tool(ctx, core::ToolEffect::changes_live, argv, options);
 }
 
 core::WriteOptions run_file_options() {
@@ -86,8 +83,8 @@ core::Result<bool> start_networkd(const core::Context& ctx, const IfaceInfo& inf
     if (auto w = write_state(ctx.root, info.name, s); !w) return std::move(w).error();
   }
   // reload reads the new file; reconfigure applies it to this link now.
-  if (auto c = command(ctx, {"networkctl", "reload"}); !c) return std::move(c).error();
-  if (auto c = command(ctx, {"networkctl", "reconfigure", info.name}); !c)
+  if (auto c = change(ctx, {"networkctl", "reload"}); !c) return std::move(c).error();
+  if (auto c = change(ctx, {"networkctl", "reconfigure", info.name}); !c)
     return std::move(c).error();
   return true;
 }
@@ -95,7 +92,10 @@ core::Result<bool> start_networkd(const core::Context& ctx, const IfaceInfo& inf
 core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std::uint32_t metric) {
   const std::string conn = nm_connection_name(info.name);
   if (live(ctx)) {
-    auto st = core::run({"nmcli", "-t", "-g", "GENERAL.STATE", "device", "show", info.name});
+    core::ToolOptions o;
+    o.failure_is_error = false;  // a device nmcli does not know is not NetworkManager's
+    auto st =
+        core::run_tool({"nmcli", "-t", "-g", "GENERAL.STATE", "device", "show", info.name}, o);
     if (!st) return std::move(st).error();
     // "10 (unmanaged)": NetworkManager was told to keep off; anything else is its own.
     if (st->success() && st->out.rfind("10 ", 0) != 0) return false;
@@ -106,15 +106,15 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
   s.nm_connection = conn;
   s.metric = metric;
   if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
-  if (auto c = command(ctx, {"nmcli", "device", "set", info.name, "managed", "yes"}); !c)
+  if (auto c = change(ctx, {"nmcli", "device", "set", info.name, "managed", "yes"}); !c)
     return std::move(c).error();
   // In memory only ("save no"): nothing lands in /etc, and it dies with the interface.
-  if (auto c = command(ctx, {"nmcli", "connection", "add", "save", "no", "type", "ethernet",
-                             "ifname", info.name, "con-name", conn, "ipv4.method", "auto",
-                             "ipv4.route-metric", std::to_string(metric)});
+  if (auto c = change(ctx, {"nmcli", "connection", "add", "save", "no", "type", "ethernet",
+                            "ifname", info.name, "con-name", conn, "ipv4.method", "auto",
+                            "ipv4.route-metric", std::to_string(metric)});
       !c)
     return std::move(c).error();
-  if (auto c = command(ctx, {"nmcli", "--wait", "0", "connection", "up", conn}); !c)
+  if (auto c = change(ctx, {"nmcli", "--wait", "0", "connection", "up", conn}); !c)
     return std::move(c).error();
   return true;
 }
@@ -142,7 +142,7 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
     // in guestkit-dhcp@.service. --no-block: we may be a unit's start job ourselves.
     s.unit = unit_name(info.name);
     if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
-    if (auto c = command(ctx, {"systemctl", "--no-block", "start", s.unit}); !c)
+    if (auto c = change(ctx, {"systemctl", "--no-block", "start", s.unit}); !c)
       return std::move(c).error();
     return true;
   }
@@ -160,7 +160,10 @@ core::Result<bool> start_client(const core::Context& ctx, const IfaceInfo& info,
       return std::move(d).error();
   }
   if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
-  if (auto c = command(ctx, cmd.argv, cmd.timeout, cmd.env); !c) return std::move(c).error();
+  core::ToolOptions o;
+  o.timeout = cmd.timeout;
+  o.env = cmd.env;
+  if (auto c = change(ctx, cmd.argv, o); !c) return std::move(c).error();
   if (live(ctx) && *client == Client::dhcpcd) {
     // dhcpcd keeps a pid file of its own, elsewhere: record the daemon's pid in ours.
     auto running = clients_on(ctx.root, info.name);
@@ -232,24 +235,6 @@ void wait_for_lease(const core::Context& ctx, const IfaceInfo& info, Clock::time
 }
 
 }  // namespace
-
-core::Status command(const core::Context& ctx, const std::vector<std::string>& argv,
-                     milliseconds timeout, const std::map<std::string, std::string>& env) {
-  if (!live(ctx)) {
-    ctx.would("run " + joined(argv));
-    return {};
-  }
-  core::ExecOptions eo;
-  eo.timeout = timeout;
-  eo.env = env;
-  auto r = core::run(argv, eo);
-  if (!r) return std::move(r).error();
-  if (!r->success()) {
-    std::string why = first_line(r->err);
-    return failure(joined(argv) + " " + r->describe() + (why.empty() ? "" : ": " + why));
-  }
-  return {};
-}
 
 core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info) {
   const auto& cfg = ctx.config.iface;
@@ -339,7 +324,7 @@ core::Result<Outcome> stop_dhcp(const core::Context& ctx, std::string_view name)
   if (!state) return std::move(state).error();
   bool changed = false;
   if (*state && !(*state)->unit.empty()) {
-    if (auto c = command(ctx, {"systemctl", "stop", (*state)->unit}); !c)
+    if (auto c = change(ctx, {"systemctl", "stop", (*state)->unit}); !c)
       return std::move(c).error();
     changed = true;
   }
@@ -371,11 +356,11 @@ core::Result<Outcome> stop_dhcp(const core::Context& ctx, std::string_view name)
       if (::unlinkat(parent->dir.get(), parent->leaf.c_str(), 0) < 0 && errno != ENOENT)
         return core::errno_error("remove " + ctx.root.display(file));
     }
-    if (auto c = command(ctx, {"networkctl", "reload"}); !c) return std::move(c).error();
+    if (auto c = change(ctx, {"networkctl", "reload"}); !c) return std::move(c).error();
     changed = true;
   }
   if (*state && !(*state)->nm_connection.empty()) {
-    if (auto c = command(ctx, {"nmcli", "connection", "delete", (*state)->nm_connection}); !c)
+    if (auto c = change(ctx, {"nmcli", "connection", "delete", (*state)->nm_connection}); !c)
       core::log_warning(name, ": ", c.error().message(), ", ignoring");  // gone with the device
     changed = true;
   }

@@ -13,12 +13,6 @@
 
 namespace guestkit::plugins::iface {
 
-// Runs a program (no shell) on the live system; elsewhere, or in dry-run, says it
-// would. A non-zero exit is an Error naming the program and its first stderr line.
-core::Status command(const core::Context& ctx, const std::vector<std::string>& argv,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(30),
-                     const std::map<std::string, std::string>& env = {});
-
 // Brings DHCP to a handled interface through the detected backend, records what was
 // done in the state file, then waits up to iface.dhcp_timeout for the lease.
 core::Result<Outcome> start_dhcp(const core::Context& ctx, const IfaceInfo& info);

@@ -17,6 +17,7 @@
 #include <map>
 #include <optional>
 
+#include "core/exec.hpp"
 #include "core/files.hpp"
 #include "core/lock.hpp"
 #include "core/log.hpp"
@@ -65,17 +66,22 @@ core::Result<Live> gather(const core::Context& ctx) {
 void tell_manager(const core::Context& ctx, const std::string& name, const iface::State& s,
                   bool use) {
   core::Status done;
+  const auto change = [&](const std::vector<std::string>& argv) -> core::Status {
+    auto r = core::run_tool(ctx, core::ToolEffect::changes_live, argv);
+    if (!r) return std::move(r).error();
+    return {};
+  };
   if (s.dhcp == "networkd" && !s.networkd_file.empty()) {
     core::WriteOptions wo;
     wo.follow = core::Follow::never;
     wo.durable = false;
     auto w = core::write_file_if_changed(ctx.root, s.networkd_file,
                                          iface::networkd_file(name, s.metric, use), wo);
-    done = w ? iface::command(ctx, {"networkctl", "reconfigure", name}) : core::Status(w.error());
+    done = w ? change({"networkctl", "reconfigure", name}) : core::Status(w.error());
   } else if (s.dhcp == "nm" && !s.nm_connection.empty()) {
-    done = iface::command(ctx, {"nmcli", "connection", "modify", s.nm_connection,
-                                "ipv4.never-default", use ? "no" : "yes"});
-    if (done) done = iface::command(ctx, {"nmcli", "device", "reapply", name});
+    done = change({"nmcli", "connection", "modify", s.nm_connection, "ipv4.never-default",
+                   use ? "no" : "yes"});
+    if (done) done = change({"nmcli", "device", "reapply", name});
   }
   if (!done) core::log_warning(name, ": ", done.error().message(), ", ignoring");
 }

@@ -110,7 +110,8 @@ core::Status leave_group(const core::Root& root, const std::string& name,
   std::vector<std::string> argv{"gpasswd"};
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   argv.insert(argv.end(), {"--delete", name, group});
-  return core::run_checked(argv);
+  if (auto r = core::run_tool(argv); !r) return std::move(r).error();
+  return {};
 }
 
 core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
@@ -126,7 +127,7 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
       std::vector<std::string> argv{"usermod", "--append", "--groups", group_list};
       for (auto& a : root_args(root)) argv.push_back(std::move(a));
       argv.insert(argv.end(), {"--", name});
-      if (auto ok = core::run_checked(argv); !ok) return std::move(ok).error();
+      if (auto ok = core::run_tool(argv); !ok) return std::move(ok).error();
     }
     auto home = ensure_home(root, **existing);
     if (!home) return std::move(home).error();
@@ -145,7 +146,7 @@ core::Result<bool> ensure_user(const core::Root& root, const std::string& name,
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   argv.push_back("--");
   argv.push_back(name);
-  if (auto ok = core::run_checked(argv); !ok) return std::move(ok).error();
+  if (auto ok = core::run_tool(argv); !ok) return std::move(ok).error();
   auto created = find_account(root, name);
   if (!created) return std::move(created).error();
   if (!*created)
@@ -161,11 +162,13 @@ core::Status set_password_hash(const core::Root& root, const std::string& name,
   if (auto ok = clear_stale_shadow_locks(root); !ok) return ok;
   std::vector<std::string> argv{"chpasswd", "--encrypted"};
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
-  core::ExecOptions options;
+  // The hash on stdin, never in argv (run_tool's rule): /proc/PID/cmdline is world-readable.
+  core::ToolOptions options;
   options.stdin_data = name + ":" + hash.reveal() + "\n";
-  auto status = core::run_checked(argv, options);
+  auto ran = core::run_tool(argv, options);
   ::explicit_bzero(options.stdin_data.data(), options.stdin_data.size());
-  return status;
+  if (!ran) return std::move(ran).error();
+  return {};
 }
 
 std::string sudoers_path(const std::string& name) {
@@ -196,9 +199,9 @@ core::Result<bool> write_sudoers(const core::Root& root, const std::string& name
     // The text is checked on its own (not the image's whole sudoers, which may name
     // includes visudo resolves on the host) before it goes anywhere sudo reads. On
     // stdin ("-f -"): no temporary file that a kill could leave behind in /tmp.
-    core::ExecOptions options;
+    core::ToolOptions options;
     options.stdin_data = text;
-    auto checked = core::run_checked({*visudo, "-c", "-q", "-f", "-"}, options);
+    auto checked = core::run_tool({*visudo, "-c", "-q", "-f", "-"}, options);
     if (!checked) return std::move(checked).error();
   }
   core::WriteOptions wo;

@@ -63,7 +63,8 @@ core::Status tool_with_root(const core::Root& root, std::vector<std::string> arg
                             std::vector<std::string> tail = {}) {
   for (auto& a : root_args(root)) argv.push_back(std::move(a));
   for (auto& a : tail) argv.push_back(std::move(a));
-  return core::run_checked(std::move(argv));
+  if (auto r = core::run_tool(argv); !r) return std::move(r).error();
+  return {};
 }
 
 // The process `pid` holds a lock written at `written` (seconds since the epoch):
@@ -299,7 +300,7 @@ core::Result<bool> ensure_home(const core::Root& root, const Account& account) {
 
   // Built under a temporary name and renamed into place: killed at any point, the
   // home is either absent (and the leftover goes at the next try) or complete.
-  const std::string temp = "." + leaf + ".gk-home";
+  const std::string temp = core::staging_name(leaf, "home");
   remove_tree_at(parent->get(), temp);
   if (::mkdirat(parent->get(), temp.c_str(), 0700) != 0)
     return core::errno_error("create " + root.display(dir + "/" + temp));
@@ -334,8 +335,8 @@ core::Result<bool> ensure_home(const core::Root& root, const Account& account) {
   if (root.is_host()) {
     // The new home gets its SELinux label, as useradd -m gives it (no-op elsewhere).
     if (const auto restorecon = core::find_program("restorecon"))
-      if (auto res = core::run({*restorecon, "-R", *home}); !res || !res->success())
-        core::log_debug("restorecon ", *home, " failed, ignoring");
+      if (auto res = core::run_tool({*restorecon, "-R", *home}); !res)
+        core::log_debug(res.error().message(), ", ignoring");
   }
   return true;
 }

@@ -128,7 +128,8 @@ core::Result<UserOrder> parse_user(const json& u, const std::string& field) {
     if (!shell) return std::move(shell).error();
     auto normal = core::Root::normalize(*shell);
     if (!shell->starts_with('/') || !normal || *normal != *shell || shell->size() > 256)
-      return bad(field + ".shell", "must be an absolute path like /bin/bash");
+      return bad(field + ".shell",
+                 "must be an absolute path like " + std::string(core::paths::kBinBash));
     user.shell = *shell;
   }
   if (u.contains("gecos")) {
@@ -352,7 +353,8 @@ core::Status prepare_account(const core::Root& root, const AdminOrder& user,
     }
   }
   // A home left from before (or planted) is checked too: useradd -m keeps it.
-  const std::string home = *account ? (*account)->home : "/home/" + user.name;
+  const std::string home =
+      *account ? (*account)->home : std::string(core::paths::kHomeDir) + "/" + user.name;
   if (auto ok = check_ssh_paths(root, {home, 0, 0}); !ok) return bad(field, ok.error().message());
   return {};
 }

@@ -18,7 +18,8 @@ core::Status run_shadow_tool(const core::Root& root, std::vector<std::string> he
   }
   head.push_back("--");
   head.push_back(name);
-  return core::run_checked(head);
+  if (auto r = core::run_tool(head); !r) return std::move(r).error();
+  return {};
 }
 
 // The comment and shell fields of NAME's /etc/passwd line.

@@ -33,6 +33,7 @@
 #include <algorithm>
 
 #include "core/encoding.hpp"
+#include "core/paths.hpp"
 #include "plugins/seed/cloud_translator.hpp"
 namespace guestkit::plugins::seed::detail {
 
@@ -187,7 +188,8 @@ std::optional<std::string> runcmd_script(const json& runcmd, std::string& proble
     problem = "must be a list of commands";
     return std::nullopt;
   }
-  std::string script = "#!/bin/sh\n# runcmd from the platform's cloud-config (guestkit-seed)\n";
+  std::string script = "#!" + std::string(core::paths::kBinSh) +
+                       "\n# runcmd from the platform's cloud-config (guestkit-seed)\n";
   for (const auto& item : runcmd) {
     if (auto s = as_string(item)) {
       script += *s + "\n";

@@ -62,7 +62,8 @@ void discover_swap(const core::Root& host, const std::string& configured, std::v
   struct stat st {};
   if (::fstat(fd->get(), &st) == 0 && S_ISBLK(st.st_mode)) {
     if (auto name = disk::block_name_of(host, st.st_rdev)) {
-      if (auto d = disk::disk_of(host, *name); d && *d != *name) whole = "/dev/" + *d;
+      if (auto d = disk::disk_of(host, *name); d && *d != *name)
+        whole = core::paths::kDevPrefix + *d;
     }
   }
   core::UniqueFd disk_fd;

@@ -21,8 +21,10 @@
 
 #include "core/exec.hpp"
 #include "core/fd.hpp"
+#include "core/files.hpp"
 #include "core/log.hpp"
 #include "plugins/seed/archive.hpp"
+#include "core/paths.hpp"
 #include "plugins/seed/discover.hpp"
 #include "plugins/seed/layout.hpp"
 
@@ -31,7 +33,7 @@ namespace {
 
 using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
 
-constexpr std::string_view kStaging = ".guestkit-seed.new";
+constexpr std::string_view kFinal = "guestkit-seed";
 constexpr std::string_view kModulesPrefix = "lib/modules/";
 
 std::string error_text(struct archive* a, const char* fallback) {
@@ -324,7 +326,7 @@ ModulesInstall install_modules(const core::Context& ctx, const std::string& rele
                                const std::string& member, std::string_view tarball) {
   ModulesInstall out;
   const core::Root& root = ctx.root;
-  const std::string release_dir = "/lib/modules/" + release;
+  const std::string release_dir = std::string(core::paths::kLibModulesDir) + "/" + release;
   const std::string target = release_dir + "/" + std::string(kSeedModulesSubdir);
   auto failed = [&](std::string state, std::string message) {
     out.state = std::move(state);
@@ -352,7 +354,7 @@ ModulesInstall install_modules(const core::Context& ctx, const std::string& rele
   if (!up)
     return failed("failed",
                   core::errno_error("open " + root.display(release_dir + "/updates")).message());
-  const std::string staging(kStaging), final_name = "guestkit-seed";
+  const std::string final_name(kFinal), staging = core::staging_name(kFinal, "new");
   if (auto ok = remove_tree(up.get(), staging); !ok) return failed("failed", ok.error().message());
   if (::mkdirat(up.get(), staging.c_str(), 0755) != 0)
     return failed("failed", core::errno_error("mkdir " + staging).message());
@@ -381,13 +383,9 @@ ModulesInstall install_modules(const core::Context& ctx, const std::string& rele
   std::vector<std::string> argv{"depmod", "-a"};
   if (!root.is_host()) argv.insert(argv.end(), {"-b", root.prefix().string()});
   argv.push_back(release);
-  core::ExecOptions o;
+  core::ToolOptions o;
   o.timeout = std::chrono::seconds(120);
-  auto r = core::run(argv, o);
-  if (!r) return failed("failed", "depmod: " + r.error().message());
-  if (!r->success())
-    return failed("failed",
-                  "depmod " + r->describe() + ": " + core::sanitize_for_log(r->err.substr(0, 400)));
+  if (auto r = core::run_tool(argv, o); !r) return failed("failed", r.error().message());
   out.state = "installed";
   out.message = std::to_string(files->size()) + " module(s) in " + root.display(target) +
                 ", depmod " + release + " done";

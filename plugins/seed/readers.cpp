@@ -137,18 +137,20 @@ core::Result<SeedFiles> read_vfat(int fd, const std::string& device, SourceKind 
   detail::Collector c(out);
   for (const auto& name : fixed_members(kind)) {
     const std::size_t cap = *member_cap(kind, name);
-    core::ExecOptions o;
+    core::ToolOptions o;
     o.timeout = std::chrono::seconds(10);
     o.max_output = cap + 1;
     o.env["MTOOLS_SKIP_CHECK"] = "1";  // a seed image need not have a PC floppy's geometry
+    o.failure_is_error = false;        // a member that is not there is no failure
     // -n: no overwrite questions; no -t: bytes as they are; "-" is stdout.
-    auto r = core::run({"mcopy", "-n", "-i", device, "::/" + name, "-"}, o);
+    const std::vector<std::string> argv{"mcopy", "-n", "-i", device, "::/" + name, "-"};
+    auto r = core::run_tool(argv, o);
     if (!r) return std::move(r).error();
     if (!r->success()) {
       if (r->exit_code == 1 && r->err.find("not found") != std::string::npos) continue;
-      return core::make_error(core::Errc::failed, "mcopy " + name + " from " + device + " " +
-                                                      r->describe() + ": " +
-                                                      core::sanitize_for_log(r->err));
+      auto error = core::tool_error(argv, *r);
+      error.context = "read " + name + " from " + device + ": " + error.context;
+      return error;
     }
     if (r->output_truncated || r->out.size() > cap) {
       c.refuse(name, "over the cap of " + std::to_string(cap));

@@ -65,10 +65,11 @@ StorageDrivers load_storage_drivers(const core::Root& host, std::chrono::millise
         if (bound(host, dir) || !storage(host, bus, dir)) continue;
         const std::string alias = attr(host, dir, "modalias");
         if (!sane_modalias(alias) || !tried.insert(alias).second) continue;
-        core::ExecOptions o;
+        core::ToolOptions o;
         o.timeout = timeout;
+        o.failure_is_error = false;  // exit 1 has a meaning here, below
         // -b: the administrator's blacklist holds, as it does for udev's own loads.
-        auto r = core::run({"modprobe", "-b", "-q", "--", alias}, o);
+        auto r = core::run_tool({"modprobe", "-b", "-q", "--", alias}, o);
         if (!r) {
           out.problems.push_back("modprobe " + alias + ": " + r.error().message());
           continue;

@@ -2,6 +2,7 @@
 // first-boot scripts) and the old platform's gandi/ (config JSON, init program).
 
 #include "core/encoding.hpp"
+#include "core/paths.hpp"
 #include "plugins/seed/normalise.hpp"
 
 namespace guestkit::plugins::seed::detail {
@@ -116,7 +117,8 @@ core::Status read_gandi_layout(SeedReader& r) {
     std::vector<std::uint8_t> bytes(init->begin(), init->end());
     const std::string b64 = core::base64_encode(bytes);
     std::string script =
-        "#!/bin/sh\n"
+        "#!" + std::string(core::paths::kBinSh) +
+        "\n"
         "# The old platform's gandi/init, run with --postboot as its bootstrap did.\n"
         "set -e\n"
         "prog=$(mktemp)\n"

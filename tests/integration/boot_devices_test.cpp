@@ -49,7 +49,8 @@ TEST_CASE("swap: a blank disk is formatted and enabled, then left alone", "[boot
   auto dry = lab.boot(yaml, {"--dry-run", "bootstrap"});
   INFO(dry.err);
   CHECK(dry.exit_code == 0);
-  CHECK(dry.out.find("would mkswap -L swap " + dev) != std::string::npos);
+  CHECK(dry.out.find("would run mkswap -L swap " + dev + "\n") != std::string::npos);
+  CHECK(dry.out.find("would run swapon " + dev + "\n") != std::string::npos);
   CHECK_FALSE(in_swaps(dev));
   CHECK(blkid_value(dev, "TYPE").empty());
 
@@ -160,7 +161,7 @@ TEST_CASE("grow-root: the last GPT partition and its ext4 grow with the disk", "
   CHECK(off.exit_code == 0);
   CHECK(sectors(loop + "p2") == part_before);
   auto dry = lab.boot(yaml, {"--dry-run", "--only", "03-grow-root", "bootstrap"});
-  CHECK(dry.out.find("would growpart " + disk + " 2") != std::string::npos);
+  CHECK(dry.out.find("would run growpart " + disk + " 2") != std::string::npos);
   CHECK(sectors(loop + "p2") == part_before);
 
   auto grown = lab.boot(yaml, {"--only", "03-grow-root", "bootstrap"});
@@ -218,7 +219,7 @@ TEST_CASE("root filesystem: fstab by UUID and ext4 check counters, on a mounted 
   CHECK_FALSE(fs::exists(root / "lost+found"));
   auto dry = lab.boot("", {"--dry-run", "--only", only, "config"});
   CHECK(dry.out.find("would name the root by UUID=" + uuid) != std::string::npos);
-  CHECK(dry.out.find("would tune2fs -c 30 -i 180d " + dev) != std::string::npos);
+  CHECK(dry.out.find("would run tune2fs -c 30 -i 180d " + dev) != std::string::npos);
   CHECK(max_count() == -1);
   CHECK_FALSE(fs::exists(root / "lost+found"));
 

@@ -1,5 +1,7 @@
 // files: atomic writes, capped reads, line edits.
 
+#include "core/files.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -10,9 +12,9 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <climits>
 #include <filesystem>
 
-#include "core/files.hpp"
 #include "tests/support.hpp"
 
 namespace core = guestkit::core;
@@ -351,4 +353,21 @@ TEST_CASE("the temp sweep removes only guestkit's stale temp files", "[files][sw
   REQUIRE(core::write_file_atomic(t.root(), "/etc/sudoers.d/90-guestkit-admin", "y\n"));
   CHECK_FALSE(fs::exists(dir / ".90-guestkit-admin.gk-2222222222222222"));
   CHECK(t.read("etc/sudoers.d/90-guestkit-admin") == "y\n");
+}
+
+TEST_CASE("temp names: one pattern, random, within NAME_MAX, and fixed staging names",
+          "[files][temp]") {
+  const std::string a = core::temp_name("sshd_config"), b = core::temp_name("sshd_config");
+  CHECK(a.rfind(".sshd_config.gk-", 0) == 0);
+  CHECK(a.size() == std::string(".sshd_config.gk-").size() + 16);
+  CHECK(a != b);
+  // What the sweep removes is exactly what writers create.
+  CHECK(core::is_temp_name(a));
+  const std::string long_name = core::temp_name(std::string(255, 'n'));
+  CHECK(long_name.size() <= NAME_MAX);
+  CHECK(core::is_temp_name(long_name));
+  // A staging directory's name is found again by the next try, and never swept.
+  CHECK(core::staging_name("alice", "home") == ".alice.gk-home");
+  CHECK(core::staging_name("alice", "home") == core::staging_name("alice", "home"));
+  CHECK_FALSE(core::is_temp_name(core::staging_name("alice", "home")));
 }
