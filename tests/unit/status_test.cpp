@@ -101,7 +101,7 @@ TEST_CASE("status: the CPUs' since is the last of every CPU's record, old single
   sys.cpus(4, {3});
   sys.memory(8, 128 * kMiB, {6, 7});
   const core::Context ctx(t.root(), core::Config{});
-  stage(t, "mount", plugins::RunStatus::changed, 1001);
+  write_stage_record(t, "mount", plugins::RunStatus::changed, 1001);
   const auto mount = status::collect(ctx, "vm-1")["boot"]["stages"]["mount"]["finished"];
   const std::int64_t later = mount.get<std::int64_t>() + 100;
   // Two CPUs' events, each with its own record: the later one counts, whichever
