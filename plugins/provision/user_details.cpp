@@ -54,8 +54,8 @@ core::Status lock_password(const core::Root& root, const std::string& name) {
   // would change nothing, yet rewrite and fsync passwd, shadow, group, gshadow and
   // their backups. Each of those syncs is a disk flush: on a first boot under TCG
   // about a second of the seed's path to sshd (bench/README.md, seed-first-boot).
-  if (auto shadow = core::read_file_if_exists(root, core::paths::kShadow, 16u << 20,
-                                              core::Follow::never);
+  if (auto shadow =
+          core::read_file_if_exists(root, core::paths::kShadow, 16u << 20, core::Follow::never);
       shadow && *shadow) {
     // Scanned in place (no copies of other accounts' hashes), then wiped.
     const std::string_view text = **shadow;
