@@ -52,8 +52,8 @@ core::Result<bool> set_user_details(const core::Root& root, const std::string& n
 core::Status lock_password(const core::Root& root, const std::string& name) {
   // Already locked (a new account's "!" from useradd, or a hash behind a '!'): usermod
   // would change nothing, yet rewrite and fsync passwd, shadow, group, gshadow and
-  // their backups. Each of those syncs is a disk flush: on a first boot under TCG
-  // about a second of the seed's path to sshd (bench/README.md, seed-first-boot).
+  // their backups: six syncs, each a disk flush on the seed's path to sshd at first
+  // boot (bench/README.md, seed-first-boot).
   if (auto shadow =
           core::read_file_if_exists(root, core::paths::kShadow, 16u << 20, core::Follow::never);
       shadow && *shadow) {
