@@ -115,16 +115,25 @@ for u in $(systemctl list-units --all --plain --no-legend 'guestkit-*' 'cloud-*'
   systemctl show "$u" -p Id -p Type -p ActiveState -p Result -p InactiveExitTimestampMonotonic \
     -p ActiveEnterTimestampMonotonic | tr '\n' ' '; echo
 done
+echo '--diagnostics'
+systemd-analyze critical-chain ssh.service 2>&1 | tail -n +3
+systemd-analyze blame 2>&1 | head -n 25
+journalctl -b -o short-monotonic --no-pager -u 'guestkit-*' -u ssh.service 2>&1 | tail -n 300
 if command -v guestkit-boot >/dev/null; then echo '--report'; guestkit-boot report 2>&1; fi
 """
 
 
 def parse_probe(text):
     units, report, in_report = {}, [], False
+    diag, in_diag = [], False
     state = analyze = ""
     for line in text.splitlines():
         if in_report:
             report.append(line)
+        elif in_diag and line != "--report":
+            diag.append(line)
+        elif line == "--diagnostics":
+            in_diag = True
         elif line == "--report":
             in_report = True
         elif line.startswith("state="):
@@ -142,7 +151,7 @@ def parse_probe(text):
                 "active_s": round(active / 1e6, 3) if active else None,
                 "activating_s": round((active - start) / 1e6, 3) if start and active >= start else None,
             }
-    return state, analyze, units, report
+    return state, analyze, units, report, diag
 
 
 def own_unit(prefix, unit):
@@ -225,10 +234,12 @@ def one_boot(kind, image, seed, key, user, workdir, accel, log):
                            capture_output=True, text=True, timeout=400)
         with open(os.path.join(workdir, "probe.txt"), "w", encoding="utf-8") as f:
             f.write(r.stdout + "\n-- stderr (exit " + str(r.returncode) + ")\n" + r.stderr)
-        state, analyze, units, report = parse_probe(r.stdout)
+        state, analyze, units, report, diag = parse_probe(r.stdout)
         result.update(system_state=state, systemd_analyze=analyze, units=units)
         if report:
             result["guestkit_boot_report"] = report
+        if diag:  # critical chain to ssh.service, blame, the tool's journal: where the time went
+            result["diagnostics"] = diag
         prefix = TOOL_UNITS[kind]
         own = {u: v for u, v in units.items() if own_unit(prefix, u)}
         result["tool_units_s"] = round(sum(v["activating_s"] or 0 for v in own.values()), 3)

@@ -1,8 +1,8 @@
 // 11-config-ssh (config): SSH host keys and sshd hardening.
 //
 // * Missing host keys (rsa, ecdsa, ed25519) are generated with `ssh-keygen -A`
-//   (`-f ROOT` under --root), before sshd starts (guestkit-config.service is ordered
-//   before ssh.service).
+//   (`-f ROOT` under --root), before sshd starts (guestkit-config-ssh.service runs
+//   this plugin alone, before ssh.service; the rest of the stage runs beside sshd).
 // * PermitRootLogin (sshd.permit_root_login, default prohibit-password) and
 //   PermitEmptyPasswords no. When sshd_config includes sshd_config.d/*.conf
 //   (OpenSSH 8.2+, Debian 11+, RHEL 9) they go into the drop-in

@@ -16,8 +16,9 @@ namespace guestkit::plugins::provision {
 core::Result<bool> set_user_details(const core::Root& root, const std::string& name,
                                     const std::optional<std::string>& shell,
                                     const std::optional<std::string>& gecos);
-// `usermod --lock NAME`: a '!' in front of the hash (usermod adds none when one is
-// there), so no password opens the account; SSH keys still do.
+// `usermod --lock NAME`: a '!' in front of the hash, so no password opens the account;
+// SSH keys still do. When /etc/shadow already has a '!' there, nothing is run (usermod
+// would add none, but would rewrite and sync every account file).
 core::Status lock_password(const core::Root& root, const std::string& name);
 // `chage --lastday 0 NAME`: the password must be changed at the next login.
 core::Status expire_password(const core::Root& root, const std::string& name);

@@ -100,7 +100,7 @@ class Context:
 # 1. boot
 
 
-BOOT_UNITS = ["guestkit-bootstrap", "guestkit-mount", "guestkit-config", "guestkit-postboot"]
+BOOT_UNITS = ["guestkit-bootstrap", "guestkit-config-ssh", "guestkit-mount", "guestkit-config", "guestkit-postboot"]
 BAD_STATUS = {"failed", "timeout", "error", "aborted"}
 
 

@@ -19,6 +19,7 @@ for f in "$prefix/sbin/guestkit-boot" /etc/guestkit/guestkit.yml "$prefix/sbin/g
          "$prefix/lib/systemd/system/guestkit-bootstrap.service" \
          "$prefix/lib/systemd/system/guestkit-mount.service" \
          "$prefix/lib/systemd/system/guestkit-config.service" \
+         "$prefix/lib/systemd/system/guestkit-config-ssh.service" \
          "$prefix/lib/systemd/system/guestkit-postboot.service" \
          "$prefix/lib/systemd/system/guestkit-disk@.service" \
          "$prefix/lib/udev/rules.d/86-guestkit-disk.rules" \
@@ -81,10 +82,11 @@ grep -q '^# X-Start-Before: .*\$network' "$dest/etc/init.d/guestkit-bootstrap" &
   grep -q '^# X-Start-Before: *ssh sshd$' "$dest/etc/init.d/guestkit-config" &&
   grep -q '^# Required-Start: *\$all guestkit-config$' "$dest/etc/init.d/guestkit-postboot" ||
   { echo "sysv init scripts are not ordered like the systemd units"; fail=1; }
-grep -qx 'Before=ssh.service sshd.service systemd-user-sessions.service' "$dest$prefix/lib/systemd/system/guestkit-config.service" &&
+grep -qx 'Before=ssh.service sshd.service guestkit-mount.service guestkit-config.service' "$dest$prefix/lib/systemd/system/guestkit-config-ssh.service" &&
+  grep -qx "ExecStart=$prefix/sbin/guestkit-boot --only 11-config-ssh config" "$dest$prefix/lib/systemd/system/guestkit-config-ssh.service" &&
   grep -q '^Before=.*network-pre.target' "$dest$prefix/lib/systemd/system/guestkit-bootstrap.service" &&
   grep -q '^After=.*multi-user.target' "$dest$prefix/lib/systemd/system/guestkit-postboot.service" ||
-  { echo "boot stage units are not ordered (bootstrap before network-pre, config before ssh, postboot after multi-user)"; fail=1; }
+  { echo "boot stage units are not ordered (bootstrap before network-pre, config-ssh before ssh, postboot after multi-user)"; fail=1; }
 # tmpfiles.d gives guestkit's directories the mode the binaries create them with.
 grep -qx 'd /run/guestkit 0755 root root -' "$dest$prefix/lib/tmpfiles.d/guestkit.conf" &&
   grep -qx 'd /var/lib/guestkit 0755 root root -' "$dest$prefix/lib/tmpfiles.d/guestkit.conf" ||

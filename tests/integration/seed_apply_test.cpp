@@ -19,6 +19,7 @@
 #include "core/exec.hpp"
 #include "core/files.hpp"
 #include "plugins/provision/password.hpp"
+#include "plugins/provision/user_details.hpp"
 #include "tests/support.hpp"
 
 namespace gc = guestkit::core;
@@ -280,6 +281,48 @@ TEST_CASE("seed NoCloud directory: full provision on a temp root", "[seed-cli]")
     CHECK(lab.file("/etc/hostname") == "web2\n");
     CHECK(lab.file("/etc/guestkit/instance-id") == "iid-nocloud-2\n");
   }
+}
+
+// lock_passwd on an account already locked runs no usermod: usermod --lock would
+// change nothing but still rewrite and fsync every account file (each sync a disk
+// flush on the first boot's path to sshd, bench/README.md seed-first-boot). Seen by
+// /etc/shadow's inode: shadow-utils replaces the file whenever it runs.
+TEST_CASE("seed lock_passwd: an account already locked is left alone, others locked",
+          "[seed-cli]") {
+  SeedLab lab;
+  const std::string hash = hash_of("dora-pw");
+  lab.tmp().write("seed/meta-data", "instance-id: iid-lock-1\n");
+  lab.tmp().write("seed/user-data",
+                  "#cloud-config\nusers:\n  - name: carl\n    ssh_authorized_keys: ['" + kKey2 +
+                      "']\n  - name: dora\n    lock_passwd: false\n    hashed_passwd: '" + hash +
+                      "'\n");
+  const auto res = lab.seed({"--dir", (lab.tmp().path() / "seed").string(), "apply"});
+  INFO(res.out << res.err);
+  REQUIRE(res.exit_code == 0);
+  REQUIRE(lab.shadow_hash("carl") == "!");  // useradd's own lock, no usermod needed
+  REQUIRE(lab.shadow_hash("dora") == hash);
+  auto root = gc::Root::open(lab.root());
+  REQUIRE(root);
+  struct stat before {};
+  REQUIRE(::stat((lab.root() / "etc/shadow").c_str(), &before) == 0);
+  const auto shadow_before = lab.file("/etc/shadow");
+
+  REQUIRE(guestkit::plugins::provision::lock_password(*root, "carl"));
+  struct stat after {};
+  REQUIRE(::stat((lab.root() / "etc/shadow").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);  // not rewritten: usermod did not run
+  CHECK(lab.file("/etc/shadow") == shadow_before);
+
+  // An open hash is locked (by usermod: the file is replaced), and then left alone.
+  REQUIRE(guestkit::plugins::provision::lock_password(*root, "dora"));
+  CHECK(lab.shadow_hash("dora") == "!" + hash);
+  REQUIRE(::stat((lab.root() / "etc/shadow").c_str(), &before) == 0);
+  REQUIRE(guestkit::plugins::provision::lock_password(*root, "dora"));
+  REQUIRE(::stat((lab.root() / "etc/shadow").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(lab.shadow_hash("dora") == "!" + hash);
+  // A name that only prefixes an account is not that account.
+  CHECK_FALSE(guestkit::plugins::provision::lock_password(*root, "car"));
 }
 
 TEST_CASE("seed ConfigDrive directory: full provision", "[seed-cli]") {

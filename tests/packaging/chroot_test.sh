@@ -112,7 +112,7 @@ check_common() {  # the guestkit package as installed
   # The boot stages are enabled (for the next boot), by systemd and sysv alike.
   local wants unit
   for wants in sysinit.target.wants/guestkit-bootstrap.service multi-user.target.wants/guestkit-mount.service \
-               multi-user.target.wants/guestkit-config.service multi-user.target.wants/guestkit-postboot.service; do
+               multi-user.target.wants/guestkit-config.service multi-user.target.wants/guestkit-config-ssh.service multi-user.target.wants/guestkit-postboot.service; do
     [[ -L $root/etc/systemd/system/$wants ]] || bad "not enabled: $wants"
   done
   for unit in "$root"/etc/init.d/guestkit-*; do

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""The boot stage units' order around sshd, from the built unit files.
+
+What must precede sshd on a first boot, and nothing more:
+* the bootstrap stage (00-apply-seed makes the seed's users and keys, 04-reset-identity
+  removes a cloned image's host keys), and
+* guestkit-config-ssh.service (11-config-ssh: the host keys and sshd settings), after
+  the bootstrap stage.
+No other guestkit unit may be ordered before ssh.service, sshd.service or
+systemd-user-sessions.service (which lets non-root users log in): the mount stage and
+the rest of the config stage held the first ssh login back by their whole run
+(bench/README.md, seed-first-boot). And the stage units, which all take the "boot"
+lock, are each ordered against every other one, so none waits on the lock.
+
+The graph is built the way systemd orders a transaction: A Before=B and B After=A are
+one edge A -> B; a unit with default dependencies (DefaultDependencies=yes, the
+default) is after sysinit.target and basic.target, as ssh.service and
+systemd-user-sessions.service are (Debian's and Fedora's units).
+
+Usage: unit_order_test.py UNIT_DIR
+"""
+
+import configparser
+import glob
+import os
+import sys
+
+SSHD = ("ssh.service", "sshd.service", "systemd-user-sessions.service")
+STAGES = ("guestkit-bootstrap.service", "guestkit-config-ssh.service", "guestkit-mount.service",
+          "guestkit-config.service", "guestkit-postboot.service")
+BEFORE_SSHD = {"guestkit-bootstrap.service", "guestkit-config-ssh.service"}
+
+
+def load(path):
+    p = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    p.optionxform = str
+    with open(path, encoding="utf-8") as f:
+        p.read_string(f.read())
+    unit = p["Unit"] if p.has_section("Unit") else {}
+
+    def words(key):
+        return unit.get(key, "").split()
+
+    return words("After"), words("Before"), unit.get("DefaultDependencies", "yes").lower() not in ("no", "false", "0")
+
+
+def graph(unit_dir):
+    edges = {}  # unit -> units ordered after it
+
+    def edge(a, b):
+        edges.setdefault(a, set()).add(b)
+        edges.setdefault(b, set())
+
+    edge("sysinit.target", "basic.target")
+    for u in SSHD:
+        edge("basic.target", u)
+    names = []
+    for path in sorted(glob.glob(os.path.join(unit_dir, "*.service"))):
+        name = os.path.basename(path)
+        if "@" in name:
+            continue  # templates: started by udev for one device, not by the boot order
+        names.append(name)
+        after, before, default_deps = load(path)
+        for a in after:
+            edge(a, name)
+        for b in before:
+            edge(name, b)
+        if default_deps:
+            edge("basic.target", name)
+            edge("sysinit.target", name)
+    return edges, names
+
+
+def ancestors(edges, unit):
+    seen, todo = set(), [unit]
+    rev = {}
+    for a, bs in edges.items():
+        for b in bs:
+            rev.setdefault(b, set()).add(a)
+    while todo:
+        for a in rev.get(todo.pop(), ()):
+            if a not in seen:
+                seen.add(a)
+                todo.append(a)
+    return seen
+
+
+def main():
+    edges, names = graph(sys.argv[1])
+    fail = 0
+    missing = [s for s in STAGES if s not in names]
+    if missing:
+        print(f"FAIL: no unit file for {', '.join(missing)} in {sys.argv[1]}")
+        return 1
+    for target in SSHD:
+        before = {u for u in ancestors(edges, target) if u.startswith("guestkit-")}
+        if target != "systemd-user-sessions.service":
+            if before != BEFORE_SSHD:
+                print(f"FAIL: guestkit units ordered before {target}: {sorted(before)}, "
+                      f"want exactly {sorted(BEFORE_SSHD)}")
+                fail = 1
+            else:
+                print(f"ok: before {target}: {sorted(before)}")
+        else:
+            extra = before - BEFORE_SSHD
+            if extra:
+                print(f"FAIL: guestkit units ordered before {target} (logins wait for them): {sorted(extra)}")
+                fail = 1
+            else:
+                print(f"ok: before {target}: {sorted(before)}")
+    if "guestkit-bootstrap.service" not in ancestors(edges, "guestkit-config-ssh.service"):
+        print("FAIL: guestkit-config-ssh.service is not after the bootstrap stage (seed, identity reset)")
+        fail = 1
+    for i, a in enumerate(STAGES):
+        for b in STAGES[i + 1:]:
+            if a not in ancestors(edges, b) and b not in ancestors(edges, a):
+                print(f"FAIL: {a} and {b} are not ordered: both take the boot lock")
+                fail = 1
+    if not fail:
+        print("ok: every two stage units are ordered; config-ssh after bootstrap")
+    return fail
+
+
+if __name__ == "__main__":
+    sys.exit(main())
