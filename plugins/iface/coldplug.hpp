@@ -2,7 +2,9 @@
 // guestkit-iface --coldplug (and the boot plugin 30-coldplug-ifaces): the iface-add
 // plugins for every handled interface present now; --status: what guestkit manages.
 
+#include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +32,17 @@ struct ColdplugResult {
 //          network-online.target, which those units come before. An interface
 //          whose unit cannot be started is set up here instead.
 enum class ColdplugMode { here, units };
+// Waits until udevd's event queue is empty (core::paths::kUdevQueue gone) or TIMEOUT
+// has passed; returns how long it waited, or nullopt on the timeout. A NIC present at
+// boot exists as an interface only once udev has loaded its driver: systemd 257
+// (Debian 13) runs `udevadm trigger` before udevd starts, so at the mount stage the
+// coldplug events may still be queued, and the NIC would come after
+// network-online.target instead of before it.
+std::optional<std::chrono::milliseconds> wait_udev_queue(const core::Root& root,
+                                                         std::chrono::milliseconds timeout);
+// How long coldplug_ifaces waits for it (Debian's ifupdown-pre waits 120 s with
+// `udevadm settle`; udev's queue of a VM's boot drains in a second with KVM).
+inline constexpr std::chrono::seconds kUdevQueueTimeout{60};
 ColdplugResult coldplug_ifaces(core::Context& ctx, ColdplugMode mode = ColdplugMode::here);
 // The unit that sets one interface up under systemd (config/systemd/guestkit-iface@).
 std::string iface_unit(std::string_view name);

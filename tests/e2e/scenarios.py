@@ -195,7 +195,10 @@ def _boot_critical_path(c, mount_plugins):
         if ms > COLDPLUG_IFACES_MAX_MS:
             problems.append(f"30-coldplug-ifaces held the mount stage {ms:.0f} ms (over "
                             f"{COLDPLUG_IFACES_MAX_MS} ms: did it wait for a lease?)")
-    _, handed, _ = c.guest(f"journalctl -b --no-pager -o cat | grep -F 'handed to guestkit-iface@{nic}.service'")
+    # Only guestkit's own lines (-t guestkit): qemu-ga logs each guest-exec command line,
+    # this grep's own included, which made the check match itself.
+    _, handed, _ = c.guest(f"journalctl -b --no-pager -o cat -t guestkit | "
+                           f"grep -F '{nic}: handed to guestkit-iface@{nic}.service'")
     if not handed.strip():
         problems.append(f"the mount stage did not hand {nic} to guestkit-iface@{nic}.service (no such line "
                         "in the journal)")
