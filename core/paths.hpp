@@ -41,9 +41,6 @@ inline constexpr const char* kLockDir = "/run/guestkit/lock";
 inline constexpr const char* kRunsDir = "/run/guestkit/runs";
 inline constexpr const char* kConfigCache = "/run/guestkit/config.cache";  // config_cache.hpp
 inline constexpr const char* kAgentConfigCache = "/run/guestkit/agent-config.cache";
-// Exists while systemd-udevd has events queued or running (udevd's own marker; libudev's
-// udev_queue_get_queue_is_empty() tests the same file). Coldplug waits for it to go.
-inline constexpr const char* kUdevQueue = "/run/udev/queue";
 // guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
 inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
 inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk

@@ -9,7 +9,6 @@
 #include "core/cli.hpp"
 #include "core/log.hpp"
 #include "core/netlink.hpp"
-#include "core/paths.hpp"
 #include "core/udev_device.hpp"
 #include "plugins/iface/backend.hpp"
 #include "plugins/iface/dhcp.hpp"
@@ -28,7 +27,7 @@ std::optional<std::chrono::milliseconds> wait_udev_queue(const core::Root& root,
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   for (;;) {
-    auto st = root.lstat(core::paths::kUdevQueue);
+    auto st = root.lstat(kUdevQueue);
     // An unreadable /run/udev is no reason to hold the boot: as good as empty.
     if (!st || !*st)
       return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
