@@ -571,8 +571,8 @@ TEST_CASE("disk: the mount target guestkit gives libmount takes a move_mount(2)"
   REQUIRE(::stat(dir.c_str(), &in) == 0);
   REQUIRE(::stat(dir.parent_path().c_str(), &parent) == 0);
   CHECK(in.st_dev != parent.st_dev);  // the tmpfs is on the directory itself
-  if (rc == 0) CHECK(::umount2(dir.c_str(), 0) == 0);
-  ::close(mnt_fd);
+  ::close(mnt_fd);  // it holds the mount busy
   ::close(fs_fd);
   ::close(dir_fd);
+  if (rc == 0) CHECK(::umount2(dir.c_str(), 0) == 0);
 }
