@@ -75,11 +75,7 @@ VARIANTS.update(seed_media.VARIANTS)
 # (scenarios.ORDERS["trixie"], "trixie-seed"), then the platform gives the VM a new
 # instance id and the agent provisions that over inetd; disk, NIC, memory and vCPU
 # hotplug follow on the same guest.
-# possible_cpus=4: Linux 6.12 counts none of QEMU 7.2's not-present MADT CPUs as
-# hotpluggable ("Allowing 1 present CPUs plus 0 hotplug CPUs"; a vCPU's device_add
-# then ends in "ACPI: Unable to map lapic to logical cpu number"), Linux 6.1 counts
-# them all; this states what the hypervisor offers (maxcpus=4).
-VARIANTS["trixie"] = {"image": "trixie", "extra": seed_media.nocloud_args, "append": "possible_cpus=4"}
+VARIANTS["trixie"] = {"image": "trixie", "extra": seed_media.nocloud_args}
 
 
 class NotRun(Exception):
