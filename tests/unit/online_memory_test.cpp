@@ -357,8 +357,8 @@ TEST_CASE("the boot takes auto-onlining back from a kernel built to do it, not f
     TempDir t;
     FakeSysfs sys(t);
     sys.memory(4, 128 * kMiB, {3}, "online");
-    t.write("proc/cmdline", std::string("root=/dev/vda ro") +
-                                (chosen ? " memhp_default_state=online" : "") + "\n");
+    t.write("proc/cmdline",
+            std::string("root=/dev/vda ro") + (chosen ? " memhp_default_state=online" : "") + "\n");
     auto ctx = context(t);
     plugins::RunOptions o;
     o.record = false;
