@@ -39,6 +39,10 @@ inline constexpr const char* kEtcPluginsDir = "/etc/guestkit/plugins.d";
 inline constexpr const char* kLibPluginsDir = kPluginsLibDir;  // build_info.hpp
 
 // runtime state (tmpfs)
+// Exists while systemd-udevd has events queued or running (udevd's own marker;
+// libudev's udev_queue_get_queue_is_empty() tests the same file): the boot's NIC
+// coldplug waits for it to go (plugins/iface/coldplug.hpp).
+inline constexpr const char* kUdevQueue = "/run/udev/queue";
 inline constexpr const char* kRunDir = "/run/guestkit";
 // Mode of guestkit's own top directories, kRunDir and kStateDir, whichever binary
 // creates them first and whatever its umask (core::Root::mkdirs is the one path);

@@ -111,12 +111,15 @@ bool MountTable::is_swap(dev_t devno) const {
   return false;
 }
 
+std::string mount_target(int dir_fd) {
+  return std::string(core::paths::kProcDir) + "/self/fd/" + std::to_string(dir_fd) + "/.";
+}
+
 core::Status mount_device(const std::string& source, int target_fd, const std::string& fstype,
                           const std::string& options) {
   Context cxt(mnt_new_context(), &mnt_free_context);
   if (!cxt) return core::errno_error("mnt_new_context");
-  const std::string target =
-      std::string(core::paths::kProcDir) + "/self/fd/" + std::to_string(target_fd);
+  const std::string target = mount_target(target_fd);
   // The target is a magic link to the exact directory we checked: canonicalizing it
   // would turn it back into a path someone could swap a symlink into.
   mnt_context_disable_canonicalize(cxt.get(), 1);

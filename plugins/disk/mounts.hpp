@@ -46,6 +46,12 @@ class MountTable {
   dev_t root_devno_ = 0;
 };
 
+// The path mount_device gives libmount for the directory open as `dir_fd`:
+// /proc/self/fd/N/. ("." after the magic link, so the link is followed as a directory
+// on every path: libmount >= 2.39, as in Debian 13, attaches with move_mount(2), which
+// does not follow a final symlink, and /proc/self/fd/N alone failed there with ENOENT).
+std::string mount_target(int dir_fd);
+
 // Mounts `source` on the directory open as `target_fd` (an O_PATH fd, so the
 // directory checked is the directory mounted on, whatever happens to its path).
 core::Status mount_device(const std::string& source, int target_fd, const std::string& fstype,

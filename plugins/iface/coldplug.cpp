@@ -4,6 +4,7 @@
 #include <map>
 #include <ostream>
 #include <set>
+#include <thread>
 
 #include "core/cli.hpp"
 #include "core/exec.hpp"
@@ -21,8 +22,29 @@ std::string iface_unit(std::string_view name) {
   return "guestkit-iface@" + std::string(name) + ".service";
 }
 
+std::optional<std::chrono::milliseconds> wait_udev_queue(const core::Root& root,
+                                                         std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  for (;;) {
+    auto st = root.lstat(core::paths::kUdevQueue);
+    // An unreadable /run/udev is no reason to hold the boot: as good as empty.
+    if (!st || !*st)
+      return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start);
+    if (clock::now() - start >= timeout) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx, ColdplugMode mode) {
   ColdplugPlan plan;
+  // The interfaces udev has yet to make (their driver loads from a queued coldplug
+  // event) are present at boot as much as the others.
+  if (auto waited = wait_udev_queue(ctx.root, kUdevQueueTimeout); !waited)
+    core::log_warning("coldplug: udev's event queue is still busy after ",
+                      kUdevQueueTimeout.count(), " s; going on with the interfaces present now");
+  else if (waited->count() >= 100)
+    core::log_info("coldplug: waited ", waited->count(), " ms for udev's event queue");
   auto devices = core::make_device_enumerator(ctx.root)->enumerate("net");
   if (!devices) return std::move(devices).error();
   for (const auto& d : *devices) {

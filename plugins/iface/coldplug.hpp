@@ -3,7 +3,9 @@
 // event for every handled interface present now, which the runner or the helper's
 // driver runs; --status: what guestkit manages.
 
+#include <chrono>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +28,17 @@ namespace guestkit::plugins::iface {
 //          network-online.target, which those units come before. An interface
 //          whose unit cannot be started becomes an event, set up here instead.
 enum class ColdplugMode { here, units };
+// Waits until udevd's event queue is empty (core::paths::kUdevQueue gone) or TIMEOUT
+// has passed; returns how long it waited, or nullopt on the timeout. A NIC present at
+// boot exists as an interface only once udev has loaded its driver: systemd 257
+// (Debian 13) runs `udevadm trigger` before udevd starts, so at the mount stage the
+// coldplug events may still be queued, and the NIC would come after
+// network-online.target instead of before it.
+std::optional<std::chrono::milliseconds> wait_udev_queue(const core::Root& root,
+                                                         std::chrono::milliseconds timeout);
+// How long coldplug_ifaces waits for it (Debian's ifupdown-pre waits 120 s with
+// `udevadm settle`; udev's queue of a VM's boot drains in a second with KVM).
+inline constexpr std::chrono::seconds kUdevQueueTimeout{60};
 struct ColdplugPlan {
   std::size_t handed = 0;        // interfaces handed to their units
   std::vector<EventRun> events;  // iface-add for each of the others, in order

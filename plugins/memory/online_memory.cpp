@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "core/files.hpp"
+#include "core/instance_id.hpp"
 #include "core/log.hpp"
 #include "core/paths.hpp"
 
@@ -245,7 +246,39 @@ core::Result<Outcome> online_memory(PluginContext& p) {
   return Outcome::skipped;
 }
 
+// A kernel built to online hot-added memory itself (Debian 13's:
+// CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO) does it before udev sees the block, into
+// the zone of its own policy (ZONE_NORMAL next to the boot memory, which the platform
+// cannot unplug again): memory.online_policy would never apply. That is how the kernel
+// was built, not a choice made for this VM; memhp_default_state= on the kernel command
+// line is one, and is kept (as is a kernel that leaves memory offline). Otherwise the
+// boot hands the decision to guestkit: auto_online_blocks = offline.
+core::Result<bool> take_back_auto_online(const core::Context& ctx) {
+  if (core::kernel_arg(ctx.root, "memhp_default_state")) return false;
+  auto dir = sysfs::Dir::open(ctx.root, core::paths::kSysMemoryDir);
+  if (!dir) {
+    if (dir.error().code == std::errc::no_such_file_or_directory) return false;  // no hotplug
+    return std::move(dir).error();
+  }
+  auto automatic = dir->read(kAutoOnline);
+  if (!automatic) return std::move(automatic).error();
+  if (!*automatic || **automatic == "offline") return false;
+  const std::string was = **automatic;
+  if (ctx.dry_run) {
+    ctx.would("write offline to " + dir->display(kAutoOnline) + " (the kernel's built-in " + was +
+              ": memory.online_policy decides)");
+    return true;
+  }
+  if (auto ok = dir->write(kAutoOnline, "offline"); !ok) return std::move(ok).error();
+  core::log_info("auto_online_blocks: offline (the kernel was built to online hot-added memory ",
+                 "itself, as ", was, "; memory.online_policy decides; memhp_default_state= on the ",
+                 "kernel command line would keep the kernel's way)");
+  return true;
+}
+
 core::Result<Outcome> coldplug_memory(PluginContext& p) {
+  auto taken = take_back_auto_online(p.ctx);
+  if (!taken) return std::move(taken).error();
   auto report = memory::coldplug(p.ctx);
   if (!report) return std::move(report).error();
   log_report(*report);

@@ -95,6 +95,10 @@ void print_status(std::ostream& os, const Status& status, const core::MemoryConf
 
 // The plugins (registry_cpu_memory.cpp).
 core::Result<Outcome> online_memory(PluginContext& p);    // 10-online-memory (memory-add)
+// At boot, before 21-coldplug-memory's sweep: auto_online_blocks set to offline when the
+// kernel was only built to online new memory itself (no memhp_default_state= on its
+// command line), so that memory.online_policy decides; true when it was (or would be).
+core::Result<bool> take_back_auto_online(const core::Context& ctx);
 core::Result<Outcome> coldplug_memory(PluginContext& p);  // 21-coldplug-memory (boot stage mount)
 
 }  // namespace guestkit::plugins::memory

@@ -8,6 +8,7 @@ uptime when 00-apply-seed had applied the seed, and an ssh login with the seed's
 import hashlib
 import json
 import os
+import secrets
 import subprocess
 import time
 
@@ -200,6 +201,26 @@ def smbios(c):
     c.check(key_hex not in p.stdout + p.stderr, "the agent's refusal quotes the key")
 
 
+# ---- Debian 13: the NoCloud seed at the trixie guest's one first boot ----
+
+def trixie_seed(c):
+    """seed-nocloud's checks on the trixie guest, whose first boot had the same cdrom;
+    then the platform gives the VM a new instance id, as it does when it reuses a
+    provisioned VM for a new instance, so that the agent's order (scenario provision,
+    next) is for an instance nobody provisioned yet."""
+    c.show(". /etc/os-release; echo $PRETTY_NAME; uname -r; systemctl --version | head -n 1")
+    nocloud(c)
+    seeded = c.guest_ok("cat /etc/guestkit/instance-id").strip()
+    c.check(seeded == seed_media.load(c.vm)["instance_id"],
+            f"/etc/guestkit/instance-id is {seeded!r}, not the seed's instance id")
+    new = "e2e-trixie-" + secrets.token_hex(8)
+    c.guest_ok(f"umask 022; printf '%s\\n' {new} >/etc/guestkit/instance-id.new && "
+               "mv /etc/guestkit/instance-id.new /etc/guestkit/instance-id")
+    c.vm.state["instance_id"] = new
+    c.vm.save()
+    c.say(f"the platform gave the VM a new instance id: {new} (was the seed's {seeded})")
+
+
 SCENARIOS = {
     "seed-nocloud": ("seed-nocloud: a cloud-localds cidata cdrom provisions the first boot",
                      "No agent contact: a NoCloud ISO made by cloud-localds is on the VM's IDE cdrom. At the "
@@ -218,6 +239,11 @@ SCENARIOS = {
                     "The platform passes the VM's own agent key as an SMBIOS type 11 OEM string. It is "
                     "installed before inetd starts: guestkit-ctl with that key is served, the key baked "
                     "into the image is refused.", smbios),
+    "trixie-seed": ("trixie-seed: Debian 13's first boot provisioned by the cidata cdrom, then a new instance",
+                    "Debian 13 (trixie), with its own systemd and kernel: the same NoCloud cdrom as "
+                    "seed-nocloud was on the VM at its first boot, and the seed's user, key, hostname and "
+                    "root password are in place. Then the platform writes a new instance id, for the "
+                    "agent's order that follows.", trixie_seed),
 }
 ORDERS = {
     "seed-nocloud": ["seed-nocloud"],

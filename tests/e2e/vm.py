@@ -69,6 +69,13 @@ MQ_QUEUES = 2
 BOOT_NET = "192.0.2.0/24"
 # Issue 15's first boots from a platform seed (seed-*): tests/e2e/seed_media.py.
 VARIANTS.update(seed_media.VARIANTS)
+# Issue 19: Debian 13 (trixie), its own systemd and kernel, in ONE first boot (a fresh
+# boot costs CI about a minute under TCG): the NoCloud seed of seed-nocloud is on the
+# cdrom at that first boot, so the same boot proves the seed on trixie
+# (scenarios.ORDERS["trixie"], "trixie-seed"), then the platform gives the VM a new
+# instance id and the agent provisions that over inetd; disk, NIC, memory and vCPU
+# hotplug follow on the same guest.
+VARIANTS["trixie"] = {"image": "trixie", "extra": seed_media.nocloud_args}
 
 
 class NotRun(Exception):

@@ -1,14 +1,21 @@
 // guestkit-disk on real loop devices with real filesystems (tests/integration/disk_fixture.hpp).
 
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "plugins/disk/mounts.hpp"
 #include "tests/integration/disk_fixture.hpp"
+#include "tests/support.hpp"
 
 namespace fs = std::filesystem;
 using guestkit::test::DiskLab;
@@ -547,4 +554,42 @@ TEST_CASE("the real root disk, matched by the pattern, is never touched", "[disk
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("would mount") == std::string::npos);
   CHECK(r.err.find("on the root disk, ignoring") != std::string::npos);
+}
+
+// Debian 13's libmount (util-linux 2.41) attaches a mount with move_mount(2), which,
+// unlike mount(2), does not follow a final symlink: guestkit's target
+// /proc/self/fd/N (the directory it checked, held open) failed there with ENOENT and
+// no data disk mounted in the e2e trixie guest. The host's older libmount still uses
+// mount(2), so the syscall libmount now makes is made here directly on the target
+// guestkit gives it (/proc/self/fd/N/. since).
+TEST_CASE("disk: the mount target guestkit gives libmount takes a move_mount(2)", "[disk]") {
+  DiskLab lab;  // a private mount namespace
+  const fs::path dir = lab.srv() / "move-mount";
+  fs::create_directories(dir);
+  const int dir_fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(dir_fd >= 0);
+  const int fs_fd = ::fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs_fd < 0 && errno == ENOSYS) {
+    ::close(dir_fd);
+    guestkit::test::skip("the kernel has no fsopen(2)");
+  }
+  REQUIRE(fs_fd >= 0);
+  REQUIRE(::fsconfig(fs_fd, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) == 0);
+  const int mnt_fd = ::fsmount(fs_fd, FSMOUNT_CLOEXEC, 0);
+  REQUIRE(mnt_fd >= 0);
+  const std::string target = guestkit::plugins::disk::mount_target(dir_fd);
+  // As libmount's hook_mount.c attaches it: from the detached mount, no T_SYMLINKS.
+  const int rc = ::move_mount(mnt_fd, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+  const int err = errno;
+  INFO("move_mount onto " << target << ": " << (rc == 0 ? "ok" : std::strerror(err)));
+  CHECK(rc == 0);
+  struct stat in = {};
+  struct stat parent = {};
+  REQUIRE(::stat(dir.c_str(), &in) == 0);
+  REQUIRE(::stat(dir.parent_path().c_str(), &parent) == 0);
+  CHECK(in.st_dev != parent.st_dev);  // the tmpfs is on the directory itself
+  ::close(mnt_fd);  // it holds the mount busy
+  ::close(fs_fd);
+  ::close(dir_fd);
+  if (rc == 0) CHECK(::umount2(dir.c_str(), 0) == 0);
 }

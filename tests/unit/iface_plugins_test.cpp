@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "core/cli.hpp"
 #include "plugins/iface/backend.hpp"
@@ -367,4 +368,51 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   CHECK(here->events[1].lock == "iface-eth1");
   CHECK(plugins::events_exit_code(plugins::run_events(ctx, here->events, {})) == 0);
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
+}
+
+// Debian 13's systemd (257) runs `udevadm trigger` before udevd starts: at the mount
+// stage the boot NIC's coldplug event could still be queued, its driver not loaded,
+// no interface yet. The e2e trixie guest's boot NIC then came after
+// network-online.target (the stage had found no interface). The stage waits for
+// udev's queue (its /run/udev/queue marker) to drain first.
+TEST_CASE("iface plugins: the boot's coldplug waits for udev's queue before it looks",
+          "[iface-plugins]") {
+  TempDir t;
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");
+  fs::create_directories(t.path() / "run/systemd/system");
+  t.write("run/udev/queue", "");
+  core::Context ctx(t.root(), core::Config{});
+  std::ostringstream out;
+  ctx.out = &out;
+  plugins::RunOptions o;
+  o.record = false;
+  o.builtins = {};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  // udev, still busy: the driver makes eth0, then the queue is empty.
+  std::thread udev([&t] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+    fs::remove(t.path() / "run/udev/queue");
+  });
+  auto summary = plugins::run_plugins(ctx, "mount", o);
+  udev.join();
+  INFO(out.str());
+  CHECK(summary.exit_code() == 0);
+  REQUIRE(summary.records.size() == 1);
+  CHECK(summary.records[0].status == plugins::RunStatus::changed);
+  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth0.service"));
+}
+
+TEST_CASE("iface plugins: wait_udev_queue returns at once without a queue, nullopt on a timeout",
+          "[iface-plugins]") {
+  TempDir t;
+  auto none = iface::wait_udev_queue(t.root(), std::chrono::milliseconds(5000));
+  REQUIRE(none);
+  CHECK(none->count() < 1000);
+  t.write("run/udev/queue", "");
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(iface::wait_udev_queue(t.root(), std::chrono::milliseconds(200)));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(200));
 }

@@ -453,3 +453,40 @@ TEST_CASE("memory-add runs 10-online-memory, then external plugins with the bloc
   CHECK(s.records[0].status == plugins::RunStatus::changed);
   CHECK(t.read("note") == "memory3 online_movable\n");
 }
+
+// Debian 13's kernel (CONFIG_MHP_DEFAULT_ONLINE_TYPE_ONLINE_AUTO) onlines a DIMM itself,
+// into ZONE_NORMAL, before udev sees it: in the e2e trixie guest the DIMM could not be
+// taken back and memory.online_policy never applied. The boot stage now sets
+// auto_online_blocks to offline, unless the kernel command line chose it.
+TEST_CASE("the boot takes auto-onlining back from a kernel built to do it, not from a chosen one",
+          "[memory]") {
+  for (const bool chosen : {false, true}) {
+    INFO((chosen ? "memhp_default_state= on the command line" : "the kernel's build default"));
+    TempDir t;
+    FakeSysfs sys(t);
+    sys.memory(4, 128 * kMiB, {3}, "online");
+    t.write("proc/cmdline",
+            std::string("root=/dev/vda ro") + (chosen ? " memhp_default_state=online" : "") + "\n");
+    auto ctx = context(t);
+    plugins::RunOptions o;
+    o.record = false;
+    o.builtins = {};
+    for (const auto& b : plugins::builtin_plugins())
+      if (b.name == "21-coldplug-memory") o.builtins = {&b, 1};
+    auto s = plugins::run_plugins(ctx, "mount", o);
+    REQUIRE(s.records.size() == 1);
+    const auto automatic = t.read("sys/devices/system/memory/auto_online_blocks");
+    if (chosen) {
+      CHECK(automatic.rfind("online", 0) == 0);
+      CHECK(sys.block_state(3) == "offline\n");  // left to the kernel's choice
+    } else {
+      CHECK(automatic == "offline");
+      CHECK(s.records[0].status == plugins::RunStatus::changed);
+      CHECK(sys.block_state(3) == "online_movable");  // the policy's zone
+      // The next DIMM's udev event is guestkit's too.
+      auto onliner = mem::Onliner::open(ctx);
+      REQUIRE(onliner);
+      CHECK_FALSE(onliner->defer_reason());
+    }
+  }
+}
