@@ -106,6 +106,12 @@ def sysv_boot(c):
         problems.append(f"the boot NIC {nic} has no IPv4 address")
     if not re.search(rf"dhclient.*\b{re.escape(nic)}\b", state):
         problems.append(f"no DHCP client runs for the boot NIC {nic}")
+    # udev's coldplug event (rcS) and the mount stage's 30-coldplug-ifaces both see the
+    # boot NIC: the attach hook must still run once.
+    attached = [h for h in c.hooks() if h == f"post-iface-attach {nic}"]
+    c.say(f"post-iface-attach {nic}: run {len(attached)} time(s)")
+    if len(attached) != 1:
+        problems.append(f"post-iface-attach ran {len(attached)} times for the boot NIC {nic}, not once")
     cold = next((p for p in reports.get("mount", {}).get("plugins", []) if p.get("name") == "30-coldplug-ifaces"),
                 None)
     if cold is not None:
