@@ -16,6 +16,9 @@ import vm as vmmod
 STAGES = ["bootstrap", "mount", "config", "postboot"]
 SYSLOG = "/var/log/syslog"
 NIC_MAC = "52:54:00:e2:e5:01"
+# qemu-ga started by its init script has init's PATH, without /usr/local (where
+# cmake --install puts guestkit when no .debs were built).
+GK = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; "
 
 
 def _sc():
@@ -83,7 +86,7 @@ def sysv_boot(c):
         if a in reports and b in reports and reports[b].get("started", 0) < reports[a].get("finished", 0):
             problems.append(f"stage {b} started ({reports[b].get('started')}) before {a} finished "
                             f"({reports[a].get('finished')})")
-    code, _ = c.show("guestkit-boot report")
+    code, _ = c.show(GK + "guestkit-boot report")
     if code != 0:
         problems.append(f"`guestkit-boot report` exited {code}")
 
@@ -101,11 +104,21 @@ def sysv_boot(c):
     # The boot NIC: its lease from the client guestkit started, alive after the udev
     # event and the stage that started it (udev standalone kills nothing it leaves).
     nic = _sc()._iface_by_mac(c, vmmod.BOOT_NIC_MAC)
-    _, state = c.show(f"ip -4 -o addr show dev {nic}; pgrep -a dhclient; guestkit-iface --status")
+    _, state = c.show(f"{GK}ip -4 -o addr show dev {nic}; pgrep -a dhclient; guestkit-iface --status")
     if "inet " not in state:
         problems.append(f"the boot NIC {nic} has no IPv4 address")
     if not re.search(rf"dhclient.*\b{re.escape(nic)}\b", state):
         problems.append(f"no DHCP client runs for the boot NIC {nic}")
+    # Where the boot NIC's lease was waited for: udev's coldplug event runs
+    # guestkit-iface in rcS, and `udevadm settle` (the udev script) waits for it.
+    out = c.guest_ok(f"pid=$(cat /run/guestkit/iface/{nic}.pid); "
+                     "cut -d')' -f2- /proc/$pid/stat | cut -d' ' -f21; getconf CLK_TCK; "
+                     f"stat -c %Y /run/guestkit/iface/{nic}.leases; sed -n 's/^btime //p' /proc/stat").split()
+    if len(out) == 4:
+        client = int(out[0]) / int(out[1])
+        leased = int(out[2]) - int(out[3])
+        c.say(f"boot NIC {nic}: dhclient started at uptime {client:.1f} s, lease written at ~{leased} s; "
+              f"bootstrap's mark {mark.get('bootstrap', 0):.1f} s")
     # udev's coldplug event (rcS) and the mount stage's 30-coldplug-ifaces both see the
     # boot NIC: the attach hook must still run once.
     attached = [h for h in c.hooks() if h == f"post-iface-attach {nic}"]
@@ -220,7 +233,7 @@ def sysv_nic(c):
         addr, _ = c.poll(f"a DHCP lease on {name}", lease, 90)
         c.measure(f"device_add -> {name} has {addr} by DHCP", time.monotonic() - t)
         time.sleep(2)  # the udev event is over by now: its children would be gone
-        _, out = c.show(f"pgrep -a dhclient; ip -4 route show default; guestkit-iface --status")
+        _, out = c.show(f"{GK}pgrep -a dhclient; ip -4 route show default; guestkit-iface --status")
         if not re.search(rf"dhclient.*\b{re.escape(name)}\b", out):
             problems.append(f"no DHCP client runs for {name} after its udev event")
         routes = sc._default_routes(c)
