@@ -60,5 +60,11 @@ for stage in bootstrap mount config postboot; do
   run "$stage" yes 2 || status=$?
   [[ $status == 2 ]] || { echo "FAIL: $stage: a failed run (2) gave the script exit $status, not 2"; fail=1; }
 done
+# The stages in runlevel 2 come after the syslog daemon when there is one, so their
+# lines land in its files rather than on the console.
+for stage in mount config; do
+  grep -q '^# Should-Start:.*[[:space:]]\$syslog\([[:space:]]\|$\)' "$build/config/sysv/guestkit-$stage" ||
+    { echo "FAIL: guestkit-$stage is not ordered after \$syslog (Should-Start)"; fail=1; }
+done
 [[ $fail == 0 ]] && echo "sysv scripts: 4 stages x 4 cases ok"
 exit "$fail"
