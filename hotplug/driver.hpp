@@ -45,6 +45,10 @@ struct HotplugSpec {
   // --coldplug and --status; unset means the option is not offered.
   std::function<int(core::Context&)> coldplug;
   std::function<int(core::Context&)> status;
+  // --detach: the event's work goes on in a process of its own (own session, stdio on
+  // /dev/null) and the helper returns at once. For the udev rule without systemd,
+  // where udev, and `udevadm settle` in runlevel S, would wait for a DHCP lease.
+  bool detachable = false;
 };
 
 // Runs the plugins of one event. Exit code as documented in core/cli.hpp.
