@@ -226,13 +226,12 @@ def sysv_nic(c):
         c.say("qmp: netdev_add user (restrict, 10.0.4.0/24) + device_add virtio-net-pci")
         name, _ = c.poll("the new NIC in the guest", lambda: sc._iface_by_mac(c, NIC_MAC), 60)
         # The rule runs `guestkit-iface --detach`: the udev event (and so `udevadm settle`,
-        # which rcS runs at boot) ends before the lease, which takes seconds here.
+        # which rcS runs at boot) need not wait for the lease. Printed only: slirp's lease
+        # can come as fast as the event ends, so this alone cannot tell the two apart
+        # (integration "guestkit-iface --detach returns at once, the work goes on" does).
         t_settle = time.monotonic()
-        _, out = c.show(f"udevadm settle -t 60; ip -4 -o addr show dev {name} | grep -c 'inet 10\\.0\\.4\\.' || true")
+        c.show(f"udevadm settle -t 60; ip -4 -o addr show dev {name} | grep -c 'inet 10\\.0\\.4\\.' || true")
         c.measure(f"udevadm settle after {name} appeared", time.monotonic() - t_settle)
-        if out.strip().splitlines()[-1:] != ["0"]:
-            problems.append(f"udevadm settle returned only once {name} had its lease: the udev event "
-                            "waited for DHCP")
 
         def lease():
             _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
