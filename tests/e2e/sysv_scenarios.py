@@ -16,6 +16,10 @@ import vm as vmmod
 STAGES = ["bootstrap", "mount", "config", "postboot"]
 SYSLOG = "/var/log/syslog"
 NIC_MAC = "52:54:00:e2:e5:01"
+DEAD_MAC = "52:54:00:e2:e5:02"
+# Most udevadm settle may take after a NIC on a network without DHCP appears: the add
+# is detached (guestkit-iface --detach); in the event it would wait iface.dhcp_timeout (30 s).
+SETTLE_MAX = 15
 # qemu-ga started by its init script has init's PATH, without /usr/local (where
 # cmake --install puts guestkit when no .debs were built).
 GK = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; "
@@ -268,6 +272,30 @@ def sysv_nic(c):
             problems.append(f"{e}; still there: {left.get('out')!r}")
         if not [h for h in c.hooks() if h == f"pre-iface-detach {name}"]:
             problems.append(f"pre-iface-detach did not run for {name}")
+
+    # A NIC on a network where nothing answers DHCP (a QEMU hub with no other port):
+    # the udev event must end at once, not after iface.dhcp_timeout.
+    with c.vm.qmp() as qmp:
+        qmp.execute("netdev_add", type="hubport", id="e2e-deadnet", hubid=42)
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-deadnic", netdev="e2e-deadnet",
+                    mac=DEAD_MAC, romfile="")
+        c.say("qmp: netdev_add hubport (no DHCP server) + device_add virtio-net-pci")
+        dead, _ = c.poll("the NIC without DHCP in the guest", lambda: sc._iface_by_mac(c, DEAD_MAC), 60)
+        t = time.monotonic()
+        c.show(f"udevadm settle -t 60; {GK}guestkit-iface --status")
+        settle = time.monotonic() - t
+        c.measure(f"udevadm settle after {dead} (no DHCP answer) appeared", settle)
+        if settle > SETTLE_MAX:
+            problems.append(f"udevadm settle took {settle:.1f} s after {dead} appeared: the udev event "
+                            "waited for a DHCP lease")
+        c.unplug(qmp, "e2e-deadnic")
+        qmp.execute("netdev_del", id="e2e-deadnet")
+        try:
+            c.poll(f"{dead}'s DHCP client and state gone",
+                   lambda: c.guest(f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{dead}'; "
+                                   f"pgrep -af 'dhclien[t].*{dead}'; true")[1].strip() == "", 90)
+        except sc.Fail as e:
+            problems.append(str(e))
     if problems:
         raise sc.Fail("; ".join(problems))
 
