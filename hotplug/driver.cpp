@@ -1,10 +1,16 @@
 #include "hotplug/driver.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <iostream>
 #include <variant>
 
 #include "core/log.hpp"
+#include "core/paths.hpp"
 
 namespace guestkit::hotplug {
 namespace {
@@ -13,6 +19,30 @@ int usage(const core::ToolSpec& tool, const std::string& message) {
   std::cerr << tool.name << ": " << message << "\nTry '" << tool.name
             << " --help' for more information.\n";
   return core::kExitUsage;
+}
+
+// --detach: true in the child, which does the work; the parent returns (exit 0). A
+// failed fork leaves the work to this process, as without --detach.
+bool detach_to_child(const std::string& name) {
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    core::log_warning(name, ": cannot detach (", std::strerror(errno), "), working here");
+    return true;
+  }
+  if (pid > 0) {
+    core::log_debug(name, ": the work goes on in pid ", pid);
+    return false;
+  }
+  ::setsid();  // out of udev's process group: nothing it signals reaches the work
+  const int null = ::open(core::paths::kDevNull, O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    // udev reads the program's stdout and stderr: they must not stay open here.
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) ::close(null);
+  }
+  return true;
 }
 
 }  // namespace
@@ -49,6 +79,9 @@ int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp)
     spec.tool.options.push_back({"coldplug", 0, false, "", "handle everything present now (boot)"});
   if (spec.status)
     spec.tool.options.push_back({"status", 0, false, "", "show what guestkit manages and exit"});
+  if (spec.detachable)
+    spec.tool.options.push_back(
+        {"detach", 0, false, "", "return at once, the event's work going on in the background"});
   spec.tool.max_args = 2;
 
   auto parsed = core::parse_cli(spec.tool, argc, argv);
@@ -58,6 +91,8 @@ int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp)
   const bool coldplug = args.has("coldplug"), status = args.has("status");
   if (coldplug + status + !args.args.empty() > 1)
     return usage(spec.tool, "give one of ACTION NAME, --coldplug or --status");
+  if (args.has("detach") && (coldplug || status))
+    return usage(spec.tool, "--detach is for an event, not --coldplug or --status");
   Event event;
   if (args.args.size() == 1) return usage(spec.tool, "missing NAME after " + args.args[0]);
   if (args.args.size() == 2) {
@@ -97,6 +132,11 @@ int hotplug_main(const HotplugSpec& spec_in, int argc, char** argv, char** envp)
       core::report_fatal(spec.tool, checked.error().message());
       return core::kExitFailed;
     }
+  }
+  if (args.has("detach")) {
+    std::cout.flush();
+    std::cerr.flush();
+    if (!detach_to_child(event.name)) return core::kExitOk;
   }
   return handle_event(**ctx, spec, event);
 }

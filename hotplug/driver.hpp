@@ -49,6 +49,10 @@ struct HotplugSpec {
   // each object needs; the driver runs them (plugins::run_events), one after the
   // other, each as its own event. Takes precedence over `coldplug`.
   std::function<core::Result<std::vector<plugins::EventRun>>(core::Context&)> coldplug_events;
+  // --detach: the event's work goes on in a process of its own (own session, stdio on
+  // /dev/null) and the helper returns at once. For the udev rule without systemd,
+  // where udev, and `udevadm settle` in runlevel S, would wait for a DHCP lease.
+  bool detachable = false;
 };
 
 // Runs the plugins of one event. Exit code as documented in core/cli.hpp.

@@ -26,7 +26,8 @@ int main(int argc, char** argv, char** envp) {
       "for the lease, the client's start included. 30-route-iface keeps one IPv4\n"
       "default route (iface.default_route) under the lock iface:routes, and records\n"
       "the routes it removed in /run/guestkit/iface/default-routes to give one back\n"
-      "on remove. A failing hook makes the exit status 1.\n"
+      "on remove. A failing hook makes the exit status 1. --detach (the udev rule\n"
+      "without systemd) returns at once and leaves the work to a process of its own.\n"
       "\n"
       "Examples:\n"
       "  guestkit-iface add ens5\n"
@@ -46,6 +47,8 @@ int main(int argc, char** argv, char** envp) {
     if (!plan) return std::move(plan).error();
     return std::move(plan->events);
   };
+  // The rule without systemd runs `guestkit-iface --detach`: an add waits for its lease.
+  spec.detachable = true;
   spec.status = [](gk::core::Context& ctx) {
     return gk::plugins::iface::print_status(ctx, ctx.output());
   };

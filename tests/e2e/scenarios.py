@@ -18,6 +18,7 @@ import subprocess
 import time
 
 import seed_scenarios
+import sysv_scenarios
 import vm as vmmod
 from qmp import CommandError
 
@@ -1439,6 +1440,9 @@ ORDERS = {
 # Issue 15's first boots from a platform seed (tests/e2e/seed_scenarios.py).
 SCENARIOS.update(seed_scenarios.SCENARIOS)
 ORDERS.update(seed_scenarios.ORDERS)
+# Issue 19's Debian 12 with sysvinit (tests/e2e/sysv_scenarios.py).
+SCENARIOS.update(sysv_scenarios.SCENARIOS)
+ORDERS.update(sysv_scenarios.ORDERS)
 ORDER = ORDERS["default"]
 
 

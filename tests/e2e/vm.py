@@ -51,6 +51,8 @@ AGENT_PORT = 7391
 #           (it may write a seed into it)
 #   agent_serial: the virtio-serial port org.guestkit.agent.0 (host side: the unix
 #           socket state["agent_serial"]); on by default in the default variant only
+#   log:    a guest without journald: the file its syslog daemon writes, which
+#           diagnostics read instead of `journalctl -b`
 VARIANTS = {
     # 2 vCPUs so that a multiqueue NIC has queues to spread over (scenarios.nic_mq).
     "default": {"smp": "2,maxcpus=4", "mq_tap": True},
@@ -61,6 +63,10 @@ VARIANTS = {
                      "append": "systemd.mask=NetworkManager.service systemd.wants=systemd-networkd.service"},
     # The image with NetworkManager installed and managing (build-image flavour).
     "net-nm": {"image": "net-nm", "swap": False},
+    # Debian 12 without systemd (build-image flavour sysvinit): sysvinit-core as PID 1,
+    # the sysv scripts run the stages, udev runs the helpers, openbsd-inetd the agent.
+    # "log": where the guest's log is read without a journal.
+    "sysvinit": {"image": "sysvinit", "log": "/var/log/syslog"},
 }
 MQ_QUEUES = 2
 # The boot NIC's QEMU network: TEST-NET-1, which guestkit's route policy counts as public
@@ -362,9 +368,12 @@ class VM:
         """Saves the guest's whole journal of this boot under diag/NAME-journal.txt and
         returns that path and its lines about guestkit (units, helpers, agent) and inetd."""
         out = self.path("diag", f"{name}-journal.txt")
+        # A guest without journald (sysvinit) keeps its log in the syslog daemon's file.
+        cmd = (["cat", self.spec["log"]] if self.spec.get("log")
+               else ["journalctl", "-b", "--no-pager", "-o", "short-monotonic"])
         try:
             with self.qga(timeout=10) as ga:
-                _, text, err = ga.run(["journalctl", "-b", "--no-pager", "-o", "short-monotonic"], timeout=90)
+                _, text, err = ga.run(cmd, timeout=90)
         except Exception as e:  # noqa: BLE001 - diagnostics must not hide the failure
             text, err = "", f"(cannot read the guest journal: {e})"
         with open(out, "w", encoding="utf-8") as f:

@@ -2,7 +2,9 @@
 // tree (--root): nothing live is touched, files land under the root.
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "core/exec.hpp"
 #include "tests/support.hpp"
@@ -138,4 +140,42 @@ TEST_CASE("guestkit-dhcp says why it cannot read its state, not that no client i
   r = tool("guestkit-dhcp", {"--root", t.path().string(), "ens5"});
   CHECK(r.exit_code == 0);
   CHECK(r.out.find(" -e IF_METRIC=77 ens5\n") != std::string::npos);
+}
+
+// The udev rule without systemd runs `guestkit-iface --detach` for an add: udev (and
+// `udevadm settle` in runlevel S) waits for a RUN program, an add waits for its lease.
+// A slow admin plugin stands for the lease here: the helper must return before it ends,
+// and the work must still be done, by a process of its own.
+TEST_CASE("guestkit-iface --detach returns at once, the work goes on", "[iface-cli]") {
+  TempDir t;
+  guestkit::test::add_fake_nic(t, {"ens5", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");
+  const fs::path mark = t.path() / "slow-plugin-done";
+  t.write("etc/guestkit/plugins.d/iface-add/50-slow",
+          "#!/bin/sh\nsleep 2\necho \"$1\" >" + mark.string() + "\n");
+  fs::permissions(t.path() / "etc/guestkit/plugins.d/iface-add/50-slow", fs::perms(0755));
+  const std::map<std::string, std::string> add{{"ACTION", "add"},
+                                               {"SUBSYSTEM", "net"},
+                                               {"INTERFACE", "ens5"},
+                                               {"DEVPATH", "/devices/pci0000:00/x/net/ens5"}};
+  CHECK(tool("guestkit-iface", {"--root", t.path().string(), "--detach", "--status"}).exit_code ==
+        64);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto r = tool("guestkit-iface", {"--root", t.path().string(), "--log-stderr", "--detach"}, add);
+  const auto took = std::chrono::steady_clock::now() - start;
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(took < std::chrono::milliseconds(1500));
+  CHECK_FALSE(fs::exists(mark));
+  CHECK(r.out.find("would bring up") == std::string::npos);  // the child's, on /dev/null
+  // The detached process runs every plugin and writes the run record last.
+  const fs::path record = t.path() / "run/guestkit/runs/iface-add.json";
+  for (int i = 0; i < 200 && !(fs::exists(mark) && fs::exists(record)); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(fs::exists(mark));
+  CHECK(t.read("slow-plugin-done") == "ens5\n");
+  CHECK(fs::exists(record));
+  CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-ens5.network"));
 }
