@@ -817,6 +817,109 @@ def net_nm(c):
     _nic_backend(c, "networkmanager")
 
 
+def net_nm_guestkit(c):
+    """NetworkManager leaves hot-added NICs unmanaged (the image's conf.d, build-image
+    flavour net-nm-guestkit): guestkit-iface's own nmcli path must bring the NIC up (set
+    managed, an in-memory connection guestkit-IF with its route metric, activated), and
+    delete that connection when the NIC goes."""
+    problems = []
+    c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
+    c.guest_ok("systemctl -q is-active NetworkManager")
+    c.show("cat /etc/NetworkManager/conf.d/90-guestkit-iface.conf; nmcli -t device; "
+           "nmcli -t connection show; ip -4 route show default")
+    routes_before = _default_routes(c)
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        qmp.execute("netdev_add", type="user", id="e2e-net3", net="10.0.3.0/24", restrict=True)
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic3", netdev="e2e-net3", mac=NIC_MAC, romfile="")
+        c.say("qmp: netdev_add user (restrict, 10.0.3.0/24) + device_add virtio-net-pci")
+        name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, NIC_MAC), 60)
+        conn = f"guestkit-{name}"
+        state_file = f"/run/guestkit/iface/{name}.state"
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (10\.0\.3\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} through guestkit's connection {conn}", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} through {conn}", time.monotonic() - t)
+        c.show(f"cat {state_file}; nmcli -t -f NAME,DEVICE,TYPE connection show --active; "
+               f"nmcli -t -g GENERAL.STATE,GENERAL.CONNECTION device show {name}; ip -4 route")
+        _, state, _ = c.guest(f"cat {state_file}")
+        if "BACKEND=networkmanager\n" not in state or "DHCP=nm\n" not in state or \
+                f"NM_CONNECTION={conn}\n" not in state:
+            problems.append(f"{state_file} does not record guestkit's own connection {conn}: {state.strip()!r}")
+        # The connection active on the NIC is guestkit's, and no other one of
+        # NetworkManager's (an auto-default "Wired connection") took it meanwhile.
+        _, active, _ = c.guest("nmcli -t -f NAME,DEVICE connection show --active")
+        on_nic = [line.rsplit(":", 1)[0] for line in active.splitlines() if line.endswith(":" + name)]
+        if on_nic != [conn]:
+            problems.append(f"active connections on {name}: {on_nic}, not just {conn}")
+        # Only guestkit's connection was ever activated on it: NetworkManager gives a
+        # device it comes to manage without a connection a "Wired connection N" of its
+        # own and activates it at once, which raced guestkit's before guestkit added
+        # its connection first.
+        _, started, _ = c.guest(f"journalctl -b -u NetworkManager -o cat | "
+                                f"grep -F 'device ({name}): Activation: starting connection'; true")
+        others = [line for line in started.splitlines() if f"'{conn}'" not in line]
+        if others or not started.strip():
+            problems.append(f"activations on {name} other than {conn}'s: {others or 'none at all'}")
+        _, auto, _ = c.guest(f"nmcli -t -g connection.autoconnect connection show {conn}")
+        if auto.strip() != "yes":
+            problems.append(f"{conn} is not autoconnect once up (NetworkManager would not bring it back): "
+                            f"{auto.strip()!r}")
+        _, dev, _ = c.guest(f"nmcli -t -g GENERAL.STATE device show {name}")
+        if not dev.startswith("100 "):
+            problems.append(f"NetworkManager does not report {name} connected: {dev.strip()!r}")
+        # In memory only: nothing of guestkit's lands in /etc.
+        _, files, _ = c.guest(f"nmcli -t -g connection.id,FILENAME connection show {conn} 2>&1; "
+                              f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+        if "/etc/" in files:
+            problems.append(f"{conn} is saved under /etc: {files.strip()!r}")
+        # The route policy: the connection carries the metric guestkit chose, and the
+        # private NIC takes no default route from the public boot NIC. (QEMU's
+        # restricted network offers no router, so NetworkManager gets no gateway to
+        # install here; e2e.nic sees the policy remove one.)
+        m = re.search(r"^METRIC=(\d+)$", state, re.M)
+        _, got, _ = c.guest(f"nmcli -t -g ipv4.route-metric connection show {conn}")
+        if not m or got.strip() != m.group(1):
+            problems.append(f"{conn} has ipv4.route-metric {got.strip()!r}, the state says {m and m.group(1)!r}")
+        routes_after = _default_routes(c)
+        if any(dev == name for _, dev in routes_after):
+            problems.append(f"{name} has a default route: {routes_after}")
+        if routes_after != routes_before:
+            problems.append(f"the default routes changed: {routes_before} -> {routes_after}")
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F '{name}: leaving DHCP to others'; true")
+        if log.strip():
+            problems.append(f"guestkit left {name} to others: {log.strip()!r}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-nic3")
+        qmp.execute("netdev_del", id="e2e-net3")
+        left = {}
+
+        def cleaned():
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
+                                f"test -e {state_file} && echo {state_file}; "
+                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; true")
+            left["out"] = out.strip()
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with guestkit's state and its connection {conn}", cleaned, 60)
+            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(f"{e}; still there: {left.get('out')!r}")
+        # Every nmcli that guestkit ran for the NIC worked (a failure is logged with
+        # its command line and how it ended).
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F 'nmcli ' | grep -F '{name}' | "
+                            f"grep -E 'exited with|killed by|timed out|cannot'; true")
+        if log.strip():
+            problems.append(f"guestkit's nmcli failed for {name}: {log.strip()[:400]!r}")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
 # ----------------------------------------------------------------------------------
 # 5. vCPU
 
@@ -1353,6 +1456,11 @@ SCENARIOS = {
     "net-nm": ("NetworkManager: a hotplugged NIC leased through NetworkManager, cleaned up on unplug",
                "NetworkManager manages this guest's network: guestkit gives a new NIC an in-memory "
                "connection, and deletes the connection when the NIC goes.", net_nm),
+    "net-nm-guestkit": ("NetworkManager, NICs left to guestkit: guestkit's own connection leases a hotplugged NIC",
+                        "The image's NetworkManager keeps the boot NIC and leaves new ones unmanaged (a "
+                        "managed=0 device section): guestkit-iface sets the NIC managed, adds its in-memory "
+                        "connection guestkit-IF with its route metric and activates it; the unplug deletes it.",
+                        net_nm_guestkit),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
@@ -1386,6 +1494,7 @@ ORDERS = {
                 "vcpu", "ops_detach", "native", "serial", "ops_unplug"],
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],
+    "net-nm-guestkit": ["net-nm-guestkit"],
 }
 # Issue 15's first boots from a platform seed (tests/e2e/seed_scenarios.py).
 SCENARIOS.update(seed_scenarios.SCENARIOS)

@@ -61,6 +61,9 @@ VARIANTS = {
                      "append": "systemd.mask=NetworkManager.service systemd.wants=systemd-networkd.service"},
     # The image with NetworkManager installed and managing (build-image flavour).
     "net-nm": {"image": "net-nm", "swap": False},
+    # NetworkManager keeps the boot NIC and leaves hot-added ones unmanaged (build-image
+    # flavour net-nm-guestkit): guestkit's own nmcli connection brings them up.
+    "net-nm-guestkit": {"image": "net-nm-guestkit", "swap": False},
 }
 MQ_QUEUES = 2
 # The boot NIC's QEMU network: TEST-NET-1, which guestkit's route policy counts as public
