@@ -82,7 +82,7 @@ bool mentions(const std::vector<std::string>& list, const std::string& a, const 
 }  // namespace
 
 TEST_CASE(
-    "seed drivers: a refused or blacklisted driver is reported with its reason; no module is not",
+    "seed drivers: a refused or blacklisted driver is reported with its reason, no module is not",
     "[seed-drivers]") {
   DriversLab lab;
   const auto ok = lab.controller(1, "AAAA");
