@@ -872,8 +872,7 @@ def net_nm_guestkit(c):
         if not dev.startswith("100 "):
             problems.append(f"NetworkManager does not report {name} connected: {dev.strip()!r}")
         # In memory only: nothing of guestkit's lands in /etc.
-        _, files, _ = c.guest(f"nmcli -t -g connection.id,FILENAME connection show {conn} 2>&1; "
-                              f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+        _, files, _ = c.guest(f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
         if "/etc/" in files:
             problems.append(f"{conn} is saved under /etc: {files.strip()!r}")
         # The route policy: the connection carries the metric guestkit chose, and the
@@ -916,6 +915,81 @@ def net_nm_guestkit(c):
                             f"grep -E 'exited with|killed by|timed out|cannot'; true")
         if log.strip():
             problems.append(f"guestkit's nmcli failed for {name}: {log.strip()[:400]!r}")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+NM_ROUTE_MAC = "52:54:00:e2:e0:03"
+
+
+def net_nm_guestkit_route(c):
+    """The route policy through guestkit's NetworkManager connection: a second public NIC
+    (the mq tap's DHCP server names a router, vm.py mq_tap_router) gets a default route
+    from NetworkManager; the policy keeps the boot NIC's, removes the new one's and tells
+    NetworkManager (ipv4.never-default on guestkit's connection, in memory: nothing
+    written under /etc), so that it stays away; the unplug leaves nothing."""
+    problems = []
+    first, _ = c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
+    c.show("ip -4 route show default")
+    c.check(any(dev == first for _, dev in _default_routes(c)),
+            f"the boot NIC {first} has no default route: the policy would have nothing to keep")
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic4", netdev="mq0", mq=True,
+                    vectors=2 * vmmod.MQ_QUEUES + 2, mac=NM_ROUTE_MAC, romfile="")
+        c.say("qmp: device_add virtio-net-pci on the tap whose DHCP server names a router")
+        name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, NM_ROUTE_MAC), 60)
+        conn = f"guestkit-{name}"
+        state_file = f"/run/guestkit/iface/{name}.state"
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (198\.51\.100\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} through {conn}", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} through {conn}", time.monotonic() - t)
+
+        def told():
+            _, nd, _ = c.guest(f"nmcli -t -g ipv4.never-default connection show {conn}")
+            routes = _default_routes(c)
+            done = nd.strip() == "yes" and not any(dev == name for _, dev in routes)
+            return "done" if done else None
+        try:
+            c.poll(f"{name}'s default route removed and {conn} told never-default", told, 60)
+        except Fail as e:
+            problems.append(str(e))
+        c.show(f"cat {state_file}; ip -4 route show default; "
+               f"nmcli -t -g ipv4.never-default,ipv4.route-metric connection show {conn}; "
+               f"ls /etc/NetworkManager/system-connections/")
+        _, state, _ = c.guest(f"cat {state_file}")
+        if "DHCP=nm\n" not in state:
+            problems.append(f"{state_file} does not record guestkit's connection: {state.strip()!r}")
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F '{name}: removed the default route'; true")
+        if not log.strip():
+            problems.append(f"guestkit did not log removing {name}'s default route")
+        time.sleep(3)  # a manager told to install the route again would have by now
+        if any(dev == name for _, dev in _default_routes(c)):
+            problems.append(f"{name}'s default route came back: {_default_routes(c)}")
+        if not any(dev == first for _, dev in _default_routes(c)):
+            problems.append(f"the boot NIC {first} lost its default route: {_default_routes(c)}")
+        _, files, _ = c.guest(f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+        if files.strip():
+            problems.append(f"{conn} was written under /etc: {files.strip()!r}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-nic4")
+
+        def cleaned():
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"test -e {state_file} && echo {state_file}; "
+                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; "
+                                f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with guestkit's state and {conn}", cleaned, 60)
+            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(str(e))
     if problems:
         raise Fail("; ".join(problems))
 
@@ -1461,6 +1535,11 @@ SCENARIOS = {
                         "managed=0 device section): guestkit-iface sets the NIC managed, adds its in-memory "
                         "connection guestkit-IF with its route metric and activates it; the unplug deletes it.",
                         net_nm_guestkit),
+    "net-nm-guestkit-route": ("NetworkManager, NICs left to guestkit: the default-route policy through its connection",
+                              "A second public NIC whose DHCP server names a router: NetworkManager installs "
+                              "its default route, the policy keeps the boot NIC's and tells guestkit's "
+                              "connection never-default, in memory; the unplug leaves nothing.",
+                              net_nm_guestkit_route),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
@@ -1494,7 +1573,7 @@ ORDERS = {
                 "vcpu", "ops_detach", "native", "serial", "ops_unplug"],
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],
-    "net-nm-guestkit": ["net-nm-guestkit"],
+    "net-nm-guestkit": ["net-nm-guestkit", "net-nm-guestkit-route"],
 }
 # Issue 15's first boots from a platform seed (tests/e2e/seed_scenarios.py).
 SCENARIOS.update(seed_scenarios.SCENARIOS)
