@@ -935,7 +935,12 @@ def net_nm_guestkit_route(c):
     # image NetworkManager (no router from QEMU) races it for the boot NIC, and when it
     # wins there is none. The platform's boot NIC has one; give it one then, as the
     # hook would have (the race is reported, not this scenario's subject).
-    c.poll(f"an address on the boot NIC {first}",
+    # Known boot defect in this image (reported, not fixed yet): guestkit-iface@ens3 can
+    # set the link up before NetworkManager starts, NetworkManager then assumes the link
+    # as configured externally and runs no DHCP, and guestkit leaves it to
+    # NetworkManager: the boot NIC ends with no address, and this scenario fails here.
+    c.poll(f"an address on the boot NIC {first} (none: the boot race of guestkit and "
+           f"NetworkManager for it, see the comment)",
            lambda: "192.0.2." in c.guest(f"ip -4 -o addr show dev {first}")[1], 90)
     if not any(dev == first for _, dev in _default_routes(c)):
         c.say(f"the boot NIC {first} has no default route (NetworkManager leased it): adding QEMU's .2")
