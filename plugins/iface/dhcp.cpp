@@ -106,15 +106,25 @@ core::Result<bool> start_nm(const core::Context& ctx, const IfaceInfo& info, std
   s.nm_connection = conn;
   s.metric = metric;
   if (auto w = save(ctx, info.name, s); !w) return std::move(w).error();
-  if (auto c = change(ctx, {"nmcli", "device", "set", info.name, "managed", "yes"}); !c)
-    return std::move(c).error();
-  // In memory only ("save no"): nothing lands in /etc, and it dies with the interface.
+  // Our connection exists before NetworkManager manages the NIC: a device it comes to
+  // manage with no connection for it gets an in-memory "Wired connection N" of its own
+  // (unless no-auto-default says otherwise), activated at once, racing ours (seen in
+  // e2e.net-nm-guestkit). In memory only ("save no"): nothing lands in /etc. Not
+  // autoconnect until ours is up, so that the one activation is ours.
   if (auto c = change(ctx, {"nmcli", "connection", "add", "save", "no", "type", "ethernet",
-                            "ifname", info.name, "con-name", conn, "ipv4.method", "auto",
-                            "ipv4.route-metric", std::to_string(metric)});
+                             "ifname", info.name, "con-name", conn, "connection.autoconnect", "no",
+                             "ipv4.method", "auto", "ipv4.route-metric", std::to_string(metric)});
       !c)
     return std::move(c).error();
+  if (auto c = change(ctx, {"nmcli", "device", "set", info.name, "managed", "yes"}); !c)
+    return std::move(c).error();
   if (auto c = change(ctx, {"nmcli", "--wait", "0", "connection", "up", conn}); !c)
+    return std::move(c).error();
+  // From now on NetworkManager brings it back itself (a lost lease, a link flap), as it
+  // does its own profiles; --temporary keeps the change in memory.
+  if (auto c = change(ctx, {"nmcli", "connection", "modify", "--temporary", conn,
+                            "connection.autoconnect", "yes"});
+      !c)
     return std::move(c).error();
   return true;
 }

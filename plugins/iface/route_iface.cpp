@@ -79,8 +79,11 @@ void tell_manager(const core::Context& ctx, const std::string& name, const iface
                                          iface::networkd_file(name, s.metric, use), wo);
     done = w ? change({"networkctl", "reconfigure", name}) : core::Status(w.error());
   } else if (s.dhcp == "nm" && !s.nm_connection.empty()) {
-    done = change({"nmcli", "connection", "modify", s.nm_connection, "ipv4.never-default",
-                   use ? "no" : "yes"});
+    // --temporary: a plain modify writes the in-memory connection to
+    // /etc/NetworkManager/system-connections/ (seen in the e2e guest), where it would
+    // outlive the NIC's state across a reboot.
+    done = change({"nmcli", "connection", "modify", "--temporary", s.nm_connection,
+                                "ipv4.never-default", use ? "no" : "yes"});
     if (done) done = change({"nmcli", "device", "reapply", name});
   }
   if (!done) core::log_warning(name, ": ", done.error().message(), ", ignoring");

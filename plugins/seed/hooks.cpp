@@ -15,6 +15,10 @@ core::Result<std::optional<SeedFiles>> discover_seed(const core::Root& root,
     // udev's coldplug may not have loaded a seed cdrom's drivers yet (storage_drivers.hpp).
     const auto d = load_storage_drivers(root, modprobe_timeout);
     for (const auto& p : d.problems) core::log_info("seed: ", p, ", ignoring");
+    // A driver kmod has but would not load: a seed on that device stays unseen, so this
+    // is said where an administrator looks, with modprobe's reason.
+    for (const auto& r : d.refused)
+      core::log_warning("seed: storage driver not loaded for ", r, ", ignoring");
     if (!d.loaded.empty()) {
       std::string list;
       for (const auto& l : d.loaded) list += (list.empty() ? "" : ", ") + l;

@@ -48,9 +48,59 @@ bool storage(const core::Root& host, const std::string& bus, const std::string& 
   return type == "0" || type == "5" || type == "7" || type == "14";
 }
 
+std::vector<std::string> command(const Modprobe& m, std::initializer_list<std::string> more) {
+  std::vector<std::string> argv = m.argv;
+  argv.insert(argv.end(), more);
+  return argv;
+}
+
+// modprobe's messages on one line (they name the module and the cause), capped.
+std::string said(const core::ExecResult& r) {
+  std::string text;
+  for (const auto& line : core::split_lines(r.err)) {
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    text += (text.empty() ? "" : "; ") + line;
+  }
+  if (text.size() > 400) text = text.substr(0, 400) + "...";
+  return text;
+}
+
+std::string outcome(const core::ExecResult& r) {
+  const std::string why = said(r);
+  return r.describe() + (why.empty() ? "" : ": " + why);
+}
+
+// What kmod would do for a modalias (`modprobe -b --show-depends`, which loads nothing):
+// one line per step, "insmod /lib/modules/.../x.ko [options]", "install COMMAND" or
+// "builtin NAME"; no line when every module is blacklisted.
+struct Plan {
+  std::vector<std::string> insmod, install, builtin;
+};
+
+Plan plan(const std::string& out) {
+  Plan p;
+  for (const auto& line : core::split_lines(out)) {
+    if (line.starts_with("insmod "))
+      p.insmod.push_back(line.substr(7));
+    else if (line.starts_with("install "))
+      p.install.push_back(line.substr(8));
+    else if (line.starts_with("builtin "))
+      p.builtin.push_back(line.substr(8));
+  }
+  return p;
+}
+
+std::string listed(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string s;
+  for (const auto& i : items) s += (s.empty() ? "" : sep) + i;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  return s;
+}
+
 }  // namespace
 
-StorageDrivers load_storage_drivers(const core::Root& host, std::chrono::milliseconds timeout) {
+StorageDrivers load_storage_drivers(const core::Root& host, std::chrono::milliseconds timeout,
+                                    const Modprobe& modprobe) {
   StorageDrivers out;
   const auto start = std::chrono::steady_clock::now();
   std::set<std::string> tried;  // one modprobe per modalias
@@ -65,23 +115,58 @@ StorageDrivers load_storage_drivers(const core::Root& host, std::chrono::millise
         if (bound(host, dir) || !storage(host, bus, dir)) continue;
         const std::string alias = attr(host, dir, "modalias");
         if (!sane_modalias(alias) || !tried.insert(alias).second) continue;
-        core::ToolOptions o;
+        core::ExecOptions o;
         o.timeout = timeout;
-        o.failure_is_error = false;  // exit 1 has a meaning here, below
+        const std::string who = name + " (" + alias + ")";
+        // kmod is asked what it would do (nothing is loaded yet): no module at all for
+        // the modalias (exit 1) is normal, a driver built in or none for that device,
+        // and nothing to report; the rest is told apart by kmod, not by guessing.
+        auto asked = core::run(command(modprobe, {"-b", "--show-depends", "--", alias}), o);
+        if (!asked) {
+          out.problems.push_back("modprobe --show-depends " + alias + ": " +
+                                 asked.error().message());
+          continue;
+        }
+        if (asked->timed_out || asked->signal != 0 ||
+            (!asked->success() && asked->exit_code != 1)) {
+          out.problems.push_back("modprobe --show-depends " + alias + " " + outcome(*asked));
+          continue;
+        }
+        if (!asked->success()) continue;
+        const Plan steps = plan(asked->out);
+        if (steps.insmod.empty() && steps.install.empty()) {
+          if (!steps.builtin.empty()) continue;  // built in: nothing modprobe can add
+          // The alias names modules, every one blacklisted: which ones, for the log.
+          auto resolved = core::run(command(modprobe, {"-R", "-q", "--", alias}), o);
+          const std::string which = resolved && resolved->success()
+                                        ? listed(core::split_lines(resolved->out))
+                                        : "its module";
+          out.refused.push_back(who + ": " + which + ": blacklisted");
+          continue;
+        }
         // -b: the administrator's blacklist holds, as it does for udev's own loads.
-        auto r = core::run_tool({"modprobe", "-b", "-q", "--", alias}, o);
+        // Not -q: modprobe's reason for a refusal is what the log must say.
+        auto r = core::run(command(modprobe, {"-b", "--", alias}), o);
         if (!r) {
           out.problems.push_back("modprobe " + alias + ": " + r.error().message());
           continue;
         }
+        if (r->timed_out || r->signal != 0) {
+          out.problems.push_back("modprobe " + alias + " " + r->describe());
+          continue;
+        }
         if (!r->success()) {
-          // No module for it (exit 1, quiet) is normal: a built-in or absent driver.
-          if (r->exit_code != 1 || r->timed_out)
-            out.problems.push_back("modprobe " + alias + " " + r->describe());
+          out.refused.push_back(who + ": modprobe " + outcome(*r));
+          continue;
+        }
+        if (steps.insmod.empty() && !bound(host, dir)) {
+          // Only install commands ran (`install X /bin/true` is how modules are disabled).
+          out.refused.push_back(who + ": its install command ran and the device has no driver (" +
+                                listed(steps.install, "; ") + ")");
           continue;
         }
         any = true;
-        out.loaded.push_back(name + " (" + alias + ")");
+        out.loaded.push_back(who);
       }
     }
     if (!any) break;

@@ -12,7 +12,10 @@ reaches. Here, inside it:
      competes for the default route, and it keeps the namespace alive until vm.py
      stops it by PID.
 
-Usage: unshare --net python3 mqtap.py SOCK NAME QUEUES WORKDIR
+With a fifth argument "router", dnsmasq names 198.51.100.1 as the router (a public
+NIC with a default route: the route policy's case, vm.py VARIANTS mq_tap_router).
+
+Usage: unshare --net python3 mqtap.py SOCK NAME QUEUES WORKDIR [router]
 """
 
 import fcntl
@@ -31,6 +34,7 @@ IFF_VNET_HDR = 0x4000
 
 def main():
     sock_fd, name, queues, workdir = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    router = "option:router,198.51.100.1" if sys.argv[5:] == ["router"] else "option:router"
     fds = []
     for _ in range(queues):
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
@@ -50,7 +54,7 @@ def main():
         "--user=root", "--pid-file=", "--bind-interfaces", f"--interface={name}",
         f"--dhcp-leasefile={os.path.join(workdir, 'mqtap-dnsmasq.leases')}",
         "--dhcp-range=198.51.100.50,198.51.100.99,1h",
-        "--dhcp-option=option:router", "--dhcp-option=option:dns-server",
+        f"--dhcp-option={router}", "--dhcp-option=option:dns-server",
         f"--log-facility={os.path.join(workdir, 'mqtap-dnsmasq.log')}", "--log-dhcp"])
 
 

@@ -852,6 +852,196 @@ def net_nm(c):
     _nic_backend(c, "networkmanager")
 
 
+def net_nm_guestkit(c):
+    """NetworkManager leaves hot-added NICs unmanaged (the image's conf.d, build-image
+    flavour net-nm-guestkit): guestkit-iface's own nmcli path must bring the NIC up (set
+    managed, an in-memory connection guestkit-IF with its route metric, activated), and
+    delete that connection when the NIC goes."""
+    problems = []
+    c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
+    c.guest_ok("systemctl -q is-active NetworkManager")
+    c.show("cat /etc/NetworkManager/conf.d/90-guestkit-iface.conf; nmcli -t device; "
+           "nmcli -t connection show; ip -4 route show default")
+    routes_before = _default_routes(c)
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        qmp.execute("netdev_add", type="user", id="e2e-net3", net="10.0.3.0/24", restrict=True)
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic3", netdev="e2e-net3", mac=NIC_MAC, romfile="")
+        c.say("qmp: netdev_add user (restrict, 10.0.3.0/24) + device_add virtio-net-pci")
+        name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, NIC_MAC), 60)
+        conn = f"guestkit-{name}"
+        state_file = f"/run/guestkit/iface/{name}.state"
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (10\.0\.3\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} through guestkit's connection {conn}", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} through {conn}", time.monotonic() - t)
+        c.show(f"cat {state_file}; nmcli -t -f NAME,DEVICE,TYPE connection show --active; "
+               f"nmcli -t -g GENERAL.STATE,GENERAL.CONNECTION device show {name}; ip -4 route")
+        _, state, _ = c.guest(f"cat {state_file}")
+        if "BACKEND=networkmanager\n" not in state or "DHCP=nm\n" not in state or \
+                f"NM_CONNECTION={conn}\n" not in state:
+            problems.append(f"{state_file} does not record guestkit's own connection {conn}: {state.strip()!r}")
+        # The connection active on the NIC is guestkit's, and no other one of
+        # NetworkManager's (an auto-default "Wired connection") took it meanwhile.
+        _, active, _ = c.guest("nmcli -t -f NAME,DEVICE connection show --active")
+        on_nic = [line.rsplit(":", 1)[0] for line in active.splitlines() if line.endswith(":" + name)]
+        if on_nic != [conn]:
+            problems.append(f"active connections on {name}: {on_nic}, not just {conn}")
+        # Only guestkit's connection was ever activated on it: NetworkManager gives a
+        # device it comes to manage without a connection a "Wired connection N" of its
+        # own and activates it at once, which raced guestkit's before guestkit added
+        # its connection first.
+        _, started, _ = c.guest(f"journalctl -b -u NetworkManager -o cat | "
+                                f"grep -F 'device ({name}): Activation: starting connection'; true")
+        others = [line for line in started.splitlines() if f"'{conn}'" not in line]
+        if others or not started.strip():
+            problems.append(f"activations on {name} other than {conn}'s: {others or 'none at all'}")
+        _, auto, _ = c.guest(f"nmcli -t -g connection.autoconnect connection show {conn}")
+        if auto.strip() != "yes":
+            problems.append(f"{conn} is not autoconnect once up (NetworkManager would not bring it back): "
+                            f"{auto.strip()!r}")
+        _, dev, _ = c.guest(f"nmcli -t -g GENERAL.STATE device show {name}")
+        if not dev.startswith("100 "):
+            problems.append(f"NetworkManager does not report {name} connected: {dev.strip()!r}")
+        # In memory only: nothing of guestkit's lands in /etc.
+        _, files, _ = c.guest(f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+        if "/etc/" in files:
+            problems.append(f"{conn} is saved under /etc: {files.strip()!r}")
+        # The route policy: the connection carries the metric guestkit chose, and the
+        # private NIC takes no default route from the public boot NIC. (QEMU's
+        # restricted network offers no router, so NetworkManager gets no gateway to
+        # install here; e2e.nic sees the policy remove one.)
+        m = re.search(r"^METRIC=(\d+)$", state, re.M)
+        _, got, _ = c.guest(f"nmcli -t -g ipv4.route-metric connection show {conn}")
+        if not m or got.strip() != m.group(1):
+            problems.append(f"{conn} has ipv4.route-metric {got.strip()!r}, the state says {m and m.group(1)!r}")
+        routes_after = _default_routes(c)
+        if any(dev == name for _, dev in routes_after):
+            problems.append(f"{name} has a default route: {routes_after}")
+        if routes_after != routes_before:
+            problems.append(f"the default routes changed: {routes_before} -> {routes_after}")
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F '{name}: leaving DHCP to others'; true")
+        if log.strip():
+            problems.append(f"guestkit left {name} to others: {log.strip()!r}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-nic3")
+        qmp.execute("netdev_del", id="e2e-net3")
+        left = {}
+
+        def cleaned():
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
+                                f"test -e {state_file} && echo {state_file}; "
+                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; true")
+            left["out"] = out.strip()
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with guestkit's state and its connection {conn}", cleaned, 60)
+            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(f"{e}; still there: {left.get('out')!r}")
+        # Every nmcli that guestkit ran for the NIC worked (a failure is logged with
+        # its command line and how it ended).
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F 'nmcli ' | grep -F '{name}' | "
+                            f"grep -E 'exited with|killed by|timed out|cannot'; true")
+        if log.strip():
+            problems.append(f"guestkit's nmcli failed for {name}: {log.strip()[:400]!r}")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+NM_ROUTE_MAC = "52:54:00:e2:e0:03"
+
+
+def net_nm_guestkit_route(c):
+    """The route policy through guestkit's NetworkManager connection: a second public NIC
+    (the mq tap's DHCP server names a router, vm.py mq_tap_router) gets a default route
+    from NetworkManager; the policy keeps the boot NIC's, removes the new one's and tells
+    NetworkManager (ipv4.never-default on guestkit's connection, in memory: nothing
+    written under /etc), so that it stays away; the unplug leaves nothing."""
+    problems = []
+    first, _ = c.poll("the boot NIC in the guest", lambda: _iface_by_mac(c, vmmod.BOOT_NIC_MAC), 30)
+    # The policy needs a public NIC with a default route to keep: the boot NIC's comes
+    # from guestkit's boot-time dhclient (its test hook names QEMU's .2), but in this
+    # image NetworkManager (no router from QEMU) races it for the boot NIC, and when it
+    # wins there is none. The platform's boot NIC has one; give it one then, as the
+    # hook would have (the race is reported, not this scenario's subject).
+    # Known boot defect in this image (reported, not fixed yet): guestkit-iface@ens3 can
+    # set the link up before NetworkManager starts, NetworkManager then assumes the link
+    # as configured externally and runs no DHCP, and guestkit leaves it to
+    # NetworkManager: the boot NIC ends with no address, and this scenario fails here.
+    c.poll(f"an address on the boot NIC {first} (none: the boot race of guestkit and "
+           f"NetworkManager for it, see the comment)",
+           lambda: "192.0.2." in c.guest(f"ip -4 -o addr show dev {first}")[1], 90)
+    if not any(dev == first for _, dev in _default_routes(c)):
+        c.say(f"the boot NIC {first} has no default route (NetworkManager leased it): adding QEMU's .2")
+        c.guest_ok(f"ip route add default via 192.0.2.2 dev {first} metric 1026")
+    c.show("ip -4 route show default")
+    with c.vm.qmp() as qmp:
+        t = time.monotonic()
+        qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic4", netdev="mq0", mq=True,
+                    vectors=2 * vmmod.MQ_QUEUES + 2, mac=NM_ROUTE_MAC, romfile="")
+        c.say("qmp: device_add virtio-net-pci on the tap whose DHCP server names a router")
+        name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, NM_ROUTE_MAC), 60)
+        conn = f"guestkit-{name}"
+        state_file = f"/run/guestkit/iface/{name}.state"
+
+        def lease():
+            _, out, _ = c.guest(f"ip -4 -o addr show dev {name}")
+            m = re.search(r"inet (198\.51\.100\.\d+)/", out)
+            return m.group(1) if m else None
+        addr, _ = c.poll(f"a DHCP lease on {name} through {conn}", lease, 90)
+        c.measure(f"device_add -> {name} has {addr} through {conn}", time.monotonic() - t)
+
+        def told():
+            _, nd, _ = c.guest(f"nmcli -t -g ipv4.never-default connection show {conn}")
+            routes = _default_routes(c)
+            done = nd.strip() == "yes" and not any(dev == name for _, dev in routes)
+            return "done" if done else None
+        try:
+            c.poll(f"{name}'s default route removed and {conn} told never-default", told, 60)
+        except Fail as e:
+            problems.append(str(e))
+        c.show(f"cat {state_file}; ip -4 route show default; "
+               f"nmcli -t -g ipv4.never-default,ipv4.route-metric connection show {conn}; "
+               f"ls /etc/NetworkManager/system-connections/")
+        _, state, _ = c.guest(f"cat {state_file}")
+        if "DHCP=nm\n" not in state:
+            problems.append(f"{state_file} does not record guestkit's connection: {state.strip()!r}")
+        _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F '{name}: removed the default route'; true")
+        if not log.strip():
+            problems.append(f"guestkit did not log removing {name}'s default route")
+        time.sleep(3)  # a manager told to install the route again would have by now
+        if any(dev == name for _, dev in _default_routes(c)):
+            problems.append(f"{name}'s default route came back: {_default_routes(c)}")
+        if not any(dev == first for _, dev in _default_routes(c)):
+            problems.append(f"the boot NIC {first} lost its default route: {_default_routes(c)}")
+        _, files, _ = c.guest(f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+        if files.strip():
+            problems.append(f"{conn} was written under /etc: {files.strip()!r}")
+
+        t = time.monotonic()
+        c.unplug(qmp, "e2e-nic4")
+
+        def cleaned():
+            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
+                                f"test -e {state_file} && echo {state_file}; "
+                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; "
+                                f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
+            return "clean" if out.strip() == "" else None
+        try:
+            c.poll(f"{name} gone with guestkit's state and {conn}", cleaned, 60)
+            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
+        except Fail as e:
+            problems.append(str(e))
+    if problems:
+        raise Fail("; ".join(problems))
+
+
 # ----------------------------------------------------------------------------------
 # 5. vCPU
 
@@ -1398,6 +1588,16 @@ SCENARIOS = {
     "net-nm": ("NetworkManager: a hotplugged NIC leased through NetworkManager, cleaned up on unplug",
                "NetworkManager manages this guest's network: guestkit gives a new NIC an in-memory "
                "connection, and deletes the connection when the NIC goes.", net_nm),
+    "net-nm-guestkit": ("NetworkManager, NICs left to guestkit: guestkit's own connection leases a hotplugged NIC",
+                        "The image's NetworkManager keeps the boot NIC and leaves new ones unmanaged (a "
+                        "managed=0 device section): guestkit-iface sets the NIC managed, adds its in-memory "
+                        "connection guestkit-IF with its route metric and activates it; the unplug deletes it.",
+                        net_nm_guestkit),
+    "net-nm-guestkit-route": ("NetworkManager, NICs left to guestkit: the default-route policy through its connection",
+                              "A second public NIC whose DHCP server names a router: NetworkManager installs "
+                              "its default route, the policy keeps the boot NIC's and tells guestkit's "
+                              "connection never-default, in memory; the unplug leaves nothing.",
+                              net_nm_guestkit_route),
     "memory": ("memory: hotplug a 256 MiB DIMM, blocks onlined by policy",
                "A 256 MiB DIMM arrives as offline memory blocks; guestkit-memory onlines them, "
                "in ZONE_MOVABLE so that the platform can take them back.", memory),
@@ -1436,6 +1636,7 @@ ORDERS = {
     # Issue 19: the Debian 13 guest (vm.VARIANTS["trixie"]), one first boot for all:
     # the seed is checked right after boot (provision changes the hostname it set).
     "trixie": ["boot", "trixie-seed", "provision", "disk", "nic", "memory", "vcpu"],
+    "net-nm-guestkit": ["net-nm-guestkit", "net-nm-guestkit-route"],
 }
 # Issue 15's first boots from a platform seed (tests/e2e/seed_scenarios.py).
 SCENARIOS.update(seed_scenarios.SCENARIOS)

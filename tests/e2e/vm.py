@@ -47,6 +47,7 @@ AGENT_PORT = 7391
 #   mq_tap: a netdev "mq0" of MQ_QUEUES queues (a multiqueue tap in a network namespace
 #           of its own, with a DHCP server: mqtap.py), for a scenario to plug a
 #           multiqueue virtio-net into
+#   mq_tap_router: the mq_tap's DHCP server names a router (198.51.100.1)
 #   swap_hook: a function (vm, swap_image_path) called after the blank swap disk is made
 #           (it may write a seed into it)
 #   agent_serial: the virtio-serial port org.guestkit.agent.0 (host side: the unix
@@ -67,6 +68,12 @@ VARIANTS = {
     # the sysv scripts run the stages, udev runs the helpers, openbsd-inetd the agent.
     # "log": where the guest's log is read without a journal.
     "sysvinit": {"image": "sysvinit", "log": "/var/log/syslog"},
+    # NetworkManager keeps the boot NIC and leaves hot-added ones unmanaged (build-image
+    # flavour net-nm-guestkit): guestkit's own nmcli connection brings them up.
+    # Its mq tap's DHCP server names a router: a second public NIC with a default route
+    # that the route policy takes away through guestkit's connection.
+    "net-nm-guestkit": {"image": "net-nm-guestkit", "swap": False, "mq_tap": True,
+                        "mq_tap_router": True},
 }
 MQ_QUEUES = 2
 # The boot NIC's QEMU network: TEST-NET-1, which guestkit's route policy counts as public
@@ -283,7 +290,8 @@ class VM:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with parent, child:
             p = subprocess.Popen(["unshare", "--net", "python3", os.path.join(SRC, "tests", "e2e", "mqtap.py"),
-                                  str(child.fileno()), "gkmq0", str(MQ_QUEUES), self.workdir],
+                                  str(child.fileno()), "gkmq0", str(MQ_QUEUES), self.workdir,
+                                  *(["router"] if self.spec.get("mq_tap_router") else [])],
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=open(self.path("mqtap.log"), "wb"), pass_fds=(child.fileno(),),
                                  start_new_session=True)

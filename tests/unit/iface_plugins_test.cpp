@@ -170,6 +170,35 @@ TEST_CASE("iface plugins: networkd gets a .network file under the root and remov
   CHECK(run(t, "iface-remove", "eth1").status["20-dhcp-iface"] == plugins::RunStatus::unchanged);
 }
 
+// NetworkManager gives a device it comes to manage without a connection its own
+// "Wired connection N" and activates it at once: guestkit's connection must exist
+// before the device is set managed, and only guestkit's activates it (not autoconnect
+// until then), or the two race (e2e.net-nm-guestkit saw NetworkManager's win first).
+TEST_CASE("iface plugins: NetworkManager gets guestkit's connection before the NIC is set managed",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  fs::create_directories(t.path() / "run/NetworkManager");
+  auto add = run(t, "iface-add", "eth1");
+  INFO(add.out);
+  CHECK(add.exit_code == 0);
+  CHECK(has(state(t, "eth1"), "DHCP=nm\nNM_CONNECTION=guestkit-eth1\n"));
+  CHECK(has(add.out,
+            "would run nmcli connection add save no type ethernet ifname eth1 con-name "
+            "guestkit-eth1 connection.autoconnect no ipv4.method auto ipv4.route-metric 1027\n"
+            "would run nmcli device set eth1 managed yes\n"
+            "would run nmcli --wait 0 connection up guestkit-eth1\n"
+            "would run nmcli connection modify --temporary guestkit-eth1 connection.autoconnect "
+            "yes\n"));
+  CHECK(add.status["20-dhcp-iface"] == plugins::RunStatus::changed);
+
+  auto remove = run(t, "iface-remove", "eth1");
+  INFO(remove.out);
+  CHECK(remove.exit_code == 0);
+  CHECK(has(remove.out, "would run nmcli connection delete guestkit-eth1\n"));
+  CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface/eth1.state"));
+}
+
 TEST_CASE("iface plugins: a link networkd already configures is left to it", "[iface-plugins]") {
   TempDir t;
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
