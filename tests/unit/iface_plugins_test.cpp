@@ -182,7 +182,8 @@ TEST_CASE("iface plugins: NetworkManager gets guestkit's connection before the N
   auto add = run(t, "iface-add", "eth1");
   INFO(add.out);
   CHECK(add.exit_code == 0);
-  CHECK(has(state(t, "eth1"), "DHCP=nm\nNM_CONNECTION=guestkit-eth1\n"));
+  CHECK(state(t, "eth1").value("dhcp", "") == "nm");
+  CHECK(state(t, "eth1").value("nm_connection", "") == "guestkit-eth1");
   CHECK(has(add.out,
             "would run nmcli connection add save no type ethernet ifname eth1 con-name "
             "guestkit-eth1 connection.autoconnect no ipv4.method auto ipv4.route-metric 1027\n"
