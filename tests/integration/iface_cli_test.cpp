@@ -171,7 +171,7 @@ TEST_CASE("guestkit-iface --detach returns at once, the work goes on", "[iface-c
   CHECK_FALSE(fs::exists(mark));
   CHECK(r.out.find("would bring up") == std::string::npos);  // the child's, on /dev/null
   // The detached process runs every plugin and writes the run record last.
-  const fs::path record = t.path() / "run/guestkit/runs/iface-add.json";
+  const fs::path record = t.path() / "run/guestkit/runs/iface-add/ens5.json";
   for (int i = 0; i < 200 && !(fs::exists(mark) && fs::exists(record)); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   REQUIRE(fs::exists(mark));
