@@ -852,6 +852,16 @@ def net_nm(c):
     _nic_backend(c, "networkmanager")
 
 
+def _undo_record(text):
+    """A guestkit undo record (plugins/undo_record.hpp: a JSON object), or {} when the
+    text is not one (the caller's check then fails on the missing fields)."""
+    try:
+        st = json.loads(text)
+    except ValueError:
+        return {}
+    return st if isinstance(st, dict) else {}
+
+
 def net_nm_guestkit(c):
     """NetworkManager leaves hot-added NICs unmanaged (the image's conf.d, build-image
     flavour net-nm-guestkit): guestkit-iface's own nmcli path must bring the NIC up (set
@@ -881,8 +891,9 @@ def net_nm_guestkit(c):
         c.show(f"cat {state_file}; nmcli -t -f NAME,DEVICE,TYPE connection show --active; "
                f"nmcli -t -g GENERAL.STATE,GENERAL.CONNECTION device show {name}; ip -4 route")
         _, state, _ = c.guest(f"cat {state_file}")
-        if "BACKEND=networkmanager\n" not in state or "DHCP=nm\n" not in state or \
-                f"NM_CONNECTION={conn}\n" not in state:
+        st = _undo_record(state)
+        if st.get("backend") != "networkmanager" or st.get("dhcp") != "nm" or \
+                st.get("nm_connection") != conn:
             problems.append(f"{state_file} does not record guestkit's own connection {conn}: {state.strip()!r}")
         # The connection active on the NIC is guestkit's, and no other one of
         # NetworkManager's (an auto-default "Wired connection") took it meanwhile.
@@ -914,10 +925,10 @@ def net_nm_guestkit(c):
         # private NIC takes no default route from the public boot NIC. (QEMU's
         # restricted network offers no router, so NetworkManager gets no gateway to
         # install here; e2e.nic sees the policy remove one.)
-        m = re.search(r"^METRIC=(\d+)$", state, re.M)
+        metric = st.get("metric")
         _, got, _ = c.guest(f"nmcli -t -g ipv4.route-metric connection show {conn}")
-        if not m or got.strip() != m.group(1):
-            problems.append(f"{conn} has ipv4.route-metric {got.strip()!r}, the state says {m and m.group(1)!r}")
+        if metric is None or got.strip() != str(metric):
+            problems.append(f"{conn} has ipv4.route-metric {got.strip()!r}, the state says {metric!r}")
         routes_after = _default_routes(c)
         if any(dev == name for _, dev in routes_after):
             problems.append(f"{name} has a default route: {routes_after}")
@@ -1010,7 +1021,7 @@ def net_nm_guestkit_route(c):
                f"nmcli -t -g ipv4.never-default,ipv4.route-metric connection show {conn}; "
                f"ls /etc/NetworkManager/system-connections/")
         _, state, _ = c.guest(f"cat {state_file}")
-        if "DHCP=nm\n" not in state:
+        if _undo_record(state).get("dhcp") != "nm":
             problems.append(f"{state_file} does not record guestkit's connection: {state.strip()!r}")
         _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F '{name}: removed the default route'; true")
         if not log.strip():
