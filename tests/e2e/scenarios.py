@@ -600,6 +600,22 @@ def _iface_by_mac(c, mac):
     return out.strip()
 
 
+def _gone_after_unplug(c, problems, name, what, probes, since, measured=None):
+    """After a device_del at `since`: polls until every probe (guest shell commands that
+    print what is left of NAME) prints nothing; a leftover becomes a problem naming it."""
+    left = {}
+
+    def cleaned():
+        _, out, _ = c.guest("; ".join(probes + ["true"]))
+        left["out"] = out.strip()
+        return "clean" if not left["out"] else None
+    try:
+        c.poll(f"{name} gone with {what}", cleaned, 60)
+        c.measure(f"device_del -> {measured or name + ' cleaned up'}", time.monotonic() - since)
+    except Fail as e:
+        problems.append(f"{e}; still there: {left.get('out')!r}")
+
+
 def _default_routes(c):
     """[(metric, dev)] of the guest's IPv4 default routes, best first."""
     _, out, _ = c.guest("ip -4 route show default")
@@ -652,22 +668,12 @@ def nic(c):
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic1")
         qmp.execute("netdev_del", id="e2e-net1")
-
-        left = {}
-
-        def cleaned():
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
-                                f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit; "
-                                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; "
-                                f"pgrep -af 'dhclien[t].*{name}'; true")
-            left["out"] = out.strip()
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with its unit, DHCP client and state", cleaned, 60)
-            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
-        except Fail as e:
-            problems.append(f"{e}; still there: {left.get('out')!r}")
+        _gone_after_unplug(c, problems, name, "its unit, DHCP client and state", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
+            f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit",
+            f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
+            f"pgrep -af 'dhclien[t].*{name}'"], t)
         routes = _default_routes(c)
         if not routes or routes[0][1] != first:
             problems.append(f"after the unplug, the default route is not on {first}: {routes}")
@@ -740,18 +746,11 @@ def nic_mq(c):
 
         t = time.monotonic()
         c.unplug(qmp, "e2e-mq1")
-
-        def cleaned():
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
-                                f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit; "
-                                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; true")
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with its units and state", cleaned, 60)
-            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
-        except Fail as e:
-            problems.append(str(e))
+        _gone_after_unplug(c, problems, name, "its units and state", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
+            f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit",
+            f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'"], t)
     if problems:
         raise Fail("; ".join(problems))
 
@@ -825,21 +824,12 @@ def _nic_backend(c, backend):
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic2")
         qmp.execute("netdev_del", id="e2e-net2")
-        left = {}
-
-        def cleaned():
-            check = (f"test -e {netfile} && echo {netfile}" if backend == "networkd" else
-                     f"nmcli -t -g NAME connection show | grep -Fx '{conn}'")
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
-                                f"test -e {state_file} && echo {state_file}; {check}; true")
-            left["out"] = out.strip()
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with guestkit's state and what it gave {unit}", cleaned, 60)
-            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
-        except Fail as e:
-            problems.append(f"{e}; still there: {left.get('out')!r}")
+        _gone_after_unplug(c, problems, name, f"guestkit's state and what it gave {unit}", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
+            f"test -e {state_file} && echo {state_file}",
+            f"test -e {netfile} && echo {netfile}" if backend == "networkd" else
+            f"nmcli -t -g NAME connection show | grep -Fx '{conn}'"], t)
     if problems:
         raise Fail("; ".join(problems))
 
@@ -941,20 +931,12 @@ def net_nm_guestkit(c):
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic3")
         qmp.execute("netdev_del", id="e2e-net3")
-        left = {}
-
-        def cleaned():
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit; "
-                                f"test -e {state_file} && echo {state_file}; "
-                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; true")
-            left["out"] = out.strip()
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with guestkit's state and its connection {conn}", cleaned, 60)
-            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
-        except Fail as e:
-            problems.append(f"{e}; still there: {left.get('out')!r}")
+        _gone_after_unplug(c, problems, name, f"guestkit's state and its connection {conn}", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
+            f"test -e {state_file} && echo {state_file}",
+            f"nmcli -t -g NAME connection show | grep -Fx '{conn}'"], t,
+            measured=f"{name} and {conn} cleaned up")
         # Every nmcli that guestkit ran for the NIC worked (a failure is logged with
         # its command line and how it ended).
         _, log, _ = c.guest(f"journalctl -b -t guestkit -o cat | grep -F 'nmcli ' | grep -F '{name}' | "
@@ -1037,18 +1019,12 @@ def net_nm_guestkit_route(c):
 
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic4")
-
-        def cleaned():
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"test -e {state_file} && echo {state_file}; "
-                                f"nmcli -t -g NAME connection show | grep -Fx '{conn}'; "
-                                f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null; true")
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with guestkit's state and {conn}", cleaned, 60)
-            c.measure(f"device_del -> {name} and {conn} cleaned up", time.monotonic() - t)
-        except Fail as e:
-            problems.append(str(e))
+        _gone_after_unplug(c, problems, name, f"guestkit's state and {conn}", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"test -e {state_file} && echo {state_file}",
+            f"nmcli -t -g NAME connection show | grep -Fx '{conn}'",
+            f"grep -rl '{conn}' /etc/NetworkManager 2>/dev/null"], t,
+            measured=f"{name} and {conn} cleaned up")
     if problems:
         raise Fail("; ".join(problems))
 

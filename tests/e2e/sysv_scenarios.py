@@ -257,19 +257,10 @@ def sysv_nic(c):
         t = time.monotonic()
         c.unplug(qmp, "e2e-sysvnic")
         qmp.execute("netdev_del", id="e2e-sysvnet")
-        left = {}
-
-        def cleaned():
-            _, out, _ = c.guest(f"test -e /sys/class/net/{name} && echo present; "
-                                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'; "
-                                f"pgrep -af 'dhclien[t].*{name}'; true")
-            left["out"] = out.strip()
-            return "clean" if out.strip() == "" else None
-        try:
-            c.poll(f"{name} gone with its DHCP client and state", cleaned, 60)
-            c.measure(f"device_del -> {name} cleaned up", time.monotonic() - t)
-        except sc.Fail as e:
-            problems.append(f"{e}; still there: {left.get('out')!r}")
+        sc._gone_after_unplug(c, problems, name, "its DHCP client and state", [
+            f"test -e /sys/class/net/{name} && echo present",
+            f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
+            f"pgrep -af 'dhclien[t].*{name}'"], t)
         if not [h for h in c.hooks() if h == f"pre-iface-detach {name}"]:
             problems.append(f"pre-iface-detach did not run for {name}")
 
