@@ -31,6 +31,16 @@ STAGES = ("guestkit-bootstrap.service", "guestkit-config-ssh.service", "guestkit
 BEFORE_SSHD = {"guestkit-bootstrap.service", "guestkit-config-ssh.service"}
 
 
+def nice_of(path):
+    """The unit's Nice= (0 when not set)."""
+    p = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    p.optionxform = str
+    with open(path, encoding="utf-8") as f:
+        p.read_string(f.read())
+    service = p["Service"] if p.has_section("Service") else {}
+    return int(service.get("Nice", "0"))
+
+
 def load(path):
     p = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
     p.optionxform = str
@@ -86,7 +96,8 @@ def ancestors(edges, unit):
 
 
 def main():
-    edges, names = graph(sys.argv[1])
+    unit_dir = sys.argv[1]
+    edges, names = graph(unit_dir)
     fail = 0
     missing = [s for s in STAGES if s not in names]
     if missing:
@@ -118,6 +129,20 @@ def main():
                 fail = 1
     if not fail:
         print("ok: every two stage units are ordered; config-ssh after bootstrap")
+    # The units before sshd run at a raised priority (the boot waits for them while udev's
+    # coldplug competes for the CPU); no other guestkit unit does, or it would take the
+    # CPU from them and from sshd.
+    for path in sorted(glob.glob(os.path.join(unit_dir, "guestkit-*.service"))):
+        name = os.path.basename(path)
+        nice = nice_of(path)
+        if name in BEFORE_SSHD and nice >= 0:
+            print(f"FAIL: {name} is on sshd's path and runs at Nice={nice}, want a negative one")
+            fail = 1
+        elif name not in BEFORE_SSHD and nice < 0:
+            print(f"FAIL: {name} is not on sshd's path and runs at Nice={nice}")
+            fail = 1
+    if not fail:
+        print(f"ok: raised priority exactly for {sorted(BEFORE_SSHD)}")
     return fail
 
 
