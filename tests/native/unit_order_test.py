@@ -11,6 +11,8 @@ systemd-user-sessions.service (which lets non-root users log in): the mount stag
 the rest of the config stage held the first ssh login back by their whole run
 (bench/README.md, seed-first-boot). And the stage units, which all take the "boot"
 lock, are each ordered against every other one, so none waits on the lock.
+Priorities: the units before sshd run at a negative Nice=, the stages that run beside
+sshd's start (mount, config) at a positive one, every other guestkit unit at 0 or more.
 
 The graph is built the way systemd orders a transaction: A Before=B and B After=A are
 one edge A -> B; a unit with default dependencies (DefaultDependencies=yes, the
@@ -29,6 +31,8 @@ SSHD = ("ssh.service", "sshd.service", "systemd-user-sessions.service")
 STAGES = ("guestkit-bootstrap.service", "guestkit-config-ssh.service", "guestkit-mount.service",
           "guestkit-config.service", "guestkit-postboot.service")
 BEFORE_SSHD = {"guestkit-bootstrap.service", "guestkit-config-ssh.service"}
+# Boot stages that run beside sshd's start and the first logins: they yield the CPU.
+YIELD = {"guestkit-mount.service", "guestkit-config.service"}
 
 
 def nice_of(path):
@@ -131,18 +135,21 @@ def main():
         print("ok: every two stage units are ordered; config-ssh after bootstrap")
     # The units before sshd run at a raised priority (the boot waits for them while udev's
     # coldplug competes for the CPU); no other guestkit unit does, or it would take the
-    # CPU from them and from sshd.
+    # CPU from them and from sshd. The stages beside sshd's start yield (a positive one).
     for path in sorted(glob.glob(os.path.join(unit_dir, "guestkit-*.service"))):
         name = os.path.basename(path)
         nice = nice_of(path)
         if name in BEFORE_SSHD and nice >= 0:
             print(f"FAIL: {name} is on sshd's path and runs at Nice={nice}, want a negative one")
             fail = 1
-        elif name not in BEFORE_SSHD and nice < 0:
+        elif name in YIELD and nice <= 0:
+            print(f"FAIL: {name} runs beside sshd's start at Nice={nice}, want a positive one")
+            fail = 1
+        elif name not in BEFORE_SSHD and name not in YIELD and nice < 0:
             print(f"FAIL: {name} is not on sshd's path and runs at Nice={nice}")
             fail = 1
     if not fail:
-        print(f"ok: raised priority exactly for {sorted(BEFORE_SSHD)}")
+        print(f"ok: raised priority exactly for {sorted(BEFORE_SSHD)}, lowered for {sorted(YIELD)}")
     return fail
 
 
