@@ -35,21 +35,22 @@ BEFORE_SSHD = {"guestkit-bootstrap.service", "guestkit-config-ssh.service"}
 YIELD = {"guestkit-mount.service", "guestkit-config.service"}
 
 
-def nice_of(path):
-    """The unit's Nice= (0 when not set)."""
+def parse(path):
     p = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
     p.optionxform = str
     with open(path, encoding="utf-8") as f:
         p.read_string(f.read())
-    service = p["Service"] if p.has_section("Service") else {}
-    return int(service.get("Nice", "0"))
+    return p
+
+
+def nice_of(path):
+    """The unit's Nice= (0 when not set)."""
+    p = parse(path)
+    return int(p["Service"].get("Nice", "0")) if p.has_section("Service") else 0
 
 
 def load(path):
-    p = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
-    p.optionxform = str
-    with open(path, encoding="utf-8") as f:
-        p.read_string(f.read())
+    p = parse(path)
     unit = p["Unit"] if p.has_section("Unit") else {}
 
     def words(key):
