@@ -192,6 +192,10 @@ TEST_CASE("iface plugins: NetworkManager gets guestkit's connection before the N
             "would run nmcli connection modify --temporary guestkit-eth1 connection.autoconnect "
             "yes\n"));
   CHECK(add.status["20-dhcp-iface"] == plugins::RunStatus::changed);
+  // The link is NetworkManager's to bring up (its activation of guestkit's connection
+  // does): a device it finds up before it looks is "assumed" and never leased.
+  CHECK_FALSE(has(add.out, "bring up the link"));
+  CHECK(add.status["10-up-iface"] == plugins::RunStatus::unchanged);
 
   auto remove = run(t, "iface-remove", "eth1");
   INFO(remove.out);
