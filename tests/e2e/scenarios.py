@@ -596,7 +596,13 @@ NIC_MAC = "52:54:00:e2:e0:01"
 
 
 def _iface_by_mac(c, mac):
-    _, out, _ = c.guest(f"grep -il '^{mac}$' /sys/class/net/*/address 2>/dev/null | cut -d/ -f5")
+    """The guest's name of the NIC with this MAC once udev has processed it (its udev
+    database entry exists), so never the kernel's eth0 that udev is about to rename:
+    e2e.nic-mq once waited 90 s for a lease on an eth0 that had become ens6."""
+    _, out, _ = c.guest(
+        f"for a in /sys/class/net/*/address; do grep -qix '{mac}' \"$a\" || continue; "
+        "d=${a%/address}; test -e /run/udev/data/n$(cat \"$d/ifindex\") && echo ${d##*/}; "
+        "done 2>/dev/null")
     return out.strip()
 
 

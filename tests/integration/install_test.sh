@@ -47,7 +47,7 @@ grep -qx "ExecStart=$prefix/sbin/guestkit-boot config" "$dest$prefix/lib/systemd
 # The iface units and rule name the installed helpers; the rule starts the unit by
 # the interface's final name ($name), the unit runs add and remove.
 grep -qx "ExecStart=$prefix/sbin/guestkit-iface add %i" "$dest$prefix/lib/systemd/system/guestkit-iface@.service" &&
-  grep -qx "ExecStop=$prefix/sbin/guestkit-iface remove %i" "$dest$prefix/lib/systemd/system/guestkit-iface@.service" ||
+  grep -qx "ExecStopPost=$prefix/sbin/guestkit-iface remove %i" "$dest$prefix/lib/systemd/system/guestkit-iface@.service" ||
   { echo "guestkit-iface@.service does not run $prefix/sbin/guestkit-iface add/remove %i"; fail=1; }
 grep -qx "ExecStart=$prefix/sbin/guestkit-dhcp %i" "$dest$prefix/lib/systemd/system/guestkit-dhcp@.service" ||
   { echo "guestkit-dhcp@.service does not run $prefix/sbin/guestkit-dhcp %i"; fail=1; }
