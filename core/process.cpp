@@ -191,4 +191,16 @@ Result<pid_t> signal_pid_file(const Root& root, std::string_view pid_file,
   return process->pid();
 }
 
+TerminationDeferred::TerminationDeferred() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, &old_);
+}
+
+// Restoring the mask delivers what came meanwhile: by its default action, the stop.
+TerminationDeferred::~TerminationDeferred() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+
 }  // namespace guestkit::core

@@ -5,6 +5,7 @@
 // to anything (a daemon that died, a recycled pid): signal_pid_file signals it only
 // if it is the program the caller expects. Live system only (pids are the kernel's).
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -67,5 +68,22 @@ Result<Process> open_pid_file(const Root& root, std::string_view pid_file,
 // open_pid_file, then Process::signal. Returns the pid signalled.
 Result<pid_t> signal_pid_file(const Root& root, std::string_view pid_file,
                               const std::vector<std::string>& programs, int sig);
+
+// Holds off the signals that stop a program (SIGTERM, SIGINT, SIGHUP) while a change
+// that must be finished or not made at all is in flight: a disk mounted but not yet
+// recorded, which nothing would ever unmount. A stop that arrives meanwhile (systemd
+// stopping a unit whose device went away) stays pending and takes effect when the
+// guard goes, once the change is complete and undoable. Keep the window short: no
+// waiting inside it. Programs started meanwhile get an empty mask (core/exec).
+class TerminationDeferred {
+ public:
+  TerminationDeferred();
+  ~TerminationDeferred();
+  TerminationDeferred(const TerminationDeferred&) = delete;
+  TerminationDeferred& operator=(const TerminationDeferred&) = delete;
+
+ private:
+  sigset_t old_{};
+};
 
 }  // namespace guestkit::core

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "core/exec.hpp"
 #include "core/lock.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
 #include "core/users.hpp"
 #include "plugins/disk/disk.hpp"
 #include "plugins/disk/label.hpp"
@@ -247,11 +249,16 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
   }
 
   std::string where;
+  // From the mount to its record, a stop (the disk unplugged while this add runs:
+  // systemd stops the unit and runs the remove) waits: killed in between, the disk
+  // would stay mounted with no record for the remove to find.
+  std::optional<core::TerminationDeferred> until_recorded;
   {
     auto lock = core::Lock::acquire(ctx.root, kMountpointLock, kLockWait);
     if (!lock) return std::move(lock).error();
     auto mp = choose_mountpoint(ctx, mounts, base, *ids);
     if (!mp) return std::move(mp).error();
+    until_recorded.emplace();
     if (auto m = mount_device(ex.dev.devname, mp->fd.get(), ex.probe.type, options); !m) {
       if (mp->created) {
         auto parent = ctx.root.open_parent(mp->path, core::Follow::never);
@@ -284,6 +291,7 @@ core::Result<Outcome> attach_one(core::Context& ctx, const MountTable& mounts, c
     if (at && at->devno != ex.dev.devno) rec.fs_devno = devno_text(at->devno);
   }
   if (auto w = write_record(ctx.root, rec); !w) return std::move(w).error();
+  until_recorded.reset();
 
   if (auto g = grow_mounted(ctx, ex.dev, ex.probe.type, where); !g)
     core::log_warning(name, ": ", g.error().message(), ", ignoring");

@@ -593,6 +593,7 @@ def native(c):
 # 4. NIC
 
 NIC_MAC = "52:54:00:e2:e0:01"
+MID_MAC = "52:54:00:e2:e0:03"  # e2e.unplug-mid-add
 
 
 def _iface_by_mac(c, mac):
@@ -688,6 +689,80 @@ def nic(c):
         if not hook:
             problems.append(f"pre-iface-detach did not run for {name}")
     c.show("ip -4 -br addr; ip -4 route show default")
+    if problems:
+        raise Fail("; ".join(problems))
+
+
+def _hold_hook(c, hook, on):
+    """Makes the image's e2e hooks (build-image) wait inside HOOK while on."""
+    path = f"/run/guestkit-e2e/hold-{hook}"
+    c.guest_ok(f"mkdir -p /run/guestkit-e2e && touch {path}" if on else f"rm -f {path}")
+
+
+def _still_adding(c, unit):
+    _, out, _ = c.guest(f"systemctl show -P ActiveState {unit}")
+    return out.strip() == "activating"
+
+
+def unplug_mid_add(c):
+    problems = []
+    try:
+        _hold_hook(c, "post-disk-attach", True)
+        _hold_hook(c, "post-iface-attach", True)
+        with c.vm.qmp() as qmp:
+            # A disk: mounted and recorded, its add held in post-disk-attach, unplugged.
+            img = _data_disk(c, "mid", "data", "hello from mid")
+            t = _attach_disk(c, qmp, "mid", img)
+            dev, _ = c.poll("/dev/disk/by-id/virtio-e2e-mid in the guest",
+                            lambda: c.guest("readlink -e /dev/disk/by-id/virtio-e2e-mid")[1].strip(), 60)
+            unit = f"guestkit-disk@{dev[5:]}.service"
+            hook, _ = c.poll(f"post-disk-attach running for {dev}",
+                             lambda: [h for h in c.hooks() if h.startswith(f"post-disk-attach {dev} ")], 90)
+            target = hook[0].split()[-1]
+            c.measure(f"device_add -> {dev} mounted at {target}, add held in its hook", time.monotonic() - t)
+            if not _still_adding(c, unit):
+                problems.append(f"{unit} is not activating while its hook is held: the case tests nothing")
+            c.show(f"systemctl show -P ActiveState {unit}; findmnt -n {target}; guestkit-disk --status")
+            t = time.monotonic()
+            c.unplug(qmp, "e2e-mid")
+            qmp.execute("blockdev-del", **{"node-name": "e2e-mid"})
+            _gone_after_unplug(c, problems, dev, "its mount, mountpoint, record and unit", [
+                f"findmnt -rn {target} >/dev/null && echo mounted",
+                f"test -e {target} && echo mountpoint",
+                f"guestkit-disk --status | grep -w '{dev[5:]}'",
+                f"systemctl -q is-active {unit} && echo unit"], t)
+            if not [h for h in c.hooks() if h.startswith(f"pre-disk-detach {dev} ")]:
+                problems.append(f"pre-disk-detach did not run for {dev} unplugged mid-add")
+            os.unlink(img)
+
+            # A NIC: leased, its add held in post-iface-attach, unplugged.
+            t = time.monotonic()
+            qmp.execute("netdev_add", type="user", id="e2e-net2", net="10.0.4.0/24", restrict=True)
+            qmp.execute("device_add", driver="virtio-net-pci", id="e2e-nic2", netdev="e2e-net2",
+                        mac=MID_MAC, romfile="")
+            c.say("qmp: netdev_add user (restrict, 10.0.4.0/24) + device_add virtio-net-pci")
+            name, _ = c.poll("the new NIC in the guest", lambda: _iface_by_mac(c, MID_MAC), 60)
+            unit = f"guestkit-iface@{name}.service"
+            c.poll(f"post-iface-attach running for {name}",
+                   lambda: f"post-iface-attach {name}" in c.hooks(), 90)
+            c.measure(f"device_add -> {name} leased, add held in its hook", time.monotonic() - t)
+            if not _still_adding(c, unit):
+                problems.append(f"{unit} is not activating while its hook is held: the case tests nothing")
+            c.show(f"systemctl show -P ActiveState {unit}; ip -4 -br addr show dev {name}; guestkit-iface --status")
+            t = time.monotonic()
+            c.unplug(qmp, "e2e-nic2")
+            qmp.execute("netdev_del", id="e2e-net2")
+            _gone_after_unplug(c, problems, name, "its units, DHCP client and state", [
+                f"systemctl -q is-active {unit} && echo iface-unit",
+                f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit",
+                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
+                f"pgrep -af 'dhclien[t].*{name}'"], t)
+            if f"pre-iface-detach {name}" not in c.hooks():
+                problems.append(f"pre-iface-detach did not run for {name} unplugged mid-add")
+    finally:
+        _hold_hook(c, "post-disk-attach", False)
+        _hold_hook(c, "post-iface-attach", False)
+    c.show("guestkit-disk --status; guestkit-iface --status")
     if problems:
         raise Fail("; ".join(problems))
 
@@ -1570,6 +1645,11 @@ SCENARIOS = {
     "nic": ("NIC: hotplug a second NIC, DHCP, default route stays, then unplug",
             "A second NIC: guestkit-iface brings it up, runs a DHCP client in a unit, keeps the "
             "default route on the first NIC, and undoes it all when the NIC goes away.", nic),
+    "unplug-mid-add": ("unplug mid-add: a disk and a NIC unplugged while their add still runs, cleaned up",
+                       "The platform may take a device back before guestkit is done with it: a data disk, "
+                       "mounted and recorded, and a NIC, leased, are each unplugged while their add waits "
+                       "in its post-attach hook. The stopped unit still runs the remove: no mount, record, "
+                       "DHCP client or state is left behind, and the pre-detach hook ran.", unplug_mid_add),
     "nic-mq": ("NIC multiqueue: a virtio-net with 2 queue pairs, channels set by 40-tune-iface",
                "A multiqueue virtio-net (on a tap in a network namespace of its own, with its own "
                "DHCP server): guestkit leases it and 40-tune-iface sets its combined channels to "
@@ -1622,7 +1702,7 @@ SCENARIOS = {
 ORDERS = {
     # ops_unplug last: after its vCPU unplug, QEMU 7.2 under TCG crashed ("corrupted
     # double-linked list") on the next device_add (HACKING.md, e2e notes).
-    "default": ["boot", "ops_status", "provision", "vsock", "disk", "nic", "nic-mq", "memory",
+    "default": ["boot", "ops_status", "provision", "vsock", "disk", "nic", "unplug-mid-add", "nic-mq", "memory",
                 "vcpu", "ops_detach", "native", "serial", "ops_unplug"],
     "net-networkd": ["net-networkd"],
     "net-nm": ["net-nm"],

@@ -59,8 +59,8 @@ grep -qF 'RUN+="/bin/systemctl --no-block start guestkit-iface@$name.service"' "
   { echo "installed guestkit-iface does not run"; fail=1; }
 grep -q "^RUN+=\"$prefix/sbin/guestkit-disk\"$" "$dest$prefix/lib/udev/rules.d/86-guestkit-disk.rules" ||
   { echo "86-guestkit-disk.rules does not run $prefix/sbin/guestkit-disk"; fail=1; }
-grep -qx "ExecStop=$prefix/sbin/guestkit-disk remove %i" "$dest$prefix/lib/systemd/system/guestkit-disk@.service" ||
-  { echo "guestkit-disk@.service does not stop with guestkit-disk remove"; fail=1; }
+grep -qx "ExecStopPost=$prefix/sbin/guestkit-disk remove %i" "$dest$prefix/lib/systemd/system/guestkit-disk@.service" ||
+  { echo "guestkit-disk@.service does not run guestkit-disk remove as ExecStopPost= (it must run however the add ended)"; fail=1; }
 "$dest$prefix/sbin/guestkit-boot" --version | grep -q '^guestkit-boot (guestkit) ' ||
   { echo "installed guestkit-boot does not run"; fail=1; }
 # The udev rule runs the helpers where they are installed.

@@ -171,3 +171,33 @@ TEST_CASE("dhcp client stop: a pid file naming another process stops nothing",
   REQUIRE(iface::stop_process(**ours, 2s));
   CHECK(client.killed_by() == SIGTERM);
 }
+
+TEST_CASE("termination deferred: a SIGTERM inside the window takes effect when it closes",
+          "[process]") {
+  // In a child of the test: the guard must let the child finish its step (write "done"
+  // after the signal came), then die of that very signal when the guard goes.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    {
+      gc::TerminationDeferred hold;
+      ::kill(::getpid(), SIGTERM);
+      (void)!::write(fds[1], "done", 4);
+    }
+    (void)!::write(fds[1], "-after", 6);  // must never be reached
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string got;
+  char buf[32];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(got == "done");
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGTERM);
+}
