@@ -623,6 +623,15 @@ def _gone_after_unplug(c, problems, name, what, probes, since, measured=None):
         problems.append(f"{e}; still there: {left.get('out')!r}")
 
 
+def _iface_leftovers(name, units=True):
+    """Guest shell probes that print what is left of NIC NAME's guestkit state after it
+    went: its units (systemd guests), its DHCP client's files and the client itself."""
+    probes = [f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
+              f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit"] if units else []
+    return probes + [f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
+                     f"pgrep -af 'dhclien[t].*{name}'"]
+
+
 def _default_routes(c):
     """[(metric, dev)] of the guest's IPv4 default routes, best first."""
     _, out, _ = c.guest("ip -4 route show default")
@@ -675,12 +684,8 @@ def nic(c):
         t = time.monotonic()
         c.unplug(qmp, "e2e-nic1")
         qmp.execute("netdev_del", id="e2e-net1")
-        _gone_after_unplug(c, problems, name, "its unit, DHCP client and state", [
-            f"test -e /sys/class/net/{name} && echo present",
-            f"systemctl -q is-active guestkit-iface@{name}.service && echo iface-unit",
-            f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit",
-            f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
-            f"pgrep -af 'dhclien[t].*{name}'"], t)
+        _gone_after_unplug(c, problems, name, "its unit, DHCP client and state",
+                           [f"test -e /sys/class/net/{name} && echo present"] + _iface_leftovers(name), t)
         routes = _default_routes(c)
         if not routes or routes[0][1] != first:
             problems.append(f"after the unplug, the default route is not on {first}: {routes}")
@@ -706,9 +711,17 @@ def _hold_hook(c, hook, on):
             pass
 
 
-def _still_adding(c, unit):
+def _unplug_while_adding(c, qmp, problems, unit, dev_id, show):
+    """UNIT's add is held in its hook: checks that it is still activating (else the case
+    tests nothing), shows SHOW, unplugs DEV_ID. Returns when the unplug began."""
     _, out, _ = c.guest(f"systemctl show -P ActiveState {unit}")
-    return out.strip() == "activating"
+    if out.strip() != "activating":
+        problems.append(f"{unit} is {out.strip()!r}, not activating, while its hook is held: "
+                        "the case tests nothing")
+    c.show(f"systemctl show -P ActiveState {unit}; {show}")
+    t = time.monotonic()
+    c.unplug(qmp, dev_id)
+    return t
 
 
 def unplug_mid_add(c):
@@ -727,11 +740,8 @@ def unplug_mid_add(c):
                              lambda: [h for h in c.hooks() if h.startswith(f"post-disk-attach {dev} ")], 90)
             target = hook[0].split()[-1]
             c.measure(f"device_add -> {dev} mounted at {target}, add held in its hook", time.monotonic() - t)
-            if not _still_adding(c, unit):
-                problems.append(f"{unit} is not activating while its hook is held: the case tests nothing")
-            c.show(f"systemctl show -P ActiveState {unit}; findmnt -n {target}; guestkit-disk --status")
-            t = time.monotonic()
-            c.unplug(qmp, "e2e-mid")
+            t = _unplug_while_adding(c, qmp, problems, unit, "e2e-mid",
+                                     f"findmnt -n {target}; guestkit-disk --status")
             qmp.execute("blockdev-del", **{"node-name": "e2e-mid"})
             _gone_after_unplug(c, problems, dev, "its mount, mountpoint, record and unit", [
                 f"findmnt -rn {target} >/dev/null && echo mounted",
@@ -753,17 +763,10 @@ def unplug_mid_add(c):
             c.poll(f"post-iface-attach running for {name}",
                    lambda: f"post-iface-attach {name}" in c.hooks(), 90)
             c.measure(f"device_add -> {name} leased, add held in its hook", time.monotonic() - t)
-            if not _still_adding(c, unit):
-                problems.append(f"{unit} is not activating while its hook is held: the case tests nothing")
-            c.show(f"systemctl show -P ActiveState {unit}; ip -4 -br addr show dev {name}; guestkit-iface --status")
-            t = time.monotonic()
-            c.unplug(qmp, "e2e-nic2")
+            t = _unplug_while_adding(c, qmp, problems, unit, "e2e-nic2",
+                                     f"ip -4 -br addr show dev {name}; guestkit-iface --status")
             qmp.execute("netdev_del", id="e2e-net2")
-            _gone_after_unplug(c, problems, name, "its units, DHCP client and state", [
-                f"systemctl -q is-active {unit} && echo iface-unit",
-                f"systemctl -q is-active guestkit-dhcp@{name}.service && echo dhcp-unit",
-                f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
-                f"pgrep -af 'dhclien[t].*{name}'"], t)
+            _gone_after_unplug(c, problems, name, "its units, DHCP client and state", _iface_leftovers(name), t)
             if f"pre-iface-detach {name}" not in c.hooks():
                 problems.append(f"pre-iface-detach did not run for {name} unplugged mid-add")
     finally:

@@ -257,10 +257,9 @@ def sysv_nic(c):
         t = time.monotonic()
         c.unplug(qmp, "e2e-sysvnic")
         qmp.execute("netdev_del", id="e2e-sysvnet")
-        sc._gone_after_unplug(c, problems, name, "its DHCP client and state", [
-            f"test -e /sys/class/net/{name} && echo present",
-            f"ls /run/guestkit/iface/ 2>/dev/null | grep -F '{name}'",
-            f"pgrep -af 'dhclien[t].*{name}'"], t)
+        sc._gone_after_unplug(c, problems, name, "its DHCP client and state",
+                              [f"test -e /sys/class/net/{name} && echo present"] +
+                              sc._iface_leftovers(name, units=False), t)
         if not [h for h in c.hooks() if h == f"pre-iface-detach {name}"]:
             problems.append(f"pre-iface-detach did not run for {name}")
 
