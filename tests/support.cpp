@@ -1,9 +1,11 @@
 #include "tests/support.hpp"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -166,6 +168,16 @@ UnitFile parse_unit_file(std::string_view text) {
     file.settings.push_back({section, trim(line.substr(0, eq)), trim(line.substr(eq + 1))});
   }
   return file;
+}
+
+pid_t fork_child() {
+  const pid_t test = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != test) ::_exit(126);
+  }
+  return pid;
 }
 
 }  // namespace guestkit::test

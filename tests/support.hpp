@@ -82,6 +82,14 @@ struct UnitFile {
 };
 UnitFile parse_unit_file(std::string_view text);
 
+// fork() for a child that must not outlive the test: in the child (pid 0 returned) it
+// asks the kernel for SIGKILL when the test process goes (PR_SET_PDEATHSIG, kept
+// across exec), so an agent, xinetd or helper the test started dies with a test run
+// that is killed or crashes, where no destructor runs; a child whose test already went
+// between fork() and that request exits at once. Call it from the test's own thread:
+// the signal follows the thread that forked.
+pid_t fork_child();
+
 }  // namespace guestkit::test
 
 #define GUESTKIT_SKIP(reason) ::guestkit::test::skip(reason)

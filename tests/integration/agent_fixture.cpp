@@ -111,7 +111,7 @@ AgentLab::AgentLab(const AgentLabOptions& options) {
                            "\tinstances = UNLIMITED\n\tcps = 1000 1\n\tper_source = "
                            "UNLIMITED\n\tdisable = no\n" +
                            env_line + "}\n");
-    const pid_t pid = ::fork();
+    const pid_t pid = fork_child();
     if (pid == 0) {
       const int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 0);
@@ -295,7 +295,7 @@ UnixListener::UnixListener(const AgentLab& lab, const std::vector<std::string>& 
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   const auto agent = built_binary("agent", "guestkit-agent");
-  pid_ = ::fork();
+  pid_ = fork_child();
   if (pid_ == 0) {
     ::execv(agent.c_str(), cargv.data());
     ::_exit(127);

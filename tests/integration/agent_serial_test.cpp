@@ -56,7 +56,7 @@ class SerialLab {
     const auto conf = lab.tmp().write("serial.yml", "agent:\n" + agent_yml);
     log_ = (lab.tmp().path() / "serial.log").string();
     const auto agent = gt::built_binary("agent", "guestkit-agent");
-    pid_ = ::fork();
+    pid_ = gt::fork_child();
     if (pid_ == 0) {
       const int null = ::open("/dev/null", O_RDWR);
       ::dup2(null, 0);

@@ -509,7 +509,7 @@ TEST_CASE("agent loads libcrypto after its greeting, and never for a keyless ses
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   const auto agent = gt::built_binary("agent", "guestkit-agent");
   const std::string log = (lab.tmp().path() / "nokey.log").string();
-  const pid_t pid = ::fork();
+  const pid_t pid = gt::fork_child();
   if (pid == 0) {
     ::dup2(sv[1], 0);
     ::dup2(sv[1], 1);

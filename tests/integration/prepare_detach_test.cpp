@@ -53,7 +53,7 @@ class Agent {
     socket_ = (lab.dir().path() / "agent.sock").string();
     const auto agent = gt::built_binary("agent", "guestkit-agent");
     const std::string log = (lab.dir().path() / "agent.log").string();
-    child_.pid = ::fork();
+    child_.pid = gt::fork_child();
     if (child_.pid == 0) {
       ::execl(agent.c_str(), "guestkit-agent", "--config", conf.c_str(), "--log-file", log.c_str(),
               "--listen", ("unix:" + socket_).c_str(), static_cast<char*>(nullptr));
@@ -111,7 +111,7 @@ TEST_CASE(
 
   // A process with a file of the disk open: tail -f, a real one with its own comm.
   Child holder;
-  holder.pid = ::fork();
+  holder.pid = gt::fork_child();
   if (holder.pid == 0) {
     if (!::freopen("/dev/null", "w", stdout)) ::_exit(126);
     ::execlp("tail", "tail", "-f", (mp / "journal.txt").c_str(), static_cast<char*>(nullptr));
@@ -214,7 +214,7 @@ TEST_CASE(
 
   // A shell whose working directory is on the disk.
   Child shell;
-  shell.pid = ::fork();
+  shell.pid = gt::fork_child();
   if (shell.pid == 0) {
     if (::chdir(mp.c_str()) != 0) ::_exit(126);
     ::execlp("sleep", "sleep", "60", static_cast<char*>(nullptr));
