@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -65,11 +64,10 @@ Namespace::Namespace(bool isolated, const std::filesystem::path& resolv_conf)
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) < 0) throw std::runtime_error("pipe2");
   const std::string resolv = resolv_conf.string();
-  pid_ = ::fork();
+  pid_ = fork_child();  // dies with the test process
   if (pid_ < 0) throw std::runtime_error("fork");
   if (pid_ == 0) {
     ::close(ready[0]);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int flags = CLONE_NEWNET | (isolated ? CLONE_NEWNS | CLONE_NEWUTS : 0);
     if (::unshare(flags) < 0) child_fail(ready[1], 1);
     if (isolated) {
@@ -178,10 +176,9 @@ Daemon::Daemon(const std::vector<std::string>& argv) {
   c_argv.push_back(nullptr);
   auto path = core::find_program(argv.at(0));
   if (!path) throw std::runtime_error("no program " + argv.at(0));
-  pid_ = ::fork();
+  pid_ = fork_child();  // dies with the test process
   if (pid_ < 0) throw std::runtime_error("fork");
   if (pid_ == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ::dup2(null, 1);
