@@ -1,9 +1,10 @@
 #include "agent/libcrypto.hpp"
 
-#include <dlfcn.h>
 #include <openssl/opensslv.h>
 
 #include <string>
+
+#include "core/dynlib.hpp"
 
 static_assert(OPENSSL_VERSION_MAJOR >= 3, "guestkit needs OpenSSL 3 (EVP_KDF, EVP_CIPHER_fetch)");
 
@@ -25,22 +26,20 @@ struct Loaded {
 
 Loaded load() {
   Loaded out;
-  // RTLD_NODELETE: the pointers stay valid for the process's life; never closed.
-  void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  auto handle = core::open_library(kSoname);
   if (!handle) {
-    const char* why = ::dlerror();
-    out.problem = why ? why : "dlopen failed";
+    out.problem = handle.error().message();
     return out;
   }
   LibCrypto& lib = out.lib;
-#define GUESTKIT_LIBCRYPTO_RESOLVE(name)                                   \
-  lib.name = reinterpret_cast<decltype(lib.name)>(::dlsym(handle, #name)); \
-  if (!lib.name) {                                                         \
-    out.problem = "no symbol " #name;                                      \
-    return out;                                                            \
-  }
+  std::string missing;
+#define GUESTKIT_LIBCRYPTO_RESOLVE(name) GUESTKIT_DYNLIB_RESOLVE(*handle, lib, missing, name)
   GUESTKIT_LIBCRYPTO_FUNCTIONS(GUESTKIT_LIBCRYPTO_RESOLVE)
 #undef GUESTKIT_LIBCRYPTO_RESOLVE
+  if (!missing.empty()) {
+    out.problem = "no symbol " + missing;
+    return out;
+  }
   // The system's openssl.cnf is not ours to follow (and reading it costs every spawn);
   // nor is there anything to free at exit that the kernel does not.
   if (lib.OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr) != 1) {

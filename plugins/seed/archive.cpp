@@ -5,8 +5,6 @@
 
 #include "plugins/seed/archive.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -20,6 +18,7 @@
 #include "core/log.hpp"
 #include "plugins/seed/discover.hpp"
 #include "plugins/seed/layout.hpp"
+#include "plugins/seed/libarchive.hpp"
 
 namespace guestkit::plugins::seed::detail {
 namespace {
@@ -67,11 +66,9 @@ la_int64_t on_skip(struct archive*, void* data, la_int64_t request) {
   return static_cast<la_int64_t>(step);
 }
 
-using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
-
 core::Error archive_error(struct archive* a, const Source& src, const std::string& what) {
   if (src.error) return core::errno_error(what, src.error);
-  const char* msg = archive_error_string(a);
+  const char* msg = la().archive_error_string(a);
   return core::make_error(core::Errc::bad_input, what + ": " + (msg ? msg : "unreadable"));
 }
 
@@ -81,7 +78,7 @@ core::Result<std::optional<std::string>> read_capped(struct archive* a, const So
   std::string data;
   std::array<char, 65536> chunk{};
   for (;;) {
-    const la_ssize_t n = archive_read_data(a, chunk.data(), chunk.size());
+    const la_ssize_t n = la().archive_read_data(a, chunk.data(), chunk.size());
     if (n < 0) return archive_error(a, src, what);
     if (n == 0) break;
     if (data.size() + static_cast<std::size_t>(n) > cap) return std::optional<std::string>();
@@ -104,26 +101,26 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
   Collector c(out);
   struct archive_entry* e = nullptr;
   for (std::size_t count = 0;; ++count) {
-    const int rc = archive_read_next_header(a, &e);
+    const int rc = la().archive_read_next_header(a, &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return archive_error(a, src, "read " + origin);
     if (count == kMaxEntries) {
       c.refuse("...", "more than " + std::to_string(kMaxEntries) + " entries: the rest");
       break;
     }
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = la().archive_entry_pathname(e);
     if (!raw) {
       c.refuse("(unnamed)", "a name that cannot be read");
       continue;
     }
     const std::string name = clean_name(raw);
-    const mode_t type = archive_entry_filetype(e);
+    const mode_t type = la().archive_entry_filetype(e);
     if (type == AE_IFDIR && (name == "." || name.empty())) continue;  // an ISO's root
     if (const std::string why = unsafe_name(name); !why.empty()) {
       c.refuse(raw, why);
       continue;
     }
-    if (archive_entry_hardlink(e)) {
+    if (la().archive_entry_hardlink(e)) {
       c.refuse(name, "a hard link");
       continue;
     }
@@ -147,12 +144,12 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
                       " is not part of the layout, ignoring");
       continue;
     }
-    if (archive_entry_sparse_count(e) > 0) {
+    if (la().archive_entry_sparse_count(e) > 0) {
       c.refuse(name, "a sparse member");
       continue;
     }
-    if (archive_entry_size_is_set(e) && archive_entry_size(e) > static_cast<la_int64_t>(*cap)) {
-      c.refuse(name, std::to_string(archive_entry_size(e)) + " bytes, over the cap of " +
+    if (la().archive_entry_size_is_set(e) && la().archive_entry_size(e) > static_cast<la_int64_t>(*cap)) {
+      c.refuse(name, std::to_string(la().archive_entry_size(e)) + " bytes, over the cap of " +
                          std::to_string(*cap));
       continue;
     }
@@ -178,18 +175,19 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
 }
 
 core::Result<ArchivePtr> open_archive(Source& src, bool iso, const std::string& origin) {
-  ArchivePtr a(archive_read_new(), &archive_read_free);
-  if (!a) return core::errno_error("archive_read_new", ENOMEM);
+  auto reader = new_reader();
+  if (!reader) return std::move(reader).error();
+  ArchivePtr a = std::move(*reader);
   // One format each, no decompression filter: a seed is a plain tar or an ISO, and
   // nothing else in libarchive gets to parse platform data.
   if (iso)
-    archive_read_support_format_iso9660(a.get());
+    la().archive_read_support_format_iso9660(a.get());
   else
-    archive_read_support_format_tar(a.get());
-  archive_read_set_read_callback(a.get(), on_read);
-  archive_read_set_skip_callback(a.get(), on_skip);
-  archive_read_set_callback_data(a.get(), &src);
-  if (archive_read_open1(a.get()) != ARCHIVE_OK)
+    la().archive_read_support_format_tar(a.get());
+  la().archive_read_set_read_callback(a.get(), on_read);
+  la().archive_read_set_skip_callback(a.get(), on_skip);
+  la().archive_read_set_callback_data(a.get(), &src);
+  if (la().archive_read_open1(a.get()) != ARCHIVE_OK)
     return archive_error(a.get(), src, "open " + origin);
   return a;
 }
@@ -309,13 +307,14 @@ core::Result<std::optional<SwapTar>> read_swap_tar(int fd, const std::string& or
   src.fd = fd;
   src.base = kSwapSeedOffset;
   src.end = *size;
-  ArchivePtr a(archive_read_new(), &archive_read_free);
-  if (!a) return core::errno_error("archive_read_new", ENOMEM);
-  archive_read_support_format_tar(a.get());
-  archive_read_set_read_callback(a.get(), on_read);
-  archive_read_set_skip_callback(a.get(), on_skip);
-  archive_read_set_callback_data(a.get(), &src);
-  if (archive_read_open1(a.get()) != ARCHIVE_OK) {
+  auto reader = new_reader();
+  if (!reader) return std::move(reader).error();
+  ArchivePtr a = std::move(*reader);
+  la().archive_read_support_format_tar(a.get());
+  la().archive_read_set_read_callback(a.get(), on_read);
+  la().archive_read_set_skip_callback(a.get(), on_skip);
+  la().archive_read_set_callback_data(a.get(), &src);
+  if (la().archive_read_open1(a.get()) != ARCHIVE_OK) {
     if (src.error) return core::errno_error("read " + origin, src.error);
     return std::optional<SwapTar>();  // not a tar
   }

@@ -3,8 +3,6 @@
 
 #include "plugins/seed/modules.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -27,17 +25,19 @@
 #include "core/paths.hpp"
 #include "plugins/seed/discover.hpp"
 #include "plugins/seed/layout.hpp"
+#include "plugins/seed/libarchive.hpp"
 
 namespace guestkit::plugins::seed {
 namespace {
 
-using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
+using detail::ArchivePtr;
+using detail::la;
 
 constexpr std::string_view kFinal = "guestkit-seed";
 constexpr std::string_view kModulesPrefix = "lib/modules/";
 
 std::string error_text(struct archive* a, const char* fallback) {
-  const char* msg = archive_error_string(a);
+  const char* msg = la().archive_error_string(a);
   return msg ? msg : fallback;
 }
 
@@ -98,17 +98,18 @@ Member classify(const std::string& name, bool is_dir, const std::string& release
 }
 
 core::Result<ArchivePtr> open_tarball(std::string_view data, const std::string& member) {
-  ArchivePtr a(archive_read_new(), &archive_read_free);
-  if (!a) return core::errno_error("archive_read_new", ENOMEM);
-  archive_read_support_format_tar(a.get());
+  auto reader = detail::new_reader();
+  if (!reader) return std::move(reader).error();
+  ArchivePtr a = std::move(*reader);
+  la().archive_read_support_format_tar(a.get());
   // The filter the name says, built into libarchive: ARCHIVE_WARN would mean an
   // external program, which platform data never gets to run.
-  const int rc = ends_with(member, ".tar.xz") ? archive_read_support_filter_xz(a.get())
-                                              : archive_read_support_filter_gzip(a.get());
+  const int rc = ends_with(member, ".tar.xz") ? la().archive_read_support_filter_xz(a.get())
+                                              : la().archive_read_support_filter_gzip(a.get());
   if (rc != ARCHIVE_OK)
     return core::make_error(core::Errc::failed,
                             member + ": this libarchive has no built-in decompressor for it");
-  if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
+  if (la().archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK)
     return core::make_error(core::Errc::bad_input,
                             member + ": " + error_text(a.get(), "not a tarball"));
   return a;
@@ -131,7 +132,7 @@ core::Result<std::map<std::string, std::string>> check_members(std::string_view 
   };
   struct archive_entry* e = nullptr;
   for (std::size_t count = 0;; ++count) {
-    const int rc = archive_read_next_header(a->get(), &e);
+    const int rc = la().archive_read_next_header(a->get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN)
       return core::make_error(core::Errc::bad_input,
@@ -142,23 +143,23 @@ core::Result<std::map<std::string, std::string>> check_members(std::string_view 
     }
     // Everything the decompressor produced so far, skipped data included: a small
     // tarball that unpacks to gigabytes stops here.
-    if (archive_filter_bytes(a->get(), 0) > static_cast<la_int64_t>(kMaxModulesUnpacked))
+    if (la().archive_filter_bytes(a->get(), 0) > static_cast<la_int64_t>(kMaxModulesUnpacked))
       return core::make_error(
           core::Errc::bad_input,
           member + ": unpacks to more than " + std::to_string(kMaxModulesUnpacked) + " bytes");
-    const char* raw = archive_entry_pathname(e);
+    const char* raw = la().archive_entry_pathname(e);
     if (!raw) {
       refuse("(unnamed)", "a name that cannot be read");
       continue;
     }
     const std::string name = detail::clean_name(raw);
-    const mode_t type = archive_entry_filetype(e);
+    const mode_t type = la().archive_entry_filetype(e);
     if (type == AE_IFDIR && (name == "." || name.empty())) continue;
     if (const std::string why = detail::unsafe_name(name); !why.empty()) {
       refuse(raw, why);
       continue;
     }
-    if (archive_entry_hardlink(e)) {
+    if (la().archive_entry_hardlink(e)) {
       refuse(name, "a hard link");
       continue;
     }
@@ -176,11 +177,11 @@ core::Result<std::map<std::string, std::string>> check_members(std::string_view 
       out.skipped.push_back(name);
       continue;
     }
-    if (archive_entry_sparse_count(e) > 0) {
+    if (la().archive_entry_sparse_count(e) > 0) {
       refuse(name, "a sparse member");
       continue;
     }
-    const la_int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+    const la_int64_t size = la().archive_entry_size_is_set(e) ? la().archive_entry_size(e) : -1;
     if (size < 0 || static_cast<std::uint64_t>(size) > kMaxModuleFileBytes) {
       refuse(name, size < 0 ? std::string("a member of unknown size")
                             : std::to_string(size) + " bytes, over the cap of " +
@@ -266,13 +267,13 @@ core::Status unpack(std::string_view tarball, const std::string& member,
   struct archive_entry* e = nullptr;
   std::array<char, 65536> chunk{};
   for (;;) {
-    const int rc = archive_read_next_header(a->get(), &e);
+    const int rc = la().archive_read_next_header(a->get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN)
       return core::make_error(core::Errc::bad_input,
                               member + ": " + error_text(a->get(), "unreadable"));
-    const char* raw = archive_entry_pathname(e);
-    if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
+    const char* raw = la().archive_entry_pathname(e);
+    if (!raw || la().archive_entry_filetype(e) != AE_IFREG) continue;
     const auto it = files.find(detail::clean_name(raw));
     if (it == files.end()) continue;
     const std::string& path = it->second;
@@ -285,7 +286,7 @@ core::Status unpack(std::string_view tarball, const std::string& member,
     if (!fd) return core::errno_error("create " + path);
     std::uint64_t written = 0;
     for (;;) {
-      const la_ssize_t n = archive_read_data(a->get(), chunk.data(), chunk.size());
+      const la_ssize_t n = la().archive_read_data(a->get(), chunk.data(), chunk.size());
       if (n < 0)
         return core::make_error(core::Errc::bad_input,
                                 member + ": " + error_text(a->get(), "unreadable"));
