@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -168,6 +169,27 @@ UnitFile parse_unit_file(std::string_view text) {
     file.settings.push_back({section, trim(line.substr(0, eq)), trim(line.substr(eq + 1))});
   }
   return file;
+}
+
+std::string ustar_header(const std::string& name, std::size_t size) {
+  std::string h(512, '\0');
+  h.replace(0, name.size(), name);
+  h.replace(100, 7, "0000644");
+  h.replace(108, 7, "0000000");
+  h.replace(116, 7, "0000000");
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%011zo", size);
+  h.replace(124, 11, buf);
+  h.replace(136, 11, "00000000000");
+  h[156] = '0';
+  h.replace(257, 6, std::string("ustar\0", 6));
+  h.replace(263, 2, "00");
+  h.replace(148, 8, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(buf, sizeof buf, "%06o", sum);
+  h.replace(148, 7, std::string(buf, 6) + '\0');
+  return h;
 }
 
 pid_t fork_child() {

@@ -90,6 +90,10 @@ UnitFile parse_unit_file(std::string_view text);
 // the signal follows the thread that forked.
 pid_t fork_child();
 
+// A ustar header (POSIX.1-1988) for one regular file of `size` bytes, checksum filled
+// in: what the tar readers' tests feed them, member by member.
+std::string ustar_header(const std::string& name, std::size_t size);
+
 }  // namespace guestkit::test
 
 #define GUESTKIT_SKIP(reason) ::guestkit::test::skip(reason)

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "plugins/seed/libarchive.hpp"
+#include "tests/support.hpp"
 
 namespace detail = guestkit::plugins::seed::detail;
 
@@ -39,26 +40,10 @@ TEST_CASE("libarchive is loaded whole on first use and reads", "[seed]") {
   CHECK(&detail::la() == &la);  // one load per process
 
   // Through the loaded functions: a tar of one member, then its end.
-  std::string tar(512, '\0');
   const std::string name = "guestkit/order.json";
-  tar.replace(0, name.size(), name);
-  tar.replace(100, 7, "0000644");
-  tar.replace(108, 7, "0000000");
-  tar.replace(116, 7, "0000000");
-  tar.replace(124, 11, "00000000002");
-  tar.replace(136, 11, "00000000000");
-  tar[156] = '0';
-  tar.replace(257, 6, std::string("ustar\0", 6));
-  tar.replace(263, 2, "00");
-  tar.replace(148, 8, "        ");
-  unsigned sum = 0;
-  for (unsigned char c : tar) sum += c;
-  char field[8];
-  std::snprintf(field, sizeof field, "%06o", sum);
-  tar.replace(148, 7, std::string(field, 6) + '\0');
   std::string body(512, '\0');
   body.replace(0, 2, "{}");
-  tar += body + std::string(1024, '\0');
+  const std::string tar = guestkit::test::ustar_header(name, 2) + body + std::string(1024, '\0');
 
   auto reader = detail::new_reader();
   REQUIRE(reader);

@@ -16,6 +16,7 @@ namespace core = guestkit::core;
 namespace seed = guestkit::plugins::seed;
 namespace fs = std::filesystem;
 using guestkit::test::TempDir;
+using guestkit::test::ustar_header;
 
 namespace {
 
@@ -266,28 +267,6 @@ TEST_CASE("seed: the old platform's swap disks by name: xvdz, then sdb unless it
 }
 
 namespace {
-
-// A ustar header for one regular file (POSIX.1-1988), checksum filled in.
-std::string ustar_header(const std::string& name, std::size_t size) {
-  std::string h(512, '\0');
-  h.replace(0, name.size(), name);
-  h.replace(100, 7, "0000644");
-  h.replace(108, 7, "0000000");
-  h.replace(116, 7, "0000000");
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%011zo", size);
-  h.replace(124, 11, buf);
-  h.replace(136, 11, "00000000000");
-  h[156] = '0';
-  h.replace(257, 6, std::string("ustar\0", 6));
-  h.replace(263, 2, "00");
-  h.replace(148, 8, "        ");
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  std::snprintf(buf, sizeof buf, "%06o", sum);
-  h.replace(148, 7, std::string(buf, 6) + '\0');
-  return h;
-}
 
 // An image file: `at` bytes of zeros, then `bytes`, then zeros up to `size`.
 std::string image(const TempDir& t, const std::string& name, std::size_t at,
