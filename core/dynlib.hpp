@@ -23,7 +23,7 @@ void* library_symbol(void* handle, const char* name);
 
 // Sets `table.fn` from `handle`; a symbol not found is appended to the std::string
 // `missing` ("a, b"). Used with a library's X-macro list of function names.
-#define GUESTKIT_DYNLIB_RESOLVE(handle, table, missing, fn)                                 \
-  (table).fn = reinterpret_cast<decltype((table).fn)>(                                     \
-      ::guestkit::core::library_symbol((handle), #fn));                                     \
+#define GUESTKIT_DYNLIB_RESOLVE(handle, table, missing, fn)                                    \
+  (table).fn =                                                                                 \
+      reinterpret_cast<decltype((table).fn)>(::guestkit::core::library_symbol((handle), #fn)); \
   if (!(table).fn) (missing) += std::string((missing).empty() ? "" : ", ") + #fn;

@@ -148,7 +148,8 @@ core::Status walk(struct archive* a, Source& src, Walk& w, SeedFiles& out,
       c.refuse(name, "a sparse member");
       continue;
     }
-    if (la().archive_entry_size_is_set(e) && la().archive_entry_size(e) > static_cast<la_int64_t>(*cap)) {
+    if (la().archive_entry_size_is_set(e) &&
+        la().archive_entry_size(e) > static_cast<la_int64_t>(*cap)) {
       c.refuse(name, std::to_string(la().archive_entry_size(e)) + " bytes, over the cap of " +
                          std::to_string(*cap));
       continue;

@@ -17,9 +17,9 @@ namespace guestkit::plugins::seed::detail {
 core::Result<Libarchive> open_libarchive(const char* soname) {
   auto handle = core::open_library(soname);
   if (!handle)
-    return core::make_error(core::Errc::failed, std::string("cannot load ") + soname +
-                                                    ", which reads seed media: " +
-                                                    handle.error().message());
+    return core::make_error(core::Errc::failed,
+                            std::string("cannot load ") + soname +
+                                ", which reads seed media: " + handle.error().message());
   Libarchive lib;
   std::string missing;
 #define GUESTKIT_LIBARCHIVE_RESOLVE(fn) GUESTKIT_DYNLIB_RESOLVE(*handle, lib, missing, fn)

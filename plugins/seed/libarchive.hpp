@@ -24,27 +24,27 @@
 namespace guestkit::plugins::seed::detail {
 
 // Every libarchive function plugins/seed calls.
-#define GUESTKIT_LIBARCHIVE_FUNCTIONS(X)                                                    \
-  X(archive_read_new)                                                                       \
-  X(archive_read_free)                                                                      \
-  X(archive_read_support_format_tar)                                                        \
-  X(archive_read_support_format_iso9660)                                                    \
-  X(archive_read_support_filter_gzip)                                                       \
-  X(archive_read_support_filter_xz)                                                         \
-  X(archive_read_set_read_callback)                                                         \
-  X(archive_read_set_skip_callback)                                                         \
-  X(archive_read_set_callback_data)                                                         \
-  X(archive_read_open1)                                                                     \
-  X(archive_read_open_memory)                                                               \
-  X(archive_read_next_header)                                                               \
-  X(archive_read_data)                                                                      \
-  X(archive_filter_bytes)                                                                   \
-  X(archive_error_string)                                                                   \
-  X(archive_entry_pathname)                                                                 \
-  X(archive_entry_filetype)                                                                 \
-  X(archive_entry_hardlink)                                                                 \
-  X(archive_entry_sparse_count)                                                             \
-  X(archive_entry_size_is_set)                                                              \
+#define GUESTKIT_LIBARCHIVE_FUNCTIONS(X) \
+  X(archive_read_new)                    \
+  X(archive_read_free)                   \
+  X(archive_read_support_format_tar)     \
+  X(archive_read_support_format_iso9660) \
+  X(archive_read_support_filter_gzip)    \
+  X(archive_read_support_filter_xz)      \
+  X(archive_read_set_read_callback)      \
+  X(archive_read_set_skip_callback)      \
+  X(archive_read_set_callback_data)      \
+  X(archive_read_open1)                  \
+  X(archive_read_open_memory)            \
+  X(archive_read_next_header)            \
+  X(archive_read_data)                   \
+  X(archive_filter_bytes)                \
+  X(archive_error_string)                \
+  X(archive_entry_pathname)              \
+  X(archive_entry_filetype)              \
+  X(archive_entry_hardlink)              \
+  X(archive_entry_sparse_count)          \
+  X(archive_entry_size_is_set)           \
   X(archive_entry_size)
 
 struct Libarchive {
