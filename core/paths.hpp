@@ -56,6 +56,9 @@ inline constexpr const char* kAgentConfigCache = "/run/guestkit/agent-config.cac
 // guestkit-iface: one <if>.state per handled interface, DHCP client pid/lease files
 inline constexpr const char* kIfaceStateDir = "/run/guestkit/iface";
 inline constexpr const char* kDisksDir = "/run/guestkit/disks";  // one record per mounted disk
+// One empty file per device of the root disk (05-mark-root-disk): guestkit-disk@.service
+// is not started for those (ConditionPathExists=!).
+inline constexpr const char* kRootDiskMarkDir = "/run/guestkit/root-disk";
 inline constexpr const char* kSystemdRunDir = "/run/systemd/system";  // exists iff systemd is PID 1
 inline constexpr const char* kInitdDir = "/etc/init.d";
 inline constexpr const char* kPasswd = "/etc/passwd";

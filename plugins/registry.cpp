@@ -29,6 +29,9 @@ constexpr BuiltinPlugin kBootTable[] = {
      "grow the root disk's last GPT partition and the root filesystem", &boot::grow_root},
     {"04-reset-identity", "bootstrap", "identity", false,
      "new machine-id and SSH host keys on a new instance id (a clone)", &boot::reset_identity},
+    {"05-mark-root-disk", "bootstrap", "disk", false,
+     "mark the root disk's devices, whose guestkit-disk@ units systemd then leaves unstarted",
+     &boot::mark_root_disk},
     // config
     {"01-config-console", "config", "console", false,
      "a getty on each console in /proc/consoles; /etc/securetty lists them",

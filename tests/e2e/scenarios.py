@@ -461,8 +461,29 @@ def _mounted_at(c, dev):
     return out.strip()
 
 
-def disk(c):
+def _root_disk_unit(c):
+    """05-mark-root-disk: the root disk's devices are marked, and the guestkit-disk@
+    units udev's coldplug asked for them were not started (their condition failed)."""
     problems = []
+    out = c.guest_ok('src=$(findmnt -no SOURCE /); disk=$(lsblk -dno PKNAME "$src"); '
+                     'echo "${disk:-${src#/dev/}}"; ls /run/guestkit/root-disk')
+    lines = out.split()
+    disk, marked = lines[0], lines[1:]
+    if disk not in marked:
+        problems.append(f"the root disk {disk} is not marked in /run/guestkit/root-disk (there: {marked})")
+    show = c.guest_ok(f"systemctl show guestkit-disk@{disk}.service -p ConditionResult "
+                      "-p ConditionTimestampMonotonic -p ActiveState -p ExecMainStartTimestampMonotonic")
+    props = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
+    c.say(f"root disk {disk}, marked: {' '.join(marked)}; guestkit-disk@{disk}: {props}")
+    if props.get("ConditionTimestampMonotonic", "0") in ("0", ""):
+        problems.append(f"guestkit-disk@{disk}.service was never asked for at boot (no condition check)")
+    elif props.get("ConditionResult") != "no" or props.get("ExecMainStartTimestampMonotonic", "0") != "0":
+        problems.append(f"guestkit-disk@{disk}.service was started for the root disk: {props}")
+    return problems
+
+
+def disk(c):
+    problems = _root_disk_unit(c)
     with c.vm.qmp() as qmp:
         disks = {}
         for name, expect in (("data1", "/srv/data"), ("data2", "/srv/data_2")):
