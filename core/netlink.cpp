@@ -314,48 +314,112 @@ Status add_route(const Ipv4Route& route) {
                        RTPROT_DHCP, RT_SCOPE_UNIVERSE, route, "add route");
 }
 
-Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
-                                                         std::chrono::milliseconds timeout) {
+namespace {
+
+// Subscribes to `groups`, then calls `look` (the state now: a dump), then hands every
+// notification to `seen` until one of them answers true, `idle` does at a quiet tick
+// (every `tick`), or `timeout` passes. An overrun notification queue (ENOBUFS) means
+// some were lost: `look` runs again. Subscribed before looking, so nothing that
+// happens in between is missed.
+template <class T>
+Result<std::optional<T>> watch(unsigned groups, std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds tick,
+                               const std::function<Result<std::optional<T>>()>& look,
+                               const std::function<std::optional<T>(const nlmsghdr*)>& seen,
+                               const std::function<std::optional<T>()>& idle) {
   const auto deadline = Clock::now() + timeout;
-  auto events = Socket::open(RTMGRP_IPV4_IFADDR);
+  auto events = Socket::open(groups);
   if (!events) return std::move(events).error();
-  const auto global_on_link = [&](const Ipv4Address& a) {
-    return a.ifindex == ifindex && a.scope == RT_SCOPE_UNIVERSE;
-  };
-  // Subscribed first, then looked: an address added in between is in both, never lost.
-  bool need_dump = true;
+  bool need_look = true;
   std::vector<char> buffer(kRecvBuffer);
   for (;;) {
-    if (need_dump) {
-      auto dumper = Socket::open();
-      if (!dumper) return std::move(dumper).error();
-      auto now = dump_addresses(*dumper);
+    if (need_look) {
+      auto now = look();
       if (!now) return std::move(now).error();
-      auto it = std::find_if(now->begin(), now->end(), global_on_link);
-      if (it != now->end()) return std::optional<Ipv4Address>(*it);
-      need_dump = false;
+      if (*now) return now;
+      need_look = false;
     }
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return std::optional<Ipv4Address>();
+    if (left.count() <= 0) return std::optional<T>();
+    const auto wait = std::min<long long>(left.count(), tick.count() > 0 ? tick.count() : 1 << 30);
     pollfd p{events->fd(), POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1 << 30)));
+    int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(wait, 1 << 30)));
     if (ready < 0 && errno != EINTR) return errno_error("poll netlink");
+    if (ready == 0 && idle) {
+      if (auto r = idle()) return std::optional<T>(std::move(*r));
+    }
     if (ready <= 0) continue;
     ssize_t n = ::recv(events->fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == ENOBUFS)
-        need_dump = true;  // notifications were dropped: look again
+        need_look = true;  // notifications were dropped: look again
       else if (errno != EINTR && errno != EAGAIN)
         return errno_error("netlink receive");
       continue;
     }
     auto len = static_cast<unsigned>(n);
     for (auto* h = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
-      auto a = parse_address(h);
-      if (a && global_on_link(*a)) return std::optional<Ipv4Address>(*a);
+         h = NLMSG_NEXT(h, len))
+      if (auto r = seen(h)) return std::optional<T>(std::move(*r));
+    if (idle) {
+      if (auto r = idle()) return std::optional<T>(std::move(*r));
     }
   }
+}
+
+}  // namespace
+
+Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
+                                                         std::chrono::milliseconds timeout) {
+  const auto global_on_link = [&](const Ipv4Address& a) {
+    return a.ifindex == ifindex && a.scope == RT_SCOPE_UNIVERSE;
+  };
+  return watch<Ipv4Address>(
+      RTMGRP_IPV4_IFADDR, timeout, std::chrono::milliseconds(0),
+      [&]() -> Result<std::optional<Ipv4Address>> {
+        auto dumper = Socket::open();
+        if (!dumper) return std::move(dumper).error();
+        auto now = dump_addresses(*dumper);
+        if (!now) return std::move(now).error();
+        auto it = std::find_if(now->begin(), now->end(), global_on_link);
+        if (it != now->end()) return std::optional<Ipv4Address>(*it);
+        return std::optional<Ipv4Address>();
+      },
+      [&](const nlmsghdr* h) -> std::optional<Ipv4Address> {
+        auto a = parse_address(h);
+        if (a && global_on_link(*a)) return a;
+        return std::nullopt;
+      },
+      {});
+}
+
+Result<bool> wait_for_ipv4_default_route(int ifindex, std::chrono::milliseconds timeout,
+                                         const std::function<bool()>& stop,
+                                         std::chrono::milliseconds recheck) {
+  const auto default_on_link = [&](const Ipv4Route& r) {
+    return r.is_default() && r.ifindex == ifindex;
+  };
+  // The route there (true) or `stop` said so (false).
+  auto found = watch<bool>(
+      RTMGRP_IPV4_ROUTE, timeout, recheck,
+      [&]() -> Result<std::optional<bool>> {
+        auto now = list_ipv4_routes();
+        if (!now) return std::move(now).error();
+        if (std::any_of(now->begin(), now->end(), default_on_link)) return std::optional<bool>(true);
+        if (stop && stop()) return std::optional<bool>(false);
+        return std::optional<bool>();
+      },
+      [&](const nlmsghdr* h) -> std::optional<bool> {
+        auto r = parse_route(h);
+        if (r && default_on_link(*r)) return true;
+        return std::nullopt;
+      },
+      [&]() -> std::optional<bool> {
+        if (stop && stop()) return false;
+        return std::nullopt;
+      });
+  if (!found) return std::move(found).error();
+  return found->value_or(false);
 }
 
 }  // namespace guestkit::core::netlink

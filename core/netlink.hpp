@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,5 +72,16 @@ Status delete_route(const Ipv4Route& route);
 // address notifications before it looks, so an address that arrives in between is seen.
 Result<std::optional<Ipv4Address>> wait_for_ipv4_address(int ifindex,
                                                          std::chrono::milliseconds timeout);
+
+// Waits until the main table holds a default route through `ifindex` (one already
+// there counts): true. False when `timeout` passes first, or when `stop` returns true;
+// `stop` is asked after every route notification and at least every `recheck` (for
+// what no route notification tells, such as a DHCP client's lease file). Event driven
+// like wait_for_ipv4_address: a DHCP client's script adds the route a moment after the
+// address, and polling for it took the CPU that script needed (bench/README.md,
+// seed-first-boot).
+Result<bool> wait_for_ipv4_default_route(int ifindex, std::chrono::milliseconds timeout,
+                                         const std::function<bool()>& stop,
+                                         std::chrono::milliseconds recheck);
 
 }  // namespace guestkit::core::netlink

@@ -1,6 +1,7 @@
 // What guestkit-disk --coldplug and 10-coldplug-disks (boot "mount" stage) run, and
 // guestkit-disk --status.
 
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include <algorithm>
@@ -11,10 +12,24 @@
 
 #include "core/cli.hpp"
 #include "core/log.hpp"
+#include "core/paths.hpp"
 #include "plugins/disk/disk.hpp"
 #include "plugins/disk/records.hpp"
 
 namespace guestkit::plugins::disk {
+namespace {
+
+// A device of the root disk, as 05-mark-root-disk (bootstrap) marked it this boot:
+// its disk-add would only probe it to refuse it ("on the root disk"), 150-330 ms of a
+// TCG guest's one vCPU in the mount stage, beside sshd's start (bench/README.md,
+// seed-first-boot). The mark is read where the stage runs (a --root has none unless
+// its /run says so); a device without one is examined as before.
+bool marked_root_disk(const core::Root& root, const std::string& name) {
+  auto st = root.lstat(std::string(core::paths::kRootDiskMarkDir) + "/" + name);
+  return st && *st && S_ISREG((*st)->st_mode);
+}
+
+}  // namespace
 
 core::Result<std::vector<EventRun>> coldplug_events(const core::Context& ctx) {
   std::vector<EventRun> events;
@@ -46,6 +61,7 @@ core::Result<std::vector<EventRun>> coldplug_events(const core::Context& ctx) {
     if (!dev || dev->size_bytes == 0 || !selected(ctx.config, name, dev->disk)) continue;
     // Partitions arrive as devices of their own; the disk itself adds nothing.
     if (!dev->partitions.empty()) continue;
+    if (marked_root_disk(ctx.root, name)) continue;
     // Already ours (a second coldplug, or a hotplug won), unless the record is the
     // vanished device's, removed above: then the new device with its name is added
     // once that remove succeeded (run_events skips it otherwise).

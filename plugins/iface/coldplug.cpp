@@ -52,6 +52,16 @@ core::Result<ColdplugPlan> coldplug_ifaces(core::Context& ctx, ColdplugMode mode
     auto info = read_iface(ctx.root, d.sysname);
     if (!info || !info->present || !why_not_handled(ctx.config.iface, *info).empty()) continue;
     if (mode == ColdplugMode::units) {
+      // Its unit has run its add this boot already (udev's coldplug event started it;
+      // the state is in /run): a `systemctl start` would only be a no-op job, an exec
+      // and a D-Bus call at the mount stage, beside sshd's start (bench/README.md,
+      // seed-first-boot). Without a state (its unit queued, still before its DHCP step,
+      // or failed before it) it is started as before: a start is never lost.
+      if (auto st = read_state(ctx.root, d.sysname); st && *st) {
+        core::log_info(d.sysname, ": ", iface_unit(d.sysname), " has set it up already");
+        ++plan.already;
+        continue;
+      }
       // check_iface_name above: the name needs no escaping in a unit name.
       auto started = core::run_tool(ctx, core::ToolEffect::changes_live,
                                     {"systemctl", "--no-block", "start", iface_unit(d.sysname)});
@@ -81,8 +91,10 @@ core::Result<Outcome> coldplug_ifaces(PluginContext& p) {
   auto plan = coldplug_ifaces(p.ctx, mode);
   if (!plan) return std::move(plan).error();
   p.events = std::move(plan->events);
-  // Nothing handed and nothing to run: skipped; the runner folds the events in.
-  return plan->handed > 0 ? Outcome::changed : Outcome::skipped;
+  // Nothing handed (or only units that ran already) and nothing to run: the runner
+  // folds the events in.
+  if (plan->handed > 0) return Outcome::changed;
+  return plan->already > 0 ? Outcome::unchanged : Outcome::skipped;
 }
 
 int print_status(core::Context& ctx, std::ostream& out) {

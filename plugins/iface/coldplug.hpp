@@ -21,10 +21,11 @@ namespace guestkit::plugins::iface {
 //          lease): guestkit-iface --coldplug, or a boot without systemd, where
 //          nothing else would set them up.
 //   units: each interface is handed to guestkit-iface@NAME.service, exactly as the
-//          udev rule hands a hotplugged one (`systemctl --no-block start`, a no-op
-//          when udev's own coldplug event started it already): the unit brings the
-//          link up, gets the lease, applies the default-route policy and runs the
-//          hook, while the boot goes on. What needs the network waits for
+//          udev rule hands a hotplugged one (`systemctl --no-block start`), unless
+//          that unit has set it up already this boot (its state in
+//          /run/guestkit/iface: udev's own coldplug event started it): the unit
+//          brings the link up, gets the lease, applies the default-route policy and
+//          runs the hook, while the boot goes on. What needs the network waits for
 //          network-online.target, which those units come before. An interface
 //          whose unit cannot be started becomes an event, set up here instead.
 enum class ColdplugMode { here, units };
@@ -41,6 +42,7 @@ std::optional<std::chrono::milliseconds> wait_udev_queue(const core::Root& root,
 inline constexpr std::chrono::seconds kUdevQueueTimeout{60};
 struct ColdplugPlan {
   std::size_t handed = 0;        // interfaces handed to their units
+  std::size_t already = 0;       // interfaces their units set up already this boot
   std::vector<EventRun> events;  // iface-add for each of the others, in order
 };
 // Fails only when the interfaces cannot be listed.

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "core/exec.hpp"
 #include "core/files.hpp"
@@ -20,9 +19,10 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-// Longest wait for a lease's routes once its address is there, and how often to look.
+// Longest wait for a lease's routes once its address is there, and how often to look
+// at what no route notification tells (the client's lease file, networkd's state).
 constexpr milliseconds kSettle{2000};
-constexpr milliseconds kSettlePoll{10};
+constexpr milliseconds kSettleRecheck{100};
 
 core::Error failure(std::string what) {
   return core::make_error(core::Errc::failed, std::move(what));
@@ -205,13 +205,6 @@ bool settled(const core::Context& ctx, const IfaceInfo& info, const State& s) {
   return false;
 }
 
-bool has_default_route(int ifindex) {
-  auto routes = core::netlink::list_ipv4_routes();
-  if (!routes) return false;
-  return std::any_of(routes->begin(), routes->end(),
-                     [&](const auto& r) { return r.is_default() && r.ifindex == ifindex; });
-}
-
 // The address comes first, the routes a moment later (dhclient-script, networkd):
 // the route policy that runs next must see both. Both waits end at the step's
 // deadline (`start` + iface.dhcp_timeout), whatever the client's start took.
@@ -236,10 +229,14 @@ void wait_for_lease(const core::Context& ctx, const IfaceInfo& info, Clock::time
   }
   auto state = read_state(ctx.root, info.name);
   const State s = state && *state ? **state : State{};
-  const auto settle_deadline = std::min(Clock::now() + kSettle, deadline);
-  while (Clock::now() < settle_deadline && !settled(ctx, info, s) &&
-         !has_default_route(info.ifindex))
-    std::this_thread::sleep_for(kSettlePoll);
+  // Woken by the route's notification, not by polling: a poll every 10 ms (a file read
+  // and a route dump each) took the vCPU the client's script needed to add the route.
+  const auto settle_left = std::min(kSettle, left());
+  if (auto routed = core::netlink::wait_for_ipv4_default_route(
+          info.ifindex, settle_left, [&] { return settled(ctx, info, s); }, kSettleRecheck);
+      !routed)
+    core::log_warning(info.name, ": cannot watch for the lease's routes: ",
+                      routed.error().message(), ", ignoring");
   core::log_info(info.name, ": address ", (*got)->address.str(), "/", (*got)->prefix_len, " after ",
                  ms(), " ms");
 }

@@ -212,11 +212,16 @@ def _boot_critical_path(c, mount_plugins):
                             f"{COLDPLUG_IFACES_MAX_MS} ms: did it wait for a lease?)")
     # Only guestkit's own lines (-t guestkit): qemu-ga logs each guest-exec command line,
     # this grep's own included, which made the check match itself.
+    # Handed to its unit, or found set up by it already (udev's coldplug event started
+    # the unit, which saved its state before the stage looked): either, never neither.
     _, handed, _ = c.guest(f"journalctl -b --no-pager -o cat -t guestkit | "
-                           f"grep -F '{nic}: handed to guestkit-iface@{nic}.service'")
+                           f"grep -F -e '{nic}: handed to guestkit-iface@{nic}.service' "
+                           f"-e '{nic}: guestkit-iface@{nic}.service has set it up already'")
     if not handed.strip():
-        problems.append(f"the mount stage did not hand {nic} to guestkit-iface@{nic}.service (no such line "
-                        "in the journal)")
+        problems.append(f"the mount stage neither handed {nic} to guestkit-iface@{nic}.service nor found "
+                        "it set up by that unit (no such line in the journal)")
+    else:
+        c.say(f"mount/30-coldplug-ifaces: {handed.strip().splitlines()[-1]}")
     units = ["guestkit-bootstrap", "guestkit-mount", "guestkit-config", "ssh", f"guestkit-iface@{nic}",
              "network-online.target", "guestkit-postboot"]
     out = c.guest_ok("for u in " + " ".join(units) + "; do systemctl show \"$u\" -p Id "

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,44 @@ TEST_CASE("examine: the root disk, its partitions, holders and partitioned disks
   CHECK(dk::read_block_device(ctx.root, "vdc1")->disk == "vdc");
   CHECK(dk::read_block_device(ctx.root, "vdc1")->partition);
   CHECK(dk::examine(ctx, *mounts, "nosuch").error().code == std::errc::no_such_file_or_directory);
+}
+
+// 05-mark-root-disk's marks (one empty file per device of the root disk) spare the
+// mount stage's coldplug a disk-add that would only probe the device to refuse it.
+TEST_CASE("coldplug: devices marked as the root disk's get no disk-add event", "[disk]") {
+  if (!core::find_program("mkfs.ext4")) GUESTKIT_SKIP("mkfs.ext4 is not installed");
+  FakeVm vm;
+  auto ctx = vm.context();
+  const auto objects = [&] {
+    auto events = dk::coldplug_events(ctx);
+    REQUIRE(events);
+    std::vector<std::string> names;
+    for (const auto& e : *events) {
+      CHECK(e.trigger == "disk-add");
+      names.push_back(e.object);
+    }
+    return names;
+  };
+  const auto has = [](const std::vector<std::string>& v, const std::string& n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  // Unmarked, the root disk's partition is examined (and refused) by its event.
+  auto before = objects();
+  CHECK(has(before, "vda1"));
+  CHECK(has(before, "vdb"));
+  CHECK_FALSE(has(before, "vda"));  // partitioned: its partitions come on their own
+
+  vm.t.write("run/guestkit/root-disk/vda", "");
+  vm.t.write("run/guestkit/root-disk/vda1", "");
+  auto after = objects();
+  CHECK_FALSE(has(after, "vda1"));
+  CHECK(after.size() == before.size() - 1);
+  CHECK(has(after, "vdb"));  // the data disk is still added
+
+  // Only a regular file is a mark: a directory of that name (or a link) is not ours.
+  fs::remove(vm.t.path() / "run/guestkit/root-disk/vda1");
+  fs::create_directories(vm.t.path() / "run/guestkit/root-disk/vda1");
+  CHECK(has(objects(), "vda1"));
 }
 
 TEST_CASE("examine: a device listed in /proc/swaps is in use", "[disk]") {

@@ -13,6 +13,7 @@
 #include "core/cli.hpp"
 #include "plugins/iface/backend.hpp"
 #include "plugins/iface/coldplug.hpp"
+#include "plugins/iface/iface.hpp"
 #include "plugins/runner.hpp"
 #include "tests/support.hpp"
 #include "tests/unit/iface_fake.hpp"
@@ -402,6 +403,52 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   CHECK(here->events[1].lock == "iface-eth1");
   CHECK(plugins::events_exit_code(plugins::run_events(ctx, here->events, {})) == 0);
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
+}
+
+// udev's coldplug event started guestkit-iface@eth0 already, and its add saved the
+// state before the mount stage looked: no second `systemctl start` for it (a no-op job,
+// an exec and a D-Bus call beside sshd's start); eth1, without a state, is handed.
+TEST_CASE("iface plugins: the boot's coldplug does not hand again a NIC its unit set up",
+          "[iface-plugins]") {
+  TempDir t;
+  add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
+  add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");
+  fs::create_directories(t.path() / "run/systemd/system");
+  iface::State s;
+  s.backend = "networkd";
+  s.dhcp = "networkd";
+  REQUIRE(iface::write_state(t.root(), "eth0", s));
+  core::Context ctx(t.root(), core::Config{});
+  std::ostringstream out;
+  ctx.out = &out;
+  plugins::RunOptions o;
+  o.record = false;
+  o.builtins = {};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  auto summary = plugins::run_plugins(ctx, "mount", o);
+  INFO(out.str());
+  CHECK(summary.exit_code() == 0);
+  REQUIRE(summary.records.size() == 1);
+  CHECK(summary.records[0].status == plugins::RunStatus::changed);
+  CHECK_FALSE(has(out.str(), "guestkit-iface@eth0.service"));
+  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth1.service"));
+
+  // Both set up by their units: nothing to hand, the plugin changed nothing.
+  REQUIRE(iface::write_state(t.root(), "eth1", s));
+  std::ostringstream again_out;
+  ctx.out = &again_out;
+  auto again = plugins::run_plugins(ctx, "mount", o);
+  INFO(again_out.str());
+  REQUIRE(again.records.size() == 1);
+  CHECK(again.records[0].status == plugins::RunStatus::unchanged);
+  CHECK_FALSE(has(again_out.str(), "systemctl"));
+  // guestkit-iface --coldplug (the admin's, mode here) still looks at each one itself.
+  auto here = iface::coldplug_ifaces(ctx);
+  REQUIRE(here);
+  CHECK(here->events.size() == 2);
 }
 
 // Debian 13's systemd (257) runs `udevadm trigger` before udevd starts: at the mount
