@@ -5,7 +5,7 @@
 namespace guestkit::core {
 
 Result<void*> open_library(const char* soname) {
-  void* handle = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  void* handle = ::dlopen(soname, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE);
   if (!handle) {
     const char* why = ::dlerror();
     return make_error(Errc::failed, why ? why : std::string("dlopen ") + soname + " failed");

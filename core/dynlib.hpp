@@ -11,9 +11,14 @@
 
 namespace guestkit::core {
 
-// dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE): every symbol resolved now, none
-// added to the process's global scope, never unloaded (the pointers taken from it stay
-// valid for the process's life). The error's text is dlerror()'s.
+// dlopen(soname, RTLD_LAZY | RTLD_LOCAL | RTLD_NODELETE): none of its symbols added to
+// the process's global scope, never unloaded (the pointers taken from it stay valid for
+// the process's life). The error's text is dlerror()'s. Lazy: the functions guestkit
+// calls are resolved by the caller's table (a missing one is an error naming it), and
+// the libraries that are themselves linked BIND_NOW (Debian's libarchive, libcrypto,
+// libxml2, ICU) are bound in full anyway; RTLD_NOW also bound every call of the shared
+// libstdc++ that ICU pulls in: 6.5 against 4.8 million instructions for opening
+// libarchive (callgrind, Debian 12), in each process that reads a seed.
 Result<void*> open_library(const char* soname);
 
 // The symbol `name` of `handle`, or nullptr.
