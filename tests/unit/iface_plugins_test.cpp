@@ -58,6 +58,24 @@ nlohmann::json state(const TempDir& t, const std::string& name) {
   return nlohmann::json::parse(t.read("run/guestkit/iface/" + name + ".state"));
 }
 
+// The boot's mount stage with only 30-coldplug-ifaces, and no run record.
+plugins::RunOptions coldplug_ifaces_only() {
+  plugins::RunOptions o;
+  o.record = false;
+  o.builtins = {};
+  for (const auto& b : plugins::builtin_plugins())
+    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  return o;
+}
+
+// systemd-networkd running and reachable (its state, the bus socket networkctl uses);
+// with `systemd`, a system booted by systemd (/run/systemd/system).
+void networkd_running(TempDir& t, bool systemd) {
+  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
+  t.write("run/dbus/system_bus_socket", "");
+  if (systemd) fs::create_directories(t.path() / "run/systemd/system");
+}
+
 }  // namespace
 
 TEST_CASE("iface plugins: each trigger runs the plugins guestkit-iface(8) lists, in name order",
@@ -343,16 +361,11 @@ TEST_CASE("iface plugins: the boot's coldplug adds every handled interface prese
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
-  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
+  networkd_running(t, false);
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
   ctx.out = &out;
-  plugins::RunOptions o;
-  o.record = false;
-  o.builtins = {};
-  for (const auto& b : plugins::builtin_plugins())
-    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  const plugins::RunOptions o = coldplug_ifaces_only();
   auto summary = plugins::run_plugins(ctx, "mount", o);
   INFO(out.str());
   CHECK(summary.exit_code() == 0);
@@ -370,17 +383,11 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
-  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  t.write("run/dbus/system_bus_socket", "");  // networkctl reaches networkd over it
-  fs::create_directories(t.path() / "run/systemd/system");
+  networkd_running(t, true);
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
   ctx.out = &out;
-  plugins::RunOptions o;
-  o.record = false;
-  o.builtins = {};
-  for (const auto& b : plugins::builtin_plugins())
-    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  const plugins::RunOptions o = coldplug_ifaces_only();
   auto summary = plugins::run_plugins(ctx, "mount", o);
   INFO(out.str());
   CHECK(summary.exit_code() == 0);
@@ -413,9 +420,7 @@ TEST_CASE("iface plugins: the boot's coldplug does not hand again a NIC its unit
   TempDir t;
   add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
   add_fake_nic(t, {"eth1", 3, 1, "", "virtio_net"});
-  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  t.write("run/dbus/system_bus_socket", "");
-  fs::create_directories(t.path() / "run/systemd/system");
+  networkd_running(t, true);
   iface::State s;
   s.backend = "networkd";
   s.dhcp = "networkd";
@@ -423,11 +428,7 @@ TEST_CASE("iface plugins: the boot's coldplug does not hand again a NIC its unit
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
   ctx.out = &out;
-  plugins::RunOptions o;
-  o.record = false;
-  o.builtins = {};
-  for (const auto& b : plugins::builtin_plugins())
-    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  const plugins::RunOptions o = coldplug_ifaces_only();
   auto summary = plugins::run_plugins(ctx, "mount", o);
   INFO(out.str());
   CHECK(summary.exit_code() == 0);
@@ -459,18 +460,12 @@ TEST_CASE("iface plugins: the boot's coldplug does not hand again a NIC its unit
 TEST_CASE("iface plugins: the boot's coldplug waits for udev's queue before it looks",
           "[iface-plugins]") {
   TempDir t;
-  t.write("run/systemd/netif/state", "OPER_STATE=routable\n");
-  t.write("run/dbus/system_bus_socket", "");
-  fs::create_directories(t.path() / "run/systemd/system");
+  networkd_running(t, true);
   t.write("run/udev/queue", "");
   core::Context ctx(t.root(), core::Config{});
   std::ostringstream out;
   ctx.out = &out;
-  plugins::RunOptions o;
-  o.record = false;
-  o.builtins = {};
-  for (const auto& b : plugins::builtin_plugins())
-    if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
+  const plugins::RunOptions o = coldplug_ifaces_only();
   // udev, still busy: the driver makes eth0, then the queue is empty.
   std::thread udev([&t] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
