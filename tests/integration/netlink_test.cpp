@@ -30,28 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Runs `body` on a thread of its own in a new network namespace; a reason to skip
-// when the namespace cannot be made here.
-// A failed REQUIRE there (an exception) is rethrown on the test's own thread.
-std::string in_new_netns(const std::function<void()>& body) {
-  std::string refused;
-  std::exception_ptr failed;
-  std::thread t([&] {
-    if (::unshare(CLONE_NEWNET) != 0) {
-      refused = std::string("cannot make a network namespace here: ") + std::strerror(errno);
-      return;
-    }
-    try {
-      body();
-    } catch (...) {
-      failed = std::current_exception();
-    }
-  });
-  t.join();
-  if (failed) std::rethrow_exception(failed);
-  return refused;
-}
-
 // lo up (its index is 1 in every new namespace), so routes through it are accepted.
 void loopback_up() {
   guestkit::core::UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -61,6 +39,29 @@ void loopback_up() {
   REQUIRE(::ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0);
   ifr.ifr_flags |= IFF_UP;
   REQUIRE(::ioctl(s.get(), SIOCSIFFLAGS, &ifr) == 0);
+}
+
+// Runs `body` on a thread of its own in a new network namespace with lo up; skips the
+// test when the namespace cannot be made here. A failed REQUIRE there (an exception)
+// is rethrown on the test's own thread.
+void in_new_netns(const std::function<void()>& body) {
+  std::string refused;
+  std::exception_ptr failed;
+  std::thread t([&] {
+    if (::unshare(CLONE_NEWNET) != 0) {
+      refused = std::string("cannot make a network namespace here: ") + std::strerror(errno);
+      return;
+    }
+    try {
+      loopback_up();
+      body();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+  });
+  t.join();
+  if (failed) std::rethrow_exception(failed);
+  if (!refused.empty()) GUESTKIT_SKIP(refused);
 }
 
 nl::Ipv4Route default_via_lo() {
@@ -79,11 +80,7 @@ long long ms_since(Clock::time_point t) {
 }  // namespace
 
 TEST_CASE("netlink: the default-route wait wakes on the route, not a poll", "[netlink]") {
-  bool ran = false;
-  const auto refused = in_new_netns([&] {
-    loopback_up();
-    ran = true;
-
+  in_new_netns([&] {
     // Added while the wait runs: seen through its notification, long before the
     // recheck tick or the timeout.
     std::atomic<int> stops{0};
@@ -118,15 +115,10 @@ TEST_CASE("netlink: the default-route wait wakes on the route, not a poll", "[ne
     CHECK(ms_since(other) >= 350);
     CHECK(ms_since(other) < 3000);
   });
-  if (!refused.empty()) GUESTKIT_SKIP(refused);
-  REQUIRE(ran);
 }
 
 TEST_CASE("netlink: the default-route wait ends when its stop predicate says so", "[netlink]") {
-  bool ran = false;
-  const auto refused = in_new_netns([&] {
-    loopback_up();
-    ran = true;
+  in_new_netns([&] {
     // No route ever comes; the predicate (a lease file, say) turns true after 300 ms:
     // seen at the next recheck tick, not at the timeout.
     const auto start = Clock::now();
@@ -142,15 +134,10 @@ TEST_CASE("netlink: the default-route wait ends when its stop predicate says so"
     CHECK(asked >= 2);
     CHECK(asked <= 12);
   });
-  if (!refused.empty()) GUESTKIT_SKIP(refused);
-  REQUIRE(ran);
 }
 
 TEST_CASE("netlink: the address wait sees an address added while it waits", "[netlink]") {
-  bool ran = false;
-  const auto refused = in_new_netns([&] {
-    loopback_up();
-    ran = true;
+  in_new_netns([&] {
     // 127.0.0.1 on lo is host scope: not what the wait is for.
     auto none = nl::wait_for_ipv4_address(1, 300ms);
     REQUIRE(none);
@@ -177,6 +164,4 @@ TEST_CASE("netlink: the address wait sees an address added while it waits", "[ne
     CHECK(took >= 250);
     CHECK(took < 3000);
   });
-  if (!refused.empty()) GUESTKIT_SKIP(refused);
-  REQUIRE(ran);
 }

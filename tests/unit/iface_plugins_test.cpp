@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "core/cli.hpp"
 #include "plugins/iface/backend.hpp"
@@ -66,6 +67,20 @@ plugins::RunOptions coldplug_ifaces_only() {
   for (const auto& b : plugins::builtin_plugins())
     if (b.name == "30-coldplug-ifaces") o.builtins = {&b, 1};
   return o;
+}
+
+// The stage above run on ctx: its summary and what it reported. ctx's output stream is
+// put back afterwards, so the test can go on using ctx.
+struct StageRun {
+  plugins::RunSummary summary;
+  std::string out;
+};
+StageRun run_coldplug_ifaces(core::Context& ctx) {
+  std::ostringstream out;
+  std::ostream* const before = std::exchange(ctx.out, &out);
+  auto summary = plugins::run_plugins(ctx, "mount", coldplug_ifaces_only());
+  ctx.out = before;
+  return {std::move(summary), out.str()};
 }
 
 // systemd-networkd running and reachable (its state, the bus socket networkctl uses);
@@ -363,11 +378,8 @@ TEST_CASE("iface plugins: the boot's coldplug adds every handled interface prese
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
   networkd_running(t, false);
   core::Context ctx(t.root(), core::Config{});
-  std::ostringstream out;
-  ctx.out = &out;
-  const plugins::RunOptions o = coldplug_ifaces_only();
-  auto summary = plugins::run_plugins(ctx, "mount", o);
-  INFO(out.str());
+  const auto [summary, out] = run_coldplug_ifaces(ctx);
+  INFO(out);
   CHECK(summary.exit_code() == 0);
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth0.network"));
   CHECK(fs::exists(t.path() / "run/systemd/network/50-guestkit-eth1.network"));
@@ -385,19 +397,16 @@ TEST_CASE("iface plugins: under systemd the boot's coldplug hands each NIC to it
   add_fake_nic(t, {"veth0", 4, 1, "", ""});
   networkd_running(t, true);
   core::Context ctx(t.root(), core::Config{});
-  std::ostringstream out;
-  ctx.out = &out;
-  const plugins::RunOptions o = coldplug_ifaces_only();
-  auto summary = plugins::run_plugins(ctx, "mount", o);
-  INFO(out.str());
+  const auto [summary, out] = run_coldplug_ifaces(ctx);
+  INFO(out);
   CHECK(summary.exit_code() == 0);
   REQUIRE(summary.records.size() == 1);
   CHECK(summary.records[0].status == plugins::RunStatus::changed);
-  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth0.service"));
-  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth1.service"));
-  CHECK_FALSE(has(out.str(), "guestkit-iface@veth0"));
+  CHECK(has(out, "would run systemctl --no-block start guestkit-iface@eth0.service"));
+  CHECK(has(out, "would run systemctl --no-block start guestkit-iface@eth1.service"));
+  CHECK_FALSE(has(out, "guestkit-iface@veth0"));
   // The unit does the add: no .network file, no state, no link change from the stage.
-  CHECK_FALSE(has(out.str(), "would bring up the link"));
+  CHECK_FALSE(has(out, "would bring up the link"));
   CHECK_FALSE(fs::exists(t.path() / "run/systemd/network"));
   CHECK_FALSE(fs::exists(t.path() / "run/guestkit/iface"));
   // guestkit-iface --coldplug (an admin asking for it now) still does the work here.
@@ -426,26 +435,21 @@ TEST_CASE("iface plugins: the boot's coldplug does not hand again a NIC its unit
   s.dhcp = "networkd";
   REQUIRE(iface::write_state(t.root(), "eth0", s));
   core::Context ctx(t.root(), core::Config{});
-  std::ostringstream out;
-  ctx.out = &out;
-  const plugins::RunOptions o = coldplug_ifaces_only();
-  auto summary = plugins::run_plugins(ctx, "mount", o);
-  INFO(out.str());
+  const auto [summary, out] = run_coldplug_ifaces(ctx);
+  INFO(out);
   CHECK(summary.exit_code() == 0);
   REQUIRE(summary.records.size() == 1);
   CHECK(summary.records[0].status == plugins::RunStatus::changed);
-  CHECK_FALSE(has(out.str(), "guestkit-iface@eth0.service"));
-  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth1.service"));
+  CHECK_FALSE(has(out, "guestkit-iface@eth0.service"));
+  CHECK(has(out, "would run systemctl --no-block start guestkit-iface@eth1.service"));
 
   // Both set up by their units: nothing to hand, the plugin changed nothing.
   REQUIRE(iface::write_state(t.root(), "eth1", s));
-  std::ostringstream again_out;
-  ctx.out = &again_out;
-  auto again = plugins::run_plugins(ctx, "mount", o);
-  INFO(again_out.str());
+  const auto [again, again_out] = run_coldplug_ifaces(ctx);
+  INFO(again_out);
   REQUIRE(again.records.size() == 1);
   CHECK(again.records[0].status == plugins::RunStatus::unchanged);
-  CHECK_FALSE(has(again_out.str(), "systemctl"));
+  CHECK_FALSE(has(again_out, "systemctl"));
   // guestkit-iface --coldplug (the admin's, mode here) still looks at each one itself.
   auto here = iface::coldplug_ifaces(ctx);
   REQUIRE(here);
@@ -463,22 +467,19 @@ TEST_CASE("iface plugins: the boot's coldplug waits for udev's queue before it l
   networkd_running(t, true);
   t.write("run/udev/queue", "");
   core::Context ctx(t.root(), core::Config{});
-  std::ostringstream out;
-  ctx.out = &out;
-  const plugins::RunOptions o = coldplug_ifaces_only();
   // udev, still busy: the driver makes eth0, then the queue is empty.
   std::thread udev([&t] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     add_fake_nic(t, {"eth0", 2, 1, "", "virtio_net"});
     fs::remove(t.path() / "run/udev/queue");
   });
-  auto summary = plugins::run_plugins(ctx, "mount", o);
+  const auto [summary, out] = run_coldplug_ifaces(ctx);
   udev.join();
-  INFO(out.str());
+  INFO(out);
   CHECK(summary.exit_code() == 0);
   REQUIRE(summary.records.size() == 1);
   CHECK(summary.records[0].status == plugins::RunStatus::changed);
-  CHECK(has(out.str(), "would run systemctl --no-block start guestkit-iface@eth0.service"));
+  CHECK(has(out, "would run systemctl --no-block start guestkit-iface@eth0.service"));
 }
 
 TEST_CASE("iface plugins: wait_udev_queue returns at once without a queue, nullopt on a timeout",
