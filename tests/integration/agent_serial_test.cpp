@@ -47,7 +47,7 @@ namespace {
 // A pty whose slave is served by a guestkit-agent --listen serial:SLAVE.
 class SerialLab {
  public:
-  SerialLab(gt::AgentLab& lab, const std::string& agent_yml) : lab_(lab) {
+  SerialLab(const gt::AgentLab& lab, const std::string& agent_yml) {
     master_ = gc::UniqueFd(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
     REQUIRE(master_);
     REQUIRE(::grantpt(master_.get()) == 0);
@@ -125,7 +125,6 @@ class SerialLab {
     return utime + stime;
   }
 
-  gt::AgentLab& lab_;
   gc::UniqueFd master_;
   std::string slave_;
   std::string log_;
