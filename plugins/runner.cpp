@@ -1,5 +1,6 @@
 #include "plugins/runner.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -27,6 +28,19 @@ std::string ms(std::chrono::nanoseconds d) {
   os << std::fixed << std::setprecision(1) << std::chrono::duration<double, std::milli>(d).count()
      << " ms";
   return os.str();
+}
+
+// CPU time so far of this process (every thread) and of the children it waited for:
+// what a plugin cost, beside its wall time, is the difference of two readings.
+std::chrono::nanoseconds cpu_now() {
+  auto total = std::chrono::nanoseconds(0);
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    rusage u{};
+    if (::getrusage(who, &u) != 0) continue;
+    for (const timeval& tv : {u.ru_utime, u.ru_stime})
+      total += std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  }
+  return total;
 }
 
 std::string describe(const PlanEntry& e) {
@@ -205,6 +219,7 @@ std::string record_json(const RunSummary& summary) {
   j["started"] = summary.started;
   j["finished"] = now_seconds();
   j["duration_ms"] = std::chrono::duration<double, std::milli>(summary.duration).count();
+  j["cpu_ms"] = std::chrono::duration<double, std::milli>(summary.cpu).count();
   j["exit_code"] = summary.exit_code();
   j["aborted"] = summary.aborted;
   j["partial"] = summary.partial;
@@ -216,7 +231,8 @@ std::string record_json(const RunSummary& summary) {
          {"status", status_name(r.status)},
          {"critical", r.critical},
          {"message", r.message},
-         {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()}});
+         {"duration_ms", std::chrono::duration<double, std::milli>(r.duration).count()},
+         {"cpu_ms", std::chrono::duration<double, std::milli>(r.cpu).count()}});
   }
   return j.dump(2) + "\n";
 }
@@ -365,6 +381,7 @@ int RunSummary::exit_code() const {
 
 RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOptions& options) {
   const auto start = Clock::now();
+  const auto cpu_start = cpu_now();
   RunSummary summary;
   summary.trigger = std::string(trigger);
   summary.object = options.object;
@@ -405,6 +422,7 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
       continue;
     }
     const auto t0 = Clock::now();
+    const auto cpu0 = cpu_now();
     RunRecord r;
     if (e.builtin) {
       r = {e.name, e.source, RunStatus::unchanged, e.critical, {}, {}};
@@ -431,12 +449,13 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
       r = run_plugin_program(ctx, trigger, e, options);
     }
     r.duration = Clock::now() - t0;
+    r.cpu = cpu_now() - cpu0;
     if (r.status == RunStatus::failed) {
       core::log(e.critical ? core::Level::error : core::Level::warning, e.name,
-                ": failed: ", r.message, " (", ms(r.duration), ")");
+                ": failed: ", r.message, " (", ms(r.duration), ", CPU ", ms(r.cpu), ")");
     } else {
       core::log_info(e.name, ": ", status_name(r.status), r.message.empty() ? "" : ": ", r.message,
-                     " (", ms(r.duration), ")");
+                     " (", ms(r.duration), ", CPU ", ms(r.cpu), ")");
     }
     summary.records.push_back(std::move(r));
     if (summary.records.back().status == RunStatus::failed && e.critical) {
@@ -446,12 +465,14 @@ RunSummary run_plugins(core::Context& ctx, std::string_view trigger, const RunOp
     }
   }
   summary.duration = Clock::now() - start;
+  summary.cpu = cpu_now() - cpu_start;
   core::log_info(
       trigger, ": ", summary.records.size(),
       summary.records.size() == 1 ? " plugin: " : " plugins: ", summary.count(RunStatus::changed),
       " changed, ", summary.count(RunStatus::ran), " ran, ", summary.count(RunStatus::unchanged),
       " unchanged, ", summary.count(RunStatus::failed), " failed, ",
-      summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ")");
+      summary.count(RunStatus::disabled), " disabled (", ms(summary.duration), ", CPU ",
+      ms(summary.cpu), ")");
   if (options.record && !ctx.dry_run) write_record(ctx, summary, options);
   return summary;
 }

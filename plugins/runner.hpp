@@ -63,12 +63,16 @@ struct RunRecord {
   bool critical = false;
   std::string message;  // why it failed / was skipped
   std::chrono::nanoseconds duration{};
+  // CPU time (user + system) spent meanwhile by this process, all its threads, and the
+  // programs it ran and waited for (not a daemon they left running).
+  std::chrono::nanoseconds cpu{};
 };
 
 struct RunSummary {
   std::string trigger;
   std::vector<RunRecord> records;
   std::chrono::nanoseconds duration{};
+  std::chrono::nanoseconds cpu{};  // as RunRecord::cpu, over the whole run
   bool aborted = false;  // a critical plugin failed: the rest did not run
   bool partial = false;  // --only/--skip left plugins out
   std::int64_t started = 0;  // wall clock, seconds since the epoch

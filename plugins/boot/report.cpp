@@ -19,6 +19,7 @@ namespace {
 
 struct Line {
   double ms = 0;
+  double cpu_ms = -1;  // -1: a record from before guestkit counted CPU time
   std::string what;    // stage/plugin
   std::string status;  // changed, failed: message...
 };
@@ -91,8 +92,9 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
       continue;
     }
     std::ostringstream s;
-    s << stage << ": " << std::fixed << std::setprecision(1) << j.value("duration_ms", 0.0)
-      << " ms, exit " << j.value("exit_code", -1) << ", finished "
+    s << stage << ": " << std::fixed << std::setprecision(1) << j.value("duration_ms", 0.0) << " ms";
+    if (j.contains("cpu_ms")) s << ", CPU " << j.value("cpu_ms", 0.0) << " ms";
+    s << ", exit " << j.value("exit_code", -1) << ", finished "
       << utc(j.value("finished", std::int64_t{0}));
     if (j.value("partial", false)) s << " (--only/--skip: partial)";
     if (j.value("aborted", false)) s << " (aborted: a critical plugin failed)";
@@ -101,6 +103,7 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
       if (!p.is_object()) continue;
       Line l;
       l.ms = p.value("duration_ms", 0.0);
+      l.cpu_ms = p.value("cpu_ms", -1.0);
       l.what = std::string(stage) + "/" + p.value("name", std::string("?"));
       l.status = p.value("status", std::string("?"));
       const std::string message = p.value("message", std::string());
@@ -111,8 +114,12 @@ bool print_boot_report(std::ostream& os, const core::Root& root) {
   std::stable_sort(lines.begin(), lines.end(),
                    [](const Line& a, const Line& b) { return a.ms > b.ms; });
   os << "-- guestkit boot report (slowest first) --\n";
-  for (const auto& l : lines)
-    os << seconds_text(l.ms) << " (" << l.what << ") " << l.status << "\n";
+  for (const auto& l : lines) {
+    os << seconds_text(l.ms) << " (" << l.what << ") " << l.status;
+    if (l.cpu_ms >= 0)
+      os << "; CPU " << std::fixed << std::setprecision(5) << l.cpu_ms / 1000.0 << "s";
+    os << "\n";
+  }
   os << "\n";
   for (const auto& s : stages) os << s << "\n";
   print_seed_summary(os, root);

@@ -161,12 +161,12 @@ struct Lab : Files {
   }
 };
 
-// The duration a plugin's log line gives: "20-dhcp-iface: changed (3012.4 ms)".
+// The duration a plugin's log line gives: "20-dhcp-iface: changed (3012.4 ms, CPU 8.0 ms)".
 double plugin_ms(const std::string& log, const std::string& plugin) {
   auto at = log.find(plugin + ": ");
   if (at == std::string::npos) return -1;
   auto open = log.find('(', at);
-  auto unit = log.find(" ms)", at);
+  auto unit = open == std::string::npos ? open : log.find(" ms, CPU ", open);
   if (open == std::string::npos || unit == std::string::npos || unit < open) return -1;
   return std::stod(log.substr(open + 1, unit - open - 1));
 }

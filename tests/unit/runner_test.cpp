@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -229,6 +230,36 @@ TEST_CASE("a failing plugin is logged and the rest still run: exit 1", "[runner]
   auto record = t.read("run/guestkit/runs/config.json");
   CHECK(record.find("\"35-external-fails\"") != std::string::npos);
   CHECK(record.find("\"exit_code\": 1") != std::string::npos);
+}
+
+// A plugin's CPU time is what it made the machine do (its programs included), apart
+// from how long it took: a busy loop costs CPU, a sleep only time.
+TEST_CASE("each plugin's CPU time counts the programs it ran, not its waits", "[runner]") {
+  TempDir t;
+  t.write(etc_dir("config") + "/10-busy",
+          "#!/bin/sh\ni=0\nwhile [ $i -lt 200000 ]; do i=$((i+1)); done\n", 0755);
+  t.write(etc_dir("config") + "/20-sleeps", "#!/bin/sh\nexec sleep 0.4\n", 0755);
+  core::Context ctx(t.root(), core::Config{});
+  gp::RunOptions o;
+  o.builtins = {};  // the two programs alone
+  auto s = gp::run_plugins(ctx, "config", o);
+  REQUIRE(s.records.size() == 2);
+  using std::chrono::milliseconds;
+  const auto& busy = s.records[0];
+  const auto& sleeps = s.records[1];
+  INFO("busy: " << busy.cpu.count() << " ns of CPU in " << busy.duration.count() << " ns");
+  INFO("sleeps: " << sleeps.cpu.count() << " ns of CPU in " << sleeps.duration.count() << " ns");
+  CHECK(busy.status == gp::RunStatus::ran);
+  CHECK(busy.cpu >= milliseconds(50));
+  CHECK(busy.cpu <= busy.duration + milliseconds(20));  // one process, one CPU at a time
+  CHECK(sleeps.duration >= milliseconds(400));
+  CHECK(sleeps.cpu < milliseconds(100));
+  CHECK(s.cpu >= busy.cpu + sleeps.cpu);
+  // Recorded for the status tools, beside the wall time.
+  auto record = nlohmann::json::parse(t.read("run/guestkit/runs/config.json"));
+  CHECK(record.at("cpu_ms").get<double>() >= 50.0);
+  CHECK(record.at("plugins").at(0).at("cpu_ms").get<double>() >= 50.0);
+  CHECK(record.at("plugins").at(1).at("cpu_ms").get<double>() < 100.0);
 }
 
 TEST_CASE("a critical failure stops the run: exit 2", "[runner]") {
