@@ -1,11 +1,15 @@
 #include "plugins/iface/dhcp_client.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 
 #include "core/exec.hpp"
+#include "core/fd.hpp"
 #include "core/files.hpp"
 #include "core/paths.hpp"
 #include "plugins/iface/iface.hpp"
@@ -62,16 +66,34 @@ core::Result<std::vector<std::string>> cmdline(const core::Root& root, pid_t pid
   return split_nul(**text);
 }
 
-// Whether a process works in another network namespace than ours: a client there
-// (a container's, another test's) configures an interface of that namespace, whatever
-// its name. Only on the host root, whose /proc is live; unknown counts as ours.
-bool in_other_netns(const core::Root& root, pid_t pid) {
+// A small file of a process's /proc directory, whole if it fits in `limit`; "" when it
+// cannot be read (the process has ended, a kernel thread's empty command line).
+std::string read_small(int dir, const char* file, std::size_t limit) {
+  core::UniqueFd fd(::openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return {};
+  std::string text(limit, '\0');
+  std::size_t got = 0;
+  while (got < limit) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, limit - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+// Whether a process (its /proc directory) works in another network namespace than
+// ours: a client there (a container's, another test's) configures an interface of
+// that namespace, whatever its name. Only on the host root, whose /proc is live;
+// unknown counts as ours.
+bool in_other_netns(const core::Root& root, int dir) {
   if (!root.is_host()) return false;
   const std::string proc(core::paths::kProcDir);
   struct stat mine {
   }, theirs{};
   if (::stat((proc + "/self/ns/net").c_str(), &mine) < 0 ||
-      ::stat((proc + "/" + std::to_string(pid) + "/ns/net").c_str(), &theirs) < 0)
+      ::fstatat(dir, "ns/net", &theirs, 0) < 0)
     return false;
   return mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev;
 }
@@ -149,15 +171,29 @@ ClientCommand client_command(Client client, std::string_view name_in, const std:
 }
 
 core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_view name) {
-  auto entries = root.list_dir(core::paths::kProcDir);
+  // One descriptor on /proc, one on each process's directory: every file of a process
+  // is read from the directory opened once (a pid that ends and is reused meanwhile
+  // gives ESRCH, never another process's file), and each open is one openat(2), not a
+  // walk from the root. Its comm first (one short read): only a process named like a
+  // DHCP client has its command line read. At boot this scan ran beside every other
+  // service's start: reading each process's whole command line cost it 0.3 s of CPU
+  // on the e2e guest's single vCPU.
+  auto proc = root.open(core::paths::kProcDir, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
+  if (!proc) return std::move(proc).error();
+  auto entries = root.list_dir(core::paths::kProcDir, core::Follow::never);
   if (!entries) return std::move(entries).error();
   std::vector<pid_t> out;
   for (const auto& e : *entries) {
     auto pid = parse_pid(e);
     if (!pid) continue;
-    auto argv = cmdline(root, *pid);
-    // A process that just ended is skipped.
-    if (argv && is_client_on(*argv, name) && !in_other_netns(root, *pid)) out.push_back(*pid);
+    core::UniqueFd dir(::openat(proc->get(), e.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) continue;  // it has just ended
+    auto comm = read_small(dir.get(), "comm", 64);
+    while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+    if (!client_from_name(comm)) continue;
+    if (is_client_on(split_nul(read_small(dir.get(), "cmdline", 1 << 16)), name) &&
+        !in_other_netns(root, dir.get()))
+      out.push_back(*pid);
   }
   return out;
 }

@@ -44,9 +44,10 @@ ClientCommand client_command(Client client, std::string_view name, const std::st
                              const std::string& lease_file, std::uint32_t metric, bool foreground,
                              std::chrono::milliseconds budget);
 
-// Processes in /proc (of the root) that are a DHCP client named in their argv[0] and
-// mention the interface as an argument; on the live system, only those in our own
-// network namespace (a container's eth1 is not ours).
+// Processes in /proc (of the root) that are a DHCP client, by their comm and the
+// argv[0] of their command line, and mention the interface as an argument; on the
+// live system, only those in our own network namespace (a container's eth1 is not
+// ours).
 core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_view name);
 // The pid in our pid file, if that process is still a client on this interface (a
 // stale pid file or a recycled pid is not ours).

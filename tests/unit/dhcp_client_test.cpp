@@ -3,6 +3,7 @@
 #include "plugins/iface/dhcp_client.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "plugins/iface/iface.hpp"
 #include "tests/support.hpp"
@@ -15,10 +16,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void fake_process(const TempDir& t, int pid, const Argv& argv) {
+// A process in the root's /proc: its command line, and its comm as the kernel gives it
+// (the program's file name, at most 15 bytes, and a newline) unless `comm` says.
+void fake_process(const TempDir& t, int pid, const Argv& argv, std::string comm = "") {
   std::string cmdline;
   for (const auto& a : argv) cmdline += a + '\0';
   t.write("proc/" + std::to_string(pid) + "/cmdline", cmdline);
+  if (comm.empty()) comm = argv.at(0).substr(argv.at(0).rfind('/') + 1).substr(0, 15);
+  t.write("proc/" + std::to_string(pid) + "/comm", comm + "\n");
 }
 
 }  // namespace
@@ -67,11 +72,19 @@ TEST_CASE("dhcp client: the clients on an interface, and which one is ours", "[d
   fake_process(t, 102, {"sshd", "eth1"});
   fake_process(t, 103, {"dhclient", "eth10"});
   fake_process(t, 104, {"/sbin/dhcpcd", "-4", "-b", "eth2"});
+  // Named like a client in its command line only, or in its comm only: neither is one.
+  fake_process(t, 105, {"dhclient", "eth1"}, "sshd");
+  fake_process(t, 106, {"sshd", "eth1"}, "dhclient");
+  // Gone while the scan ran: a directory without its files.
+  std::filesystem::create_directories(t.path() / "proc/107");
   t.write("proc/self/cmdline", std::string("x\0", 2));
   const auto root = t.root();
   CHECK(*iface::clients_on(root, "eth1") == std::vector<pid_t>{100, 101});
   CHECK(*iface::clients_on(root, "eth2") == std::vector<pid_t>{104});
   CHECK(iface::clients_on(root, "eth3")->empty());
+  // A planted symlink for a process directory is not followed.
+  std::filesystem::create_directory_symlink("100", t.path() / "proc/108");
+  CHECK(*iface::clients_on(root, "eth1") == std::vector<pid_t>{100, 101});
 
   CHECK_FALSE(*iface::our_client(root, "eth1"));  // no pid file
   t.write("run/guestkit/iface/eth1.pid", "100\n");
