@@ -1,5 +1,6 @@
 #include "plugins/iface/dhcp_client.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,13 +181,21 @@ core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_
   // on the e2e guest's single vCPU.
   auto proc = root.open(core::paths::kProcDir, O_RDONLY | O_DIRECTORY, 0, core::Follow::never);
   if (!proc) return std::move(proc).error();
-  auto entries = root.list_dir(core::paths::kProcDir, core::Follow::never);
-  if (!entries) return std::move(entries).error();
+  // Listed through that descriptor too (a second one on the same directory: readdir
+  // moves its offset), not by the path again.
+  core::UniqueFd listing(::openat(proc->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* procdir = listing ? ::fdopendir(listing.get()) : nullptr;
+  if (!procdir) {
+    const int err = errno;
+    return core::make_error(std::error_code(err, std::generic_category()),
+                            "cannot list " + root.display(core::paths::kProcDir));
+  }
+  listing.release();  // owned by procdir now
   std::vector<pid_t> out;
-  for (const auto& e : *entries) {
-    auto pid = parse_pid(e);
+  while (const dirent* e = ::readdir(procdir)) {
+    auto pid = parse_pid(e->d_name);
     if (!pid) continue;
-    core::UniqueFd dir(::openat(proc->get(), e.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    core::UniqueFd dir(::openat(proc->get(), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!dir) continue;  // it has just ended
     auto comm = read_small(dir.get(), "comm", 64);
     while (!comm.empty() && comm.back() == '\n') comm.pop_back();
@@ -195,6 +204,8 @@ core::Result<std::vector<pid_t>> clients_on(const core::Root& root, std::string_
         !in_other_netns(root, dir.get()))
       out.push_back(*pid);
   }
+  ::closedir(procdir);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -12,7 +12,7 @@ sanitize_build=${GUESTKIT_SANITIZE_BUILD_DIR:-build-sanitize}
 configure_sanitize_tree() {
   [[ -f $sanitize_build/build.ninja ]] && return 0
   local launcher=()
-  command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   CC=clang CXX=clang++ cmake -S . -B "$sanitize_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DGUESTKIT_FUZZ=ON -DGUESTKIT_WERROR=OFF "${launcher[@]}" >/dev/null
 }
