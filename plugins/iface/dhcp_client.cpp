@@ -67,19 +67,22 @@ core::Result<std::vector<std::string>> cmdline(const core::Root& root, pid_t pid
   return split_nul(**text);
 }
 
-// A small file of a process's /proc directory, whole if it fits in `limit`; "" when it
-// cannot be read (the process has ended, a kernel thread's empty command line).
+// A small file of a process's /proc directory, whole; "" when it cannot be read (the
+// process has ended, a kernel thread's empty command line) or holds over `limit`
+// bytes (never cut: a cut "eth10" would read as "eth1").
 std::string read_small(int dir, const char* file, std::size_t limit) {
   core::UniqueFd fd(::openat(dir, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return {};
-  std::string text(limit, '\0');
+  std::string text(limit + 1, '\0');
   std::size_t got = 0;
-  while (got < limit) {
-    const ssize_t n = ::read(fd.get(), text.data() + got, limit - got);
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) return {};
+    if (n == 0) break;
     got += static_cast<std::size_t>(n);
   }
+  if (got > limit) return {};
   text.resize(got);
   return text;
 }

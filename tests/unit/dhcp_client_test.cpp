@@ -75,6 +75,9 @@ TEST_CASE("dhcp client: the clients on an interface, and which one is ours", "[d
   // Named like a client in its command line only, or in its comm only: neither is one.
   fake_process(t, 105, {"dhclient", "eth1"}, "sshd");
   fake_process(t, 106, {"sshd", "eth1"}, "dhclient");
+  // A command line over the scan's 64 KiB cap is not read at all, never cut short (cut
+  // after "eth1", this one's "eth10" would read as eth1).
+  fake_process(t, 109, {"dhclient", std::string((1 << 16) - 14, 'x'), "eth10"});
   // Gone while the scan ran: a directory without its files.
   std::filesystem::create_directories(t.path() / "proc/107");
   t.write("proc/self/cmdline", std::string("x\0", 2));
